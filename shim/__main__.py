@@ -1,0 +1,4 @@
+# `python -m shim [handler]`: what build/bootstrap starts.
+from shim.runtime import main
+
+main()

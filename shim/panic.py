@@ -1,0 +1,56 @@
+"""Panics: signals that would end the process while a request is in flight.
+
+The official client dies on a stray signal and the request is lost. Here a
+catchable signal is turned into an exception *inside the handler* (so the
+request gets an /error naming the signal), deferred while the runtime itself is
+between the handler and its post (so a half-sent answer is finished first),
+and acted on at once while idle on /next. Terminating signals (TERM, INT, HUP)
+stop the runtime after the request is answered; the others are recoverable.
+Native crashes cannot be caught in-process: faulthandler prints the Python
+stack, and build/bootstrap answers the request from outside (see shim.crash).
+"""
+import faulthandler
+import signal
+
+TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+RECOVERABLE = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+
+
+class FatalSignal(BaseException):
+    """Raised in the handler when a signal arrives during an invoke."""
+
+    def __init__(self, signum):
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__("Handler was interrupted by %s" % self.name)
+
+    @property
+    def terminating(self):
+        return self.signum in TERMINATING
+
+
+class Guard:
+    """Where the runtime is, so a signal can be raised, deferred or obeyed."""
+
+    IDLE, RUNTIME, HANDLER = 0, 1, 2
+
+    def __init__(self):
+        self.where = self.IDLE
+        self.pending = None  # a signal that arrived while the runtime was busy
+
+    def install(self):
+        faulthandler.enable()
+        for signum in TERMINATING + RECOVERABLE:
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        if self.where == self.RUNTIME:
+            self.pending = signum
+            return
+        raise FatalSignal(signum)
+
+    def take_pending(self):
+        """After a request is answered: stop now if a terminating signal was deferred."""
+        signum, self.pending = self.pending, None
+        if signum in TERMINATING:
+            raise FatalSignal(signum)
