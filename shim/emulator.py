@@ -114,8 +114,7 @@ class RuntimeAPIServer:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _make_handler(self))
         self._thread = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -278,6 +277,16 @@ class RuntimeAPIServer:
     def _init_error_result(self, pending):
         e = self.init_error
         return Result(pending.request_id, "init_error", e.body, e.headers, None, pending.submitted_at)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A runtime that dies or is killed mid-request is a normal event here, not a server fault.
+        import sys
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 def _as_header(value):

@@ -44,10 +44,10 @@ class Guard:
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum, frame):
-        if self.where == self.RUNTIME:
-            self.pending = signum
-            return
-        raise FatalSignal(signum)
+        if self.where != self.IDLE:
+            self.pending = signum  # so a terminating signal still stops us once the request is answered
+        if self.where != self.RUNTIME:
+            raise FatalSignal(signum)
 
     def take_pending(self):
         """After a request is answered: stop now if a terminating signal was deferred."""
