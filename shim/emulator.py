@@ -108,6 +108,9 @@ class RuntimeAPIServer:
         self.requests = []           # every Recorded request, in arrival order
         self.init_error = None       # Result of a POST /init/error
         self.first_next_at = None    # monotonic time of the runtime's first GET /next
+        self.polls = 0               # GET /next requests so far, and when the last one came
+        self.last_poll_at = None
+        self._polled = threading.Condition()
         self._queue = queue.Queue()
         self._pending = {}           # request id -> Pending, until answered
         self._answered = {}          # request id -> Result
@@ -203,6 +206,17 @@ class RuntimeAPIServer:
         self._ready.wait(timeout)
         return self.first_next_at is not None and self.init_error is None
 
+    def wait_polls(self, count, timeout=None):
+        """Wait until the runtime has polled /next `count` times in all; when it last did, or None.
+
+        A runtime polls again once it is done with an event, logs included: the
+        end of the invoke as Lambda measures it.
+        """
+        with self._polled:
+            if self._polled.wait_for(lambda: self.polls >= count, timeout):
+                return self.last_poll_at
+        return None
+
     def answers(self, request_id, accepted_only=False):
         """The runtime's posts for a request id (for exactly-once checks)."""
         return [r for r in self.requests if r.method == "POST" and "/invocation/%s/" % request_id in r.path
@@ -226,6 +240,10 @@ class RuntimeAPIServer:
         with self._lock:
             if self.first_next_at is None:
                 self.first_next_at = time.monotonic()
+        with self._polled:
+            self.polls += 1
+            self.last_poll_at = time.monotonic()
+            self._polled.notify_all()
         self._ready.set()
         while not self._stopping.is_set():
             try:

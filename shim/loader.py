@@ -7,7 +7,6 @@ client's error type, so it can be posted to /init/error as it is.
 import importlib
 import os
 import sys
-import traceback
 
 from shim import errors
 
@@ -73,4 +72,4 @@ def _import(module_name):
 
 
 def _frames_of(exc):
-    return traceback.format_list(errors.user_frames(exc.__traceback__))
+    return errors.user_frames(exc.__traceback__).format()

@@ -6,10 +6,14 @@ it events. The runtime's output is captured line by line, and if the process
 dies every unanswered request is resolved as Runtime.ExitError, so a caller
 never waits forever.
 """
+import fcntl
 import os
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -31,8 +35,17 @@ def exit_reason(returncode):
 
 
 class Environment:
+    """The bootstrap of one function as a child process, and its Runtime API.
+
+    process_group=True starts it in a session of its own, so that a timeout kills
+    whatever the handler started too, and a Ctrl-C at the terminal reaches only
+    the caller, which then stops its runtimes in order. on_line(stream, text) is
+    called for every line of output as it arrives (keep it quick).
+    """
+
     def __init__(self, task_root, handler="handler.Handle", *, bootstrap=None, python=None, env=None,
-                 function_name="function", memory_mb=128, timeout_s=3.0, args=(), cwd=None, pass_fds=()):
+                 function_name="function", memory_mb=128, timeout_s=3.0, args=(), cwd=None, pass_fds=(),
+                 process_group=False, on_line=None):
         self.task_root = os.path.abspath(str(task_root))
         self.handler = handler
         self.bootstrap = str(bootstrap) if bootstrap else (
@@ -43,12 +56,16 @@ class Environment:
         self.args = list(args)
         self.cwd = cwd or self.task_root
         self.pass_fds = tuple(pass_fds)  # e.g. a telemetry log pipe
+        self.process_group = process_group
+        self.on_line = on_line
         self.api = RuntimeAPIServer(function_name=function_name, memory_mb=memory_mb, timeout_s=timeout_s)
         self.process = None
         self.lines = []               # (stream name, text) in arrival order
         self.started_at = None
+        self.peak_rss_kb = None       # last VmHWM seen while the process lived
         self._readers = []
         self._lines_lock = threading.Lock()
+        self._drain_locks = {}        # stream name -> (pipe fd, lock held while a chunk is being read)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -58,11 +75,16 @@ class Environment:
         env.update(self.api.environment(self.handler, self.task_root))
         env["SHIM_PYTHON"] = self.python
         env.update(self.extra_env)
+        command = [self.bootstrap] + self.args
+        if not os.path.exists(self.bootstrap) and self.bootstrap == BOOTSTRAP:
+            # An installed (non-editable) package has no build/bootstrap; it only does this anyway.
+            command = [self.python, "-m", "shim"] + self.args
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen([self.bootstrap] + self.args, env=env, cwd=self.cwd,
+        self.process = subprocess.Popen(command, env=env, cwd=self.cwd,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                        pass_fds=self.pass_fds)
+                                        pass_fds=self.pass_fds, start_new_session=self.process_group)
         for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr)):
+            self._drain_locks[name] = (stream.fileno(), threading.Lock())
             reader = threading.Thread(target=self._read, args=(name, stream), daemon=True)
             reader.start()
             self._readers.append(reader)
@@ -74,6 +96,7 @@ class Environment:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.api.wait_ready(0.05):
+                self.sample_memory()
                 return (self.api.first_next_at - self.started_at) * 1000
             if self.api.init_error is not None or self.process.poll() is not None:
                 return None
@@ -84,26 +107,57 @@ class Environment:
 
     def stop(self, timeout=5.0):
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
+        self._signal_group(signal.SIGKILL)  # anything the handler left behind
         for reader in self._readers:
             reader.join(timeout)
         self.api.stop()
 
     def kill(self):
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self._signal(signal.SIGKILL)
             self.process.wait()
+        self._signal_group(signal.SIGKILL)
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+    def _signal(self, signum):
+        if self.process_group:
+            self._signal_group(signum)
+        else:
+            self.process.send_signal(signum)
+
+    def _signal_group(self, signum):
+        if self.process_group and self.process is not None:
+            try:
+                os.killpg(self.process.pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def sample_memory(self):
+        """Peak RSS in kB of the runtime process and its live descendants (VmHWM), remembered.
+
+        Only a living process has it: call this while it runs (after each invoke,
+        before a kill). For a process that died on its own, the last sample stays.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return self.peak_rss_kb
+        total = 0
+        for pid in _descendants(self.process.pid):
+            total += _vm_hwm_kb(pid)
+        if total:
+            self.peak_rss_kb = max(total, self.peak_rss_kb or 0)
+        return self.peak_rss_kb
 
     # -- output -----------------------------------------------------------------------------
 
@@ -120,16 +174,87 @@ class Environment:
         with self._lines_lock:
             return len(self.lines)
 
-    def since(self, mark, stream=None):
+    def since(self, mark, stream=None, until=None):
         with self._lines_lock:
-            return "".join(text for name, text in self.lines[mark:] if stream in (None, name))
+            return "".join(text for name, text in self.lines[mark:until] if stream in (None, name))
+
+    def drain(self, timeout=1.0):
+        """Wait until every complete line the runtime has written so far is in `lines`.
+
+        A reader holds its lock from the moment its pipe is readable until the chunk
+        is split into lines; so an empty pipe seen under that lock means nothing
+        written before this call is still in flight.
+        """
+        deadline = time.monotonic() + timeout
+        for fd, lock in list(self._drain_locks.values()):
+            while time.monotonic() < deadline:
+                with lock:
+                    try:
+                        if _pending_bytes(fd) == 0:
+                            break
+                    except OSError:  # closed: the reader is done with it
+                        break
+                time.sleep(0.0005)
+
+    def join_readers(self, timeout=1.0):
+        """After the process has exited: wait for its last output to be read."""
+        deadline = time.monotonic() + timeout
+        for reader in self._readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
 
     def _read(self, name, stream):
-        for raw in iter(stream.readline, b""):
-            with self._lines_lock:
-                self.lines.append((name, raw.decode("utf-8", "replace")))
+        fd, lock = self._drain_locks[name]
+        partial = b""
+        while True:
+            select.select([fd], [], [])
+            with lock:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *complete, partial = (partial + chunk).split(b"\n")
+                if complete:
+                    self._add(name, [line + b"\n" for line in complete])
+        if partial:
+            self._add(name, [partial])
         stream.close()
+
+    def _add(self, name, raw_lines):
+        texts = [raw.decode("utf-8", "replace") for raw in raw_lines]
+        with self._lines_lock:
+            self.lines.extend((name, text) for text in texts)
+        if self.on_line is not None:
+            for text in texts:
+                self.on_line(name, text)
 
     def _watch(self):
         code = self.process.wait()
         self.api.lose_pending("Runtime exited with %s" % exit_reason(code))
+
+
+def _pending_bytes(fd):
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def _vm_hwm_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid, "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _descendants(pid):
+    """pid and its live descendants (Linux /proc; just pid where children files are missing)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            with open("/proc/%d/task/%d/children" % (current, current)) as children:
+                todo.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            pass
+    return found

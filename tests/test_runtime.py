@@ -168,6 +168,7 @@ def test_init_errors_are_posted_once_and_exit_non_zero(start, make_function, fil
     assert message in body["errorMessage"]
     # The runtime never asked for work it could not do.
     assert not [r for r in env.api.requests if r.path.endswith("/next")]
+    env.join_readers()
     assert error_type in env.output()  # and it said so in the log
 
 
@@ -252,6 +253,7 @@ def test_sigterm_while_idle_stops_cleanly(start, function):
     env = start(function)
     env.process.send_signal(signal.SIGTERM)
     assert env.process.wait(10) == 128 + signal.SIGTERM
+    env.join_readers()
     assert "Stopping on SIGTERM" in env.output()
 
 
@@ -368,6 +370,7 @@ def test_bad_client_context_header_is_an_error_not_a_crash(start, function):
 def test_missing_runtime_api_is_a_clear_error(start, function):
     env = start(function, ready=False, env={"AWS_LAMBDA_RUNTIME_API": ""})
     assert env.process.wait(10) == 2
+    env.join_readers()
     assert "AWS_LAMBDA_RUNTIME_API must be set" in env.output()
 
 
