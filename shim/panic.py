@@ -6,10 +6,9 @@ request gets an /error naming the signal), deferred while the runtime itself is
 between the handler and its post (so a half-sent answer is finished first),
 and acted on at once while idle on /next. Terminating signals (TERM, INT, HUP)
 stop the runtime after the request is answered; the others are recoverable.
-Native crashes cannot be caught in-process: faulthandler prints the Python
-stack, and build/bootstrap answers the request from outside (see shim.crash).
+Native crashes cannot be caught in-process: build/bootstrap answers the
+request from outside (see shim.crash).
 """
-import faulthandler
 import signal
 
 TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -39,7 +38,6 @@ class Guard:
         self.pending = None  # a signal that arrived while the runtime was busy
 
     def install(self):
-        faulthandler.enable()
         for signum in TERMINATING + RECOVERABLE:
             signal.signal(signum, self._on_signal)
 

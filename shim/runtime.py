@@ -2,7 +2,7 @@
 import os
 import sys
 
-from shim import errors, invoke, loader, logs
+from shim import crash, errors, invoke, loader, logs
 from shim.client import RuntimeAPI, RuntimeAPIError
 from shim.panic import FatalSignal, Guard
 
@@ -12,6 +12,7 @@ def main(argv=None):
     environ = os.environ
     guard = Guard()
     guard.install()
+    recorder = crash.recorder_from_environment(environ)
     logs.setup()
     try:
         api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "")
@@ -27,8 +28,10 @@ def main(argv=None):
             handler = loader.load_handler(spec)
         except errors.Fault as fault:
             report_init_error(api, fault)
+            recorder.end()
             sys.exit(1)
-        serve(api, handler, guard)
+        recorder.end()
+        serve(api, handler, guard, recorder)
     except FatalSignal as sig:
         logs.runtime_info("Stopping on %s" % sig.name)
         sys.exit(128 + sig.signum)
@@ -46,16 +49,18 @@ def report_init_error(api, fault):
         logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
 
 
-def serve(api, handler, guard):
+def serve(api, handler, guard, recorder):
     while True:
         invocation = api.next()
         if not invocation.request_id:
             logs.runtime_error("The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered")
             continue
         guard.where = guard.RUNTIME
+        recorder.begin(invocation.request_id, invocation.invocation_id)
         logs.start_invoke(invocation)
         answer = invoke.run(handler, invocation, guard)
         post(api, invocation, answer)
+        recorder.end()
         logs.end_invoke()
         guard.where = guard.IDLE
         guard.take_pending()

@@ -1,0 +1,126 @@
+"""Answering for a runtime that died: native crashes, os._exit(), SIGKILL, the OOM killer.
+
+No code inside a process can answer for it after a segfault, so the answer
+comes from outside. build/bootstrap runs the runtime as its child and sets
+_SHIM_CRASH_FILE. The runtime (the Recorder below) keeps two files there:
+
+  <base>.inflight  the request id being handled ("init" during init), emptied
+                   once the answer is posted: one pwrite and one ftruncate per invoke
+  <base>.fault     where faulthandler writes the Python stack on a fatal signal
+
+When the child exits while .inflight is not empty, the bootstrap runs
+`python -m shim.crash STATUS`, which posts Runtime.ExitError for that request
+(or to /init/error) with the exit reason and the faulthandler stack, logs it,
+and removes the files. On Lambda the bootstrap is the process Lambda watches,
+so this answer lands before Lambda resets the environment.
+"""
+import faulthandler
+import os
+import signal
+import sys
+
+ENV = "_SHIM_CRASH_FILE"
+INIT = "init"
+
+
+class Recorder:
+    """The runtime's side: say which request is in flight, and where faulthandler writes."""
+
+    def __init__(self, base):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+        self.fd = os.open(base + ".inflight", flags, 0o600)
+        self.fault = open(base + ".fault", "w")
+        faulthandler.enable(file=self.fault, all_threads=True)
+        self.begin(INIT, None)
+
+    def begin(self, request_id, invocation_id):
+        os.pwrite(self.fd, ("%s\n%s\n" % (request_id, invocation_id or "")).encode(), 0)
+
+    def end(self):
+        os.ftruncate(self.fd, 0)
+
+
+class NoRecorder:
+    """Started without the supervising bootstrap (python -m shim): nothing to record."""
+
+    def begin(self, request_id, invocation_id):
+        pass
+
+    def end(self):
+        pass
+
+
+def recorder_from_environment(environ=os.environ):
+    """A Recorder when started by the supervising bootstrap; else faulthandler prints to stderr."""
+    base = environ.pop(ENV, None)  # user subprocesses must not write into our files
+    if base:
+        try:
+            return Recorder(base)
+        except OSError:
+            pass
+    faulthandler.enable()
+    return NoRecorder()
+
+
+def describe_exit(status):
+    """Lambda's wording: 'exit status 3' or 'signal: SIGSEGV' (a shell reports signal n as 128+n)."""
+    if status > 128:
+        try:
+            return "signal: %s" % signal.Signals(status - 128).name
+        except ValueError:
+            pass
+    return "exit status %d" % status
+
+
+def report(base, status, api_address):
+    """The supervisor's side: answer for the dead runtime. Returns what was posted, or None."""
+    try:
+        with open(base + ".inflight") as f:
+            request_id, _, invocation_id = f.read().partition("\n")
+    except OSError:
+        return None
+    invocation_id = invocation_id.strip()
+    try:
+        with open(base + ".fault", errors="replace") as f:
+            fault = f.read()
+    except OSError:
+        fault = ""
+    if not request_id:
+        return None
+
+    from shim import errors, logs
+    from shim.client import RuntimeAPI
+
+    logs.setup()
+    during = "init" if request_id == INIT else "the invoke"
+    message = "Runtime exited with %s during %s" % (describe_exit(status), during)
+    error = errors.payload("Runtime.ExitError", message, fault.splitlines(True), "" if request_id == INIT else request_id)
+    logs.uncaught(error)
+    api = RuntimeAPI(api_address)
+    body = errors.encode(error)
+    if request_id == INIT:
+        api.init_error(body, "Runtime.ExitError")
+    else:
+        api.fail(request_id, body, "Runtime.ExitError", None, invocation_id or None)
+    return error
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    base, status = os.environ.get(ENV), int(argv[0]) if argv else 1
+    try:
+        if base and os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+            report(base, status, os.environ["AWS_LAMBDA_RUNTIME_API"])
+    except Exception as exc:  # the Runtime API may be gone too; say so and keep the exit status
+        sys.stderr.write("lambda-shim: could not report the runtime's exit: %s\n" % exc)
+    finally:
+        for suffix in (".inflight", ".fault"):
+            try:
+                os.unlink(base + suffix)
+            except (OSError, TypeError):
+                pass
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
