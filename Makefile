@@ -24,5 +24,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The deployable zip: dist/$(PACKAGE).zip, handler $(HANDLER).Handle, from $(FUNCTION)/.
+pack: $(STAMP)
+	$(PY) -m shim.cli pack $(FUNCTION) --handler $(HANDLER).Handle --output dist/$(PACKAGE).zip
+
 clean:
 	rm -rf $(VENV) dist .bench
