@@ -205,8 +205,10 @@ class Environment:
     def _read(self, name, stream):
         fd, lock = self._drain_locks[name]
         partial = b""
+        poller = select.poll()  # not select(): a busy process may hand out fds above FD_SETSIZE
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
-            select.select([fd], [], [])
+            poller.poll()
             with lock:
                 chunk = os.read(fd, 65536)
                 if not chunk:
