@@ -139,7 +139,8 @@ class RuntimeAPIServer:
 
     def stop(self):
         self._stopping.set()
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, which never ran otherwise
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self):

@@ -11,6 +11,7 @@ import os
 
 
 _SHIM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_IMPORTLIB = os.sep + "importlib" + os.sep + "__init__.py"
 _XRAY_CAUSE_LIMIT = 64 * 1024  # the API takes up to 1 MiB of headers; stay far below
 
 
@@ -48,7 +49,8 @@ def user_frames(tb):
 
 
 def _is_runtime_frame(filename):
-    return filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib")
+    # Ours, and the import machinery between the loader and the user's module.
+    return filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib") or filename.endswith(_IMPORTLIB)
 
 
 def describe(exc, culprit="Handler"):

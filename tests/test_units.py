@@ -229,3 +229,19 @@ def test_runtime_modules_stay_light():
     modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     for heavy in ("http.client", "ssl", "asyncio", "structlog", "dataclasses", "typing"):
         assert heavy not in modules
+
+
+def test_emulator_stops_even_if_never_started():
+    from shim.emulator import RuntimeAPIServer
+    done = threading.Event()
+    threading.Thread(target=lambda: (RuntimeAPIServer().stop(), done.set()), daemon=True).start()
+    assert done.wait(5)
+
+
+def test_cli_usage_errors_are_one_line_even_as_a_module(tmp_path):
+    import subprocess
+    result = subprocess.run([sys.executable, "-m", "shim.cli", "pack", str(tmp_path / "missing"), "-o", str(tmp_path / "x.zip")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("shim pack: ")
+    assert "Traceback" not in result.stderr
