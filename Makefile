@@ -9,6 +9,8 @@ HANDLER  ?= handler
 PACKAGE  ?= $(HANDLER)
 FUNCTION ?= handlers
 
+BENCH_ARGS ?=
+
 .PHONY: demo test bench pack venv clean
 
 venv: $(STAMP)
@@ -23,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# lambda-shim against awslambdaric, in one run; rewrites README's Performance section.
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 # The deployable zip: dist/$(PACKAGE).zip, handler $(HANDLER).Handle, from $(FUNCTION)/.
 pack: $(STAMP)
