@@ -58,14 +58,24 @@ def _parse_header(raw, name):
         raise errors.Fault(errors.CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (name, exc)) from None
 
 
+_SETTINGS = ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_FUNCTION_NAME",
+             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION")
+_settings = None
+
+
+def function_settings():
+    """Lambda sets these once per execution environment: read them once, not five os.environ lookups an invoke."""
+    global _settings
+    if _settings is None:
+        _settings = tuple(os.environ.get(name) for name in _SETTINGS)
+    return _settings
+
+
 class LambdaContext:
-    def __init__(self, invocation, environ=os.environ):
+    def __init__(self, invocation):
         self.aws_request_id = invocation.request_id
-        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (self.log_group_name, self.log_stream_name, self.function_name,
+         self.memory_limit_in_mb, self.function_version) = function_settings()
         self.invoked_function_arn = invocation.function_arn
         self.tenant_id = invocation.tenant_id
         self._deadline_ms = invocation.deadline_ms

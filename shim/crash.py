@@ -16,7 +16,6 @@ so this answer lands before Lambda resets the environment.
 """
 import faulthandler
 import os
-import signal
 import sys
 
 ENV = "_SHIM_CRASH_FILE"
@@ -65,6 +64,8 @@ def recorder_from_environment(environ=os.environ):
 def describe_exit(status):
     """Lambda's wording: 'exit status 3' or 'signal: SIGSEGV' (a shell reports signal n as 128+n)."""
     if status > 128:
+        import signal  # only in the reporter process
+
         try:
             return "signal: %s" % signal.Signals(status - 128).name
         except ValueError:

@@ -6,7 +6,6 @@ traceback.format_list entries with the runtime's own leading frames removed.
 Building a payload never raises: it runs after arbitrary user failures
 (a broken __str__, MemoryError), and a request must still get its answer.
 """
-import json
 import os
 
 
@@ -99,11 +98,17 @@ def xray_cause(error_type, message, frames):
             "exceptions": [{"message": message, "type": error_type, "stack": stack}],
             "paths": sorted({frame["path"] for frame in stack}),
         }
-        text = json.dumps(cause)
+        text = _json().dumps(cause)
         if len(text) <= _XRAY_CAUSE_LIMIT or not stack:
             return text
         stack = stack[len(stack) // 2:]  # keep the innermost frames: that is where it failed
 
 
 def encode(body):
-    return json.dumps(body).encode("utf-8")
+    return _json().dumps(body).encode("utf-8")
+
+
+def _json():
+    import json  # the error path's, not the cold start's: marshal may be using orjson
+
+    return json

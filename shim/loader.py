@@ -4,7 +4,6 @@ Accepted forms (split on the last dot): `file.Handle`, `dir/sub/file.Handle`,
 `pkg.sub.file.Handle`. Every failure becomes a Fault with the official
 client's error type, so it can be posted to /init/error as it is.
 """
-import importlib
 import os
 import sys
 
@@ -56,7 +55,8 @@ def load_handler(spec):
 
 def _import(module_name):
     try:
-        return importlib.import_module(module_name)
+        __import__(module_name)  # importlib.import_module, minus importing importlib (~0.6 ms)
+        return sys.modules[module_name]
     except ImportError as exc:
         # Unlike the official client, keep the frames: they show which import inside
         # the user's code failed, not just that the handler module did.

@@ -232,6 +232,10 @@ def start_invoke(invocation):
 
 def end_invoke():
     """Clear every bound key, ours and the user's, so nothing leaks into the next invoke."""
+    for var in request_vars.values():
+        var.set(Ellipsis)
+    if "structlog" not in sys.modules:
+        return  # nobody but us can have bound anything: skip the scan
     for var, value in contextvars.copy_context().items():
         if value is not Ellipsis and var.name.startswith(CONTEXT_PREFIX):
             var.set(Ellipsis)

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from shim import crash, errors, invoke, loader, logs
+from shim import crash, errors, invoke, loader, logs, marshal
 from shim.client import RuntimeAPI, RuntimeAPIError
 from shim.panic import FatalSignal, Guard
 
@@ -15,7 +15,7 @@ def main(argv=None):
     recorder = crash.recorder_from_environment(environ)
     logs.setup()
     try:
-        api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "")
+        api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0")
     except ValueError:
         logs.runtime_error("AWS_LAMBDA_RUNTIME_API must be set to the Runtime API's HOST:PORT, got %r"
                            % environ.get("AWS_LAMBDA_RUNTIME_API", ""))
@@ -31,6 +31,9 @@ def main(argv=None):
             recorder.end()
             sys.exit(1)
         recorder.end()
+        warning = marshal.choose_encoder(environ)
+        if warning:
+            logs.runtime_error(warning)
         serve(api, handler, guard, recorder)
     except FatalSignal as sig:
         logs.runtime_info("Stopping on %s" % sig.name)
@@ -71,12 +74,12 @@ def post(api, invocation, answer):
     if not answer.ok:
         logs.uncaught(answer.error, answer.exception)
         try:
-            api.fail(request_id, answer.body, answer.error_type, answer.xray_cause, invocation_id)
+            api.fail(request_id, answer.body, answer.error_type, answer.xray_cause, invocation_id, then_next=True)
         except RuntimeAPIError as exc:
             logs.runtime_error("The Runtime API refused the error for %s: %s" % (request_id, exc))
         return
     try:
-        api.respond(request_id, answer.body, answer.content_type, invocation_id)
+        api.respond(request_id, answer.body, answer.content_type, invocation_id, then_next=True)
     except RuntimeAPIError as exc:
         if exc.status != 413:
             logs.runtime_error("The Runtime API refused the response for %s: %s" % (request_id, exc))

@@ -16,6 +16,7 @@ from shim.ziputil import extract, make_writable
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOTSTRAP = os.path.join(REPO, "build", "bootstrap")
 BASE_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
+START = ["-c", "import shim.runtime as r; r.main()"]  # how the bootstrap starts the runtime
 FAKE = """#!/bin/sh
 { printf '%s\\n' "$0" "$@"; echo --env; echo "PYTHONPATH=$PYTHONPATH"; echo "LAMBDA_TASK_ROOT=$LAMBDA_TASK_ROOT"; } > "$RECORD"
 """
@@ -56,7 +57,7 @@ def lab(tmp_path):
 
 def test_as_exec_wrapper_it_runs_the_shim_with_the_managed_runtimes_interpreter(lab):
     python = lab.fake("python3.12")
-    assert lab.run(python, "/var/runtime/bootstrap.py") == [python, "-m", "shim"]
+    assert lab.run(python, "/var/runtime/bootstrap.py") == [python] + START
 
 
 @pytest.mark.parametrize("options, kept", [
@@ -69,33 +70,33 @@ def test_as_exec_wrapper_it_runs_the_shim_with_the_managed_runtimes_interpreter(
 def test_interpreter_options_before_the_runtimes_script_are_kept(lab, options, kept):
     python = lab.fake("python3.12")
     argv = lab.run(python, *options, "/var/runtime/bootstrap.py", "handler name", "x")
-    assert argv == [python] + kept + ["-m", "shim"]
+    assert argv == [python] + kept + START
 
 
 def test_a_module_or_command_in_the_runtimes_command_is_dropped_too(lab):
     python = lab.fake("python3.13")
-    assert lab.run(python, "-u", "-m", "awslambdaric", "app.handler") == [python, "-u", "-m", "shim"]
-    assert lab.run(python, "-c", "import x", "app.handler") == [python, "-m", "shim"]
-    assert lab.run(python) == [python, "-m", "shim"]
+    assert lab.run(python, "-u", "-m", "awslambdaric", "app.handler") == [python, "-u"] + START
+    assert lab.run(python, "-c", "import x", "app.handler") == [python] + START
+    assert lab.run(python) == [python] + START
 
 
 def test_shim_python_wins_but_the_runtimes_command_is_still_dropped(lab):
     managed, chosen = lab.fake("python3.12"), lab.fake("python3.12", lab.task.parent / "opt")
-    assert lab.run(managed, "/var/runtime/bootstrap.py", env={"SHIM_PYTHON": chosen}) == [chosen, "-m", "shim"]
+    assert lab.run(managed, "/var/runtime/bootstrap.py", env={"SHIM_PYTHON": chosen}) == [chosen] + START
 
 
 def test_other_arguments_go_to_the_shim_as_in_a_container_image(lab):
     python = lab.fake("python3.12", lab.task.parent / "opt")
-    assert lab.run("handler.Handle", env={"SHIM_PYTHON": python}) == [python, "-m", "shim", "handler.Handle"]
+    assert lab.run("handler.Handle", env={"SHIM_PYTHON": python}) == [python, *START, "handler.Handle"]
     # An executable that is not a Python is just an argument.
-    assert lab.run("/bin/true", env={"SHIM_PYTHON": python}) == [python, "-m", "shim", "/bin/true"]
+    assert lab.run("/bin/true", env={"SHIM_PYTHON": python}) == [python, *START, "/bin/true"]
 
 
 @pytest.mark.skipif(os.path.exists("/var/lang/bin/python3"), reason="this machine has a managed runtime's Python")
 def test_a_custom_runtime_takes_python3_from_path(lab):
     python = lab.fake("python3", lab.task.parent / "opt" / "bin")          # a layer's interpreter
     argv = lab.run(env={"PATH": "%s:/usr/bin:/bin" % (lab.task.parent / "opt" / "bin")})
-    assert argv == [python, "-m", "shim"]
+    assert argv == [python] + START
 
 
 @pytest.mark.skipif(os.path.exists("/var/lang/bin/python3"), reason="this machine has a managed runtime's Python")

@@ -100,8 +100,9 @@ def _exactly_one_answer(env, result):
     assert len(accepted) == 1, env.api.requests
 
 
-def test_response_and_warm_module_state(start, function):
-    env = start(function)
+@pytest.mark.parametrize("pipeline", ["1", "0"], ids=["pipelined", "SHIM_PIPELINE=0"])
+def test_response_and_warm_module_state(start, function, pipeline):
+    env = start(function, env={"SHIM_PIPELINE": pipeline})
     first = env.invoke({"a": 1}, timeout=10)
     second = env.invoke([1, 2], timeout=10)
     assert first.payload == {"event": {"a": 1}, "calls": 1}
@@ -383,3 +384,17 @@ def test_every_request_id_answered_exactly_once_across_failures(start, function)
     for result in results:
         _exactly_one_answer(env, result)
     assert [r.status for r in env.api.requests if r.method == "POST"] == [202] * 6
+
+
+@pytest.mark.parametrize("source,env,compact", [
+    ("import orjson\n", {}, True),                    # the function loaded it: used at no extra cost
+    ("", {"SHIM_JSON": "orjson"}, True),               # asked for
+    ("import orjson\n", {"SHIM_JSON": "json"}, False),  # refused
+    ("", {}, False),                                   # default: the stdlib, nothing extra imported
+])
+def test_orjson_encoder_choice(start, make_function, source, env, compact):
+    pytest.importorskip("orjson")
+    function = make_function({"handler.py": source + "import decimal\ndef Handle(e, c):\n"
+                                                     "    return {'d': decimal.Decimal('1.10'), 'l': [1, 2]}\n"})
+    body = start(function, env=env).invoke({}, timeout=10).body
+    assert body == (b'{"d":1.10,"l":[1,2]}' if compact else b'{"d": 1.10, "l": [1, 2]}')

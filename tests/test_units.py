@@ -245,3 +245,88 @@ def test_cli_usage_errors_are_one_line_even_as_a_module(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("shim pack: ")
     assert "Traceback" not in result.stderr
+
+
+# -- the optional orjson encoder -------------------------------------------------------------
+
+orjson = pytest.importorskip("orjson", reason="orjson is the optional accelerator; pip install '.[test]'")
+
+
+@pytest.fixture
+def with_orjson(monkeypatch):
+    assert marshal.choose_encoder({"SHIM_JSON": "orjson"}) is None and marshal._orjson is orjson
+    yield
+    marshal.choose_encoder({"SHIM_JSON": "json"})
+
+
+def test_orjson_is_chosen_only_when_asked_or_already_loaded(monkeypatch):
+    monkeypatch.delitem(sys.modules, "orjson")
+    marshal.choose_encoder({})
+    assert marshal._orjson is None  # auto, and the function did not import it: stay on json
+    marshal.choose_encoder({"SHIM_JSON": "orjson"})
+    assert marshal._orjson is not None
+    marshal.choose_encoder({"SHIM_JSON": "json"})
+    assert marshal._orjson is None
+
+
+def test_orjson_missing_is_a_warning_not_a_failure(monkeypatch):
+    monkeypatch.setitem(sys.modules, "orjson", None)  # makes `import orjson` fail
+    assert "not installed" in marshal.choose_encoder({"SHIM_JSON": "orjson"})
+    assert marshal._orjson is None
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, None, True, "é"]}, {"d": decimal.Decimal("1.10"), "e": [decimal.Decimal("-0")]},
+    {1: "int key"}, "text", [], {"big": 2 ** 70}, {"nan": decimal.Decimal("NaN")},
+])
+def test_orjson_output_means_the_same_as_json(with_orjson, value):
+    fast, kind = marshal.encode_result(value)
+    marshal.choose_encoder({"SHIM_JSON": "json"})
+    plain, _ = marshal.encode_result(value)
+    assert kind == "application/json"
+    if b"NaN" in plain:  # json.loads reads NaN, and NaN != NaN: compare the text instead
+        assert fast == plain
+    else:
+        assert json.loads(fast) == json.loads(plain)
+    if isinstance(value, dict) and "d" in value:
+        assert b'"d":1.10' in fast  # exact digits through orjson.Fragment
+
+
+@pytest.mark.parametrize("value,needle", [({1, 2}, "set"), ({(1, 2): 1}, "tuple"),
+                                          (__import__("datetime").datetime(2020, 1, 1), "datetime")])
+def test_orjson_refusals_are_the_stdlib_marshal_errors(with_orjson, value, needle):
+    with pytest.raises(errors.Fault) as caught:
+        marshal.encode_result(value)
+    assert caught.value.error_type == "Runtime.MarshalError" and needle in caught.value.message
+
+
+def test_client_pipelines_the_next_poll_behind_an_answer():
+    """The server answers the POST only once it also holds the GET: without pipelining this would hang."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    seen = []
+
+    def serve():
+        conn, _ = listener.accept()
+        data = b""
+        while data.count(b"\r\n\r\n") < 2 or not data.endswith(b"\r\n\r\n"):
+            data += conn.recv(65536)
+        seen.append(data)
+        conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+                     b"HTTP/1.1 200 OK\r\n" + NEXT_HEADERS + b"Content-Length: 2\r\n\r\n{}")
+        conn.recv(1)
+
+    threading.Thread(target=serve, daemon=True).start()
+    api = RuntimeAPI("127.0.0.1:%d" % listener.getsockname()[1])
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append((api.respond("r0", b'"ok"', then_next=True), api.next())),
+                              daemon=True)
+    worker.start()
+    worker.join(5)
+    assert outcome, "the client waited for the POST's reply before sending GET /next"
+    status, invocation = outcome[0]
+    assert status == 202 and invocation.request_id == "r1"
+    post, _, get = seen[0].partition(b'"ok"')
+    assert post.startswith(b"POST /2018-06-01/runtime/invocation/r0/response") and get.startswith(b"GET ")
+    api.close()

@@ -1,0 +1,366 @@
+"""`make bench`: lambda-shim against the official client, awslambdaric, in one run on one machine.
+
+Both runtimes serve the same handlers (benchmarks/function/) from the same
+interpreter, against the same small Runtime API (benchmarks/server.py), pinned
+with the server to one core, alternating A B A B. Ours runs the real packed zip:
+`shim pack`, unzipped into a read-only directory, started through its bootstrap.
+awslambdaric runs `python -m awslambdaric` with the handlers precompiled, its best case.
+
+Every response is checked; a wrong or missing one exits non-zero. Results: a
+table on stdout, JSON in .bench/results.json, and the README's Performance section.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from server import BenchAPI, BenchmarkError, ceiling, next_reply  # noqa: E402
+
+PYTHON = sys.executable
+OURS, THEIRS = "lambda-shim", "awslambdaric"
+BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "bench",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+            "AWS_REGION": "us-east-1", "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
+
+
+class Runtime:
+    """How to start one of the two runtimes on a handler."""
+
+    def __init__(self, name, task_root, command):
+        self.name, self.task_root, self.command = name, task_root, command
+
+    def start(self, api, handler, stdout=subprocess.DEVNULL):
+        env = dict(BASE_ENV, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=self.task_root,
+                   SHIM_PYTHON=PYTHON)
+        if self.name == THEIRS:
+            env["PYTHONPATH"] = self.task_root  # what the managed runtime's PYTHONPATH gives it
+        api.reset(None)
+        started = time.perf_counter()
+        process = subprocess.Popen(self.command(handler), env=env, cwd=self.task_root, stdin=subprocess.DEVNULL,
+                                   stdout=stdout, stderr=subprocess.DEVNULL)
+        api.process = process
+        return process, started
+
+
+def prepare(workdir):
+    """Pack the benchmark function for us; a precompiled copy of it for awslambdaric."""
+    from shim.pack import extract, pack
+
+    zip_path = os.path.join(workdir, "function.zip")
+    pack(os.path.join(HERE, "function"), zip_path, handler="trivial.Handle", quiet=True)
+    ours = os.path.join(workdir, "ours")
+    extract(zip_path, ours, read_only=True)
+    theirs = os.path.join(workdir, "theirs")
+    shutil.copytree(os.path.join(HERE, "function"), theirs)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", theirs], check=True)
+    return {
+        OURS: Runtime(OURS, ours, lambda handler: [os.path.join(ours, "bootstrap")]),
+        THEIRS: Runtime(THEIRS, theirs, lambda handler: [PYTHON, "-m", "awslambdaric", handler]),
+    }
+
+
+def python_pid(pid):
+    """The Python process itself: our bootstrap supervises it as a child, awslambdaric's is the process."""
+    try:
+        if "python" in os.path.basename(os.readlink("/proc/%d/exe" % pid)):
+            return pid
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            children = f.read().split()
+        return int(children[0]) if children else pid
+    except OSError:
+        return pid
+
+
+def cpu_ns(pid):
+    """Time the runtime process itself spent on a CPU (/proc/PID/schedstat), in ns."""
+    with open("/proc/%d/schedstat" % python_pid(pid)) as f:
+        return int(f.read().split()[0])
+
+
+def memory_kb(pid, field="VmHWM"):
+    with open("/proc/%d/status" % python_pid(pid)) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise BenchmarkError("no %s for pid %d" % (field, pid))
+
+
+def stop(process):
+    process.kill()
+    for child in _children(process.pid):
+        try:
+            os.kill(child, 9)
+        except OSError:
+            pass
+    process.wait()
+
+
+def _children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def expect_json(value):
+    def check(body):
+        if json.loads(body) != value:
+            raise BenchmarkError("wrong response: %r" % body[:300])
+    return check
+
+
+def same_as_first(expected_value):
+    """Check the first body by value, then every later one byte for byte against it (cheap in a loop)."""
+    first = []
+
+    def check(body):
+        if not first:
+            expect_json(expected_value)(body)
+            first.append(body)
+        elif body != first[0]:
+            raise BenchmarkError("response changed: %r" % body[:300])
+    return check
+
+
+# -- scenarios: each returns a dict of figures for one run of one runtime ----------------------
+
+
+def cold(runtime, api, handler="trivial.Handle"):
+    process, started = runtime.start(api, handler)
+    try:
+        polled = api.expect_next()
+        init_rss = memory_kb(process.pid)
+        api.hand(next_reply(b"first", b'{"n": 1}'))
+        answered = api.expect_response(b"first", expect_json("ok"))
+        return {"cold_ms": (polled - started) * 1000, "first_ms": (answered - polled) * 1000, "init_rss_kb": init_rss}
+    finally:
+        stop(process)
+        api.drop()
+
+
+def warm(runtime, api, handler, count):
+    process, started = runtime.start(api, handler)
+    try:
+        api.expect_next()
+        template = next_reply(b"%s", b'{"n": 1}')  # formatting one id in is cheaper than building a reply
+        cpu_before = cpu_ns(process.pid)
+        elapsed = api.serve(count, lambda rid: template % rid, same_as_first("ok"))
+        cpu = cpu_ns(process.pid) - cpu_before
+        return {"us_per_invoke": elapsed / count * 1e6, "invokes_per_s": count / elapsed,
+                "cpu_us_per_invoke": cpu / count / 1000, "rss_kb": memory_kb(process.pid)}
+    finally:
+        stop(process)
+        api.drop()
+
+
+def payload(runtime, api, handler, event, count, expected):
+    process, started = runtime.start(api, handler)
+    try:
+        api.expect_next()
+        elapsed = api.serve(count, lambda rid: next_reply(rid, event), same_as_first(expected))
+        return {"ms_per_invoke": elapsed / count * 1000, "rss_kb": memory_kb(process.pid)}
+    finally:
+        stop(process)
+        api.drop()
+
+
+def soak(runtime, api, count, every):
+    process, started = runtime.start(api, "handler.log_one")
+    try:
+        api.expect_next()
+        check = same_as_first("ok")
+        samples = []
+        done = 0
+        while done < count:
+            batch = min(every, count - done)
+            api.serve(batch, lambda rid: next_reply(rid, b'{"n": 1}'), check)
+            done += batch
+            samples.append((done, memory_kb(process.pid, "VmRSS")))
+            if done < count:
+                api.expect_next()
+        return {"rss_samples_kb": samples}
+    finally:
+        stop(process)
+        api.drop()
+
+
+def floor(flags, reps):
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        subprocess.run([PYTHON] + flags + ["-c", "pass"], check=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def alternate(runtimes, reps, scenario):
+    """Run scenario(runtime) reps times per runtime, A B A B; {name: [result, ...]}."""
+    results = {name: [] for name in runtimes}
+    for _ in range(reps):
+        for name, runtime in runtimes.items():
+            results[name].append(scenario(runtime))
+    return results
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def run(quick):
+    reps = 10 if quick else 20
+    warm_count = 2000
+    soak_count = 20000 if quick else 100000
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # us, the server and both runtimes: one core
+    report = {"reps": reps, "quick": quick}
+    print("Runtime API server ceiling: ", end="", flush=True)
+    report["server_ceiling_per_s"] = ceiling(5000 if quick else 20000)
+    print("%.0f invokes/s (%.1f µs each)" % (report["server_ceiling_per_s"], 1e6 / report["server_ceiling_per_s"]))
+
+    workdir = tempfile.mkdtemp(prefix="shim-bench-")
+    api = BenchAPI()
+    try:
+        runtimes = prepare(workdir)
+        metrics = {}
+
+        def collect(name, runs, field):
+            for runtime_name, results in runs.items():
+                metrics.setdefault(name, {})[runtime_name] = summary([r[field] for r in results])
+
+        print("cold start and first invoke, %d runs each ..." % reps, flush=True)
+        runs = alternate(runtimes, reps, lambda rt: cold(rt, api))
+        collect("cold start (ms)", runs, "cold_ms")
+        collect("peak RSS after init (MB)", {k: [dict(r, mb=r["init_rss_kb"] / 1024) for r in v] for k, v in runs.items()}, "mb")
+        runs = alternate(runtimes, reps, lambda rt: cold(rt, api, "handler.log_one"))
+        collect("cold start, handler imports logging (ms)", runs, "cold_ms")
+        collect("first invoke, logs one line (ms)", runs, "first_ms")
+
+        warm_reps = 3 if quick else 5
+        print("warm loop, %d invokes x %d runs ..." % (warm_count, warm_reps), flush=True)
+        runs = alternate(runtimes, warm_reps, lambda rt: warm(rt, api, "trivial.Handle", warm_count))
+        collect("warm overhead per invoke (µs)", runs, "us_per_invoke")
+        collect("runtime's own CPU per invoke (µs)", runs, "cpu_us_per_invoke")
+        collect("invokes per second", runs, "invokes_per_s")
+        collect("peak RSS after %d invokes (MB)" % warm_count,
+                {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()}, "mb")
+        runs = alternate(runtimes, warm_reps, lambda rt: warm(rt, api, "handler.log_one", warm_count))
+        collect("warm per invoke, one log line (µs)", runs, "us_per_invoke")
+
+        print("large payloads ...", flush=True)
+        event = json.dumps({"data": ["x" * 1000] * 1000}).encode()
+        runs = alternate(runtimes, warm_reps, lambda rt: payload(rt, api, "handler.echo", event, 20, json.loads(event)))
+        collect("1 MB event echoed (ms)", runs, "ms_per_invoke")
+        sys.path.insert(0, os.path.join(HERE, "function"))
+        import big
+        runs = alternate(runtimes, warm_reps, lambda rt: payload(rt, api, "big.Handle", b"{}", 10, big.ITEMS))
+        collect("5 MB response (ms)", runs, "ms_per_invoke")
+
+        print("soak, %d invokes ..." % soak_count, flush=True)
+        report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}
+
+        print("floors ...", flush=True)
+        report["floors_ms"] = {"python -I -S -c pass": summary(floor(["-I", "-S"], reps)),
+                               "python -I -c pass": summary(floor(["-I"], reps))}
+        report["metrics"] = metrics
+    finally:
+        api.close()
+        subprocess.run(["chmod", "-R", "u+w", workdir])
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import awslambdaric
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "awslambdaric": getattr(awslambdaric, "__version__", "?"), "date": time.strftime("%Y-%m-%d")}
+
+
+def table(report):
+    lines = ["| metric | lambda-shim | awslambdaric | ratio (us/them) |", "|---|---|---|---|"]
+    for name, by_runtime in report["metrics"].items():
+        ours, theirs = by_runtime[OURS], by_runtime[THEIRS]
+        lines.append("| %s | %s | %s | %.2f× |" % (name, _cell(ours), _cell(theirs), ours["median"] / theirs["median"]))
+    for name, runs in report["soak"].items():
+        samples = runs["rss_samples_kb"]
+        growth = (samples[-1][1] - samples[1][1]) / 1024 if len(samples) > 1 else 0.0
+        lines.append("| soak %d invokes: RSS growth after warm-up (%s) | %.2f MB | | |" % (samples[-1][0], name, growth))
+    for name, values in report["floors_ms"].items():
+        lines.append("| floor: `%s` (ms) | %s | | |" % (name, _cell(values)))
+    return "\n".join(lines)
+
+
+def _cell(values):
+    fmt = "%.0f" if values["median"] >= 1000 else "%.2f" if values["median"] < 10 else "%.1f"
+    return (fmt + " (" + fmt + "–" + fmt + ")") % (values["median"], values["min"], values["max"])
+
+
+def update_readme(text):
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        readme = f.read()
+    start, end = "<!-- perf:start -->", "<!-- perf:end -->"
+    if start not in readme or end not in readme:
+        return False
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(head + start + "\n" + text + "\n" + end + tail)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter soak (under a minute)")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
+    parser.add_argument("--output", default=os.path.join(ROOT, ".bench", "results.json"))
+    args = parser.parse_args()
+    started = time.time()
+    try:
+        report = run(args.quick)
+    except BenchmarkError as exc:
+        print("BENCHMARK FAILED: %s" % exc, file=sys.stderr)
+        return 1
+    report["machine"] = machine()
+    report["seconds"] = time.time() - started
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    with open(args.output, "w") as f:
+        json.dump(report, f, indent=2)
+    text = table(report)
+    m = report["machine"]
+    header = ("Measured %s on %d cores (%s), Python %s, awslambdaric %s; medians with min–max over %d runs; "
+              "runtimes and the API server pinned to one core. Command: `make bench%s`."
+              % (m["date"], m["cores"], m["cpu"], m["python"], m["awslambdaric"], report["reps"],
+                 " BENCH_ARGS=--quick" if args.quick else ""))
+    print()
+    print(header)
+    print()
+    print(text)
+    print("\n(%.0f s; JSON in %s)" % (report["seconds"], args.output))
+    if not args.no_readme and update_readme(header + "\n\n" + text):
+        print("README.md Performance section updated.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
