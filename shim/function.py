@@ -275,9 +275,11 @@ class Function:
                 message = "%s %s Task timed out after %.2f seconds" % (_utc_stamp(), request_id, elapsed_ms / 1000)
                 return finish("timeout", _json({"errorMessage": message, "errorType": "Sandbox.Timedout"}),
                               "Sandbox.Timedout")
-            if result.kind == "lost":
+            if result.kind == "lost" or result.error_type == "Runtime.ExitError":
                 environment.join_readers()
                 self.stop()
+                if result.kind != "lost":  # the supervising bootstrap answered: exit reason and stack
+                    return finish("lost", result.body, "Runtime.ExitError")
                 message = "RequestId: %s Error: Runtime exited with error: %s" % (
                     request_id, exit_reason(environment.returncode))
                 return finish("lost", _json({"errorMessage": message, "errorType": "Runtime.ExitError"}),
