@@ -254,6 +254,10 @@ def run(quick):
         print("warm loop, %d invokes x %d runs ..." % (warm_count, warm_reps), flush=True)
         runs = alternate(runtimes, warm_reps, lambda rt: warm(rt, api, "trivial.Handle", warm_count))
         collect("warm overhead per invoke (µs)", runs, "us_per_invoke")
+        # What the runtime adds on top of the server's own round trips (its ceiling, measured above).
+        server_us = 1e6 / report["server_ceiling_per_s"]
+        collect("warm overhead above the API server's own cost (µs)",
+                {k: [{"net": r["us_per_invoke"] - server_us} for r in v] for k, v in runs.items()}, "net")
         collect("runtime's own CPU per invoke (µs)", runs, "cpu_us_per_invoke")
         collect("invokes per second", runs, "invokes_per_s")
         collect("peak RSS after %d invokes (MB)" % warm_count,

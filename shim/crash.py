@@ -4,8 +4,9 @@ No code inside a process can answer for it after a segfault, so the answer
 comes from outside. build/bootstrap runs the runtime as its child and sets
 _SHIM_CRASH_FILE. The runtime (the Recorder below) keeps two files there:
 
-  <base>.inflight  the request id being handled ("init" during init), emptied
-                   once the answer is posted: one pwrite and one ftruncate per invoke
+  <base>.inflight  "R<request id>" while one is being handled ("Rinit" during init),
+                   "-" once it is answered: a memory-mapped page, so an invoke costs two
+                   memory writes and no syscall (ftruncate was ~10 µs on ext4)
   <base>.fault     where faulthandler writes the Python stack on a fatal signal
 
 When the child exits while .inflight is not empty, the bootstrap runs
@@ -22,21 +23,31 @@ ENV = "_SHIM_CRASH_FILE"
 INIT = "init"
 
 
+RECORD_SIZE = 512
+
+
 class Recorder:
     """The runtime's side: say which request is in flight, and where faulthandler writes."""
 
     def __init__(self, base):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-        self.fd = os.open(base + ".inflight", flags, 0o600)
+        import mmap
+
+        fd = os.open(base + ".inflight", os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            os.ftruncate(fd, RECORD_SIZE)
+            self.record = mmap.mmap(fd, RECORD_SIZE)
+        finally:
+            os.close(fd)
         self.fault = open(base + ".fault", "w")
         faulthandler.enable(file=self.fault, all_threads=True)
         self.begin(INIT, None)
 
     def begin(self, request_id, invocation_id):
-        os.pwrite(self.fd, ("%s\n%s\n" % (request_id, invocation_id or "")).encode(), 0)
+        line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()[:RECORD_SIZE]
+        self.record[:len(line)] = line
 
     def end(self):
-        os.ftruncate(self.fd, 0)
+        self.record[0:1] = b"-"
 
 
 class NoRecorder:
@@ -76,11 +87,14 @@ def describe_exit(status):
 def report(base, status, api_address):
     """The supervisor's side: answer for the dead runtime. Returns what was posted, or None."""
     try:
-        with open(base + ".inflight") as f:
-            request_id, _, invocation_id = f.read().partition("\n")
+        with open(base + ".inflight", errors="replace") as f:
+            record = f.read()
     except OSError:
         return None
-    invocation_id = invocation_id.strip()
+    if not record.startswith("R"):
+        return None  # nothing was in flight
+    request_id, _, invocation_id = record[1:].partition("\n")
+    invocation_id = invocation_id.partition("\n")[0].strip()
     try:
         with open(base + ".fault", errors="replace") as f:
             fault = f.read()

@@ -23,6 +23,7 @@ from shim import errors
 _ESCAPING_RUNTIMES = ("AWS_Lambda_python3.9", "AWS_Lambda_python3.10", "AWS_Lambda_python3.11")
 _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
 _encode_plain = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True).encode
+_decode = json.JSONDecoder().decode
 _decimal_mark = None  # a per-process random token, made the first time a Decimal is seen
 _orjson = None        # the module, once choose_encoder() picked it
 _ORJSON_OPTIONS = 0
@@ -52,8 +53,10 @@ def decode_event(body, content_type):
     if content_type and not content_type.lower().startswith("application/json"):
         return body
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        # Lambda's events are UTF-8 (utf-8-sig drops a BOM); json.loads(bytes) would first
+        # guess among UTF-8/16/32 in Python code on every invoke.
+        return _decode(body.decode("utf-8-sig"))
+    except ValueError as exc:  # UnicodeDecodeError included
         raise errors.Fault(errors.UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % exc) from None
 
 

@@ -60,6 +60,13 @@ class Server:
     def output(self):
         return "".join(self.lines)
 
+    def wait_for_output(self, text, timeout=10):
+        """serve writes an invoke's REPORT block as it answers: give the pipe a moment to deliver it."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.output()
+
     def post(self, body, headers=None, path=PATH, timeout=30):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
@@ -95,7 +102,7 @@ def test_invoke_answers_like_the_emulator(server):
     assert status == 200
     assert json.loads(body)["echo"] == "hi"
     assert "X-Amz-Function-Error" not in headers
-    assert headers["X-Amzn-RequestId"] in server.output()  # its START/END/REPORT were logged
+    assert "REPORT RequestId: " + headers["X-Amzn-RequestId"] in server.wait_for_output(headers["X-Amzn-RequestId"])
 
 
 def test_a_function_error_is_marked_unhandled(server):

@@ -330,3 +330,20 @@ def test_client_pipelines_the_next_poll_behind_an_answer():
     post, _, get = seen[0].partition(b'"ok"')
     assert post.startswith(b"POST /2018-06-01/runtime/invocation/r0/response") and get.startswith(b"GET ")
     api.close()
+
+
+def test_headers_lookup():
+    from shim.client import Headers
+    headers = Headers(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Empty:\r\nLambda-Runtime-Trace-Id:  Root=1 ")
+    assert headers.get(b"content-type") == b"application/json"
+    assert headers.get(b"lambda-runtime-trace-id") == b"Root=1"  # the last line has no CRLF after it
+    assert headers.get(b"x-empty") == b"" and headers.get(b"missing") is None
+    assert headers.get(b"type") is None  # a name only matches whole
+
+
+def test_decode_event_encodings():
+    assert marshal.decode_event(b'\xef\xbb\xbf{"bom": true}', "application/json") == {"bom": True}
+    assert marshal.decode_event('{"é": "ü"}'.encode(), None) == {"é": "ü"}
+    with pytest.raises(errors.Fault) as caught:
+        marshal.decode_event(b'{"a": "\xff"}', "application/json")
+    assert caught.value.error_type == "Runtime.UnmarshalError"
