@@ -278,6 +278,9 @@ def run(quick):
                 {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()}, "mb")
         runs = alternate(runtimes, warm_reps, lambda rt: warm(rt, api, "handler.log_one", warm_count))
         collect("warm per invoke, one log line (µs)", runs, "us_per_invoke")
+        reference = Runtime("http.client loop", HERE, lambda handler: [PYTHON, os.path.join(HERE, "httpclient_loop.py")])
+        report["reference"] = {"minimal http.client loop, warm per invoke (µs)": summary(
+            [warm(reference, api, "-", warm_count)["us_per_invoke"] for _ in range(warm_reps)])}
 
         print("large payloads ...", flush=True)
         event = json.dumps({"data": ["x" * 1000] * 1000}).encode()
@@ -322,9 +325,14 @@ def machine():
 
 def table(report):
     lines = ["| metric | lambda-shim | awslambdaric | ratio (us/them) |", "|---|---|---|---|"]
+    floor = report["floors_ms"]["python -I -c pass"]["median"]
     for name, by_runtime in report["metrics"].items():
         ours, theirs = by_runtime.get(OURS) or by_runtime[OURS_ORJSON], by_runtime[THEIRS]
+        if name.startswith("cold start"):
+            name += "; floor `python -I -c pass`: %.1f" % floor
         lines.append("| %s | %s | %s | %.2f× |" % (name, _cell(ours), _cell(theirs), ours["median"] / theirs["median"]))
+    for name, values in report.get("reference", {}).items():
+        lines.append("| reference: %s | %s | | |" % (name, _cell(values)))
     for name, runs in report["soak"].items():
         samples = runs["rss_samples_kb"]
         growth = (samples[-1][1] - samples[1][1]) / 1024 if len(samples) > 1 else 0.0
