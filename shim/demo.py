@@ -71,7 +71,8 @@ def demo(function_dir, handler, event_text=None):
             print(warm.report_line(), flush=True)
     finally:
         task_root.remove()
-    say("\nDone in %.1f s. Next: `shim invoke %s --handler %s --event FILE`, `shim serve %s`, `make test`."
+    say("\nDone in %.1f s. Next: `.venv/bin/shim invoke %s --handler %s --event FILE`, `.venv/bin/shim serve %s`,"
+        " `make test`."
         % (time.monotonic() - began, function_dir, handler, function_dir))
     return 0 if cold.kind in ("response", "error") else 1
 
