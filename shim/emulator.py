@@ -314,18 +314,23 @@ def _as_header(value):
     return json.dumps(value)
 
 
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, quiet, and without Nagle's delay (shared with shim.frontend)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # the function's own logs are what matter
+        pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; with Nagle on, a keep-alive client waits
+        # 40 ms for the delayed ACK of the first.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _make_handler(api):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as Lambda's API serves it
-
-        def log_message(self, *args):  # the runtime's own logs are what matter
-            pass
-
-        def setup(self):
-            super().setup()
-            # Headers and body go out in two writes; without this, delayed ACK adds 40 ms.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+    class Handler(KeepAliveHandler):
         def _body(self):
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""

@@ -1,15 +1,16 @@
 """Lambda's Invoke API on 127.0.0.1 in front of a pool of execution environments (for `shim serve`).
 
-Kept apart from shim.serve because http.server costs ~40 ms to import, and the
-`shim` command imports every command's module to build its options.
+Kept apart from shim.serve, which only builds the options and the pool, so that
+`shim serve --help` and option errors do not pay for importing http.server.
 """
 import base64
 import json
 import queue
 import re
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from shim.emulator import KeepAliveHandler
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's payload
@@ -77,18 +78,8 @@ class Server(ThreadingHTTPServer):
             self._idle.wait_for(lambda: self.in_flight == 0, timeout)
 
 
-class InvokeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class InvokeHandler(KeepAliveHandler):
     server_version = "lambda-shim"
-
-    def log_message(self, *args):  # each invoke's own lines are the log
-        pass
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in two writes; with Nagle on, a keep-alive client waits 40 ms
-        # for the delayed ACK of the first.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_POST(self):
         self.server.track(+1)
