@@ -19,6 +19,7 @@ def main(argv=None):
     except ValueError:
         logs.runtime_error("AWS_LAMBDA_RUNTIME_API must be set to the Runtime API's HOST:PORT, got %r"
                            % environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        recorder.end()  # said and done: nothing for the supervisor to report, and nowhere to report it
         sys.exit(2)
     # The official client and the AWS emulator pass the handler as the last argument.
     spec = argv[-1] if argv else environ.get("_HANDLER", "")

@@ -375,6 +375,7 @@ def test_missing_runtime_api_is_a_clear_error(start, function):
     assert env.process.wait(10) == 2
     env.join_readers()
     assert "AWS_LAMBDA_RUNTIME_API must be set" in env.output()
+    assert "could not report" not in env.output()  # the supervisor had nothing to report
 
 
 def test_every_request_id_answered_exactly_once_across_failures(start, function):
