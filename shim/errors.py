@@ -11,6 +11,7 @@ import os
 
 _SHIM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _IMPORTLIB = os.sep + "importlib" + os.sep + "__init__.py"
+_ASYNCIO = os.sep + "asyncio" + os.sep
 _XRAY_CAUSE_LIMIT = 64 * 1024  # the API takes up to 1 MiB of headers; stay far below
 
 
@@ -48,8 +49,10 @@ def user_frames(tb):
 
 
 def _is_runtime_frame(filename):
-    # Ours, and the import machinery between the loader and the user's module.
-    return filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib") or filename.endswith(_IMPORTLIB)
+    # Ours, the import machinery between the loader and the user's module, and the event
+    # loop between shim.aio and an async handler.
+    return (filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib")
+            or filename.endswith(_IMPORTLIB) or _ASYNCIO in filename)
 
 
 def describe(exc, culprit="Handler"):

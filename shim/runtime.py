@@ -2,7 +2,7 @@
 import os
 import sys
 
-from shim import crash, errors, invoke, loader, logs, marshal
+from shim import aio, crash, errors, invoke, loader, logs, marshal
 from shim.client import RuntimeAPI, RuntimeAPIError
 from shim.panic import FatalSignal, Guard
 
@@ -26,7 +26,7 @@ def main(argv=None):
     loader.prepare_sys_path(environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
     try:
         try:
-            handler = loader.load_handler(spec)
+            handler = aio.adapt(loader.load_handler(spec))
         except errors.Fault as fault:
             report_init_error(api, fault)
             recorder.end()
