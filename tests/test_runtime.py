@@ -413,3 +413,26 @@ def test_an_invoke_imports_nothing(start, make_function):
         env = start(function, env={"AWS_LAMBDA_LOG_FORMAT": log_format})
         assert env.invoke({"k": "\u00e9"}, timeout=10).payload == []
         assert env.invoke(b"\xef\xbb\xbf{}", timeout=10).payload == []
+
+
+def test_the_documented_command_line(tmp_path):
+    """SHIM_PYTHON=.venv/bin/python AWS_LAMBDA_RUNTIME_API=... _HANDLER=handler.Handle LAMBDA_TASK_ROOT=handlers build/bootstrap"""
+    import subprocess
+    import sys
+
+    from shim.emulator import RuntimeAPIServer
+    from shim.local import REPO_ROOT
+
+    with RuntimeAPIServer() as api:
+        env = {"PATH": os.environ["PATH"], "SHIM_PYTHON": sys.executable, "AWS_LAMBDA_RUNTIME_API": api.address,
+               "_HANDLER": "handler.Handle", "LAMBDA_TASK_ROOT": "handlers"}
+        process = subprocess.Popen(["build/bootstrap"], cwd=REPO_ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            first = api.invoke({"name": "CLI"}, timeout=15)
+            second = api.invoke({}, timeout=15)
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert first.payload["message"] == "Hello, CLI!" and first.payload["calls"] == 1
+    assert second.payload["calls"] == 2
