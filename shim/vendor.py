@@ -39,15 +39,21 @@ class Plan:
         self.reason = reason
 
 
+# The developer side of the package: packing, the local Runtime API and tools. Lambda never
+# imports them. A deny-list, so that a new runtime module can never be left out by mistake.
+DEVELOPER_MODULES = {"bytecode", "cli", "demo", "emulator", "frontend", "function", "functiondir", "local", "pack",
+                     "pipinstall", "pytest_plugin", "run", "serve", "vendor", "ziputil"}
+
+
 def shim_files():
-    """The shim package itself, sources only: {entry: path}."""
+    """The shim package itself, sources only, without its developer modules: {entry: path}."""
     root = os.path.dirname(os.path.abspath(shim.__file__))
     files = {}
     for directory, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
         rel_dir = os.path.relpath(directory, os.path.dirname(root)).replace(os.sep, "/")
         for name in names:
-            if name.endswith(".py"):
+            if name.endswith(".py") and not (directory == root and name[:-3] in DEVELOPER_MODULES):
                 files[rel_dir + "/" + name] = os.path.join(directory, name)
     return files
 

@@ -75,6 +75,10 @@ def test_zip_holds_shim_dependencies_user_files_and_bytecode(packed):
                      "structlog/__pycache__/__init__.%s.pyc" % TAG):
         assert expected in names
     assert any(n.startswith("structlog-") and n.endswith(".dist-info/METADATA") for n in names)
+    # The runtime's modules, and none of the developer tools Lambda never imports.
+    for runtime_module in ("client", "loader", "invoke", "logs", "logbridge", "crash", "aio", "panic"):
+        assert "shim/%s.py" % runtime_module in names
+    assert not [n for n in names if n in ("shim/pack.py", "shim/emulator.py", "shim/serve.py", "shim/local.py")]
     sources = {n for n in names if n.endswith(".py")}
     assert {n for n in sources if bytecode.pyc_name(n, VERSION) not in names} == set()
     assert [n for n in names if n.endswith(".pyc") and not n.endswith(".%s.pyc" % TAG)] == []
