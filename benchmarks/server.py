@@ -191,12 +191,19 @@ def ceiling(count=20000):
 def _read_reply(conn):
     buf = conn.buf
     while b"\r\n\r\n" not in buf:
-        buf += conn.sock.recv(65536)
+        buf += _recv(conn.sock)
     end = buf.find(b"\r\n\r\n")
     head = bytes(buf[:end]).lower()
     marker = head.find(b"content-length:")
     length = int(head[marker + 15:].split(b"\r\n", 1)[0]) if marker >= 0 else 0
     del buf[:end + 4]
     while len(buf) < length:
-        buf += conn.sock.recv(65536)
+        buf += _recv(conn.sock)
     del buf[:length]
+
+
+def _recv(sock):
+    chunk = sock.recv(65536)
+    if not chunk:  # the server went away: a client that kept reading b"" would spin forever
+        os._exit(1)
+    return chunk
