@@ -185,21 +185,31 @@ class Pipeline:
     def __init__(self, config, sink):
         self.config = config
         self.sink = sink
-        self.render = render_json if config.json else render_text
-        self.processors = (merge_request_context, add_timestamp, add_location, add_error_fields, self.render)
+        self.renderer = render_json if config.json else render_text
+        self.processors = (merge_request_context, add_timestamp, add_location, add_error_fields, self.renderer)
 
     def enabled(self, levelno):
         return self.config.level is None or levelno >= self.config.level
 
-    def emit(self, event_dict, levelno, method_name="msg"):
-        """Run the chain and write one record. Filtering is the caller's job (see enabled)."""
+    def render(self, event_dict, levelno, method_name="msg"):
+        """The record as the text to write: the chain of processors, ending in the renderer."""
         event_dict.setdefault("level", LEVEL_NAMES.get(min(max(levelno, 0), 50) // 10 * 10, "INFO"))
         for processor in self.processors:
             event_dict = processor(None, method_name, event_dict)
-        self.sink.write(event_dict, levelno)  # the renderer made it a str
+        return event_dict
+
+    def emit(self, event_dict, levelno, method_name="msg"):
+        """Render and write one record. Filtering is the caller's job (see enabled)."""
+        self.sink.write(self.render(event_dict, levelno, method_name), levelno)
 
 
 pipeline = None  # set by setup()
+
+
+def warm_up():
+    """At the end of init: run one record through the chain, unwritten, so that the first
+    log line of the first invoke does not pay for first-time work (measured ~0.07 ms)."""
+    pipeline.render({"event": "warm-up", "logger": "lambda-shim", "key": 1}, 20, "info")
 
 
 def setup(environ=os.environ):

@@ -35,6 +35,7 @@ def main(argv=None):
         warning = marshal.choose_encoder(environ)
         if warning:
             logs.runtime_error(warning)
+        logs.warm_up()
         serve(api, handler, guard, recorder)
     except FatalSignal as sig:
         logs.runtime_info("Stopping on %s" % sig.name)
