@@ -4,7 +4,7 @@
 share. It starts the real bootstrap (see shim.local), measures the init and
 each invoke, enforces the timeout the way Lambda does (kill the runtime, report
 "Task timed out", start a fresh one for the next invoke: a cold start again),
-and returns an `Invocation` that can print Lambda's START/END/REPORT lines.
+and returns an `InvokeResult` that can print Lambda's START/END/REPORT lines.
 
     fn = Function("handlers", "handler.Handle", timeout_s=3)
     result = fn.invoke({"name": "Ada"})
@@ -31,7 +31,7 @@ INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
 
 
-class Invocation:
+class InvokeResult:
     """How one invoke ended, with what Lambda would log about it.
 
     kind: 'response', 'error' (the handler failed), 'init_error' (init failed),
@@ -128,7 +128,7 @@ class Invocation:
 
     def __repr__(self):
         shown = self.body[:300].decode("utf-8", "replace")
-        return "<Invocation %s %s %s>" % (self.kind, self.request_id, shown)
+        return "<InvokeResult %s %s %s>" % (self.kind, self.request_id, shown)
 
 
 class Function:
@@ -160,7 +160,7 @@ class Function:
         self.init_failure = None  # (error body, errorType) while the current environment's init failed
         self._init_mark = 0
         self._fresh = False      # started, not invoked yet: its first invoke reports the init
-        self.observers = []      # callables given each Invocation (the pytest plugin keeps the logs)
+        self.observers = []      # callables given each InvokeResult (the pytest plugin keeps the logs)
         self._lock = threading.Lock()  # one invoke at a time per environment, as in Lambda
         self._state = threading.RLock()  # guards starting against close()
         self._closed = False
@@ -238,7 +238,7 @@ class Function:
     # -- invoking --------------------------------------------------------------------------------
 
     def invoke(self, event, *, request_id=None, **options):
-        """Run one event (a JSON-able object, or bytes passed as they are) and return its Invocation."""
+        """Run one event (a JSON-able object, or bytes passed as they are) and return its InvokeResult."""
         result = self._invoke(event, request_id, options)
         for observe in self.observers:
             observe(result)
@@ -255,7 +255,7 @@ class Function:
             init_ms = self.init_ms if cold else None
             init_logs = environment.since(0, until=self._init_mark) if cold else ""
             if self.echo is not None:
-                self.echo("platform", Invocation(request_id, "").start_line() + "\n")
+                self.echo("platform", InvokeResult(request_id, "").start_line() + "\n")
             if self.init_failure is not None:
                 return self._after_init_failure(request_id, init_ms)
             mark, polls = environment.mark(), environment.api.polls
@@ -264,7 +264,7 @@ class Function:
             result, elapsed_ms = self._wait(environment, pending)
 
             def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
-                return Invocation(request_id, kind, body, content_type, error_type, duration_ms, init_ms,
+                return InvokeResult(request_id, kind, body, content_type, error_type, duration_ms, init_ms,
                                   self.memory_mb, environment.peak_rss_kb, environment.since(mark), init_logs)
 
             if result is None:  # timed out: Lambda stops the whole environment
@@ -346,7 +346,7 @@ class Function:
                 pass
         environment.join_readers(0.5)
         self.stop()  # Lambda retries the init on the next invoke
-        return Invocation(request_id, "init_error", body, "application/json", error_type, 0.0, init_ms,
+        return InvokeResult(request_id, "init_error", body, "application/json", error_type, 0.0, init_ms,
                           self.memory_mb, environment.peak_rss_kb, "", environment.since(0))
 
 
