@@ -72,15 +72,18 @@ def recorder_from_environment(environ=os.environ):
     return NoRecorder()
 
 
-def describe_exit(status):
-    """Lambda's wording: 'exit status 3' or 'signal: SIGSEGV' (a shell reports signal n as 128+n)."""
-    if status > 128:
-        import signal  # only in the reporter process
+def describe_exit(status, shell=True):
+    """Lambda's wording: 'exit status 3' or 'signal: SIGSEGV'. A shell's $? reports signal n
+    as 128+n (shell=True); subprocess's returncode as -n."""
+    signum = -status if status < 0 else status - 128 if shell and status > 128 else None
+    if signum is not None:
+        import signal  # only in the reporter process and the local tools
 
         try:
-            return "signal: %s" % signal.Signals(status - 128).name
+            return "signal: %s" % signal.Signals(signum).name
         except ValueError:
-            pass
+            if status < 0:
+                return "signal: %d" % signum
     return "exit status %d" % status
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -303,7 +304,6 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         # A runtime that dies or is killed mid-request is a normal event here, not a server fault.
-        import sys
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 

@@ -55,13 +55,17 @@ def _is_runtime_frame(filename):
             or filename.endswith(_IMPORTLIB) or _ASYNCIO in filename)
 
 
+def safe_str(value):
+    try:
+        return str(value)
+    except BaseException:  # noqa: B036 - a user __str__ may raise anything
+        return "<unprintable %s object>" % type(value).__name__
+
+
 def describe(exc, culprit="Handler"):
     """(errorType, errorMessage) for any exception, including panics."""
     kind = type(exc).__name__
-    try:
-        message = str(exc)
-    except BaseException:  # noqa: B036 - a user __str__ may raise anything
-        message = "<unprintable %s object>" % kind
+    message = safe_str(exc)
     if isinstance(exc, SystemExit):
         message = "%s called sys.exit(%s)" % (culprit, "" if exc.code is None else repr(exc.code))
     elif isinstance(exc, KeyboardInterrupt):

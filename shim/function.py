@@ -14,7 +14,6 @@ and returns an `InvokeResult` that can print Lambda's START/END/REPORT lines.
 `prepare()` turns what the user points at (a directory, packed or not, or a
 zip) into a task root, the way Lambda unpacks a deployment package.
 """
-import datetime
 import json
 import math
 import os
@@ -26,6 +25,7 @@ import time
 import uuid
 
 from shim.local import Environment, exit_reason
+from shim.logs import utc_timestamp
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
@@ -272,7 +272,7 @@ class Function:
                 environment.kill()
                 environment.join_readers()
                 self.stop()
-                message = "%s %s Task timed out after %.2f seconds" % (_utc_stamp(), request_id, elapsed_ms / 1000)
+                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
                 return finish("timeout", _json({"errorMessage": message, "errorType": "Sandbox.Timedout"}),
                               "Sandbox.Timedout")
             if result.kind == "lost" or result.error_type == "Runtime.ExitError":
@@ -451,9 +451,6 @@ def _json(obj):
     return json.dumps(obj).encode("utf-8")
 
 
-def _utc_stamp():
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (now.microsecond // 1000)
 
 
 def for_terminal(text):

@@ -17,6 +17,7 @@ import termios
 import threading
 import time
 
+from shim.crash import describe_exit
 from shim.emulator import RuntimeAPIServer
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,14 +25,8 @@ BOOTSTRAP = os.path.join(REPO_ROOT, "build", "bootstrap")
 
 
 def exit_reason(returncode):
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        try:
-            return "signal: %s" % signal.Signals(-returncode).name
-        except ValueError:
-            return "signal: %d" % -returncode
-    return "exit status %d" % returncode
+    """A subprocess returncode in Lambda's words ('exit status 3', 'signal: SIGKILL')."""
+    return "still running" if returncode is None else describe_exit(returncode, shell=False)
 
 
 class Environment:

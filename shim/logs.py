@@ -22,6 +22,8 @@ import os
 import sys
 import time
 
+from shim.errors import safe_str
+
 # Lambda's advanced logging controls; TRACE has no stdlib level and maps to DEBUG.
 LEVELS = {"TRACE": 10, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "FATAL": 50, "CRITICAL": 50}
 LEVEL_NAMES = {0: "NOTSET", 10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
@@ -91,10 +93,13 @@ def merge_request_context(logger, method_name, event_dict):
     return event_dict
 
 
+def utc_timestamp(seconds):
+    """ISO-8601 in UTC with milliseconds, as Lambda writes them: 2026-11-22T03:06:26.646Z"""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % (int(seconds * 1000) % 1000)
+
+
 def add_timestamp(logger, method_name, event_dict):
-    created = event_dict.pop("_created", None) or time.time()
-    millis = int(created * 1000) % 1000
-    event_dict["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + ".%03dZ" % millis
+    event_dict["timestamp"] = utc_timestamp(event_dict.pop("_created", None) or time.time())
     return event_dict
 
 
@@ -131,18 +136,11 @@ def add_error_fields(logger, method_name, event_dict):
     import traceback  # only when an exception is logged
 
     event_dict["errorType"] = exc_info[0].__name__
-    event_dict["errorMessage"] = _safe_str(exc_info[1])
+    event_dict["errorMessage"] = safe_str(exc_info[1])
     event_dict["stackTrace"] = traceback.format_tb(exc_info[2])
     # Chained causes are part of the story; the Text renderer shows the whole traceback.
     event_dict["_traceback"] = "".join(traceback.format_exception(*exc_info))
     return event_dict
-
-
-def _safe_str(value):
-    try:
-        return str(value)
-    except BaseException:  # noqa: B036 - a user __str__ may raise anything
-        return "<unprintable %s object>" % type(value).__name__
 
 
 def _message(event_dict):
@@ -157,7 +155,7 @@ def render_json(logger, method_name, event_dict):
     event_dict["message"] = _message(event_dict)
     ordered = {key: event_dict.pop(key) for key in _FIRST_KEYS if key in event_dict}
     ordered.update(event_dict)
-    return json.dumps({k: v for k, v in ordered.items() if v is not None}, default=_safe_str, ensure_ascii=False)
+    return json.dumps({k: v for k, v in ordered.items() if v is not None}, default=safe_str, ensure_ascii=False)
 
 
 # Keys the Text line shows in its own columns, or leaves to the JSON format.
@@ -169,10 +167,10 @@ def render_text(logger, method_name, event_dict):
     """[LEVEL]\t<timestamp>\t<requestId>\t<message> key=value ... [traceback]"""
     message = _message(event_dict)
     if isinstance(message, dict):
-        message = json.dumps(message, default=_safe_str, ensure_ascii=False)
+        message = json.dumps(message, default=safe_str, ensure_ascii=False)
     traceback_text = event_dict.pop("_traceback", None)
     extras = " ".join("%s=%s" % (k, v) for k, v in event_dict.items() if k not in _TEXT_HIDDEN)
-    text = " ".join(part for part in (_safe_str(message), extras) if part)
+    text = " ".join(part for part in (safe_str(message), extras) if part)
     if traceback_text:
         text += "\n" + traceback_text.rstrip("\n")
     return "[%s]\t%s\t%s\t%s" % (event_dict["level"], event_dict["timestamp"], event_dict.get("requestId") or "", text)
