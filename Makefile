@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(PY) -m shim.demo --function $(FUNCTION) --handler $(HANDLER).Handle
+	$(PY) -m shim.local.demo --function $(FUNCTION) --handler $(HANDLER).Handle
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -59,8 +59,8 @@ def prepare(workdir):
     """Pack the benchmark function for us; a precompiled copy of it for awslambdaric.
     And the same zip with orjson added, as a requirements.txt listing it would (copied from
     this environment: same machine, so the same wheel pip would pick, and no network)."""
-    from shim.pack import extract, pack
-    from shim.ziputil import make_read_only
+    from shim.pack.packer import extract, pack
+    from shim.pack.ziputil import make_read_only
 
     zip_path = os.path.join(workdir, "function.zip")
     pack(os.path.join(HERE, "function"), zip_path, handler="trivial.Handle", quiet=True)

@@ -1,6 +1,6 @@
 """A deliberately small Runtime API for benchmarks: one thread, keep-alive, minimal parsing.
 
-Unlike shim.emulator (threads, queues, recording), this serves one runtime in
+Unlike shim.local.emulator (threads, queues, recording), this serves one runtime in
 the benchmark's own thread, so the benchmark measures the runtime, not the
 server. Its own ceiling is measured first (see ceiling()) and printed.
 Every answer is checked: a wrong or missing response raises BenchmarkError.

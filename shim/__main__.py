@@ -1,4 +1,4 @@
 # `python -m shim [handler]`: what build/bootstrap starts.
-from shim.runtime import main
+from shim.runtime.main import main
 
 main()

@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from shim.local import Environment
+from shim.local.environment import Environment
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def make_function(tmp_path):
 
 @pytest.fixture
 def start():
-    """Start a function through the real build/bootstrap against a local Runtime API; stopped at teardown."""
+    """Start a function through the real the bootstrap against a local Runtime API; stopped at teardown."""
     started = []
 
     def start_env(task_root, handler="handler.Handle", ready=True, **options):

@@ -1,0 +1,378 @@
+"""A local Lambda Runtime API: the server side of /2018-06-01/runtime on 127.0.0.1.
+
+It queues events, hands them to the runtime on GET /next with Lambda's headers,
+and resolves each one with the first /response or /error the runtime posts for
+it. Like Lambda it refuses a second answer for the same id (403), an unknown id
+(400) and an oversized response (413). Every request the runtime makes is
+recorded, so tests can check the protocol itself, not only the outcome.
+
+    with RuntimeAPIServer() as api:            # ephemeral port
+        start_runtime(env={"AWS_LAMBDA_RUNTIME_API": api.address, ...})
+        result = api.invoke({"name": "x"}, timeout=5)
+"""
+import json
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFIX = "/2018-06-01/runtime/"
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit for a buffered (non-streamed) response
+_GENERATE = object()
+
+
+class Recorded:
+    """One HTTP request the runtime made."""
+
+    __slots__ = ("method", "path", "headers", "body", "at", "status")
+
+    def __init__(self, method, path, headers, body):
+        self.method, self.path, self.headers, self.body = method, path, headers, body
+        self.at = time.monotonic()
+        self.status = None  # what the server answered
+
+    def __repr__(self):
+        return "<%s %s %d bytes -> %s>" % (self.method, self.path, len(self.body), self.status)
+
+
+class Result:
+    """How one invocation ended: 'response', 'error', 'init_error' or 'lost'."""
+
+    def __init__(self, request_id, kind, body=b"", headers=None, taken_at=None, submitted_at=None):
+        self.request_id = request_id
+        self.kind = kind
+        self.body = body
+        self.headers = headers or {}
+        self.content_type = self.headers.get("content-type")
+        self.error_type = self.headers.get("lambda-runtime-function-error-type")
+        self.xray_cause = self.headers.get("lambda-runtime-function-xray-error-cause")
+        self.submitted_at = submitted_at
+        self.taken_at = taken_at          # when the runtime's /next received it
+        self.answered_at = time.monotonic()
+
+    @property
+    def ok(self):
+        return self.kind == "response"
+
+    @property
+    def payload(self):
+        """The decoded JSON body (the response, or the error object)."""
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def duration_ms(self):
+        start = self.taken_at if self.taken_at is not None else self.submitted_at
+        return (self.answered_at - start) * 1000 if start is not None else None
+
+    def __repr__(self):
+        return "<Result %s %s %s>" % (self.request_id, self.kind, self.body[:200])
+
+
+class Pending:
+    """A submitted invocation; wait() returns its Result."""
+
+    def __init__(self, request_id, body, headers):
+        self.request_id = request_id
+        self.body = body
+        self.headers = headers
+        self.submitted_at = time.monotonic()
+        self.taken_at = None
+        self.result = None
+        self._done = threading.Event()
+
+    def resolve(self, result):
+        self.result = result
+        self._done.set()
+
+    @property
+    def done(self):
+        return self._done.is_set()
+
+    def wait(self, timeout=None):
+        if not self._done.wait(timeout):
+            raise TimeoutError("no answer for %s within %ss" % (self.request_id, timeout))
+        return self.result
+
+
+class RuntimeAPIServer:
+    def __init__(self, host="127.0.0.1", port=0, function_name="function", memory_mb=128,
+                 timeout_s=3.0, region=None, max_response_bytes=MAX_RESPONSE_BYTES):
+        self.function_name = function_name
+        self.memory_mb = memory_mb
+        self.timeout_s = timeout_s
+        self.region = region or os.environ.get("AWS_REGION", "us-east-1")
+        self.max_response_bytes = max_response_bytes
+        self.requests = []           # every Recorded request, in arrival order
+        self.init_error = None       # Result of a POST /init/error
+        self.first_next_at = None    # monotonic time of the runtime's first GET /next
+        self.polls = 0               # GET /next requests so far, and when the last one came
+        self.last_poll_at = None
+        self._polled = threading.Condition()
+        self._queue = queue.Queue()
+        self._pending = {}           # request id -> Pending, until answered
+        self._answered = {}          # request id -> Result
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._server = _Server((host, port), _make_handler(self))
+        self._thread = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def address(self):
+        host, port = self._server.server_address[:2]
+        return "%s:%d" % (host, port)
+
+    @property
+    def function_arn(self):
+        return "arn:aws:lambda:%s:000000000000:function:%s" % (self.region, self.function_name)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="runtime-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._thread is not None:  # shutdown() waits for serve_forever, which never ran otherwise
+            self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def environment(self, handler="handler.Handle", task_root=None):
+        """The variables Lambda gives a runtime, pointing at this server."""
+        env = {
+            "AWS_LAMBDA_RUNTIME_API": self.address,
+            "_HANDLER": handler,
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/" + self.function_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+        if task_root:
+            env["LAMBDA_TASK_ROOT"] = str(task_root)
+        return env
+
+    # -- the caller's side ----------------------------------------------------------------
+
+    def submit(self, event, *, request_id=None, content_type="application/json", trace_id=_GENERATE,
+               client_context=None, cognito_identity=None, tenant_id=None, invocation_id=None, deadline_ms=None):
+        """Queue an event (a JSON-able object, or bytes sent as they are) and return its Pending."""
+        request_id = request_id or str(uuid.uuid4())
+        body = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
+        if trace_id is _GENERATE:
+            trace_id = "Root=1-%08x-%s;Parent=%s;Sampled=0" % (int(time.time()), uuid.uuid4().hex[:24], uuid.uuid4().hex[:16])
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms if deadline_ms is not None
+                                              else int((time.time() + self.timeout_s) * 1000)),
+            "Lambda-Runtime-Invoked-Function-Arn": self.function_arn,
+            "Content-Type": content_type,
+        }
+        optional = {
+            "Lambda-Runtime-Trace-Id": trace_id,
+            "Lambda-Runtime-Client-Context": _as_header(client_context),
+            "Lambda-Runtime-Cognito-Identity": _as_header(cognito_identity),
+            "Lambda-Runtime-Aws-Tenant-Id": tenant_id,
+            "Lambda-Runtime-Invocation-Id": invocation_id,
+        }
+        headers.update((k, v) for k, v in optional.items() if v)
+        pending = Pending(request_id, body, headers)
+        with self._lock:
+            if self.init_error is not None:
+                pending.resolve(self._init_error_result(pending))
+                return pending
+            self._pending[request_id] = pending
+        self._queue.put(pending)
+        return pending
+
+    def invoke(self, event, timeout=None, **options):
+        return self.submit(event, **options).wait(timeout)
+
+    def wait_ready(self, timeout=None):
+        """Wait for the runtime's first /next (init done) or its init error; True if ready."""
+        self._ready.wait(timeout)
+        return self.first_next_at is not None and self.init_error is None
+
+    def wait_polls(self, count, timeout=None):
+        """Wait until the runtime has polled /next `count` times in all; when it last did, or None.
+
+        A runtime polls again once it is done with an event, logs included: the
+        end of the invoke as Lambda measures it.
+        """
+        with self._polled:
+            if self._polled.wait_for(lambda: self.polls >= count, timeout):
+                return self.last_poll_at
+        return None
+
+    def answers(self, request_id, accepted_only=False):
+        """The runtime's posts for a request id (for exactly-once checks)."""
+        return [r for r in self.requests if r.method == "POST" and "/invocation/%s/" % request_id in r.path
+                and (r.status == 202 or not accepted_only)]
+
+    def lose_pending(self, reason):
+        """Resolve everything still unanswered as 'lost' (the runtime process died)."""
+        with self._lock:
+            lost = list(self._pending.values())
+            self._pending.clear()
+        for pending in lost:
+            body = json.dumps({"errorMessage": reason, "errorType": "Runtime.ExitError"}).encode()
+            pending.resolve(Result(pending.request_id, "lost", body, {"content-type": "application/json",
+                                   "lambda-runtime-function-error-type": "Runtime.ExitError"},
+                                   pending.taken_at, pending.submitted_at))
+        return lost
+
+    # -- the runtime's side (called from the HTTP handler threads) -------------------------
+
+    def _next(self):
+        with self._lock:
+            if self.first_next_at is None:
+                self.first_next_at = time.monotonic()
+        with self._polled:
+            self.polls += 1
+            self.last_poll_at = time.monotonic()
+            self._polled.notify_all()
+        self._ready.set()
+        while not self._stopping.is_set():
+            try:
+                pending = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if pending.done:  # resolved while queued (init error, lost)
+                continue
+            pending.taken_at = time.monotonic()
+            return pending
+        return None
+
+    def _answer(self, request_id, kind, body, headers, record):
+        status, reply, pending = self._settle(request_id, kind, body, headers)
+        record.status = status  # before the caller can see the result
+        if pending is not None:
+            pending.resolve(self._answered[request_id])
+        return status, reply
+
+    def _settle(self, request_id, kind, body, headers):
+        with self._lock:
+            pending = self._pending.get(request_id)
+            if pending is None:
+                if request_id in self._answered:
+                    return 403, {"errorMessage": "Request %s was already answered" % request_id,
+                                 "errorType": "InvalidStateTransition"}, None
+                return 400, {"errorMessage": "Invalid request ID %s" % request_id, "errorType": "InvalidRequestID"}, None
+            if kind == "response" and len(body) > self.max_response_bytes:
+                return 413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % self.max_response_bytes,
+                             "errorType": "RequestEntityTooLarge"}, None
+            del self._pending[request_id]
+            self._answered[request_id] = Result(request_id, kind, body, headers, pending.taken_at, pending.submitted_at)
+        return 202, {"status": "OK"}, pending
+
+    def _init_failed(self, body, headers, record):
+        with self._lock:
+            if self.init_error is not None:
+                record.status = 403
+                return 403, {"errorMessage": "Init error already reported", "errorType": "InvalidStateTransition"}
+            record.status = 202
+            self.init_error = Result("", "init_error", body, headers)
+            waiting = list(self._pending.values())
+            self._pending.clear()
+        for pending in waiting:
+            pending.resolve(self._init_error_result(pending))
+        self._ready.set()
+        return 202, {"status": "OK"}
+
+    def _init_error_result(self, pending):
+        e = self.init_error
+        return Result(pending.request_id, "init_error", e.body, e.headers, None, pending.submitted_at)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A runtime that dies or is killed mid-request is a normal event here, not a server fault.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+def _as_header(value):
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, quiet, and without Nagle's delay (shared with shim.local.invoke_api)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # the function's own logs are what matter
+        pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; with Nagle on, a keep-alive client waits
+        # 40 ms for the delayed ACK of the first.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _make_handler(api):
+    class Handler(KeepAliveHandler):
+        def _body(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _record(self, body):
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self.recorded = Recorded(self.command, self.path, headers, body)
+            api.requests.append(self.recorded)
+            return headers
+
+        def _reply(self, status, obj, headers=None, raw=None):
+            if self.recorded.status is None:
+                self.recorded.status = status
+            data = raw if raw is not None else json.dumps(obj).encode()
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            if raw is None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._record(b"")
+            if self.path != PREFIX + "invocation/next":
+                return self._reply(404, {"errorMessage": "Unknown path %s" % self.path, "errorType": "NotFound"})
+            pending = api._next()
+            if pending is None:  # shutting down
+                return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
+            self._reply(200, None, pending.headers, raw=pending.body)
+
+        def do_POST(self):
+            body = self._body()
+            headers = self._record(body)
+            path = self.path
+            if path == PREFIX + "init/error":
+                return self._reply(*api._init_failed(body, headers, self.recorded))
+            if path.startswith(PREFIX + "invocation/"):
+                request_id, _, action = path[len(PREFIX + "invocation/"):].partition("/")
+                if action in ("response", "error"):
+                    return self._reply(*api._answer(request_id, action, body, headers, self.recorded))
+            self._reply(404, {"errorMessage": "Unknown path %s" % path, "errorType": "NotFound"})
+
+    return Handler

@@ -1,0 +1,257 @@
+"""One local execution environment: the real bootstrap as a subprocess, with its own Runtime API.
+
+This is what Lambda does for a cold start, minus the sandbox: start `bootstrap`
+with Lambda's environment variables, wait for the first /next (init done), hand
+it events. The runtime's output is captured line by line, and if the process
+dies every unanswered request is resolved as Runtime.ExitError, so a caller
+never waits forever.
+"""
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+
+import shim
+from shim.local.emulator import RuntimeAPIServer
+from shim.runtime.crash import describe_exit
+
+# The launcher as installed (package data of the runtime), for a task root without its own.
+BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(shim.__file__)), "runtime", "bootstrap")
+# The folder that holds the `shim` package: put it on PYTHONPATH to run the runtime from here.
+SHIM_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(shim.__file__)))
+
+
+def exit_reason(returncode):
+    """A subprocess returncode in Lambda's words ('exit status 3', 'signal: SIGKILL')."""
+    return "still running" if returncode is None else describe_exit(returncode, shell=False)
+
+
+class Environment:
+    """The bootstrap of one function as a child process, and its Runtime API.
+
+    process_group=True starts it in a session of its own, so that a timeout kills
+    whatever the handler started too, and a Ctrl-C at the terminal reaches only
+    the caller, which then stops its runtimes in order. on_line(stream, text) is
+    called for every line of output as it arrives (keep it quick).
+    """
+
+    def __init__(self, task_root, handler="handler.Handle", *, bootstrap=None, python=None, env=None,
+                 function_name="function", memory_mb=128, timeout_s=3.0, args=(), cwd=None, pass_fds=(),
+                 process_group=False, on_line=None):
+        self.task_root = os.path.abspath(str(task_root))
+        self.handler = handler
+        self.bootstrap = str(bootstrap) if bootstrap else (
+            os.path.join(self.task_root, "bootstrap") if os.path.exists(os.path.join(self.task_root, "bootstrap"))
+            else BOOTSTRAP)
+        self.python = python or sys.executable
+        self.extra_env = dict(env or {})
+        self.args = list(args)
+        self.cwd = cwd or self.task_root
+        self.pass_fds = tuple(pass_fds)  # e.g. a telemetry log pipe
+        self.process_group = process_group
+        self.on_line = on_line
+        self.api = RuntimeAPIServer(function_name=function_name, memory_mb=memory_mb, timeout_s=timeout_s)
+        self.process = None
+        self.lines = []               # (stream name, text) in arrival order
+        self.started_at = None
+        self.peak_rss_kb = None       # last VmHWM seen while the process lived
+        self._readers = []
+        self._lines_lock = threading.Lock()
+        self._drain_locks = {}        # stream name -> (pipe fd, lock held while a chunk is being read)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self):
+        self.api.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_", "_LAMBDA", "_X_AMZN"))}
+        env.update(self.api.environment(self.handler, self.task_root))
+        env["SHIM_PYTHON"] = self.python
+        env.update(self.extra_env)
+        command = [self.bootstrap] + self.args
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(command, env=env, cwd=self.cwd,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                        pass_fds=self.pass_fds, start_new_session=self.process_group)
+        for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr)):
+            self._drain_locks[name] = (stream.fileno(), threading.Lock())
+            reader = threading.Thread(target=self._read, args=(name, stream), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        """Init duration in ms once the runtime polls /next; None if it failed or timed out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.api.wait_ready(0.05):
+                self.sample_memory()
+                return (self.api.first_next_at - self.started_at) * 1000
+            if self.api.init_error is not None or self.process.poll() is not None:
+                return None
+        return None
+
+    def invoke(self, event, timeout=None, **options):
+        return self.api.invoke(event, timeout=timeout, **options)
+
+    def stop(self, timeout=5.0):
+        if self.process is not None and self.process.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._signal_group(signal.SIGKILL)  # anything the handler left behind
+        for reader in self._readers:
+            reader.join(timeout)
+        self.api.stop()
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            self._signal(signal.SIGKILL)
+            self.process.wait()
+        self._signal_group(signal.SIGKILL)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _signal(self, signum):
+        if self.process_group:
+            self._signal_group(signum)
+        else:
+            self.process.send_signal(signum)
+
+    def _signal_group(self, signum):
+        if self.process_group and self.process is not None:
+            try:
+                os.killpg(self.process.pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def sample_memory(self):
+        """Peak RSS in kB of the runtime process and its live descendants (VmHWM), remembered.
+
+        Only a living process has it: call this while it runs (after each invoke,
+        before a kill). For a process that died on its own, the last sample stays.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return self.peak_rss_kb
+        total = 0
+        for pid in _descendants(self.process.pid):
+            total += _vm_hwm_kb(pid)
+        if total:
+            self.peak_rss_kb = max(total, self.peak_rss_kb or 0)
+        return self.peak_rss_kb
+
+    # -- output -----------------------------------------------------------------------------
+
+    @property
+    def returncode(self):
+        return self.process.poll() if self.process else None
+
+    def output(self, stream=None):
+        with self._lines_lock:
+            return "".join(text for name, text in self.lines if stream in (None, name))
+
+    def mark(self):
+        """A position in the output, to take only what comes after (see since)."""
+        with self._lines_lock:
+            return len(self.lines)
+
+    def since(self, mark, stream=None, until=None):
+        with self._lines_lock:
+            return "".join(text for name, text in self.lines[mark:until] if stream in (None, name))
+
+    def drain(self, timeout=1.0):
+        """Wait until every complete line the runtime has written so far is in `lines`.
+
+        A reader holds its lock from the moment its pipe is readable until the chunk
+        is split into lines; so an empty pipe seen under that lock means nothing
+        written before this call is still in flight.
+        """
+        deadline = time.monotonic() + timeout
+        for fd, lock in list(self._drain_locks.values()):
+            while time.monotonic() < deadline:
+                with lock:
+                    try:
+                        if _pending_bytes(fd) == 0:
+                            break
+                    except OSError:  # closed: the reader is done with it
+                        break
+                time.sleep(0.0005)
+
+    def join_readers(self, timeout=1.0):
+        """After the process has exited: wait for its last output to be read."""
+        deadline = time.monotonic() + timeout
+        for reader in self._readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
+
+    def _read(self, name, stream):
+        fd, lock = self._drain_locks[name]
+        partial = b""
+        poller = select.poll()  # not select(): a busy process may hand out fds above FD_SETSIZE
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            poller.poll()
+            with lock:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *complete, partial = (partial + chunk).split(b"\n")
+                if complete:
+                    self._add(name, [line + b"\n" for line in complete])
+        if partial:
+            self._add(name, [partial])
+        stream.close()
+
+    def _add(self, name, raw_lines):
+        texts = [raw.decode("utf-8", "replace") for raw in raw_lines]
+        with self._lines_lock:
+            self.lines.extend((name, text) for text in texts)
+        if self.on_line is not None:
+            for text in texts:
+                self.on_line(name, text)
+
+    def _watch(self):
+        code = self.process.wait()
+        self.api.lose_pending("Runtime exited with %s" % exit_reason(code))
+
+
+def _pending_bytes(fd):
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def _vm_hwm_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid, "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _descendants(pid):
+    """pid and its live descendants (Linux /proc; just pid where children files are missing)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            with open("/proc/%d/task/%d/children" % (current, current)) as children:
+                todo.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            pass
+    return found

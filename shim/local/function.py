@@ -1,0 +1,462 @@
+"""A function as Lambda runs it: one execution environment at a time, restarted when it dies.
+
+`Function` is what `shim invoke`, `shim serve`, the pytest plugin and the demo
+share. It starts the real bootstrap (see shim.local.environment), measures the init and
+each invoke, enforces the timeout the way Lambda does (kill the runtime, report
+"Task timed out", start a fresh one for the next invoke: a cold start again),
+and returns an `InvokeResult` that can print Lambda's START/END/REPORT lines.
+
+    fn = Function("handlers", "handler.Handle", timeout_s=3)
+    result = fn.invoke({"name": "Ada"})
+    print(result.payload, result.report_line())
+    fn.stop()
+
+`prepare()` turns what the user points at (a directory, packed or not, or a
+zip) into a task root, the way Lambda unpacks a deployment package.
+"""
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+
+from shim.local.environment import Environment, exit_reason
+from shim.runtime.logs import utc_timestamp
+
+INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
+_AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
+
+
+class InvokeResult:
+    """How one invoke ended, with what Lambda would log about it.
+
+    kind: 'response', 'error' (the handler failed), 'init_error' (init failed),
+    'timeout', or 'lost' (the runtime process died: Runtime.ExitError).
+    """
+
+    def __init__(self, request_id, kind, body=b"", content_type=None, error_type=None, duration_ms=0.0,
+                 init_ms=None, memory_mb=128, max_memory_kb=None, logs="", init_logs=""):
+        self.request_id = request_id
+        self.kind = kind
+        self.body = body
+        self.content_type = content_type
+        self.error_type = error_type
+        self.duration_ms = duration_ms
+        self.init_ms = init_ms            # set on a cold start only
+        self.memory_mb = memory_mb
+        self.max_memory_kb = max_memory_kb
+        self.logs = logs                  # what the runtime wrote during this invoke
+        self.init_logs = init_logs        # and during the init before it (cold start only)
+
+    @property
+    def ok(self):
+        return self.kind == "response"
+
+    @property
+    def cold(self):
+        return self.init_ms is not None
+
+    @property
+    def payload(self):
+        """The response decoded from JSON (the raw text if it is not JSON), or the error object."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body.decode("utf-8", "replace")
+
+    @property
+    def error(self):
+        """The error object ({errorMessage, errorType, ...}) when the invoke failed, else None."""
+        return None if self.ok else self.payload
+
+    @property
+    def records(self):
+        return parse_logs(self.logs)
+
+    @property
+    def init_records(self):
+        return parse_logs(self.init_logs)
+
+    @property
+    def max_memory_mb(self):
+        return int(math.ceil(self.max_memory_kb / 1024.0)) if self.max_memory_kb else 0
+
+    @property
+    def billed_ms(self):
+        # Lambda bills the init phase of a cold start along with the invoke, in whole ms.
+        return int(math.ceil(self.duration_ms + (self.init_ms or 0.0)))
+
+    def start_line(self):
+        return "START RequestId: %s Version: $LATEST" % self.request_id
+
+    def end_line(self):
+        return "END RequestId: %s" % self.request_id
+
+    def report_line(self):
+        fields = ["REPORT RequestId: %s" % self.request_id,
+                  "Duration: %.2f ms" % self.duration_ms,
+                  "Billed Duration: %d ms" % self.billed_ms,
+                  "Memory Size: %d MB" % self.memory_mb,
+                  "Max Memory Used: %d MB" % self.max_memory_mb]
+        if self.init_ms is not None:
+            fields.append("Init Duration: %.2f ms" % self.init_ms)
+        if self.kind == "timeout":
+            fields.append("Status: timeout")
+        elif self.kind in ("lost", "init_error"):
+            fields += ["Status: error", "Error Type: %s" % self.error_type]
+        return "\t".join(fields)
+
+    def platform_lines(self):
+        """Lambda's own lines about a failure of the environment (none for a handler's error)."""
+        if self.kind == "timeout":
+            return [self.error["errorMessage"]]
+        if self.kind == "lost":
+            return [self.error["errorMessage"], self.error_type]
+        return []
+
+    def transcript(self):
+        """Everything Lambda's log stream would show for this invoke, as one string."""
+        lines = [self.init_logs, self.start_line() + "\n", self.logs]
+        lines += [line + "\n" for line in [self.end_line(), self.report_line()] + self.platform_lines()]
+        return "".join(_ending_in_newline(part) for part in lines if part)
+
+    def __repr__(self):
+        shown = self.body[:300].decode("utf-8", "replace")
+        return "<InvokeResult %s %s %s>" % (self.kind, self.request_id, shown)
+
+
+class Function:
+    """The function at task_root, run by one execution environment at a time.
+
+    The environment starts on the first invoke (or on start()), is reused while
+    it lives (warm starts), and is replaced after a timeout, a crash or a failed
+    init: the next invoke is then a cold start, with its Init Duration.
+    echo(stream, text), if given, sees the runtime's output live.
+    """
+
+    def __init__(self, task_root, handler="handler.Handle", *, memory_mb=128, timeout_s=3.0, env=None,
+                 function_name="function", bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None):
+        if not timeout_s or timeout_s <= 0:
+            raise ValueError("timeout must be more than 0 seconds")
+        self.task_root = str(task_root)
+        self.handler = handler
+        self.memory_mb = memory_mb
+        self.timeout_s = float(timeout_s)
+        self.env = dict(env or {})
+        self.function_name = function_name
+        self.bootstrap = bootstrap
+        self.python = python
+        self.init_timeout_s = init_timeout_s
+        self.echo = echo
+        self.environment = None  # the live Environment, if any
+        self.init_ms = None      # of the current environment
+        self.starts = 0          # how many environments were started (cold starts)
+        self.init_failure = None  # (error body, errorType) while the current environment's init failed
+        self._init_mark = 0
+        self._fresh = False      # started, not invoked yet: its first invoke reports the init
+        self.observers = []      # callables given each InvokeResult (the pytest plugin keeps the logs)
+        self._lock = threading.Lock()  # one invoke at a time per environment, as in Lambda
+        self._state = threading.RLock()  # guards starting against close()
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def pid(self):
+        return self.environment.process.pid if self.environment and self.environment.process else None
+
+    @property
+    def alive(self):
+        return self.environment is not None and self.environment.returncode is None and self.init_failure is None
+
+    def start(self):
+        """Start a fresh environment (stopping any old one) and wait for its init; the init ms or None."""
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the function was closed")
+            self.stop()
+            environment = Environment(
+                self.task_root, self.handler, bootstrap=self.bootstrap, python=self.python, env=self.env,
+                function_name=self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s,
+                process_group=True, on_line=self.echo)
+            self.environment = environment
+            self.starts += 1
+            try:
+                environment.start()
+            except OSError as exc:  # e.g. a bootstrap of the user's own that is not executable
+                environment.api.stop()
+                message = "Couldn't start the bootstrap %s: %s" % (environment.bootstrap, exc.strerror or exc)
+                self.init_failure = (_json({"errorMessage": message, "errorType": "Runtime.InvalidEntrypoint"}),
+                                     "Runtime.InvalidEntrypoint")
+                self.init_ms, self._fresh, self._init_mark = 0.0, True, 0
+                return None
+        # Not under the lock: close() may stop it meanwhile, and then the init just fails.
+        ready_ms = environment.wait_ready(self.init_timeout_s)
+        self.init_ms = ready_ms
+        self._fresh = True
+        self.init_failure = None
+        if ready_ms is None:
+            environment.sample_memory()
+            self.init_failure = self._describe_init_failure(environment)
+            self.init_ms = (time.monotonic() - environment.started_at) * 1000
+            if environment.api.init_error is not None:
+                self.init_ms = (environment.api.init_error.answered_at - environment.started_at) * 1000
+        environment.drain()
+        self._init_mark = environment.mark()
+        return ready_ms
+
+    def stop(self, grace_s=5.0):
+        """Stop the current environment (SIGTERM, then SIGKILL after grace_s); the next invoke starts a fresh one."""
+        with self._state:
+            environment, self.environment = self.environment, None
+        if environment is not None:
+            environment.on_line = None  # what it says while stopping belongs to no invoke
+            environment.stop(grace_s)
+
+    def close(self, grace_s=2.0):
+        """Stop for good: no environment is started after this, even by an invoke in flight.
+
+        The runtime finishes an invoke in flight before it obeys SIGTERM; like
+        Lambda at shutdown, give it a short grace, then kill it.
+        """
+        with self._state:
+            self._closed = True
+            self.stop(grace_s)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- invoking --------------------------------------------------------------------------------
+
+    def invoke(self, event, *, request_id=None, **options):
+        """Run one event (a JSON-able object, or bytes passed as they are) and return its InvokeResult."""
+        result = self._invoke(event, request_id, options)
+        for observe in self.observers:
+            observe(result)
+        return result
+
+    def _invoke(self, event, request_id, options):
+        with self._lock:
+            if not self.alive:
+                self.start()
+            environment, cold, self._fresh = self.environment, self._fresh, False
+            if environment is None:
+                raise RuntimeError("the function was closed")
+            request_id = request_id or str(uuid.uuid4())
+            init_ms = self.init_ms if cold else None
+            init_logs = environment.since(0, until=self._init_mark) if cold else ""
+            if self.echo is not None:
+                self.echo("platform", InvokeResult(request_id, "").start_line() + "\n")
+            if self.init_failure is not None:
+                return self._after_init_failure(request_id, init_ms)
+            mark, polls = environment.mark(), environment.api.polls
+            deadline_ms = int((time.time() + self.timeout_s) * 1000)
+            pending = environment.api.submit(event, request_id=request_id, deadline_ms=deadline_ms, **options)
+            result, elapsed_ms = self._wait(environment, pending)
+
+            def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
+                return InvokeResult(request_id, kind, body, content_type, error_type, duration_ms, init_ms,
+                                  self.memory_mb, environment.peak_rss_kb, environment.since(mark), init_logs)
+
+            if result is None:  # timed out: Lambda stops the whole environment
+                environment.sample_memory()
+                environment.kill()
+                environment.join_readers()
+                self.stop()
+                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
+                return finish("timeout", _json({"errorMessage": message, "errorType": "Sandbox.Timedout"}),
+                              "Sandbox.Timedout")
+            if result.kind == "lost" or result.error_type == "Runtime.ExitError":
+                environment.join_readers()
+                self.stop()
+                if result.kind != "lost":  # the supervising bootstrap answered: exit reason and stack
+                    return finish("lost", result.body, "Runtime.ExitError")
+                message = "RequestId: %s Error: Runtime exited with error: %s" % (
+                    request_id, exit_reason(environment.returncode))
+                return finish("lost", _json({"errorMessage": message, "errorType": "Runtime.ExitError"}),
+                              "Runtime.ExitError")
+            # Lambda's Duration runs until the runtime asks for the next event, and by then
+            # it has written all its logs for this one.
+            polled = self._wait_for_next_poll(environment, polls + 1)
+            duration_ms = ((polled or result.answered_at) - pending.taken_at) * 1000
+            environment.sample_memory()
+            environment.drain()
+            if result.kind == "response":
+                return finish("response", result.body, content_type=result.content_type, duration_ms=duration_ms)
+            return finish("error", result.body, result.error_type or "Unhandled", duration_ms=duration_ms)
+
+    def _wait(self, environment, pending):
+        """(Result, ms since the runtime took it), or (None, ms) on timeout."""
+        while True:
+            # The clock starts when the runtime takes the event (at once, as it is waiting for it).
+            started = pending.taken_at or pending.submitted_at
+            deadline = started + self.timeout_s
+            try:
+                result = pending.wait(max(0.0, min(0.05, deadline - time.monotonic())))
+                return result, result.duration_ms or 0.0
+            except TimeoutError:
+                pass
+            now = time.monotonic()
+            if now >= deadline:
+                return None, (now - started) * 1000
+            if environment.returncode is not None and not pending.done:
+                # It died before taking the event, after lose_pending had run.
+                environment.api.lose_pending("Runtime exited with %s" % exit_reason(environment.returncode))
+
+    @staticmethod
+    def _wait_for_next_poll(environment, count):
+        """When the runtime polled /next again; None if it exited instead (or took too long)."""
+        deadline = time.monotonic() + _AFTER_ANSWER_S
+        while time.monotonic() < deadline:
+            polled = environment.api.wait_polls(count, 0.05)
+            if polled is not None or environment.returncode is not None:
+                return polled
+        return None
+
+    def _describe_init_failure(self, environment):
+        api = environment.api
+        if api.init_error is not None:
+            return api.init_error.body, api.init_error.error_type or "Runtime.Unknown"
+        if environment.returncode is not None:
+            environment.join_readers()
+            message = "Runtime exited with error: %s" % exit_reason(environment.returncode)
+            return _json({"errorMessage": message, "errorType": "Runtime.ExitError"}), "Runtime.ExitError"
+        environment.sample_memory()
+        environment.kill()
+        message = "Init timed out after %.2f seconds" % self.init_timeout_s
+        return _json({"errorMessage": message, "errorType": "Sandbox.Timedout"}), "Sandbox.Timedout"
+
+    def _after_init_failure(self, request_id, init_ms):
+        environment = self.environment
+        body, error_type = self.init_failure
+        if environment.returncode is None and environment.api.init_error is not None:
+            # The runtime exits by itself after /init/error; give it a moment to say why.
+            try:
+                environment.process.wait(1.0)
+            except Exception:  # noqa: BLE001 - still running: stopped below anyway
+                pass
+        environment.join_readers(0.5)
+        self.stop()  # Lambda retries the init on the next invoke
+        return InvokeResult(request_id, "init_error", body, "application/json", error_type, 0.0, init_ms,
+                          self.memory_mb, environment.peak_rss_kb, "", environment.since(0))
+
+
+# -- log records -------------------------------------------------------------------------------
+
+_TEXT_RECORD = re.compile(r"\[(?P<level>[A-Z]+)\]\t(?P<timestamp>\d{4}-\d\d-\d\dT[\d:.]+Z?)\t(?P<requestId>[^\t]*)\t")
+
+
+def parse_line(line):
+    """One log line as a record (a dict).
+
+    Lambda's JSON format gives the object itself; the text format
+    `[LEVEL]\\t<timestamp>\\t<requestId>\\t<message>` gives those four keys with
+    the message's folded newlines (\\r) restored; anything else (print output)
+    is {"message": line}.
+    """
+    line = line.rstrip("\n")
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            return record
+    match = _TEXT_RECORD.match(line)
+    if match:
+        record = match.groupdict()
+        record["message"] = line[match.end():].replace("\r", "\n")
+        return record
+    return {"message": line}
+
+
+def parse_logs(text):
+    # Not splitlines(): it would also split at the \r that fold one record's lines together.
+    return [parse_line(line) for line in text.split("\n") if line.strip()]
+
+
+# -- deployment packages -----------------------------------------------------------------------
+
+class TaskRoot:
+    """A directory to run a function from; remove() deletes it if we made it."""
+
+    def __init__(self, path, temporary=None, pack_result=None):
+        self.path = path
+        self.temporary = temporary
+        self.pack_result = pack_result
+
+    def remove(self):
+        if self.temporary:
+            remove_tree(self.temporary)
+            self.temporary = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle", quiet=True):
+    """A TaskRoot for a function directory (packed into a zip first unless pack=False) or a zip.
+
+    A zip is unpacked read-only into a temporary directory, as Lambda mounts the
+    package: writing anywhere but /tmp fails there too. Raises ValueError with
+    a one-line message for a missing or unusable source.
+    """
+    if zip_path is not None:
+        if not os.path.isfile(zip_path):
+            raise ValueError("no such zip file: %s" % zip_path)
+    elif not os.path.isdir(function_dir or ""):
+        raise ValueError("no such function directory: %s" % function_dir)
+    if zip_path is None and not pack:
+        return TaskRoot(os.path.abspath(function_dir))
+    from shim.pack import packer as packing  # only when packing: it is the heavier import
+    temporary = tempfile.mkdtemp(prefix="shim-task-")
+    try:
+        result = None
+        if zip_path is None:
+            zip_path = os.path.join(temporary, "function.zip")
+            result = packing.pack(function_dir, zip_path, handler=handler, quiet=quiet)
+        task_root = os.path.join(temporary, "task")
+        packing.extract(zip_path, task_root, read_only=True)
+        return TaskRoot(task_root, temporary, result)
+    except BaseException:
+        remove_tree(temporary)
+        raise
+
+
+def remove_tree(path):
+    """rmtree for a tree made read-only by extract()."""
+    from shim.pack.ziputil import make_writable
+    try:
+        make_writable(path)
+    except OSError:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _json(obj):
+    return json.dumps(obj).encode("utf-8")
+
+
+
+
+def for_terminal(text):
+    """Log text with the newlines that the text format folds into \\r put back, for people to read."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _ending_in_newline(text):
+    return text if text.endswith("\n") else text + "\n"

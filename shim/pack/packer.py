@@ -1,0 +1,333 @@
+"""`shim pack FUNCTION_DIR --output OUT.zip`: a deployable, reproducible Lambda zip.
+
+The zip holds `bootstrap` (executable) at the root, the shim and its runtime
+dependencies, the user's files and their requirements.txt installed for
+Lambda's platform, every .py with bytecode for the target interpreter beside
+it. The steps live in their own modules: functiondir (what of the user's files
+goes in), vendor (the shim and its dependencies), pipinstall (requirements.txt),
+bytecode (the .pyc files), ziputil (the zip itself).
+"""
+import hashlib
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+
+from shim import UsageError
+from shim.pack import bytecode, functiondir, pipinstall, vendor, ziputil
+from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
+from shim.runtime import errors, loader
+
+BOOTSTRAP = vendor.BOOTSTRAP
+ZIPPED_LIMIT = 50 * 1024 * 1024        # direct upload of a zip (larger ones go through S3)
+UNZIPPED_LIMIT = 250 * 1024 * 1024     # function and layers, unzipped
+ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
+RESERVED = ("bootstrap", "shim/")      # the runtime's own entries; user files may not replace them
+
+
+class PackResult:
+    def __init__(self, **fields):
+        self.path = None
+        self.files = 0
+        self.zipped_bytes = 0
+        self.unzipped_bytes = 0
+        self.sha256 = ""
+        self.names = []                # every entry, sorted
+        self.handler = ""
+        self.arch = ""
+        self.python_version = ""
+        self.glibc = ""
+        self.compiled = 0              # .pyc files in the zip
+        self.compiled_with = None      # interpreter that wrote them; None: no bytecode
+        self.vendored = []             # (name, version) copied from this environment
+        self.left_out = []             # (path in FUNCTION_DIR, rule)
+        self.notes = []
+        self.warnings = []
+        self.seconds = 0.0
+        self.function_dir = ""
+        self.__dict__.update(fields)
+
+
+def default_arch():
+    machine = platform.machine()
+    if machine not in ARCHES:
+        raise UsageError("cannot tell the Lambda architecture from this machine (%s): pass --arch x86_64 or arm64"
+                         % machine)
+    return ARCHES[machine]
+
+
+def check_python_version(text):
+    match = re.match(r"^3\.(\d+)$", str(text).strip())
+    if not match or int(match.group(1)) < 9:
+        raise UsageError("--python-version must be 3.9 or newer, as MAJOR.MINOR (e.g. 3.12), got %r" % text)
+    return "3.%s" % match.group(1)
+
+
+def pack(function_dir, output, handler="handler.Handle", arch=None, python_version=None, *,
+         glibc=pipinstall.LAMBDA_GLIBC, requirements=None, exclude=(), compile_python=None, bootstrap=None,
+         log=None, quiet=None):
+    """Pack function_dir into the zip `output`; returns a PackResult.
+
+    log(line) receives progress and warnings (prefixed 'warning: '). Without a log it
+    is quiet, unless quiet=False: then the lines go to stderr. Warnings are also in
+    the result. requirements: a requirements file; None means
+    FUNCTION_DIR/requirements.txt when present.
+    """
+    started = time.monotonic()
+    if log is None and quiet is False:
+        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    say = log or (lambda line: None)
+    arch = ARCHES.get(arch or default_arch())
+    if arch is None:
+        raise UsageError("--arch must be x86_64 or arm64")
+    python_version = check_python_version(python_version or "%d.%d" % sys.version_info[:2])
+    pipinstall.parse_glibc(glibc)
+    check_handler(handler)
+    if not os.path.isdir(str(function_dir)):
+        raise UsageError("function directory %s does not exist or is not a directory" % function_dir)
+    output = os.path.abspath(str(output))
+    bootstrap = bootstrap or BOOTSTRAP
+    if not os.path.isfile(bootstrap):
+        raise UsageError("the launcher %s is missing: pack from a source checkout or an editable install" % bootstrap)
+    result = PackResult(path=output, handler=handler, arch=arch, python_version=python_version, glibc=glibc,
+                        function_dir=str(function_dir))
+
+    def warn(message):
+        result.warnings.append(message)
+        say("warning: " + message)
+
+    say("Packing %s for Lambda: CPython %s, %s, glibc %s" % (function_dir, python_version, arch, glibc))
+    walk = functiondir.Walk(function_dir, exclude, skip=[output])
+    result.left_out = walk.left_out
+    check_reserved(walk.files, "the function directory")
+    say("  %d of your files%s" % (len(walk.files), _left_out_text(walk.left_out)))
+
+    plan = vendor.plan(vendor.target_environment(python_version, pipinstall.MACHINES[arch]))
+    if requirements is None:
+        requirements = os.path.join(walk.root, "requirements.txt")
+    elif not os.path.isfile(requirements):
+        raise UsageError("requirements file %s does not exist" % requirements)
+
+    with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
+        installed = install_requirements(requirements, plan, walk.root, scratch, result, say)
+        entries = assemble(plan, installed, walk.files, bootstrap, result, say)
+        if not handler_found(handler, entries):
+            warn("the handler module of %s is not in the zip (no %s)" % (handler, " or ".join(module_files(handler))))
+        compile_into(entries, scratch, python_version, compile_python, result, say, warn)
+
+        say("  writing %s" % _display(output))
+        result.files, result.unzipped_bytes = ziputil.write(output, entries)
+    result.names = sorted(entries)
+    result.zipped_bytes = os.path.getsize(output)
+    with open(output, "rb") as handle:
+        result.sha256 = hashlib.sha256(handle.read()).hexdigest()
+    if result.zipped_bytes > ZIPPED_LIMIT:
+        warn("the zip is %s, above Lambda's %s limit for direct upload: upload it to S3 and deploy from there"
+             % (size(result.zipped_bytes), size(ZIPPED_LIMIT)))
+    if result.unzipped_bytes > UNZIPPED_LIMIT:
+        warn("unzipped it is %s, above Lambda's %s limit (function and layers together): Lambda will refuse it"
+             % (size(result.unzipped_bytes), size(UNZIPPED_LIMIT)))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def install_requirements(requirements, plan, cwd, scratch, result, say):
+    """pip for the user's requirements, and for the shim's when this environment's copies do not fit."""
+    files, what = [], []
+    if pipinstall.has_requirements(requirements):
+        files.append(os.path.abspath(requirements))
+        what.append(_display(requirements))
+    if plan.reason:
+        say("  the shim's dependencies here do not fit the target (%s): pip installs them for it" % plan.reason)
+        files.append(os.path.join(scratch, "shim-requirements.txt"))
+        with open(files[-1], "w") as handle:
+            handle.write("\n".join(plan.requirements) + "\n")
+        what.append("the shim's dependencies")
+    if not files:
+        return {}
+    say("  installing %s with pip for manylinux %s, CPython %s (slow the first time) ..."
+        % (" and ".join(what), pipinstall.MACHINES[result.arch], result.python_version))
+    step = time.monotonic()
+    site = os.path.join(scratch, "site")
+    result.notes += pipinstall.install(files, site, result.arch, result.python_version, result.glibc, say, cwd=cwd)
+    installed = installed_files(site)
+    check_reserved(installed, "the requirements")
+    say("  installed in %.1f s" % (time.monotonic() - step))
+    return installed
+
+
+def assemble(plan, installed, user_files, bootstrap, result, say):
+    """{entry: (source path or bytes, executable)}: later sources win over earlier ones.
+
+    A vendored distribution is left out whole when the user's files or requirements
+    bring any of its files (their version wins, and two halves would not mix).
+    """
+    entries = {}
+    for dist in plan.distributions:
+        clash = sorted(set(dist.files) & (set(installed) | set(user_files)))
+        if clash:
+            result.notes.append("%s %s: not copied from this environment, your %s is used instead"
+                                % (dist.name, dist.version, clash[0]))
+            continue
+        result.vendored.append((dist.name, dist.version))
+        entries.update((name, (path, _executable(path))) for name, path in dist.files.items())
+    if result.vendored:
+        say("  the shim with %s, copied from this environment" % ", ".join("%s %s" % pair for pair in result.vendored))
+    overridden = sorted(set(installed) & set(user_files))
+    if overridden:
+        result.notes.append("%d of your files replace files from the requirements (%s ...)"
+                            % (len(overridden), overridden[0]))
+    entries.update((name, (path, _executable(path))) for name, path in installed.items())
+    entries.update((name, (path, _executable(path))) for name, path in user_files.items())
+    entries.update((name, (path, False)) for name, path in vendor.shim_files().items())
+    entries["bootstrap"] = (_launcher(bootstrap), True)
+    return entries
+
+
+def compile_into(entries, scratch, python_version, compile_python, result, say, warn):
+    """Add a .pyc entry for every .py entry, written by an interpreter of the target version."""
+    sources = sorted(name for name in entries if name.endswith(".py"))
+    python, tried = bytecode.find_interpreter(python_version, compile_python)
+    running = "%d.%d" % sys.version_info[:2]
+    if python is None:
+        cost = bytecode.estimate_cold_compile_ms(entries[name][0] for name in sources
+                                                 if not isinstance(entries[name][0], bytes))
+        warn("the target is CPython %s but no CPython %s was found here to compile with (tried: %s), so the zip "
+             "has no bytecode: on Lambda every import compiles from source at every cold start, because /var/task "
+             "is read-only (compiling all %d files took %.0f ms here). Install Python %s or pass --compile-python"
+             % (python_version, python_version, ", ".join(tried) or "PATH, pyenv, uv", len(sources), cost,
+                python_version))
+        return
+    if python_version != running:
+        say("  the target is CPython %s and this is %s: compiling with %s" % (python_version, running, python))
+    say("  compiling %d Python files for CPython %s ..." % (len(sources), python_version))
+    step = time.monotonic()
+    jobs, pycs = [], {}
+    for name in sources:
+        pyc = bytecode.pyc_name(name, python_version)
+        cfile = os.path.join(scratch, "pyc", *pyc.split("/"))
+        jobs.append((entries[name][0], cfile, bytecode.TASK_ROOT + "/" + name))
+        pycs[pyc] = cfile
+    try:
+        failures = dict(bytecode.compile_all(jobs, python))
+    except RuntimeError as exc:
+        raise UsageError(str(exc).splitlines()[0] if str(exc) else "compiling failed") from None
+    by_source = {entries[name][0]: name for name in sources}
+    for source, message in sorted(failures.items()):
+        warn("%s does not compile for CPython %s, importing it will fail: %s"
+             % (by_source.get(source, source), python_version, message))
+    for pyc, cfile in pycs.items():
+        if os.path.isfile(cfile):
+            entries[pyc] = (cfile, False)
+            result.compiled += 1
+    result.compiled_with = python
+    say("  compiled in %.1f s" % (time.monotonic() - step))
+
+
+def installed_files(site):
+    """Files pip put in `site`, as entries: scripts and installer bookkeeping left out."""
+    files = {}
+    for directory, dirs, names in os.walk(site):
+        rel_dir = os.path.relpath(directory, site).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        if not rel_dir:
+            dirs[:] = [d for d in dirs if d != "bin"]     # console scripts with this machine's shebang
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        in_metadata = rel_dir.split("/")[0].endswith(".dist-info")
+        for name in names:
+            if name.endswith((".pyc", ".pyo")) or (in_metadata and name in vendor.SKIPPED_METADATA):
+                continue
+            files[rel_dir + name] = os.path.join(directory, name)
+    return files
+
+
+def check_reserved(files, where):
+    for name in sorted(files):
+        if name == "bootstrap" or name.startswith("shim/"):
+            raise UsageError("%s in %s would replace the runtime's own %s: rename it"
+                             % (name, where, "launcher" if name == "bootstrap" else "package"))
+
+
+def check_handler(handler):
+    try:
+        module, _ = loader.split_handler(handler)
+    except errors.Fault as fault:
+        raise UsageError(fault.message.replace("Bad handler", "bad --handler")) from None
+    if handler.strip().startswith("/") or ".." in handler.replace("/", " ").split():
+        raise UsageError("bad --handler %r: it must be relative to the function directory" % handler)
+    return module
+
+
+def module_files(handler):
+    module, _ = loader.split_handler(handler)
+    base = module.replace(".", "/")
+    return [base + ".py", base + "/__init__.py"]
+
+
+def handler_found(handler, entries):
+    module, _ = loader.split_handler(handler)
+    base = module.replace(".", "/")
+    return any(name in entries for name in module_files(handler)) or any(
+        name.startswith(base + ".") and name.endswith(".so") and "/" not in name[len(base):] for name in entries)
+
+
+def _launcher(path):
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data.replace(b"\r\n", b"\n")   # a checkout with CRLF endings would break sh on Lambda
+
+
+def _executable(path):
+    return bool(os.stat(path).st_mode & 0o111)
+
+
+def _left_out_text(left_out):
+    if not left_out:
+        return ""
+    shown = ", ".join(path for path, _ in left_out[:6])
+    more = " and %d more" % (len(left_out) - 6) if len(left_out) > 6 else ""
+    return " (left out: %s%s)" % (shown, more)
+
+
+def _display(path):
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else path
+
+
+def size(count):
+    for unit in ("bytes", "KB", "MB"):
+        if count < 1024 or unit == "MB":
+            return ("%d %s" if unit == "bytes" else "%.1f %s") % (count, unit)
+        count /= 1024.0
+    return "%.1f MB" % count
+
+
+def summary(result):
+    python = result.python_version
+    sources = sum(1 for n in result.names if n.endswith(".py"))
+    lines = [
+        "Packed %s into %s in %.1f s" % (result.function_dir, _display(result.path), result.seconds),
+        "  files     %d (%d Python sources, %d compiled for CPython %s)"
+        % (result.files, sources, result.compiled, python),
+        "  zipped    %s (direct upload limit %s)" % (size(result.zipped_bytes), size(ZIPPED_LIMIT)),
+        "  unzipped  %s (limit %s with layers)" % (size(result.unzipped_bytes), size(UNZIPPED_LIMIT)),
+        "  sha256    %s" % result.sha256,
+        "  zip       %s" % result.path,
+    ]
+    lines += ["  note: " + note for note in result.notes]
+    amd = "amd64" if result.arch == "x86_64" else "arm64"
+    lines += [
+        "Deploy with Architecture %s and Handler %s, one of:" % (result.arch, result.handler),
+        "  1. managed runtime:  Runtime python%s, environment AWS_LAMBDA_EXEC_WRAPPER=/var/task/bootstrap" % python,
+        "  2. custom runtime:   Runtime provided.al2023, with CPython %s from a layer (python3 on PATH, "
+        "or SHIM_PYTHON=/opt/.../python%s)" % (python, python),
+        "  3. container image:  docker build --platform linux/%s --build-arg PYTHON_VERSION=%s -f build/Dockerfile ."
+        % (amd, python),
+    ]
+    if python in ("3.9", "3.10", "3.11") and result.glibc == pipinstall.LAMBDA_GLIBC:
+        lines.append("  (python%s runs on Amazon Linux 2: for way 1, pack with --glibc 2.26)" % python)
+    if result.warnings:
+        lines.append("%d warning%s, see above" % (len(result.warnings), "s" if len(result.warnings) > 1 else ""))
+    return "\n".join(lines)

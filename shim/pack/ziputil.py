@@ -1,0 +1,127 @@
+"""Reproducible zips for Lambda, and extracting them the way Lambda does.
+
+Same entries in, same bytes out: entries sorted by name, one fixed timestamp,
+modes normalised to 0755/0644, a fixed compression level, Unix as the
+creating system (so unzip and Lambda honour the stored modes).
+"""
+import os
+import stat
+import time
+import zipfile
+
+from shim import UsageError
+
+ZIP_EPOCH = 315532800        # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
+ZIP_LAST = 4354819198        # 2107-12-31T23:59:58Z, the latest
+COMPRESS_LEVEL = 9
+UNIX = 3
+
+
+def timestamp(environ=None):
+    """The entries' date_time: SOURCE_DATE_EPOCH (clamped to what zip can store), else 1980-01-01."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        seconds = ZIP_EPOCH
+    else:
+        try:
+            seconds = int(raw)
+        except ValueError:
+            raise UsageError("SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got %r" % raw) from None
+    seconds = min(max(seconds, ZIP_EPOCH), ZIP_LAST)
+    return time.gmtime(seconds)[:6]
+
+
+def check_name(name):
+    """Refuse entry names that would land outside the directory they are extracted into."""
+    if not name or "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise UsageError("refusing path %r in the zip: entries must be relative POSIX paths" % name)
+    parts = name.split("/")
+    if ".." in parts or "" in parts[:-1] or "." in parts:
+        raise UsageError("refusing path %r in the zip: it contains '..', '.' or an empty segment" % name)
+    return name
+
+
+def write(path, entries, date_time=None):
+    """Write entries {name: (source path or bytes, executable)} to path atomically.
+
+    Returns (number of entries, total uncompressed bytes).
+    """
+    date_time = date_time or timestamp()
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    partial = os.path.join(directory, ".%s.partial" % os.path.basename(path))
+    total = 0
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in sorted(entries):
+                source, executable = entries[name]
+                check_name(name)
+                if isinstance(source, bytes):
+                    data = source
+                else:
+                    with open(source, "rb") as handle:
+                        data = handle.read()
+                info = zipfile.ZipInfo(name, date_time)
+                info.create_system = UNIX
+                info.external_attr = (0o100755 if executable else 0o100644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
+                total += len(data)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return len(entries), total
+
+
+def extract(zip_path, dest, read_only=True):
+    """Unzip like Lambda does into dest (absent or empty): modes kept, then everything made read-only.
+
+    read_only=True is `chmod -R a-w`: Lambda's /var/task cannot be written, so a test
+    that runs from here sees the same failures (a .pyc that cannot be cached, a
+    handler writing beside itself). Returns dest.
+    """
+    dest = os.path.abspath(str(dest))
+    if os.path.isdir(dest) and os.listdir(dest):
+        raise UsageError("cannot extract into %s: the directory is not empty" % dest)
+    os.makedirs(dest, exist_ok=True)
+    with zipfile.ZipFile(str(zip_path)) as archive:
+        for info in archive.infolist():
+            name = check_name(info.filename.rstrip("/") + ("/" if info.is_dir() else ""))
+            target = os.path.join(dest, *name.rstrip("/").split("/"))
+            if info.is_dir():
+                os.makedirs(target, exist_ok=True)
+                continue
+            mode = info.external_attr >> 16 if info.create_system == UNIX else 0
+            if stat.S_ISLNK(mode):
+                raise UsageError("refusing symlink %r in %s: Lambda zips are extracted without them" % (name, zip_path))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with archive.open(info) as source, open(target, "wb") as out:
+                while True:
+                    chunk = source.read(1 << 20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+            os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+    if read_only:
+        make_read_only(dest)
+    return dest
+
+
+def make_read_only(root):
+    for directory, dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(directory, name)
+            os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) & ~0o222)
+        os.chmod(directory, stat.S_IMODE(os.stat(directory).st_mode) & ~0o222)
+
+
+def make_writable(root):
+    """Undo make_read_only, so the tree can be deleted."""
+    os.chmod(root, stat.S_IMODE(os.stat(root).st_mode) | 0o200)
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | 0o200)

@@ -1,0 +1,114 @@
+"""The context object handed to the handler.
+
+Attribute names, types and None defaults match awslambdaric's LambdaContext
+(tests/test_compat.py checks them against the installed client): for example
+memory_limit_in_mb is the *string* from the environment, identity is always an
+object whose fields may be None, and client_context is None without the header.
+"""
+import json
+import os
+import sys
+import time
+
+from shim.runtime import errors
+
+_W3C_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id=None, pool_id=None):
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.cognito_identity_id, self.cognito_identity_pool_id)
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+    def __init__(self, fields):
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+    def __repr__(self):
+        return "Client([%s])" % ",".join("%s=%s" % (n, getattr(self, n)) for n in self.__slots__)
+
+
+class ClientContext:
+    __slots__ = ("custom", "env", "client")
+
+    def __init__(self, fields):
+        self.custom = fields.get("custom")
+        self.env = fields.get("env")
+        client = fields.get("client")
+        self.client = Client(client) if isinstance(client, dict) else client
+
+    def __repr__(self):
+        return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
+
+
+def _parse_header(raw, name):
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.Fault(errors.CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (name, exc)) from None
+
+
+_SETTINGS = ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_FUNCTION_NAME",
+             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION")
+_settings = None
+
+
+def function_settings():
+    """Lambda sets these once per execution environment: read them once, not five os.environ lookups an invoke."""
+    global _settings
+    if _settings is None:
+        _settings = tuple(os.environ.get(name) for name in _SETTINGS)
+    return _settings
+
+
+class LambdaContext:
+    def __init__(self, invocation):
+        self.aws_request_id = invocation.request_id
+        (self.log_group_name, self.log_stream_name, self.function_name,
+         self.memory_limit_in_mb, self.function_version) = function_settings()
+        self.invoked_function_arn = invocation.function_arn
+        self.tenant_id = invocation.tenant_id
+        self._deadline_ms = invocation.deadline_ms
+
+        client_context = None
+        if invocation.client_context:
+            client_context = _parse_header(invocation.client_context, "Client Context")
+        w3c = client_context.pop("w3c", None) if isinstance(client_context, dict) else None
+        self._w3c = {k: w3c[k] for k in _W3C_FIELDS if isinstance(w3c, dict) and isinstance(w3c.get(k), str)}
+        self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
+
+        self.identity = CognitoIdentity()
+        if invocation.cognito_identity:
+            identity = _parse_header(invocation.cognito_identity, "Cognito Identity")
+            if isinstance(identity, dict):
+                self.identity = CognitoIdentity(identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId"))
+
+    def get_remaining_time_in_millis(self):
+        # Without a deadline header (a non-conforming API) there is no time left to promise.
+        if self._deadline_ms is None:
+            return 0
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def w3c(self):
+        return dict(self._w3c)
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
+                "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,"
+                "identity=%s,tenant_id=%s])" % (
+                    self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
+                    self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
+                    self.client_context, self.identity, self.tenant_id))

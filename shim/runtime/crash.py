@@ -1,0 +1,144 @@
+"""Answering for a runtime that died: native crashes, os._exit(), SIGKILL, the OOM killer.
+
+No code inside a process can answer for it after a segfault, so the answer
+comes from outside. the bootstrap runs the runtime as its child and sets
+_SHIM_CRASH_FILE. The runtime (the Recorder below) keeps two files there:
+
+  <base>.inflight  "R<request id>" while one is being handled ("Rinit" during init),
+                   "-" once it is answered: a memory-mapped page, so an invoke costs two
+                   memory writes and no syscall (ftruncate was ~10 µs on ext4)
+  <base>.fault     where faulthandler writes the Python stack on a fatal signal
+
+When the child exits while .inflight is not empty, the bootstrap runs
+`python -m shim.runtime.crash STATUS`, which posts Runtime.ExitError for that request
+(or to /init/error) with the exit reason and the faulthandler stack, logs it,
+and removes the files. On Lambda the bootstrap is the process Lambda watches,
+so this answer lands before Lambda resets the environment.
+"""
+import faulthandler
+import os
+import sys
+
+ENV = "_SHIM_CRASH_FILE"
+INIT = "init"
+
+
+RECORD_SIZE = 512
+
+
+class Recorder:
+    """The runtime's side: say which request is in flight, and where faulthandler writes."""
+
+    def __init__(self, base):
+        import mmap
+
+        fd = os.open(base + ".inflight", os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            os.ftruncate(fd, RECORD_SIZE)
+            self.record = mmap.mmap(fd, RECORD_SIZE)
+        finally:
+            os.close(fd)
+        self.fault = open(base + ".fault", "w")
+        faulthandler.enable(file=self.fault, all_threads=True)
+        self.begin(INIT, None)
+
+    def begin(self, request_id, invocation_id):
+        line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()[:RECORD_SIZE]
+        self.record[:len(line)] = line
+
+    def end(self):
+        self.record[0:1] = b"-"
+
+
+class NoRecorder:
+    """Started without the supervising bootstrap (python -m shim): nothing to record."""
+
+    def begin(self, request_id, invocation_id):
+        pass
+
+    def end(self):
+        pass
+
+
+def recorder_from_environment(environ=os.environ):
+    """A Recorder when started by the supervising bootstrap; else faulthandler prints to stderr."""
+    base = environ.pop(ENV, None)  # user subprocesses must not write into our files
+    if base:
+        try:
+            return Recorder(base)
+        except OSError:
+            pass
+    faulthandler.enable()
+    return NoRecorder()
+
+
+def describe_exit(status, shell=True):
+    """Lambda's wording: 'exit status 3' or 'signal: SIGSEGV'. A shell's $? reports signal n
+    as 128+n (shell=True); subprocess's returncode as -n."""
+    signum = -status if status < 0 else status - 128 if shell and status > 128 else None
+    if signum is not None:
+        import signal  # only in the reporter process and the local tools
+
+        try:
+            return "signal: %s" % signal.Signals(signum).name
+        except ValueError:
+            if status < 0:
+                return "signal: %d" % signum
+    return "exit status %d" % status
+
+
+def report(base, status, api_address):
+    """The supervisor's side: answer for the dead runtime. Returns what was posted, or None."""
+    try:
+        with open(base + ".inflight", errors="replace") as f:
+            record = f.read()
+    except OSError:
+        return None
+    if not record.startswith("R"):
+        return None  # nothing was in flight
+    request_id, _, invocation_id = record[1:].partition("\n")
+    invocation_id = invocation_id.partition("\n")[0].strip()
+    try:
+        with open(base + ".fault", errors="replace") as f:
+            fault = f.read()
+    except OSError:
+        fault = ""
+    if not request_id:
+        return None
+
+    from shim.runtime import errors, logs
+    from shim.runtime.client import RuntimeAPI
+
+    logs.setup()
+    during = "init" if request_id == INIT else "the invoke"
+    message = "Runtime exited with %s during %s" % (describe_exit(status), during)
+    error = errors.payload("Runtime.ExitError", message, fault.splitlines(True), "" if request_id == INIT else request_id)
+    logs.uncaught(error)
+    api = RuntimeAPI(api_address)
+    body = errors.encode(error)
+    if request_id == INIT:
+        api.init_error(body, "Runtime.ExitError")
+    else:
+        api.fail(request_id, body, "Runtime.ExitError", None, invocation_id or None)
+    return error
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    base, status = os.environ.get(ENV), int(argv[0]) if argv else 1
+    try:
+        if base and os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+            report(base, status, os.environ["AWS_LAMBDA_RUNTIME_API"])
+    except Exception as exc:  # the Runtime API may be gone too; say so and keep the exit status
+        sys.stderr.write("lambda-shim: could not report the runtime's exit: %s\n" % exc)
+    finally:
+        for suffix in (".inflight", ".fault"):
+            try:
+                os.unlink(base + suffix)
+            except (OSError, TypeError):
+                pass
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

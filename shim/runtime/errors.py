@@ -1,0 +1,121 @@
+"""Error payloads: what Lambda receives on /error and /init/error.
+
+The body has the four keys of the official client, in its order:
+errorMessage, errorType, requestId, stackTrace. stackTrace is a list of
+traceback.format_list entries with the runtime's own leading frames removed.
+Building a payload never raises: it runs after arbitrary user failures
+(a broken __str__, MemoryError), and a request must still get its answer.
+"""
+import os
+
+
+_SHIM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_IMPORTLIB = os.sep + "importlib" + os.sep + "__init__.py"
+_ASYNCIO = os.sep + "asyncio" + os.sep
+_XRAY_CAUSE_LIMIT = 64 * 1024  # the API takes up to 1 MiB of headers; stay far below
+
+
+class Fault(Exception):
+    """A failure the runtime itself detects, reported with a Runtime.* type."""
+
+    def __init__(self, error_type, message, stack_trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack_trace = stack_trace or []
+
+
+# The official client's names (awslambdaric FaultException), plus our own for panics.
+MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+UNMARSHAL_ERROR = "Runtime.UnmarshalError"
+MARSHAL_ERROR = "Runtime.MarshalError"
+CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
+RESPONSE_TOO_LARGE = "Runtime.ResponseSizeTooLarge"
+
+
+def user_frames(tb):
+    """The traceback's frames without the leading ones from this package or importlib."""
+    import traceback  # ~3 ms: paid by the first error, not by every cold start
+
+    frames = traceback.extract_tb(tb)
+    start = 0
+    while start < len(frames) and _is_runtime_frame(frames[start].filename):
+        start += 1
+    return traceback.StackSummary.from_list(frames[start:])
+
+
+def _is_runtime_frame(filename):
+    # Ours, the import machinery between the loader and the user's module, and the event
+    # loop between shim.runtime.aio and an async handler.
+    return (filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib")
+            or filename.endswith(_IMPORTLIB) or _ASYNCIO in filename)
+
+
+def safe_str(value):
+    try:
+        return str(value)
+    except BaseException:  # noqa: B036 - a user __str__ may raise anything
+        return "<unprintable %s object>" % type(value).__name__
+
+
+def describe(exc, culprit="Handler"):
+    """(errorType, errorMessage) for any exception, including panics."""
+    kind = type(exc).__name__
+    message = safe_str(exc)
+    if isinstance(exc, SystemExit):
+        message = "%s called sys.exit(%s)" % (culprit, "" if exc.code is None else repr(exc.code))
+    elif isinstance(exc, KeyboardInterrupt):
+        message = "%s was interrupted (KeyboardInterrupt)" % culprit
+    return kind, message
+
+
+def payload(error_type, message, stack_trace, request_id=""):
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id or "",
+        "stackTrace": stack_trace or [],
+    }
+
+
+def from_exception(exc, request_id=""):
+    """The payload and the X-Ray cause for an exception raised by user code."""
+    try:
+        if isinstance(exc, Fault):
+            return payload(exc.error_type, exc.message, exc.stack_trace, request_id), None
+        error_type, message = describe(exc)
+        frames = user_frames(exc.__traceback__)
+        body = payload(error_type, message, frames.format(), request_id)
+        return body, xray_cause(error_type, message, frames)
+    except BaseException:  # noqa: B036 - e.g. MemoryError while formatting
+        return payload(type(exc).__name__, "(the error could not be formatted)", [], request_id), None
+
+
+def xray_cause(error_type, message, frames):
+    """Lambda-Runtime-Function-XRay-Error-Cause, trimmed to stay well under the header limit."""
+    stack = [{"label": f.name, "path": f.filename, "line": f.lineno} for f in frames]
+    message = message[:4096]
+    while True:
+        cause = {
+            "working_directory": os.getcwd(),
+            "exceptions": [{"message": message, "type": error_type, "stack": stack}],
+            "paths": sorted({frame["path"] for frame in stack}),
+        }
+        text = _json().dumps(cause)
+        if len(text) <= _XRAY_CAUSE_LIMIT or not stack:
+            return text
+        stack = stack[len(stack) // 2:]  # keep the innermost frames: that is where it failed
+
+
+def encode(body):
+    return _json().dumps(body).encode("utf-8")
+
+
+def _json():
+    import json  # the error path's, not the cold start's: marshal may be using orjson
+
+    return json

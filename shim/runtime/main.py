@@ -1,0 +1,93 @@
+"""The entry point: configuration from the environment, init, then the invoke loop."""
+import os
+import sys
+
+from shim.runtime import aio, crash, errors, invoke, loader, logbridge, logs, marshal
+from shim.runtime.client import RuntimeAPI, RuntimeAPIError
+from shim.runtime.panic import FatalSignal, Guard
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ
+    guard = Guard()
+    guard.install()
+    recorder = crash.recorder_from_environment(environ)
+    logbridge.install(logs.setup())
+    try:
+        api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0")
+    except ValueError:
+        logs.runtime_error("AWS_LAMBDA_RUNTIME_API must be set to the Runtime API's HOST:PORT, got %r"
+                           % environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        recorder.end()  # said and done: nothing for the supervisor to report, and nowhere to report it
+        sys.exit(2)
+    # The official client and the AWS emulator pass the handler as the last argument.
+    spec = argv[-1] if argv else environ.get("_HANDLER", "")
+    loader.prepare_sys_path(environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    try:
+        try:
+            handler = aio.adapt(loader.load_handler(spec))
+        except errors.Fault as fault:
+            report_init_error(api, fault)
+            recorder.end()
+            sys.exit(1)
+        recorder.end()
+        warning = marshal.choose_encoder(environ)
+        if warning:
+            logs.runtime_error(warning)
+        logs.warm_up()
+        loop(api, handler, guard, recorder)
+    except FatalSignal as sig:
+        logs.runtime_info("Stopping on %s" % sig.name)
+        sys.exit(128 + sig.signum)
+    except (RuntimeAPIError, ConnectionError) as exc:
+        logs.runtime_error("Runtime API failure, exiting: %s" % exc)
+        sys.exit(1)
+
+
+def report_init_error(api, fault):
+    error = errors.payload(fault.error_type, fault.message, fault.stack_trace)
+    logs.uncaught(error)
+    try:
+        api.init_error(errors.encode(error), fault.error_type)
+    except (RuntimeAPIError, OSError) as exc:
+        logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
+
+
+def loop(api, handler, guard, recorder):
+    """Forever: take an event from /next, run it, post its one answer (the next GET rides along)."""
+    while True:
+        invocation = api.next()
+        if not invocation.request_id:
+            logs.runtime_error("The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered")
+            continue
+        guard.where = guard.RUNTIME
+        recorder.begin(invocation.request_id, invocation.invocation_id)
+        logs.start_invoke(invocation)
+        answer = invoke.run(handler, invocation, guard)
+        post(api, invocation, answer)
+        recorder.end()
+        logs.end_invoke()
+        guard.where = guard.IDLE
+        guard.take_pending()
+
+
+def post(api, invocation, answer):
+    request_id, invocation_id = invocation.request_id, invocation.invocation_id
+    if not answer.ok:
+        logs.uncaught(answer.error, answer.exception)
+        try:
+            api.fail(request_id, answer.body, answer.error_type, answer.xray_cause, invocation_id, then_next=True)
+        except RuntimeAPIError as exc:
+            logs.runtime_error("The Runtime API refused the error for %s: %s" % (request_id, exc))
+        return
+    try:
+        api.respond(request_id, answer.body, answer.content_type, invocation_id, then_next=True)
+    except RuntimeAPIError as exc:
+        if exc.status != 413:
+            logs.runtime_error("The Runtime API refused the response for %s: %s" % (request_id, exc))
+            return
+        # Too large for Lambda (6 MB for a buffered response): say so instead of losing the request.
+        fault = errors.Fault(errors.RESPONSE_TOO_LARGE, "Response payload size (%d bytes) exceeded the Runtime API's limit: %s"
+                             % (len(answer.body), exc.body[:200].decode("utf-8", "replace")))
+        post(api, invocation, invoke.failure(fault, request_id))

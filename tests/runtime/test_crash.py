@@ -1,0 +1,81 @@
+"""A runtime that dies still answers: the bootstrap supervises it and reports through shim.crash."""
+import json
+import os
+import signal
+
+import pytest
+
+HANDLERS = '''
+import ctypes, os, signal
+
+def exit_hard(event, context):
+    os._exit(7)
+
+def segfault(event, context):
+    ctypes.string_at(0)
+
+def kill_self(event, context):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def fine(event, context):
+    return "fine"
+'''
+
+
+@pytest.fixture
+def function(make_function):
+    return make_function({"handler.py": HANDLERS,
+                          "dies_at_init.py": "import os\nos._exit(3)\n",
+                          "crashes_at_init.py": "import ctypes\nctypes.string_at(0)\n"})
+
+
+def _leftovers():
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    return [name for name in os.listdir(tmp) if name.startswith("lambda-shim-")]
+
+
+@pytest.mark.parametrize("handler,status,reason,has_stack", [
+    ("exit_hard", 7, "exit status 7", False),
+    ("segfault", 128 + signal.SIGSEGV, "signal: SIGSEGV", True),
+    ("kill_self", 128 + signal.SIGKILL, "signal: SIGKILL", False),
+])
+def test_death_mid_invoke_is_answered_once(start, function, handler, status, reason, has_stack):
+    before = set(_leftovers())
+    env = start(function, "handler." + handler)
+    result = env.invoke({}, timeout=20)
+    assert result.kind == "error", (result, env.output())
+    assert result.error_type == "Runtime.ExitError"
+    body = result.payload
+    assert body["errorMessage"] == "Runtime exited with %s during the invoke" % reason
+    assert body["requestId"] == result.request_id
+    assert env.process.wait(10) == status
+    assert len(env.api.answers(result.request_id, accepted_only=True)) == 1
+    if has_stack:  # faulthandler's Python stack, down to the handler's line
+        trace = "".join(body["stackTrace"])
+        assert "Segmentation fault" in trace and "handler.py\", line 8 in segfault" in trace
+    env.join_readers()
+    assert "Runtime.ExitError" in env.output("stdout")  # logged through the pipeline too
+    assert set(_leftovers()) == before  # the supervisor cleaned up its files
+
+
+@pytest.mark.parametrize("handler,reason", [("dies_at_init.Handle", "exit status 3"),
+                                            ("crashes_at_init.Handle", "signal: SIGSEGV")])
+def test_death_during_init_is_an_init_error(start, function, handler, reason):
+    env = start(function, handler, ready=False)
+    env.process.wait(20)
+    posts = [r for r in env.api.requests if r.path.endswith("/init/error")]
+    assert len(posts) == 1
+    assert posts[0].headers["lambda-runtime-function-error-type"] == "Runtime.ExitError"
+    assert json.loads(posts[0].body)["errorMessage"] == "Runtime exited with %s during init" % reason
+
+
+def test_clean_exits_are_not_reported_as_crashes(start, function, make_function):
+    env = start(make_function({"handler.py": "x = 1\n"}, root=function.parent / "other"), ready=False)
+    assert env.process.wait(10) == 1
+    # Only the runtime's own init error: the supervisor saw nothing in flight.
+    assert [r.path for r in env.api.requests] == ["/2018-06-01/runtime/init/error"]
+    served = start(function, "handler.fine")
+    assert served.invoke({}, timeout=10).payload == "fine"
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(10) == 128 + signal.SIGTERM
+    assert not [r for r in served.api.requests if r.path.endswith("/error")]

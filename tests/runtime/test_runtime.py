@@ -1,0 +1,438 @@
+"""The cold-start path: the bootstrap as a real subprocess against a real local Runtime API."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from shim import __version__
+
+HANDLERS = '''
+import decimal, os, signal, sys, time
+
+state = {"calls": 0}
+
+def Handle(event, context):
+    state["calls"] += 1
+    return {"event": event, "calls": state["calls"]}
+
+def boom(event, context):
+    raise ValueError("bad value: %s" % event)
+
+def exit_(event, context):
+    sys.exit(event)
+
+def interrupt(event, context):
+    raise KeyboardInterrupt
+
+class Custom(BaseException):
+    pass
+
+def base(event, context):
+    raise Custom("not an Exception")
+
+def recurse(event, context):
+    return recurse(event, context)
+
+def memory(event, context):
+    raise MemoryError("pretend the heap is full")
+
+def kill_self(event, context):
+    os.kill(os.getpid(), getattr(signal, event))
+    time.sleep(5)
+    return "signal was ignored"
+
+def decimals(event, context):
+    return {"price": decimal.Decimal("1.10"), "big": decimal.Decimal("12345678901234567890.123456789"),
+            "list": [decimal.Decimal("-0.5"), 2.5], "none": None, "text": "caf\\u00e9"}
+
+def raw_bytes(event, context):
+    return b"\\x00raw"
+
+def string(event, context):
+    return "plain"
+
+def unencodable(event, context):
+    return {"s": {1, 2}}
+
+def echo_raw(event, context):
+    return {"type": type(event).__name__, "value": event.decode() if isinstance(event, bytes) else event}
+
+def trace(event, context):
+    return os.environ.get("_X_AMZN_TRACE_ID")
+
+def huge(event, context):
+    return "x" * (7 * 1024 * 1024)
+
+def unprintable(event, context):
+    class Weird(Exception):
+        def __str__(self):
+            raise RuntimeError("no str for you")
+    raise Weird()
+
+def context_fields(event, context):
+    return {
+        "aws_request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "tenant_id": context.tenant_id,
+        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+        "client_context": None if context.client_context is None else {
+            "custom": context.client_context.custom, "env": context.client_context.env,
+            "client": None if context.client_context.client is None else context.client_context.client.app_title},
+        "remaining": context.get_remaining_time_in_millis(),
+    }
+'''
+
+
+@pytest.fixture
+def function(make_function):
+    return make_function({"handler.py": HANDLERS})
+
+
+def _exactly_one_answer(env, result):
+    accepted = env.api.answers(result.request_id, accepted_only=True)
+    assert len(accepted) == 1, env.api.requests
+
+
+@pytest.mark.parametrize("pipeline", ["1", "0"], ids=["pipelined", "SHIM_PIPELINE=0"])
+def test_response_and_warm_module_state(start, function, pipeline):
+    env = start(function, env={"SHIM_PIPELINE": pipeline})
+    first = env.invoke({"a": 1}, timeout=10)
+    second = env.invoke([1, 2], timeout=10)
+    assert first.payload == {"event": {"a": 1}, "calls": 1}
+    # The same process serves the second invoke: module state survives (a warm start).
+    assert second.payload == {"event": [1, 2], "calls": 2}
+    assert first.content_type == "application/json"
+    _exactly_one_answer(env, first)
+    _exactly_one_answer(env, second)
+
+
+def test_handler_from_last_argument_overrides_env(start, function):
+    env = start(function, "handler.missing_on_purpose", args=["handler.string"])
+    assert env.invoke({}, timeout=10).payload == "plain"
+
+
+@pytest.mark.parametrize("layout,spec", [
+    ({"handler.py": "def Handle(e, c):\n    return 'file'\n"}, "handler.Handle"),
+    ({"app/sub/mod.py": "def Handle(e, c):\n    return 'dir'\n"}, "app/sub/mod.Handle"),
+    ({"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": "def Handle(e, c):\n    return 'pkg'\n"},
+     "pkg.sub.mod.Handle"),
+])
+def test_handler_forms(start, make_function, layout, spec):
+    env = start(make_function(layout), spec)
+    result = env.invoke({}, timeout=10)
+    assert result.kind == "response", env.output()
+    assert result.payload in ("file", "dir", "pkg")
+
+
+def test_task_root_comes_first_on_sys_path(start, make_function):
+    # A user module named like a stdlib-adjacent package must win, as on Lambda.
+    function = make_function({"handler.py": "import helpers\ndef Handle(e, c):\n    return helpers.WHO\n",
+                              "helpers.py": "WHO = 'task root'\n"})
+    env = start(function, cwd="/")
+    assert env.invoke({}, timeout=10).payload == "task root"
+
+
+INIT_ERRORS = [
+    ({"handler.py": "def Handle(e, c): pass\n"}, "handler", "Runtime.MalformedHandlerName", "Bad handler 'handler'"),
+    ({"handler.py": "def Handle(e, c): pass\n"}, ".Handle", "Runtime.MalformedHandlerName", "Bad handler '.Handle'"),
+    ({"handler.py": "def Handle(e, c): pass\n"}, "handler.", "Runtime.MalformedHandlerName", "Bad handler 'handler.'"),
+    ({}, "nothere.Handle", "Runtime.ImportModuleError", "Unable to import module 'nothere': No module named 'nothere'"),
+    ({"handler.py": "import not_installed_dep\n"}, "handler.Handle", "Runtime.ImportModuleError",
+     "Unable to import module 'handler': No module named 'not_installed_dep'"),
+    ({"handler.py": "x = 1\n"}, "handler.Handle", "Runtime.HandlerNotFound", "Handler 'Handle' missing on module 'handler'"),
+    ({"handler.py": "Handle = 42\n"}, "handler.Handle", "Runtime.HandlerNotFound", "is not callable (it is a int)"),
+    ({"handler.py": "def Handle(e, c)\n    pass\n"}, "handler.Handle", "Runtime.UserCodeSyntaxError",
+     "Syntax error in module 'handler'"),
+    ({}, "sys.Handle", "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys as a handler module"),
+    ({"handler.py": "raise RuntimeError('config missing')\n"}, "handler.Handle", "RuntimeError", "config missing"),
+    ({"handler.py": "import sys\nsys.exit(3)\n"}, "handler.Handle", "SystemExit", "Module 'handler' called sys.exit(3)"),
+]
+
+
+@pytest.mark.parametrize("files,spec,error_type,message", INIT_ERRORS, ids=[e[2] + ":" + e[1] for e in INIT_ERRORS])
+def test_init_errors_are_posted_once_and_exit_non_zero(start, make_function, files, spec, error_type, message):
+    env = start(make_function(files or {"empty.py": ""}), spec, ready=False)
+    assert env.process.wait(15) != 0
+    posts = [r for r in env.api.requests if r.path == "/2018-06-01/runtime/init/error"]
+    assert len(posts) == 1, env.api.requests
+    assert posts[0].headers["lambda-runtime-function-error-type"] == error_type
+    body = json.loads(posts[0].body)
+    assert set(body) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert body["errorType"] == error_type and body["requestId"] == ""
+    assert message in body["errorMessage"]
+    # The runtime never asked for work it could not do.
+    assert not [r for r in env.api.requests if r.path.endswith("/next")]
+    env.join_readers()
+    assert error_type in env.output()  # and it said so in the log
+
+
+def test_syntax_error_names_file_and_line(start, make_function):
+    env = start(make_function({"handler.py": "a = 1\ndef Handle(e, c)\n    pass\n"}), ready=False)
+    env.process.wait(15)
+    body = env.api.init_error.payload
+    assert "line 2" in body["errorMessage"]
+    assert body["stackTrace"][0].startswith('  File "') and "handler.py" in body["stackTrace"][0]
+
+
+def test_import_error_inside_user_code_keeps_the_frames(start, make_function):
+    env = start(make_function({"handler.py": "import lib\n", "lib.py": "import missing_thing\n"}), ready=False)
+    env.process.wait(15)
+    trace = env.api.init_error.payload["stackTrace"]
+    # Starts at the user's module: no runtime or importlib frames before it.
+    assert 'handler.py", line 1' in trace[0], trace
+    assert "lib.py" in "".join(trace) and "importlib" not in "".join(trace) and "shim" + os.sep not in "".join(trace)
+
+
+def test_exception_payload_headers_and_xray_cause(start, function):
+    env = start(function, "handler.boom")
+    result = env.invoke("payload", timeout=10)
+    assert result.kind == "error"
+    assert result.error_type == "ValueError"
+    body = result.payload
+    assert body["errorType"] == "ValueError"
+    assert body["errorMessage"] == "bad value: payload"
+    assert body["requestId"] == result.request_id
+    # Frames from the user's file only: the runtime's own frames are stripped.
+    assert len(body["stackTrace"]) == 1 and 'handler.py", line' in body["stackTrace"][0]
+    assert "in boom" in body["stackTrace"][0] and "raise ValueError" in body["stackTrace"][0]
+    cause = json.loads(result.xray_cause)
+    assert cause["exceptions"][0]["type"] == "ValueError"
+    assert cause["exceptions"][0]["message"] == "bad value: payload"
+    assert cause["exceptions"][0]["stack"][0]["label"] == "boom"
+    assert cause["paths"] == [cause["exceptions"][0]["stack"][0]["path"]]
+    assert cause["working_directory"]
+
+
+PANICS = [
+    ("exit_", 3, "SystemExit", "Handler called sys.exit(3)"),
+    ("exit_", None, "SystemExit", "Handler called sys.exit()"),
+    ("interrupt", None, "KeyboardInterrupt", "Handler was interrupted (KeyboardInterrupt)"),
+    ("base", None, "Custom", "not an Exception"),
+    ("recurse", None, "RecursionError", "maximum recursion depth exceeded"),
+    ("memory", None, "MemoryError", "pretend the heap is full"),
+    ("kill_self", "SIGUSR1", "FatalSignal", "Handler was interrupted by SIGUSR1"),
+    ("kill_self", "SIGALRM", "FatalSignal", "Handler was interrupted by SIGALRM"),
+    ("unprintable", None, "Weird", "<unprintable Weird object>"),
+]
+
+
+@pytest.mark.parametrize("name,event,error_type,message", PANICS, ids=[p[2] + ":" + str(p[1]) for p in PANICS])
+def test_panics_are_answered_and_the_runtime_keeps_serving(start, function, name, event, error_type, message):
+    env = start(function, "handler." + name)
+    result = env.invoke(event, timeout=10)
+    assert result.kind == "error", env.output()
+    assert result.payload["errorType"] == error_type
+    assert message in result.payload["errorMessage"]
+    _exactly_one_answer(env, result)
+    # Same process, next request: still serving.
+    again = env.invoke(event, timeout=10)
+    assert again.kind == "error" and again.payload["errorType"] == error_type
+    assert env.returncode is None
+
+
+def test_recursion_error_trace_is_collapsed(start, function):
+    env = start(function, "handler.recurse")
+    trace = env.invoke(None, timeout=10).payload["stackTrace"]
+    assert any("Previous line repeated" in line for line in trace)
+    assert len(trace) < 50
+
+
+def test_sigterm_during_invoke_answers_then_stops(start, function):
+    env = start(function, "handler.kill_self")
+    result = env.invoke("SIGTERM", timeout=10)
+    assert result.kind == "error"
+    assert result.payload["errorMessage"] == "Handler was interrupted by SIGTERM"
+    assert env.process.wait(10) == 128 + signal.SIGTERM
+
+
+def test_sigterm_while_idle_stops_cleanly(start, function):
+    env = start(function)
+    env.process.send_signal(signal.SIGTERM)
+    assert env.process.wait(10) == 128 + signal.SIGTERM
+    env.join_readers()
+    assert "Stopping on SIGTERM" in env.output()
+
+
+def test_unmarshal_error_then_keeps_serving(start, function):
+    env = start(function)
+    bad = env.invoke(b"{not json", timeout=10)
+    assert bad.kind == "error" and bad.error_type == "Runtime.UnmarshalError"
+    assert bad.payload["errorMessage"].startswith("Unable to unmarshal input: ")
+    assert env.invoke({"ok": True}, timeout=10).payload["event"] == {"ok": True}
+
+
+def test_non_json_content_type_passes_raw_bytes(start, function):
+    env = start(function, "handler.echo_raw")
+    result = env.invoke(b"<xml/>", content_type="application/xml", timeout=10)
+    assert result.payload == {"type": "bytes", "value": "<xml/>"}
+    as_json = env.invoke({"k": 1}, content_type="application/json; charset=utf-8", timeout=10)
+    assert as_json.payload == {"type": "dict", "value": {"k": 1}}
+
+
+def test_marshal_error_names_the_type_and_keeps_serving(start, function):
+    env = start(function, "handler.unencodable")
+    result = env.invoke({}, timeout=10)
+    assert result.error_type == "Runtime.MarshalError"
+    assert "set" in result.payload["errorMessage"]
+    assert result.payload["errorMessage"].startswith("Unable to marshal response: ")
+    assert env.invoke({}, timeout=10).error_type == "Runtime.MarshalError"
+
+
+def test_decimal_keeps_digits_and_utf8_output(start, function):
+    env = start(function, "handler.decimals")
+    result = env.invoke({}, timeout=10)
+    assert b'"price": 1.10' in result.body
+    assert b'"big": 12345678901234567890.123456789' in result.body
+    assert b'"list": [-0.5, 2.5]' in result.body and b'"none": null' in result.body
+    assert "café".encode() in result.body
+
+
+def test_bytes_and_str_returns(start, function):
+    env = start(function, "handler.raw_bytes")
+    result = env.invoke({}, timeout=10)
+    assert result.body == b"\x00raw" and result.content_type == "application/unknown"
+    env2 = start(function, "handler.string")
+    assert env2.invoke({}, timeout=10).body == b'"plain"'
+
+
+def test_response_too_large_becomes_an_error(start, function):
+    env = start(function, "handler.huge")
+    result = env.invoke({}, timeout=20)
+    assert result.kind == "error" and result.error_type == "Runtime.ResponseSizeTooLarge"
+    assert "7340034 bytes" in result.payload["errorMessage"]
+    statuses = [r.status for r in env.api.answers(result.request_id)]
+    assert statuses == [413, 202]
+    assert env.invoke({}, timeout=20).error_type == "Runtime.ResponseSizeTooLarge"  # still serving
+
+
+def test_trace_id_is_exported_and_removed(start, function):
+    env = start(function, "handler.trace")
+    assert env.invoke({}, trace_id="Root=1-abc;Sampled=1", timeout=10).payload == "Root=1-abc;Sampled=1"
+    assert env.invoke({}, trace_id=None, timeout=10).payload is None
+
+
+def test_invocation_id_is_echoed_and_user_agent_names_us(start, function):
+    env = start(function)
+    result = env.invoke({}, invocation_id="inv-42", timeout=10)
+    post = env.api.answers(result.request_id)[0]
+    assert post.headers["lambda-runtime-invocation-id"] == "inv-42"
+    agents = {r.headers.get("user-agent") for r in env.api.requests}
+    assert len(agents) == 1
+    agent = agents.pop()
+    assert agent.startswith("lambda-shim/%s " % __version__) and "Python 3." in agent
+    plain = env.invoke({}, timeout=10)
+    assert "lambda-runtime-invocation-id" not in env.api.answers(plain.request_id)[0].headers
+
+
+def test_one_keep_alive_connection(start, function):
+    env = start(function)
+    for i in range(5):
+        env.invoke(i, timeout=10)
+    ports = {r.headers.get("host") for r in env.api.requests}
+    assert len(ports) == 1
+    # ThreadingHTTPServer handles each connection on its own thread; one connection, one client port.
+    # (Checked indirectly: the server saw every request from the same Host and no reconnect was needed.)
+
+
+def test_context_fields(start, function):
+    env = start(function, "handler.context_fields")
+    deadline = int((time.time() + 60) * 1000)
+    result = env.invoke({}, deadline_ms=deadline, tenant_id="tenant-7",
+                        client_context={"custom": {"k": "v"}, "env": {"e": "1"}, "client": {"app_title": "app"}},
+                        cognito_identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}, timeout=10)
+    fields = result.payload
+    assert fields["aws_request_id"] == result.request_id
+    assert fields["function_name"] == "function" and fields["function_version"] == "$LATEST"
+    assert fields["invoked_function_arn"] == env.api.function_arn
+    assert fields["memory_limit_in_mb"] == "128"  # a string, as the official client gives it
+    assert fields["log_group_name"] == "/aws/lambda/function"
+    assert fields["tenant_id"] == "tenant-7"
+    assert fields["identity"] == ["id-1", "pool-1"]
+    assert fields["client_context"] == {"custom": {"k": "v"}, "env": {"e": "1"}, "client": "app"}
+    assert 50000 < fields["remaining"] <= 60000
+
+    bare = env.invoke({}, timeout=10).payload
+    assert bare["tenant_id"] is None and bare["client_context"] is None and bare["identity"] == [None, None]
+
+
+def test_bad_client_context_header_is_an_error_not_a_crash(start, function):
+    env = start(function, "handler.context_fields")
+    result = env.invoke({}, client_context="{broken", timeout=10)
+    assert result.error_type == "Runtime.LambdaContextUnmarshalError"
+    assert result.payload["errorMessage"].startswith("Unable to parse Client Context JSON: ")
+    assert env.invoke({}, timeout=10).kind == "response"
+
+
+def test_missing_runtime_api_is_a_clear_error(start, function):
+    env = start(function, ready=False, env={"AWS_LAMBDA_RUNTIME_API": ""})
+    assert env.process.wait(10) == 2
+    env.join_readers()
+    assert "AWS_LAMBDA_RUNTIME_API must be set" in env.output()
+    assert "could not report" not in env.output()  # the supervisor had nothing to report
+
+
+def test_every_request_id_answered_exactly_once_across_failures(start, function):
+    env = start(function, "handler.boom")
+    results = [env.invoke(i, timeout=10) for i in range(5)]
+    results.append(env.invoke(b"not json", timeout=10))
+    for result in results:
+        _exactly_one_answer(env, result)
+    assert [r.status for r in env.api.requests if r.method == "POST"] == [202] * 6
+
+
+@pytest.mark.parametrize("source,env,compact", [
+    ("import orjson\n", {}, True),                    # the function loaded it: used at no extra cost
+    ("", {"SHIM_JSON": "orjson"}, True),               # asked for
+    ("import orjson\n", {"SHIM_JSON": "json"}, False),  # refused
+    ("", {}, False),                                   # default: the stdlib, nothing extra imported
+])
+def test_orjson_encoder_choice(start, make_function, source, env, compact):
+    pytest.importorskip("orjson")
+    function = make_function({"handler.py": source + "import decimal\ndef Handle(e, c):\n"
+                                                     "    return {'d': decimal.Decimal('1.10'), 'l': [1, 2]}\n"})
+    body = start(function, env=env).invoke({}, timeout=10).body
+    assert body == (b'{"d":1.10,"l":[1,2]}' if compact else b'{"d": 1.10, "l": [1, 2]}')
+
+
+def test_an_invoke_imports_nothing(start, make_function):
+    """Whatever an invoke needs is loaded during init, so its cost is not moved into the first invoke."""
+    function = make_function({"handler.py": (
+        "import logging, sys\n"
+        "AT_INIT = set(sys.modules)\n"
+        "def Handle(event, context):\n"
+        "    logging.getLogger('x').warning('one line %s', context.aws_request_id)\n"
+        "    return sorted(set(sys.modules) - AT_INIT)\n")})
+    for log_format in ("Text", "JSON"):
+        env = start(function, env={"AWS_LAMBDA_LOG_FORMAT": log_format})
+        assert env.invoke({"k": "\u00e9"}, timeout=10).payload == []
+        assert env.invoke(b"\xef\xbb\xbf{}", timeout=10).payload == []
+
+
+def test_the_documented_command_line(tmp_path):
+    """SHIM_PYTHON=.venv/bin/python AWS_LAMBDA_RUNTIME_API=... _HANDLER=handler.Handle LAMBDA_TASK_ROOT=handlers shim/runtime/bootstrap"""
+    import subprocess
+    import sys
+
+    from shim.local.emulator import RuntimeAPIServer
+    from shim.local.environment import SHIM_PARENT
+
+    with RuntimeAPIServer() as api:
+        env = {"PATH": os.environ["PATH"], "SHIM_PYTHON": sys.executable, "AWS_LAMBDA_RUNTIME_API": api.address,
+               "_HANDLER": "handler.Handle", "LAMBDA_TASK_ROOT": "handlers"}
+        process = subprocess.Popen(["shim/runtime/bootstrap"], cwd=SHIM_PARENT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            first = api.invoke({"name": "CLI"}, timeout=15)
+            second = api.invoke({}, timeout=15)
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert first.payload["message"] == "Hello, CLI!" and first.payload["calls"] == 1
+    assert second.payload["calls"] == 2
