@@ -20,7 +20,11 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PREFIX = "/2018-06-01/runtime/"
+from shim.runtime import errors, protocol
+
+PREFIX = protocol.API + "/"
+ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()   # the handler stores the runtime's headers lowercased
+XRAY_CAUSE_HEADER = protocol.XRAY_CAUSE.lower()
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit for a buffered (non-streamed) response
 _GENERATE = object()
 
@@ -39,24 +43,56 @@ class Recorded:
         return "<%s %s %d bytes -> %s>" % (self.method, self.path, len(self.body), self.status)
 
 
-class Result:
-    """How one invocation ended: 'response', 'error', 'init_error' or 'lost'."""
+class Exchange:
+    """One event handed to the runtime, and the answer it posted.
 
-    def __init__(self, request_id, kind, body=b"", headers=None, taken_at=None, submitted_at=None):
+    The caller's side: event and event_headers as /next delivers them, then wait().
+    Once answered: kind ('response', 'error', 'init_error' or 'lost'), the answer's
+    body and headers, and when each step happened (monotonic seconds).
+    """
+
+    def __init__(self, request_id, event=b"", event_headers=None):
         self.request_id = request_id
-        self.kind = kind
-        self.body = body
-        self.headers = headers or {}
-        self.content_type = self.headers.get("content-type")
-        self.error_type = self.headers.get("lambda-runtime-function-error-type")
-        self.xray_cause = self.headers.get("lambda-runtime-function-xray-error-cause")
-        self.submitted_at = submitted_at
-        self.taken_at = taken_at          # when the runtime's /next received it
+        self.event = event
+        self.event_headers = event_headers or {}
+        self.submitted_at = time.monotonic()
+        self.taken_at = None              # when the runtime's /next received it
+        self.answered_at = None
+        self.kind = None
+        self.body = b""
+        self.headers = {}
+        self._done = threading.Event()
+
+    def resolve(self, kind, body=b"", headers=None):
+        self.kind, self.body, self.headers = kind, body, headers or {}
         self.answered_at = time.monotonic()
+        self._done.set()
+
+    @property
+    def done(self):
+        return self._done.is_set()
+
+    def wait(self, timeout=None):
+        """Block until the runtime answered (or was lost); returns self."""
+        if not self._done.wait(timeout):
+            raise TimeoutError("no answer for %s within %ss" % (self.request_id, timeout))
+        return self
 
     @property
     def ok(self):
         return self.kind == "response"
+
+    @property
+    def content_type(self):
+        return self.headers.get("content-type")
+
+    @property
+    def error_type(self):
+        return self.headers.get(ERROR_TYPE_HEADER)
+
+    @property
+    def xray_cause(self):
+        return self.headers.get(XRAY_CAUSE_HEADER)
 
     @property
     def payload(self):
@@ -66,36 +102,10 @@ class Result:
     @property
     def duration_ms(self):
         start = self.taken_at if self.taken_at is not None else self.submitted_at
-        return (self.answered_at - start) * 1000 if start is not None else None
+        return (self.answered_at - start) * 1000 if self.answered_at is not None else None
 
     def __repr__(self):
-        return "<Result %s %s %s>" % (self.request_id, self.kind, self.body[:200])
-
-
-class Pending:
-    """A submitted invocation; wait() returns its Result."""
-
-    def __init__(self, request_id, body, headers):
-        self.request_id = request_id
-        self.body = body
-        self.headers = headers
-        self.submitted_at = time.monotonic()
-        self.taken_at = None
-        self.result = None
-        self._done = threading.Event()
-
-    def resolve(self, result):
-        self.result = result
-        self._done.set()
-
-    @property
-    def done(self):
-        return self._done.is_set()
-
-    def wait(self, timeout=None):
-        if not self._done.wait(timeout):
-            raise TimeoutError("no answer for %s within %ss" % (self.request_id, timeout))
-        return self.result
+        return "<Exchange %s %s %s>" % (self.request_id, self.kind, self.body[:200])
 
 
 class RuntimeAPIServer:
@@ -107,14 +117,14 @@ class RuntimeAPIServer:
         self.region = region or os.environ.get("AWS_REGION", "us-east-1")
         self.max_response_bytes = max_response_bytes
         self.requests = []           # every Recorded request, in arrival order
-        self.init_error = None       # Result of a POST /init/error
+        self.init_error = None       # an Exchange resolved by a POST /init/error
         self.first_next_at = None    # monotonic time of the runtime's first GET /next
         self.polls = 0               # GET /next requests so far, and when the last one came
         self.last_poll_at = None
         self._polled = threading.Condition()
         self._queue = queue.Queue()
-        self._pending = {}           # request id -> Pending, until answered
-        self._answered = {}          # request id -> Result
+        self._pending = {}           # request id -> Exchange, until answered
+        self._answered = {}          # request id -> Exchange, once answered
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._stopping = threading.Event()
@@ -171,30 +181,30 @@ class RuntimeAPIServer:
 
     def submit(self, event, *, request_id=None, content_type="application/json", trace_id=_GENERATE,
                client_context=None, cognito_identity=None, tenant_id=None, invocation_id=None, deadline_ms=None):
-        """Queue an event (a JSON-able object, or bytes sent as they are) and return its Pending."""
+        """Queue an event (a JSON-able object, or bytes sent as they are) and return its Exchange."""
         request_id = request_id or str(uuid.uuid4())
         body = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
         if trace_id is _GENERATE:
             trace_id = "Root=1-%08x-%s;Parent=%s;Sampled=0" % (int(time.time()), uuid.uuid4().hex[:24], uuid.uuid4().hex[:16])
         headers = {
-            "Lambda-Runtime-Aws-Request-Id": request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms if deadline_ms is not None
-                                              else int((time.time() + self.timeout_s) * 1000)),
-            "Lambda-Runtime-Invoked-Function-Arn": self.function_arn,
+            protocol.REQUEST_ID: request_id,
+            protocol.DEADLINE_MS: str(deadline_ms if deadline_ms is not None
+                                      else int((time.time() + self.timeout_s) * 1000)),
+            protocol.FUNCTION_ARN: self.function_arn,
             "Content-Type": content_type,
         }
         optional = {
-            "Lambda-Runtime-Trace-Id": trace_id,
-            "Lambda-Runtime-Client-Context": _as_header(client_context),
-            "Lambda-Runtime-Cognito-Identity": _as_header(cognito_identity),
-            "Lambda-Runtime-Aws-Tenant-Id": tenant_id,
-            "Lambda-Runtime-Invocation-Id": invocation_id,
+            protocol.TRACE_ID: trace_id,
+            protocol.CLIENT_CONTEXT: _as_header(client_context),
+            protocol.COGNITO_IDENTITY: _as_header(cognito_identity),
+            protocol.TENANT_ID: tenant_id,
+            protocol.INVOCATION_ID: invocation_id,
         }
         headers.update((k, v) for k, v in optional.items() if v)
-        pending = Pending(request_id, body, headers)
+        pending = Exchange(request_id, body, headers)
         with self._lock:
             if self.init_error is not None:
-                pending.resolve(self._init_error_result(pending))
+                self._resolve_as_init_error(pending)
                 return pending
             self._pending[request_id] = pending
         self._queue.put(pending)
@@ -230,10 +240,8 @@ class RuntimeAPIServer:
             lost = list(self._pending.values())
             self._pending.clear()
         for pending in lost:
-            body = json.dumps({"errorMessage": reason, "errorType": "Runtime.ExitError"}).encode()
-            pending.resolve(Result(pending.request_id, "lost", body, {"content-type": "application/json",
-                                   "lambda-runtime-function-error-type": "Runtime.ExitError"},
-                                   pending.taken_at, pending.submitted_at))
+            body = json.dumps({"errorMessage": reason, "errorType": errors.EXIT_ERROR}).encode()
+            pending.resolve("lost", body, {"content-type": "application/json", ERROR_TYPE_HEADER: errors.EXIT_ERROR})
         return lost
 
     # -- the runtime's side (called from the HTTP handler threads) -------------------------
@@ -262,7 +270,7 @@ class RuntimeAPIServer:
         status, reply, pending = self._settle(request_id, kind, body, headers)
         record.status = status  # before the caller can see the result
         if pending is not None:
-            pending.resolve(self._answered[request_id])
+            pending.resolve(kind, body, headers)
         return status, reply
 
     def _settle(self, request_id, kind, body, headers):
@@ -277,7 +285,7 @@ class RuntimeAPIServer:
                 return 413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % self.max_response_bytes,
                              "errorType": "RequestEntityTooLarge"}, None
             del self._pending[request_id]
-            self._answered[request_id] = Result(request_id, kind, body, headers, pending.taken_at, pending.submitted_at)
+            self._answered[request_id] = pending
         return 202, {"status": "OK"}, pending
 
     def _init_failed(self, body, headers, record):
@@ -286,17 +294,17 @@ class RuntimeAPIServer:
                 record.status = 403
                 return 403, {"errorMessage": "Init error already reported", "errorType": "InvalidStateTransition"}
             record.status = 202
-            self.init_error = Result("", "init_error", body, headers)
+            self.init_error = Exchange("")
+            self.init_error.resolve("init_error", body, headers)
             waiting = list(self._pending.values())
             self._pending.clear()
         for pending in waiting:
-            pending.resolve(self._init_error_result(pending))
+            self._resolve_as_init_error(pending)
         self._ready.set()
         return 202, {"status": "OK"}
 
-    def _init_error_result(self, pending):
-        e = self.init_error
-        return Result(pending.request_id, "init_error", e.body, e.headers, None, pending.submitted_at)
+    def _resolve_as_init_error(self, pending):
+        pending.resolve("init_error", self.init_error.body, self.init_error.headers)
 
 
 class _Server(ThreadingHTTPServer):
@@ -356,18 +364,18 @@ def _make_handler(api):
 
         def do_GET(self):
             self._record(b"")
-            if self.path != PREFIX + "invocation/next":
+            if self.path != protocol.NEXT:
                 return self._reply(404, {"errorMessage": "Unknown path %s" % self.path, "errorType": "NotFound"})
             pending = api._next()
             if pending is None:  # shutting down
                 return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
-            self._reply(200, None, pending.headers, raw=pending.body)
+            self._reply(200, None, pending.event_headers, raw=pending.event)
 
         def do_POST(self):
             body = self._body()
             headers = self._record(body)
             path = self.path
-            if path == PREFIX + "init/error":
+            if path == protocol.INIT_ERROR:
                 return self._reply(*api._init_failed(body, headers, self.recorded))
             if path.startswith(PREFIX + "invocation/"):
                 request_id, _, action = path[len(PREFIX + "invocation/"):].partition("/")

@@ -14,6 +14,7 @@ and returns an `InvokeResult` that can print Lambda's START/END/REPORT lines.
 `prepare()` turns what the user points at (a directory, packed or not, or a
 zip) into a task root, the way Lambda unpacks a deployment package.
 """
+import dataclasses
 import json
 import math
 import os
@@ -23,14 +24,17 @@ import tempfile
 import threading
 import time
 import uuid
+from typing import Optional
 
 from shim.local.environment import Environment, exit_reason
+from shim.runtime import errors
 from shim.runtime.logs import utc_timestamp
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
 
 
+@dataclasses.dataclass(repr=False)
 class InvokeResult:
     """How one invoke ended, with what Lambda would log about it.
 
@@ -38,19 +42,17 @@ class InvokeResult:
     'timeout', or 'lost' (the runtime process died: Runtime.ExitError).
     """
 
-    def __init__(self, request_id, kind, body=b"", content_type=None, error_type=None, duration_ms=0.0,
-                 init_ms=None, memory_mb=128, max_memory_kb=None, logs="", init_logs=""):
-        self.request_id = request_id
-        self.kind = kind
-        self.body = body
-        self.content_type = content_type
-        self.error_type = error_type
-        self.duration_ms = duration_ms
-        self.init_ms = init_ms            # set on a cold start only
-        self.memory_mb = memory_mb
-        self.max_memory_kb = max_memory_kb
-        self.logs = logs                  # what the runtime wrote during this invoke
-        self.init_logs = init_logs        # and during the init before it (cold start only)
+    request_id: str
+    kind: str
+    body: bytes = b""
+    content_type: Optional[str] = None
+    error_type: Optional[str] = None
+    duration_ms: float = 0.0
+    init_ms: Optional[float] = None       # set on a cold start only
+    memory_mb: int = 128
+    max_memory_kb: Optional[int] = None
+    logs: str = ""                        # what the runtime wrote during this invoke
+    init_logs: str = ""                   # and during the init before it (cold start only)
 
     @property
     def ok(self):
@@ -192,8 +194,8 @@ class Function:
             except OSError as exc:  # e.g. a bootstrap of the user's own that is not executable
                 environment.api.stop()
                 message = "Couldn't start the bootstrap %s: %s" % (environment.bootstrap, exc.strerror or exc)
-                self.init_failure = (_json({"errorMessage": message, "errorType": "Runtime.InvalidEntrypoint"}),
-                                     "Runtime.InvalidEntrypoint")
+                self.init_failure = (_json({"errorMessage": message, "errorType": errors.INVALID_ENTRYPOINT}),
+                                     errors.INVALID_ENTRYPOINT)
                 self.init_ms, self._fresh, self._init_mark = 0.0, True, 0
                 return None
         # Not under the lock: close() may stop it meanwhile, and then the init just fails.
@@ -255,7 +257,7 @@ class Function:
             init_ms = self.init_ms if cold else None
             init_logs = environment.since(0, until=self._init_mark) if cold else ""
             if self.echo is not None:
-                self.echo("platform", InvokeResult(request_id, "").start_line() + "\n")
+                self.echo("platform", InvokeResult(request_id=request_id, kind="").start_line() + "\n")
             if self.init_failure is not None:
                 return self._after_init_failure(request_id, init_ms)
             mark, polls = environment.mark(), environment.api.polls
@@ -264,8 +266,10 @@ class Function:
             result, elapsed_ms = self._wait(environment, pending)
 
             def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
-                return InvokeResult(request_id, kind, body, content_type, error_type, duration_ms, init_ms,
-                                  self.memory_mb, environment.peak_rss_kb, environment.since(mark), init_logs)
+                return InvokeResult(request_id=request_id, kind=kind, body=body, content_type=content_type,
+                                    error_type=error_type, duration_ms=duration_ms, init_ms=init_ms,
+                                    memory_mb=self.memory_mb, max_memory_kb=environment.peak_rss_kb,
+                                    logs=environment.since(mark), init_logs=init_logs)
 
             if result is None:  # timed out: Lambda stops the whole environment
                 environment.sample_memory()
@@ -273,17 +277,17 @@ class Function:
                 environment.join_readers()
                 self.stop()
                 message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
-                return finish("timeout", _json({"errorMessage": message, "errorType": "Sandbox.Timedout"}),
-                              "Sandbox.Timedout")
-            if result.kind == "lost" or result.error_type == "Runtime.ExitError":
+                return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
+                              errors.TIMED_OUT)
+            if result.kind == "lost" or result.error_type == errors.EXIT_ERROR:
                 environment.join_readers()
                 self.stop()
                 if result.kind != "lost":  # the supervising bootstrap answered: exit reason and stack
-                    return finish("lost", result.body, "Runtime.ExitError")
+                    return finish("lost", result.body, errors.EXIT_ERROR)
                 message = "RequestId: %s Error: Runtime exited with error: %s" % (
                     request_id, exit_reason(environment.returncode))
-                return finish("lost", _json({"errorMessage": message, "errorType": "Runtime.ExitError"}),
-                              "Runtime.ExitError")
+                return finish("lost", _json({"errorMessage": message, "errorType": errors.EXIT_ERROR}),
+                              errors.EXIT_ERROR)
             # Lambda's Duration runs until the runtime asks for the next event, and by then
             # it has written all its logs for this one.
             polled = self._wait_for_next_poll(environment, polls + 1)
@@ -295,7 +299,7 @@ class Function:
             return finish("error", result.body, result.error_type or "Unhandled", duration_ms=duration_ms)
 
     def _wait(self, environment, pending):
-        """(Result, ms since the runtime took it), or (None, ms) on timeout."""
+        """(the answered Exchange, ms since the runtime took it), or (None, ms) on timeout."""
         while True:
             # The clock starts when the runtime takes the event (at once, as it is waiting for it).
             started = pending.taken_at or pending.submitted_at
@@ -325,15 +329,15 @@ class Function:
     def _describe_init_failure(self, environment):
         api = environment.api
         if api.init_error is not None:
-            return api.init_error.body, api.init_error.error_type or "Runtime.Unknown"
+            return api.init_error.body, api.init_error.error_type or errors.UNKNOWN
         if environment.returncode is not None:
             environment.join_readers()
             message = "Runtime exited with error: %s" % exit_reason(environment.returncode)
-            return _json({"errorMessage": message, "errorType": "Runtime.ExitError"}), "Runtime.ExitError"
+            return _json({"errorMessage": message, "errorType": errors.EXIT_ERROR}), errors.EXIT_ERROR
         environment.sample_memory()
         environment.kill()
         message = "Init timed out after %.2f seconds" % self.init_timeout_s
-        return _json({"errorMessage": message, "errorType": "Sandbox.Timedout"}), "Sandbox.Timedout"
+        return _json({"errorMessage": message, "errorType": errors.TIMED_OUT}), errors.TIMED_OUT
 
     def _after_init_failure(self, request_id, init_ms):
         environment = self.environment
@@ -346,8 +350,9 @@ class Function:
                 pass
         environment.join_readers(0.5)
         self.stop()  # Lambda retries the init on the next invoke
-        return InvokeResult(request_id, "init_error", body, "application/json", error_type, 0.0, init_ms,
-                          self.memory_mb, environment.peak_rss_kb, "", environment.since(0))
+        return InvokeResult(request_id=request_id, kind="init_error", body=body, content_type="application/json",
+                            error_type=error_type, init_ms=init_ms, memory_mb=self.memory_mb,
+                            max_memory_kb=environment.peak_rss_kb, init_logs=environment.since(0))
 
 
 # -- log records -------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ import _socket
 import sys
 
 from shim import __version__
-
-API = "/2018-06-01/runtime"
-NEXT = API + "/invocation/next"
+from shim.runtime import protocol
+from shim.runtime.protocol import API, NEXT
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % ((__version__,) + tuple(sys.version_info[:3]))
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
 
@@ -38,17 +37,27 @@ class Invocation:
 
     def __init__(self, headers, body):
         get = headers.get
-        self.request_id = _text(get(b"lambda-runtime-aws-request-id"))
-        deadline = get(b"lambda-runtime-deadline-ms")
+        self.request_id = _text(get(_REQUEST_ID))
+        deadline = get(_DEADLINE_MS)
         self.deadline_ms = int(deadline) if deadline and deadline.isdigit() else None
-        self.function_arn = _text(get(b"lambda-runtime-invoked-function-arn"))
-        self.trace_id = _text(get(b"lambda-runtime-trace-id"))
-        self.client_context = _text(get(b"lambda-runtime-client-context"))
-        self.cognito_identity = _text(get(b"lambda-runtime-cognito-identity"))
-        self.tenant_id = _text(get(b"lambda-runtime-aws-tenant-id"))
-        self.invocation_id = _text(get(b"lambda-runtime-invocation-id"))
+        self.function_arn = _text(get(_FUNCTION_ARN))
+        self.trace_id = _text(get(_TRACE_ID))
+        self.client_context = _text(get(_CLIENT_CONTEXT))
+        self.cognito_identity = _text(get(_COGNITO_IDENTITY))
+        self.tenant_id = _text(get(_TENANT_ID))
+        self.invocation_id = _text(get(_INVOCATION_ID))
         self.content_type = _text(get(b"content-type"))
         self.body = body
+
+
+def _key(name):
+    return name.lower().encode("ascii")
+
+
+(_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
+ _INVOCATION_ID) = map(_key, (protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID,
+                             protocol.CLIENT_CONTEXT, protocol.COGNITO_IDENTITY, protocol.TENANT_ID,
+                             protocol.INVOCATION_ID))
 
 
 def _split_address(address):
@@ -168,18 +177,18 @@ class RuntimeAPI:
         return Invocation(headers, body)
 
     def respond(self, request_id, body, content_type="application/json", invocation_id=None, then_next=False):
-        path = "%s/invocation/%s/response" % (API, request_id)
+        path = protocol.response_path(request_id)
         extra = "Content-Type: %s\r\n" % content_type
         if invocation_id:
-            extra += "Lambda-Runtime-Invocation-Id: %s\r\n" % _clean(invocation_id)
+            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, _clean(invocation_id))
         return self._post(path, body, extra, then_next)
 
     def fail(self, request_id, error_body, error_type, xray_cause=None, invocation_id=None, then_next=False):
-        path = "%s/invocation/%s/error" % (API, request_id)
+        path = protocol.error_path(request_id)
         return self._post(path, error_body, self._error_headers(error_type, xray_cause, invocation_id), then_next)
 
     def init_error(self, error_body, error_type):
-        return self._post(API + "/init/error", error_body, self._error_headers(error_type, None, None), False)
+        return self._post(protocol.INIT_ERROR, error_body, self._error_headers(error_type, None, None), False)
 
     def close(self):
         if self._sock is not None:
@@ -192,11 +201,11 @@ class RuntimeAPI:
 
     @staticmethod
     def _error_headers(error_type, xray_cause, invocation_id):
-        extra = "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: %s\r\n" % _clean(error_type)
+        extra = "Content-Type: application/json\r\n%s: %s\r\n" % (protocol.ERROR_TYPE, _clean(error_type))
         if xray_cause:
-            extra += "Lambda-Runtime-Function-XRay-Error-Cause: %s\r\n" % _clean(xray_cause)
+            extra += "%s: %s\r\n" % (protocol.XRAY_CAUSE, _clean(xray_cause))
         if invocation_id:
-            extra += "Lambda-Runtime-Invocation-Id: %s\r\n" % _clean(invocation_id)
+            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, _clean(invocation_id))
         return extra
 
     def _post(self, path, body, extra_headers, then_next):

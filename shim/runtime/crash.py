@@ -112,14 +112,14 @@ def report(base, status, api_address):
     logs.setup()
     during = "init" if request_id == INIT else "the invoke"
     message = "Runtime exited with %s during %s" % (describe_exit(status), during)
-    error = errors.payload("Runtime.ExitError", message, fault.splitlines(True), "" if request_id == INIT else request_id)
+    error = errors.payload(errors.EXIT_ERROR, message, fault.splitlines(True), "" if request_id == INIT else request_id)
     logs.uncaught(error)
     api = RuntimeAPI(api_address)
     body = errors.encode(error)
     if request_id == INIT:
-        api.init_error(body, "Runtime.ExitError")
+        api.init_error(body, errors.EXIT_ERROR)
     else:
-        api.fail(request_id, body, "Runtime.ExitError", None, invocation_id or None)
+        api.fail(request_id, body, errors.EXIT_ERROR, None, invocation_id or None)
     return error
 
 

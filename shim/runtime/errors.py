@@ -35,6 +35,12 @@ UNMARSHAL_ERROR = "Runtime.UnmarshalError"
 MARSHAL_ERROR = "Runtime.MarshalError"
 CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 RESPONSE_TOO_LARGE = "Runtime.ResponseSizeTooLarge"
+# Said from outside the runtime process: by the supervising bootstrap (shim.runtime.crash) when the
+# runtime died, and, locally, by the tools standing in for Lambda (as Lambda says them).
+EXIT_ERROR = "Runtime.ExitError"
+INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
+UNKNOWN = "Runtime.Unknown"
+TIMED_OUT = "Sandbox.Timedout"
 
 
 def user_frames(tb):

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from shim.runtime import aio, crash, errors, invoke, loader, logbridge, logs, marshal
+from shim.runtime import aio, crash, errors, invoke, loader, logbridge, logs, marshal, protocol
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.panic import FatalSignal, Guard
 
@@ -59,7 +59,7 @@ def loop(api, handler, guard, recorder):
     while True:
         invocation = api.next()
         if not invocation.request_id:
-            logs.runtime_error("The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered")
+            logs.runtime_error("The Runtime API sent an event without %s; it cannot be answered" % protocol.REQUEST_ID)
             continue
         guard.where = guard.RUNTIME
         recorder.begin(invocation.request_id, invocation.invocation_id)

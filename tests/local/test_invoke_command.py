@@ -206,11 +206,11 @@ def test_a_runtime_error_during_init_is_reported(tmp_path):
 # -- pure formatting ---------------------------------------------------------------------------
 
 def test_report_line_like_lambda():
-    cold = InvokeResult("id-1", "response", b"{}", duration_ms=1.234, init_ms=45.678, memory_mb=128,
+    cold = InvokeResult(request_id="id-1", kind="response", body=b"{}", duration_ms=1.234, init_ms=45.678, memory_mb=128,
                       max_memory_kb=20 * 1024 + 1)
     assert cold.report_line() == ("REPORT RequestId: id-1\tDuration: 1.23 ms\tBilled Duration: 47 ms\t"
                                   "Memory Size: 128 MB\tMax Memory Used: 21 MB\tInit Duration: 45.68 ms")
-    warm = InvokeResult("id-2", "response", b"{}", duration_ms=0.2, memory_mb=512, max_memory_kb=1024)
+    warm = InvokeResult(request_id="id-2", kind="response", body=b"{}", duration_ms=0.2, memory_mb=512, max_memory_kb=1024)
     assert warm.report_line() == ("REPORT RequestId: id-2\tDuration: 0.20 ms\tBilled Duration: 1 ms\t"
                                   "Memory Size: 512 MB\tMax Memory Used: 1 MB")
 

@@ -1,0 +1,31 @@
+"""The Lambda Runtime API's names, spelled once: its routes and its headers.
+
+Spelled as the Runtime API documentation spells them; the client matches them
+case-insensitively (HEADER.lower()), the local emulator sends them as they are.
+"""
+API = "/2018-06-01/runtime"
+NEXT = API + "/invocation/next"
+INIT_ERROR = API + "/init/error"
+
+
+def response_path(request_id):
+    return "%s/invocation/%s/response" % (API, request_id)
+
+
+def error_path(request_id):
+    return "%s/invocation/%s/error" % (API, request_id)
+
+
+# An event from GET /next carries these.
+REQUEST_ID = "Lambda-Runtime-Aws-Request-Id"
+DEADLINE_MS = "Lambda-Runtime-Deadline-Ms"
+FUNCTION_ARN = "Lambda-Runtime-Invoked-Function-Arn"
+TRACE_ID = "Lambda-Runtime-Trace-Id"
+CLIENT_CONTEXT = "Lambda-Runtime-Client-Context"
+COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
+TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
+INVOCATION_ID = "Lambda-Runtime-Invocation-Id"   # echoed back on the answer when present
+
+# The runtime's posts to /error and /init/error carry these.
+ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+XRAY_CAUSE = "Lambda-Runtime-Function-XRay-Error-Cause"
