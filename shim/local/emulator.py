@@ -10,6 +10,7 @@ recorded, so tests can check the protocol itself, not only the outcome.
         start_runtime(env={"AWS_LAMBDA_RUNTIME_API": api.address, ...})
         result = api.invoke({"name": "x"}, timeout=5)
 """
+import itertools
 import json
 import os
 import queue
@@ -27,15 +28,17 @@ ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()   # the handler stores the runti
 XRAY_CAUSE_HEADER = protocol.XRAY_CAUSE.lower()
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit for a buffered (non-streamed) response
 _GENERATE = object()
+_CONNECTIONS = itertools.count(1)  # numbers the TCP connections the server accepts
 
 
 class Recorded:
     """One HTTP request the runtime made."""
 
-    __slots__ = ("method", "path", "headers", "body", "at", "status")
+    __slots__ = ("method", "path", "headers", "body", "at", "status", "connection")
 
-    def __init__(self, method, path, headers, body):
+    def __init__(self, method, path, headers, body, connection=None):
         self.method, self.path, self.headers, self.body = method, path, headers, body
+        self.connection = connection  # which TCP connection it came over (a number, unique per process)
         self.at = time.monotonic()
         self.status = None  # what the server answered
 
@@ -339,13 +342,19 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
 
 def _make_handler(api):
     class Handler(KeepAliveHandler):
+        def setup(self):
+            super().setup()
+            # One handler per connection: a client that reconnects shows up as a new number
+            # (a client port could be reused; this cannot).
+            self.connection_number = next(_CONNECTIONS)
+
         def _body(self):
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
         def _record(self, body):
             headers = {k.lower(): v for k, v in self.headers.items()}
-            self.recorded = Recorded(self.command, self.path, headers, body)
+            self.recorded = Recorded(self.command, self.path, headers, body, self.connection_number)
             api.requests.append(self.recorded)
             return headers
 

@@ -307,8 +307,10 @@ def test_response_too_large_becomes_an_error(start, function):
     result = env.invoke({}, timeout=20)
     assert result.kind == "error" and result.error_type == "Runtime.ResponseSizeTooLarge"
     assert "7340034 bytes" in result.payload["errorMessage"]
-    statuses = [r.status for r in env.api.answers(result.request_id)]
-    assert statuses == [413, 202]
+    posts = env.api.answers(result.request_id)
+    assert [r.status for r in posts] == [413, 202]
+    # The pipelined GET /next is waiting on the main connection: the /error goes over a second one.
+    assert posts[0].connection != posts[1].connection
     assert env.invoke({}, timeout=20).error_type == "Runtime.ResponseSizeTooLarge"  # still serving
 
 
@@ -331,14 +333,36 @@ def test_invocation_id_is_echoed_and_user_agent_names_us(start, function):
     assert "lambda-runtime-invocation-id" not in env.api.answers(plain.request_id)[0].headers
 
 
-def test_one_keep_alive_connection(start, function):
-    env = start(function)
+def _connections(api):
+    return {r.connection for r in api.requests}
+
+
+@pytest.mark.parametrize("pipeline", ["1", "0"], ids=["pipelined", "SHIM_PIPELINE=0"])
+def test_one_keep_alive_connection(start, function, pipeline):
+    env = start(function, env={"SHIM_PIPELINE": pipeline})
     for i in range(5):
         env.invoke(i, timeout=10)
-    ports = {r.headers.get("host") for r in env.api.requests}
-    assert len(ports) == 1
-    # ThreadingHTTPServer handles each connection on its own thread; one connection, one client port.
-    # (Checked indirectly: the server saw every request from the same Host and no reconnect was needed.)
+    assert env.api.wait_polls(6, timeout=10) is not None  # the poll after the last answer is in too
+    assert len(env.api.requests) == 11  # 6 GET /next, 5 POSTs, every one numbered by its connection
+    assert _connections(env.api) == {env.api.requests[0].connection}, env.api.requests
+
+
+def test_a_reconnecting_runtime_is_seen_as_more_than_one_connection(start, function, monkeypatch):
+    """The check above can fail: a server that closes after every answer makes the runtime reconnect."""
+    env = start(function, env={"SHIM_PIPELINE": "0"})  # pipelined, the GET behind the POST would be cut off
+    handler = env.api._server.RequestHandlerClass
+    answer = handler.do_POST
+
+    def answer_then_close(self):
+        answer(self)
+        self.close_connection = True
+
+    monkeypatch.setattr(handler, "do_POST", answer_then_close)
+    results = [env.invoke(i, timeout=10) for i in range(3)]
+    assert [r.payload["calls"] for r in results] == [1, 2, 3]  # one process, reconnecting each time
+    assert env.api.wait_polls(4, timeout=10) is not None
+    # GET and POST of each invoke share a connection; the next GET needs a new one.
+    assert len(_connections(env.api)) == 4, env.api.requests
 
 
 def test_context_fields(start, function):
