@@ -1,4 +1,5 @@
 """Shared by the runtime's in-process tests: a scripted socket server and Invocations built from raw heads."""
+import os
 import socket
 import threading
 import time
@@ -132,3 +133,24 @@ def make_invocation():
     def make(body=b"{}", request_id="req-1", content_type="application/json", **headers):
         return Invocation(Headers(raw_head(request_id=request_id, content_type=content_type, **headers)), body)
     return make
+
+
+@pytest.fixture
+def trace_env():
+    """invoke.run sets or removes _X_AMZN_TRACE_ID in this process's environment: put it back afterwards."""
+    saved = os.environ.get("_X_AMZN_TRACE_ID")
+    yield
+    if saved is None:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    else:
+        os.environ["_X_AMZN_TRACE_ID"] = saved
+
+
+@pytest.fixture
+def socket_timeout():
+    """Sockets made during the test (the client's _socket ones too) give up after 10 s, so a client
+    waiting for bytes that never come fails the test instead of hanging the suite."""
+    saved = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(10)
+    yield
+    socket.setdefaulttimeout(saved)

@@ -5,6 +5,8 @@ import pytest
 
 from shim.runtime.client import Headers, RuntimeAPI, RuntimeAPIError
 
+pytestmark = pytest.mark.usefixtures("socket_timeout")
+
 NEXT_HEADERS = b"Lambda-Runtime-Aws-Request-Id: r1\r\nLambda-Runtime-Deadline-Ms: 123\r\nContent-Type: application/json\r\n"
 ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\": \"OK\"}"
 
