@@ -118,17 +118,17 @@ def test_handler_from_last_argument_overrides_env(start, function):
     assert env.invoke({}, timeout=10).payload == "plain"
 
 
-@pytest.mark.parametrize("layout,spec", [
-    ({"handler.py": "def Handle(e, c):\n    return 'file'\n"}, "handler.Handle"),
-    ({"app/sub/mod.py": "def Handle(e, c):\n    return 'dir'\n"}, "app/sub/mod.Handle"),
+@pytest.mark.parametrize("layout,spec,expected", [
+    ({"handler.py": "def Handle(e, c):\n    return 'file'\n"}, "handler.Handle", "file"),
+    ({"app/sub/mod.py": "def Handle(e, c):\n    return 'dir'\n"}, "app/sub/mod.Handle", "dir"),
     ({"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": "def Handle(e, c):\n    return 'pkg'\n"},
-     "pkg.sub.mod.Handle"),
+     "pkg.sub.mod.Handle", "pkg"),
 ])
-def test_handler_forms(start, make_function, layout, spec):
+def test_handler_forms(start, make_function, layout, spec, expected):
     env = start(make_function(layout), spec)
     result = env.invoke({}, timeout=10)
     assert result.kind == "response", env.output()
-    assert result.payload in ("file", "dir", "pkg")
+    assert result.payload == expected
 
 
 def test_task_root_comes_first_on_sys_path(start, make_function):
