@@ -140,7 +140,7 @@ def test_an_event_without_a_request_id_is_skipped(server, log, pipeline):
     assert log.messages() == ["The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered"]
 
 
-def test_post_logs_a_refused_answer_and_returns(server, log, make_invocation):
+def test_post_logs_a_refused_answer_and_returns(server, log):
     client = RuntimeAPI(server.address, pipeline=False)
     exchange = server.submit({})
     invocation = client.next()
