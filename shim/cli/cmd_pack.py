@@ -1,16 +1,32 @@
-"""`shim pack FUNCTION_DIR --output OUT.zip`: the packer's command line (see shim.pack.packer)."""
+"""`shim pack`: the packer's command line (see shim.pack.packer).
+
+    shim pack FUNCTION_DIR --output OUT.zip                 the function with the runtime in it
+    shim pack FUNCTION_DIR --no-runtime --output OUT.zip    the function alone, for use with the layer
+    shim pack --layer --output shim-layer.zip               the runtime layer
+"""
 import platform
 import sys
 
+from shim import UsageError
 from shim.pack import functiondir, pipinstall
-from shim.pack.packer import ARCHES, pack, summary
+from shim.pack.packer import ARCHES, pack, pack_layer, summary
+
+DEFAULT_HANDLER = "handler.Handle"
 
 
 def configure(parser):
-    parser.add_argument("function_dir", metavar="FUNCTION_DIR", help="the folder with handler.py and friends")
+    parser.add_argument("function_dir", metavar="FUNCTION_DIR", nargs="?",
+                        help="the folder with handler.py and friends (none with --layer)")
     parser.add_argument("--output", "-o", required=True, metavar="OUT.zip", help="the zip to write")
-    parser.add_argument("--handler", default="handler.Handle",
-                        help="MODULE.FUNCTION Lambda calls (default: handler.Handle); checked to be in the zip")
+    parser.add_argument("--handler", default=None,
+                        help="MODULE.FUNCTION Lambda calls (default: %s); checked to be in the zip" % DEFAULT_HANDLER)
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--layer", action="store_true",
+                      help="build the runtime layer instead (bootstrap, the runtime and its dependencies under "
+                           "python/), for functions packed with --no-runtime")
+    kind.add_argument("--no-runtime", action="store_true",
+                      help="leave the runtime out: only your code and requirements (the function then needs the "
+                           "layer made by --layer)")
     parser.add_argument("--arch", choices=sorted(ARCHES), default=None,
                         help="Lambda architecture (default: this machine's, %s)" % _safe_default_arch())
     parser.add_argument("--python-version", default=None, metavar="3.N",
@@ -37,8 +53,19 @@ def main(args):
         if not args.quiet or line.startswith("warning: "):
             print(line, file=sys.stderr, flush=True)
 
-    result = pack(args.function_dir, args.output, handler=args.handler, arch=args.arch,
-                  python_version=args.python_version, glibc=args.glibc, requirements=args.requirements,
-                  exclude=args.exclude, compile_python=args.compile_python, log=progress)
+    target = dict(arch=args.arch, python_version=args.python_version, glibc=args.glibc,
+                  compile_python=args.compile_python, log=progress)
+    if args.layer:
+        given = [option for option, value in (("FUNCTION_DIR", args.function_dir), ("--handler", args.handler),
+                                              ("--requirements", args.requirements), ("--exclude", args.exclude))
+                 if value]
+        if given:
+            raise UsageError("--layer packs the runtime alone: %s cannot go with it" % ", ".join(given))
+        result = pack_layer(args.output, **target)
+    else:
+        if not args.function_dir:
+            raise UsageError("which function? give FUNCTION_DIR (or --layer for the runtime layer)")
+        result = pack(args.function_dir, args.output, handler=args.handler or DEFAULT_HANDLER,
+                      requirements=args.requirements, exclude=args.exclude, runtime=not args.no_runtime, **target)
     print(summary(result))
     return 0

@@ -8,8 +8,8 @@ Only an interpreter of the target version can write its bytecode, so this file
 is also the worker script that interpreter runs (stdlib only, Python 3.9 syntax):
 it reads jobs as JSON on stdin and answers with JSON on stdout.
 
-Reproducible bytes: co_filename is set to the path on Lambda (/var/task/...),
-not to wherever the sources sit during the pack (the import system replaces it
+Reproducible bytes: co_filename is set to the path on Lambda (/var/task/... for
+a function, /opt/... for a layer), not to wherever the sources sit during the pack (the import system replaces it
 with the real path when loading, so tracebacks stay right anywhere); jobs go
 to workers in fixed-size chunks whatever the CPU count, with a fixed hash seed.
 """
@@ -20,7 +20,8 @@ import re
 import subprocess
 import sys
 
-TASK_ROOT = "/var/task"
+TASK_ROOT = "/var/task"     # where Lambda extracts the function's zip
+LAYER_ROOT = "/opt"         # where Lambda extracts layers
 CHUNK = 200
 PROBE = "import sys; print(sys.implementation.cache_tag)"
 

@@ -1,11 +1,18 @@
-"""`shim pack FUNCTION_DIR --output OUT.zip`: a deployable, reproducible Lambda zip.
+"""`shim pack`: deployable, reproducible Lambda zips, in three kinds.
 
-The zip holds `bootstrap` (executable) at the root, the shim and its runtime
-dependencies, the user's files and their requirements.txt installed for
-Lambda's platform, every .py with bytecode for the target interpreter beside
-it. The steps live in their own modules: functiondir (what of the user's files
-goes in), vendor (the shim and its dependencies), pipinstall (requirements.txt),
-bytecode (the .pyc files), ziputil (the zip itself).
+- pack(FUNCTION_DIR): the function zip. `bootstrap` (executable) at the root, the
+  shim's runtime part and its dependencies, the user's files and their
+  requirements.txt installed for Lambda's platform.
+- pack(FUNCTION_DIR, runtime=False): the same without the runtime (no bootstrap,
+  no shim/, nothing vendored), for functions that take it from the layer.
+- pack_layer(): the runtime layer. `bootstrap` at the layer's root (Lambda runs
+  /opt/bootstrap when the function's zip has none), the runtime part and its
+  dependencies under python/ (/opt/python is where a layer's Python code goes).
+
+Every .py gets bytecode for the target interpreter beside it, with the path it
+will have on Lambda. The steps live in their own modules: functiondir (what of
+the user's files goes in), vendor (the shim and its dependencies), pipinstall
+(requirements.txt), bytecode (the .pyc files), ziputil (the zip itself).
 """
 import hashlib
 import os
@@ -25,6 +32,7 @@ ZIPPED_LIMIT = 50 * 1024 * 1024        # direct upload of a zip (larger ones go 
 UNZIPPED_LIMIT = 250 * 1024 * 1024     # function and layers, unzipped
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
 RESERVED = ("bootstrap", "shim/")      # the runtime's own entries; user files may not replace them
+LAYER_PYTHON = "python/"               # a layer's Python code: /opt/python is on sys.path on Lambda
 
 
 class PackResult:
@@ -47,6 +55,8 @@ class PackResult:
         self.warnings = []
         self.seconds = 0.0
         self.function_dir = ""
+        self.runtime = True            # the zip carries the runtime (bootstrap, shim/, its dependencies)
+        self.layer = False             # the zip is the runtime layer, not a function
         self.__dict__.update(fields)
 
 
@@ -67,76 +77,143 @@ def check_python_version(text):
 
 def pack(function_dir, output, handler="handler.Handle", arch=None, python_version=None, *,
          glibc=pipinstall.LAMBDA_GLIBC, requirements=None, exclude=(), compile_python=None, bootstrap=None,
-         log=None, quiet=None):
+         runtime=True, log=None, quiet=None):
     """Pack function_dir into the zip `output`; returns a PackResult.
 
-    log(line) receives progress and warnings (prefixed 'warning: '). Without a log it
-    is quiet, unless quiet=False: then the lines go to stderr. Warnings are also in
-    the result. requirements: a requirements file; None means
+    runtime=False leaves the runtime out (the function then needs the layer, see
+    pack_layer). log(line) receives progress and warnings (prefixed 'warning: ').
+    Without a log it is quiet, unless quiet=False: then the lines go to stderr.
+    Warnings are also in the result. requirements: a requirements file; None means
     FUNCTION_DIR/requirements.txt when present.
     """
-    started = time.monotonic()
-    if log is None and quiet is False:
-        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    say = log or (lambda line: None)
-    arch = ARCHES.get(arch or default_arch())
-    if arch is None:
-        raise UsageError("--arch must be x86_64 or arm64")
-    python_version = check_python_version(python_version or "%d.%d" % sys.version_info[:2])
-    pipinstall.parse_glibc(glibc)
+    build = _Build(output, arch, python_version, glibc, log, quiet)
     check_handler(handler)
     if not os.path.isdir(str(function_dir)):
         raise UsageError("function directory %s does not exist or is not a directory" % function_dir)
-    output = os.path.abspath(str(output))
-    bootstrap = bootstrap or BOOTSTRAP
-    if not os.path.isfile(bootstrap):
-        raise UsageError("the launcher %s is missing: pack from a source checkout or an editable install" % bootstrap)
-    result = PackResult(path=output, handler=handler, arch=arch, python_version=python_version, glibc=glibc,
-                        function_dir=str(function_dir))
+    bootstrap = _check_launcher(bootstrap) if runtime else None
+    result = build.result
+    result.handler, result.function_dir, result.runtime = handler, str(function_dir), runtime
 
-    def warn(message):
-        result.warnings.append(message)
-        say("warning: " + message)
-
-    say("Packing %s for Lambda: CPython %s, %s, glibc %s" % (function_dir, python_version, arch, glibc))
-    walk = functiondir.Walk(function_dir, exclude, skip=[output])
+    build.say("Packing %s for Lambda%s: CPython %s, %s, glibc %s" % (
+        function_dir, "" if runtime else " without the runtime (for the lambda-shim layer)",
+        result.python_version, result.arch, glibc))
+    walk = functiondir.Walk(function_dir, exclude, skip=[build.output])
     result.left_out = walk.left_out
     check_reserved(walk.files, "the function directory")
-    say("  %d of your files%s" % (len(walk.files), _left_out_text(walk.left_out)))
+    build.say("  %d of your files%s" % (len(walk.files), _left_out_text(walk.left_out)))
 
-    plan = vendor.plan(vendor.target_environment(python_version, pipinstall.MACHINES[arch]))
+    plan = build.plan() if runtime else vendor.Plan()
     if requirements is None:
         requirements = os.path.join(walk.root, "requirements.txt")
     elif not os.path.isfile(requirements):
         raise UsageError("requirements file %s does not exist" % requirements)
 
     with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
-        installed = install_requirements(requirements, plan, walk.root, scratch, result, say)
-        entries = assemble(plan, installed, walk.files, bootstrap, result, say)
+        installed = install_requirements(requirements, plan, walk.root, scratch, result, build.say)
+        entries = {}
+        if runtime:
+            entries.update(runtime_entries(plan, installed, walk.files, bootstrap, result, build.say))
+        overridden = sorted(set(installed) & set(walk.files))
+        if overridden:
+            result.notes.append("%d of your files replace files from the requirements (%s ...)"
+                                % (len(overridden), overridden[0]))
+        entries.update(_entries(installed))
+        entries.update(_entries(walk.files))
+        if runtime:
+            entries.update(_entries(vendor.shim_files(), executable=False))
+            entries["bootstrap"] = (_launcher(bootstrap), True)
         if not handler_found(handler, entries):
-            warn("the handler module of %s is not in the zip (no %s)" % (handler, " or ".join(module_files(handler))))
-        compile_into(entries, scratch, python_version, compile_python, result, say, warn)
+            build.warn("the handler module of %s is not in the zip (no %s)"
+                       % (handler, " or ".join(module_files(handler))))
+        compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn)
+        build.write(entries)
+    return build.finish()
 
-        say("  writing %s" % _display(output))
-        result.files, result.unzipped_bytes = ziputil.write(output, entries)
-    result.names = sorted(entries)
-    result.zipped_bytes = os.path.getsize(output)
-    with open(output, "rb") as handle:
-        result.sha256 = hashlib.sha256(handle.read()).hexdigest()
-    if result.zipped_bytes > ZIPPED_LIMIT:
-        warn("the zip is %s, above Lambda's %s limit for direct upload: upload it to S3 and deploy from there"
-             % (size(result.zipped_bytes), size(ZIPPED_LIMIT)))
-    if result.unzipped_bytes > UNZIPPED_LIMIT:
-        warn("unzipped it is %s, above Lambda's %s limit (function and layers together): Lambda will refuse it"
-             % (size(result.unzipped_bytes), size(UNZIPPED_LIMIT)))
-    result.seconds = time.monotonic() - started
-    return result
+
+def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBDA_GLIBC, compile_python=None,
+               bootstrap=None, log=None, quiet=None):
+    """The runtime layer: `bootstrap` at its root, the runtime and its dependencies under python/.
+
+    Functions packed with runtime=False use it: Lambda extracts layers into /opt and
+    runs /opt/bootstrap when the function's zip has none (provided.al2023), or a
+    managed runtime starts it as AWS_LAMBDA_EXEC_WRAPPER. The bytecode is written
+    with the /opt/python/... paths. Returns a PackResult with layer=True.
+    """
+    build = _Build(output, arch, python_version, glibc, log, quiet)
+    bootstrap = _check_launcher(bootstrap)
+    result = build.result
+    result.layer, result.handler = True, ""
+    build.say("Packing the lambda-shim runtime layer: CPython %s, %s, glibc %s"
+              % (result.python_version, result.arch, glibc))
+    plan = build.plan()
+    with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
+        installed = install_requirements(None, plan, scratch, scratch, result, build.say)
+        entries = runtime_entries(plan, installed, {}, bootstrap, result, build.say)
+        entries.update(_entries(installed))
+        entries.update(_entries(vendor.shim_files(), executable=False))
+        entries = {LAYER_PYTHON + name: entry for name, entry in entries.items()}
+        entries["bootstrap"] = (_launcher(bootstrap), True)
+        compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
+                     root=bytecode.LAYER_ROOT)
+        build.write(entries)
+    return build.finish()
+
+
+class _Build:
+    """What pack() and pack_layer() share: the checked target, the result, progress, writing the zip."""
+
+    def __init__(self, output, arch, python_version, glibc, log, quiet):
+        self.started = time.monotonic()
+        if log is None and quiet is False:
+            log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        self.say = log or (lambda line: None)
+        arch = ARCHES.get(arch or default_arch())
+        if arch is None:
+            raise UsageError("--arch must be x86_64 or arm64")
+        python_version = check_python_version(python_version or "%d.%d" % sys.version_info[:2])
+        pipinstall.parse_glibc(glibc)
+        self.output = os.path.abspath(str(output))
+        self.result = PackResult(path=self.output, arch=arch, python_version=python_version, glibc=glibc)
+
+    def warn(self, message):
+        self.result.warnings.append(message)
+        self.say("warning: " + message)
+
+    def plan(self):
+        return vendor.plan(vendor.target_environment(self.result.python_version, pipinstall.MACHINES[self.result.arch]))
+
+    def write(self, entries):
+        self.say("  writing %s" % _display(self.output))
+        self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries)
+        self.result.names = sorted(entries)
+
+    def finish(self):
+        result = self.result
+        result.zipped_bytes = os.path.getsize(self.output)
+        with open(self.output, "rb") as handle:
+            result.sha256 = hashlib.sha256(handle.read()).hexdigest()
+        if result.zipped_bytes > ZIPPED_LIMIT:
+            self.warn("the zip is %s, above Lambda's %s limit for direct upload: upload it to S3 and deploy from there"
+                      % (size(result.zipped_bytes), size(ZIPPED_LIMIT)))
+        if result.unzipped_bytes > UNZIPPED_LIMIT:
+            self.warn("unzipped it is %s, above Lambda's %s limit (function and layers together): Lambda will "
+                      "refuse it" % (size(result.unzipped_bytes), size(UNZIPPED_LIMIT)))
+        result.seconds = time.monotonic() - self.started
+        return result
+
+
+def _check_launcher(bootstrap):
+    bootstrap = bootstrap or BOOTSTRAP
+    if not os.path.isfile(bootstrap):
+        raise UsageError("the launcher %s is missing: reinstall lambda-shim (it is package data of shim.runtime)"
+                         % bootstrap)
+    return bootstrap
 
 
 def install_requirements(requirements, plan, cwd, scratch, result, say):
     """pip for the user's requirements, and for the shim's when this environment's copies do not fit."""
     files, what = [], []
-    if pipinstall.has_requirements(requirements):
+    if requirements and pipinstall.has_requirements(requirements):
         files.append(os.path.abspath(requirements))
         what.append(_display(requirements))
     if plan.reason:
@@ -158,8 +235,8 @@ def install_requirements(requirements, plan, cwd, scratch, result, say):
     return installed
 
 
-def assemble(plan, installed, user_files, bootstrap, result, say):
-    """{entry: (source path or bytes, executable)}: later sources win over earlier ones.
+def runtime_entries(plan, installed, user_files, bootstrap, result, say):
+    """The vendored distributions as entries {name: (path, executable)}.
 
     A vendored distribution is left out whole when the user's files or requirements
     bring any of its files (their version wins, and two halves would not mix).
@@ -172,22 +249,22 @@ def assemble(plan, installed, user_files, bootstrap, result, say):
                                 % (dist.name, dist.version, clash[0]))
             continue
         result.vendored.append((dist.name, dist.version))
-        entries.update((name, (path, _executable(path))) for name, path in dist.files.items())
+        entries.update(_entries(dist.files))
     if result.vendored:
         say("  the shim with %s, copied from this environment" % ", ".join("%s %s" % pair for pair in result.vendored))
-    overridden = sorted(set(installed) & set(user_files))
-    if overridden:
-        result.notes.append("%d of your files replace files from the requirements (%s ...)"
-                            % (len(overridden), overridden[0]))
-    entries.update((name, (path, _executable(path))) for name, path in installed.items())
-    entries.update((name, (path, _executable(path))) for name, path in user_files.items())
-    entries.update((name, (path, False)) for name, path in vendor.shim_files().items())
-    entries["bootstrap"] = (_launcher(bootstrap), True)
     return entries
 
 
-def compile_into(entries, scratch, python_version, compile_python, result, say, warn):
-    """Add a .pyc entry for every .py entry, written by an interpreter of the target version."""
+def _entries(files, executable=None):
+    """{name: path} as entries {name: (path, executable)}; executable=None reads the file's mode."""
+    return {name: (path, _executable(path) if executable is None else executable) for name, path in files.items()}
+
+
+def compile_into(entries, scratch, python_version, compile_python, result, say, warn, root=bytecode.TASK_ROOT):
+    """Add a .pyc entry for every .py entry, written by an interpreter of the target version.
+
+    `root` is where the zip is extracted on Lambda: the bytecode carries root/entry as its path.
+    """
     sources = sorted(name for name in entries if name.endswith(".py"))
     python, tried = bytecode.find_interpreter(python_version, compile_python)
     running = "%d.%d" % sys.version_info[:2]
@@ -208,7 +285,7 @@ def compile_into(entries, scratch, python_version, compile_python, result, say, 
     for name in sources:
         pyc = bytecode.pyc_name(name, python_version)
         cfile = os.path.join(scratch, "pyc", *pyc.split("/"))
-        jobs.append((entries[name][0], cfile, bytecode.TASK_ROOT + "/" + name))
+        jobs.append((entries[name][0], cfile, root + "/" + name))
         pycs[pyc] = cfile
     try:
         failures = dict(bytecode.compile_all(jobs, python))
@@ -305,10 +382,12 @@ def size(count):
 
 
 def summary(result):
+    """What was packed, and how to deploy it: the settings for this kind of zip."""
     python = result.python_version
     sources = sum(1 for n in result.names if n.endswith(".py"))
+    what = "the lambda-shim runtime layer" if result.layer else result.function_dir
     lines = [
-        "Packed %s into %s in %.1f s" % (result.function_dir, _display(result.path), result.seconds),
+        "Packed %s into %s in %.1f s" % (what, _display(result.path), result.seconds),
         "  files     %d (%d Python sources, %d compiled for CPython %s)"
         % (result.files, sources, result.compiled, python),
         "  zipped    %s (direct upload limit %s)" % (size(result.zipped_bytes), size(ZIPPED_LIMIT)),
@@ -317,17 +396,53 @@ def summary(result):
         "  zip       %s" % result.path,
     ]
     lines += ["  note: " + note for note in result.notes]
+    if result.layer:
+        lines += _layer_deploy(result)
+    elif not result.runtime:
+        lines += _function_without_runtime_deploy(result)
+    else:
+        lines += _function_deploy(result)
+    if python in ("3.9", "3.10", "3.11") and result.glibc == pipinstall.LAMBDA_GLIBC:
+        lines.append("  (python%s runs on Amazon Linux 2: for the managed runtime, pack with --glibc 2.26)" % python)
+    if result.warnings:
+        lines.append("%d warning%s, see above" % (len(result.warnings), "s" if len(result.warnings) > 1 else ""))
+    return "\n".join(lines)
+
+
+def _function_deploy(result):
+    python = result.python_version
     amd = "amd64" if result.arch == "x86_64" else "arm64"
-    lines += [
+    return [
         "Deploy with Architecture %s and Handler %s, one of:" % (result.arch, result.handler),
         "  1. managed runtime:  Runtime python%s, environment AWS_LAMBDA_EXEC_WRAPPER=/var/task/bootstrap" % python,
         "  2. custom runtime:   Runtime provided.al2023, with CPython %s from a layer (python3 on PATH, "
         "or SHIM_PYTHON=/opt/.../python%s)" % (python, python),
-        "  3. container image:  docker build --platform linux/%s --build-arg PYTHON_VERSION=%s -f build/Dockerfile ."
-        % (amd, python),
+        "  3. container image:  docker build --platform linux/%s --build-arg PYTHON_VERSION=%s -f Dockerfile %s"
+        % (amd, python, _display(result.function_dir)),
+        "     with lambda-shim's Dockerfile (build/Dockerfile in its repository; README, \"A container image\")",
     ]
-    if python in ("3.9", "3.10", "3.11") and result.glibc == pipinstall.LAMBDA_GLIBC:
-        lines.append("  (python%s runs on Amazon Linux 2: for way 1, pack with --glibc 2.26)" % python)
-    if result.warnings:
-        lines.append("%d warning%s, see above" % (len(result.warnings), "s" if len(result.warnings) > 1 else ""))
-    return "\n".join(lines)
+
+
+def _function_without_runtime_deploy(result):
+    python = result.python_version
+    return [
+        "This zip has no runtime: it needs the lambda-shim layer (shim pack --layer, for CPython %s, %s)."
+        % (python, result.arch),
+        "Deploy with Architecture %s, Handler %s and that layer, one of:" % (result.arch, result.handler),
+        "  1. managed runtime:  Runtime python%s, environment AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap" % python,
+        "  2. custom runtime:   Runtime provided.al2023, with CPython %s from a layer listed before lambda-shim's "
+        "(Lambda runs /opt/bootstrap)" % python,
+    ]
+
+
+def _layer_deploy(result):
+    python = result.python_version
+    return [
+        "Publish it:  aws lambda publish-layer-version --layer-name lambda-shim --zip-file fileb://%s "
+        "--compatible-architectures %s --compatible-runtimes python%s provided.al2023"
+        % (_display(result.path), result.arch, python),
+        "Functions packed with --no-runtime use it, with Architecture %s, one of:" % result.arch,
+        "  1. managed runtime:  Runtime python%s, environment AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap" % python,
+        "  2. custom runtime:   Runtime provided.al2023, with CPython %s from a layer listed before this one "
+        "(Lambda runs /opt/bootstrap, as the function's zip has none)" % python,
+    ]
