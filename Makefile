@@ -11,7 +11,7 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 
-.PHONY: demo test bench pack venv clean
+.PHONY: demo test bench pack layer dist venv clean
 
 venv: $(STAMP)
 
@@ -34,5 +34,13 @@ bench: $(STAMP)
 pack: $(STAMP)
 	$(PY) -m shim.cli pack $(FUNCTION) --handler $(HANDLER).Handle --output dist/$(PACKAGE).zip
 
+# The runtime layer: dist/shim-layer.zip, for functions packed with `shim pack --no-runtime`.
+layer: $(STAMP)
+	$(PY) -m shim.cli pack --layer --output dist/shim-layer.zip
+
+# The package as published: the sdist and the wheel in dist/ (setuptools' own output goes to .setuptools-build/).
+dist: $(STAMP)
+	$(PY) -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf $(VENV) dist .bench
+	rm -rf $(VENV) dist .bench .setuptools-build *.egg-info
