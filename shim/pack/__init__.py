@@ -1,8 +1,19 @@
-"""The packer: a function directory in, a deployable zip (or a runtime layer) out.
+"""The packer: a function directory in, a deployable zip (or the runtime layer) out.
 
-packer is the entry point (pack()); the steps live beside it: functiondir (the
-user's files), vendor (the runtime and its dependencies), pipinstall
+packer is the entry point (pack(), pack_layer()); the steps live beside it: functiondir
+(the user's files), vendor (the runtime and its dependencies), pipinstall
 (requirements.txt for Lambda's platform), bytecode (.pyc for the target
 interpreter), ziputil (reproducible zips, and extracting them as Lambda does).
 It imports from the runtime only what it needs to check a handler name.
+
+`shim.pack.pack`, `.pack_layer`, `.summary`, `.extract` and `.PackResult` are the
+packer's, loaded on first use: importing one step (ziputil, say) does not load the rest.
 """
+_API = ("pack", "pack_layer", "summary", "extract", "PackResult")
+
+
+def __getattr__(name):
+    if name in _API:
+        from shim.pack import packer
+        return getattr(packer, name)
+    raise AttributeError("module 'shim.pack' has no attribute %r" % name)

@@ -246,3 +246,10 @@ def test_cli_layer_and_no_runtime_exclude_each_other(pack_cli, tmp_path, capsys)
     with pytest.raises(SystemExit) as caught:
         pack_cli(["pack", "--layer", "--no-runtime", "-o", str(tmp_path / "x.zip")])
     assert caught.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_the_packer_is_reachable_from_the_package_without_loading_it_for_one_step():
+    done = subprocess.run([sys.executable, "-c", "import sys, shim.pack.ziputil; print('shim.pack.packer' in sys.modules);"
+                           "import shim.pack; print(shim.pack.pack_layer is sys.modules['shim.pack.packer'].pack_layer)"],
+                          stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
