@@ -92,6 +92,25 @@ def test_the_layer_holds_the_bootstrap_and_under_python_the_runtime_and_structlo
         assert zipfile.ZipFile(layer.path).read("bootstrap") == handle.read()
 
 
+def test_when_the_runtimes_dependencies_here_do_not_fit_pip_installs_them_under_python(fp, monkeypatch, tmp_path):
+    from shim.pack import vendor
+    monkeypatch.setattr(vendor, "plan", lambda environment: vendor.Plan(requirements=["structlog>=23.1"],
+                                                                        reason="a stand-in reason"))
+
+    def install(process):   # pip, faked: the target gets a structlog of its own
+        target = process.args[process.args.index("--target") + 1]
+        os.makedirs(os.path.join(target, "structlog"))
+        with open(os.path.join(target, "structlog", "__init__.py"), "w") as handle:
+            handle.write("")
+    fp.register([sys.executable, "-m", "pip", "install", fp.any()], callback=install)
+    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)     # bytecode workers, for real
+    result = pack_layer(tmp_path / "layer.zip")
+    assert "python/structlog/__init__.py" in result.names and result.vendored == []
+    assert {n.split("/")[0] for n in result.names} == {"bootstrap", "python"}
+    assert co_filename(result.path, bytecode.pyc_name("python/structlog/__init__.py", VERSION)) == \
+        "/opt/python/structlog/__init__.py"
+
+
 def test_layer_bytecode_carries_the_paths_under_opt(layer):
     for name in ("python/shim/runtime/main.py", "python/structlog/__init__.py"):
         assert co_filename(layer.path, bytecode.pyc_name(name, VERSION)) == "/opt/" + name
