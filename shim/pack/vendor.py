@@ -53,15 +53,15 @@ class Plan:
         self.reason = reason
 
 
-def shim_files(prefix=""):
-    """The runtime part, sources only: {entry: path}, entries under `prefix` (e.g. 'python/' in a layer)."""
-    files = {prefix + "shim/" + name: os.path.join(SHIM_ROOT, name) for name in ("__init__.py", "__main__.py")}
+def shim_files():
+    """The runtime part, sources only: {entry: path} (the layer puts these entries under python/)."""
+    files = {"shim/" + name: os.path.join(SHIM_ROOT, name) for name in ("__init__.py", "__main__.py")}
     for directory, dirs, names in os.walk(RUNTIME_ROOT):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
         rel_dir = os.path.relpath(directory, os.path.dirname(SHIM_ROOT)).replace(os.sep, "/")
         for name in names:
             if name.endswith(".py"):
-                files[prefix + rel_dir + "/" + name] = os.path.join(directory, name)
+                files[rel_dir + "/" + name] = os.path.join(directory, name)
     return files
 
 
