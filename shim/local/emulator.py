@@ -6,10 +6,14 @@ it. Like Lambda it refuses a second answer for the same id (403), an unknown id
 (400) and an oversized response (413). Every request the runtime makes is
 recorded, so tests can check the protocol itself, not only the outcome.
 
+A streamed response (a chunked POST, with trailers) is read chunk by chunk: each one
+reaches the caller as it arrives (Exchange.events / iter_chunks), with its arrival time.
+
     with RuntimeAPIServer() as api:            # ephemeral port
         start_runtime(env={"AWS_LAMBDA_RUNTIME_API": api.address, ...})
         result = api.invoke({"name": "x"}, timeout=5)
 """
+import base64
 import itertools
 import json
 import os
@@ -25,22 +29,26 @@ from shim.runtime import errors, protocol
 
 PREFIX = protocol.API + "/"
 ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()   # the handler stores the runtime's headers lowercased
+ERROR_BODY_HEADER = protocol.ERROR_BODY.lower()
 XRAY_CAUSE_HEADER = protocol.XRAY_CAUSE.lower()
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit for a buffered (non-streamed) response
+MAX_STREAM_BYTES = 200 * 1024 * 1024  # and for a streamed one
 _GENERATE = object()
 _CONNECTIONS = itertools.count(1)  # numbers the TCP connections the server accepts
+END = ("end", None)  # the last of an Exchange's events
 
 
 class Recorded:
     """One HTTP request the runtime made."""
 
-    __slots__ = ("method", "path", "headers", "body", "at", "status", "connection")
+    __slots__ = ("method", "path", "headers", "body", "at", "status", "connection", "trailers")
 
     def __init__(self, method, path, headers, body, connection=None):
         self.method, self.path, self.headers, self.body = method, path, headers, body
         self.connection = connection  # which TCP connection it came over (a number, unique per process)
         self.at = time.monotonic()
-        self.status = None  # what the server answered
+        self.status = None  # what the server answered ('closed' when it cut a stream on purpose)
+        self.trailers = {}  # of a chunked body, lowercased
 
     def __repr__(self):
         return "<%s %s %d bytes -> %s>" % (self.method, self.path, len(self.body), self.status)
@@ -54,7 +62,7 @@ class Exchange:
     body and headers, and when each step happened (monotonic seconds).
     """
 
-    def __init__(self, request_id, event=b"", event_headers=None):
+    def __init__(self, request_id, event=b"", event_headers=None, keep_stream=True, cut_stream_after=None):
         self.request_id = request_id
         self.event = event
         self.event_headers = event_headers or {}
@@ -64,12 +72,74 @@ class Exchange:
         self.kind = None
         self.body = b""
         self.headers = {}
+        # A streamed answer: when its head came, its chunks (unless keep_stream=False) and when
+        # each arrived, its trailers, and whether the API cut it (cut_stream_after=N chunks).
+        self.streamed = False
+        self.stream_started_at = None
+        self.chunks = []
+        self.chunk_times = []
+        self.received = 0                 # body bytes of the stream so far
+        self.trailers = {}
+        self.cut = False
+        self.keep_stream = keep_stream
+        self.cut_stream_after = cut_stream_after
+        self._events = queue.Queue()      # ("start", content type), ("chunk", bytes), then END
         self._done = threading.Event()
 
     def resolve(self, kind, body=b"", headers=None):
         self.kind, self.body, self.headers = kind, body, headers or {}
         self.answered_at = time.monotonic()
         self._done.set()
+        self._events.put(END)
+
+    # -- a streamed answer, as it arrives ----------------------------------------------------
+
+    def _stream_started(self, headers):
+        self.streamed = True
+        self.stream_started_at = time.monotonic()
+        self.headers = headers
+        self._events.put(("start", headers.get("content-type")))
+
+    def _chunk(self, data):
+        self.chunk_times.append(time.monotonic())
+        self.received += len(data)
+        if self.keep_stream:
+            self.chunks.append(data)
+        self._events.put(("chunk", data))
+
+    def next_event(self, timeout=None):
+        """The next of ("start", content type), ("chunk", bytes) and, once answered, END; None if
+        nothing came within timeout. A buffered answer has only END."""
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def iter_chunks(self, timeout=None):
+        """Each chunk of a streamed answer as it arrives, until the answer is complete.
+        TimeoutError if `timeout` seconds pass without a chunk or the end."""
+        while True:
+            event = self.next_event(timeout)
+            if event is None:
+                raise TimeoutError("no chunk for %s within %ss" % (self.request_id, timeout))
+            if event is END:
+                return
+            if event[0] == "chunk":
+                yield event[1]
+
+    @property
+    def stream_error(self):
+        """The error a stream ended with (its Error-Type/Error-Body trailers, decoded), or None."""
+        error_type = self.trailers.get(ERROR_TYPE_HEADER)
+        if error_type is None:
+            return None
+        try:
+            error = json.loads(base64.b64decode(self.trailers.get(ERROR_BODY_HEADER, ""), validate=True))
+        except ValueError:
+            error = None
+        if not isinstance(error, dict):
+            error = {"errorMessage": "", "errorType": error_type}
+        return error
 
     @property
     def done(self):
@@ -113,12 +183,13 @@ class Exchange:
 
 class RuntimeAPIServer:
     def __init__(self, host="127.0.0.1", port=0, function_name="function", memory_mb=128,
-                 timeout_s=3.0, region=None, max_response_bytes=MAX_RESPONSE_BYTES):
+                 timeout_s=3.0, region=None, max_response_bytes=MAX_RESPONSE_BYTES, max_stream_bytes=MAX_STREAM_BYTES):
         self.function_name = function_name
         self.memory_mb = memory_mb
         self.timeout_s = timeout_s
         self.region = region or os.environ.get("AWS_REGION", "us-east-1")
         self.max_response_bytes = max_response_bytes
+        self.max_stream_bytes = max_stream_bytes
         self.requests = []           # every Recorded request, in arrival order
         self.init_error = None       # an Exchange resolved by a POST /init/error
         self.first_next_at = None    # monotonic time of the runtime's first GET /next
@@ -183,8 +254,13 @@ class RuntimeAPIServer:
     # -- the caller's side ----------------------------------------------------------------
 
     def submit(self, event, *, request_id=None, content_type="application/json", trace_id=_GENERATE,
-               client_context=None, cognito_identity=None, tenant_id=None, invocation_id=None, deadline_ms=None):
-        """Queue an event (a JSON-able object, or bytes sent as they are) and return its Exchange."""
+               client_context=None, cognito_identity=None, tenant_id=None, invocation_id=None, deadline_ms=None,
+               keep_stream=True, cut_stream_after=None):
+        """Queue an event (a JSON-able object, or bytes sent as they are) and return its Exchange.
+
+        For a streamed answer: keep_stream=False drops each chunk once it is handed on (the
+        caller reads them with iter_chunks); cut_stream_after=N closes the runtime's connection
+        after N chunks, as Lambda does when it resets an environment mid-stream."""
         request_id = request_id or str(uuid.uuid4())
         body = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
         if trace_id is _GENERATE:
@@ -204,7 +280,7 @@ class RuntimeAPIServer:
             protocol.INVOCATION_ID: invocation_id,
         }
         headers.update((k, v) for k, v in optional.items() if v)
-        pending = Exchange(request_id, body, headers)
+        pending = Exchange(request_id, body, headers, keep_stream=keep_stream, cut_stream_after=cut_stream_after)
         with self._lock:
             if self.init_error is not None:
                 self._resolve_as_init_error(pending)
@@ -291,6 +367,21 @@ class RuntimeAPIServer:
             self._answered[request_id] = pending
         return 202, {"status": "OK"}, pending
 
+    def _claim_stream(self, request_id, record):
+        """A streamed answer's head arrived: (None, the Exchange) if it may go on, else (status, reply)."""
+        with self._lock:
+            pending = self._pending.get(request_id)
+            if pending is None:
+                record.status = 403 if request_id in self._answered else 400
+                if record.status == 403:
+                    return (403, {"errorMessage": "Request %s was already answered" % request_id,
+                                  "errorType": "InvalidStateTransition"}), None
+                return (400, {"errorMessage": "Invalid request ID %s" % request_id,
+                              "errorType": "InvalidRequestID"}), None
+            del self._pending[request_id]   # the first answer wins: an /error now gets 403
+            self._answered[request_id] = pending
+        return None, pending
+
     def _init_failed(self, body, headers, record):
         with self._lock:
             if self.init_error is not None:
@@ -349,8 +440,33 @@ def _make_handler(api):
             self.connection_number = next(_CONNECTIONS)
 
         def _body(self):
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                body = b"".join(self._chunks())
+                return body
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
+
+        def _chunks(self):
+            """The chunks of a chunked body as they arrive; then the trailers go to self.trailers."""
+            self.trailers = {}
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    raise ConnectionError("the runtime closed the connection mid-body")
+                size = int(line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    break
+                data = self.rfile.read(size)
+                if len(data) < size:
+                    raise ConnectionError("the runtime closed the connection mid-chunk")
+                self.rfile.readline(3)
+                yield data
+            while True:
+                line = self.rfile.readline(65537)
+                if line in (b"\r\n", b"\n", b""):
+                    return
+                name, _, value = line.decode("latin-1").partition(":")
+                self.trailers[name.strip().lower()] = value.strip()
 
         def _record(self, body):
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -381,9 +497,13 @@ def _make_handler(api):
             self._reply(200, None, pending.event_headers, raw=pending.event)
 
         def do_POST(self):
+            path = self.path
+            if (path.startswith(PREFIX + "invocation/") and path.endswith("/response")
+                    and "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()):
+                return self._stream(path[len(PREFIX + "invocation/"):-len("/response")])
             body = self._body()
             headers = self._record(body)
-            path = self.path
+            self.recorded.trailers = getattr(self, "trailers", {})
             if path == protocol.INIT_ERROR:
                 return self._reply(*api._init_failed(body, headers, self.recorded))
             if path.startswith(PREFIX + "invocation/"):
@@ -391,5 +511,50 @@ def _make_handler(api):
                 if action in ("response", "error"):
                     return self._reply(*api._answer(request_id, action, body, headers, self.recorded))
             self._reply(404, {"errorMessage": "Unknown path %s" % path, "errorType": "NotFound"})
+
+        def _stream(self, request_id):
+            """A streamed response: claimed when its head arrives, each chunk handed on as it comes,
+            answered (202) only once the terminating chunk and the trailers are in."""
+            headers = self._record(b"")
+            refused, pending = api._claim_stream(request_id, self.recorded)
+            if refused is not None:
+                self.close_connection = True  # its body is still on the wire
+                return self._reply(*refused)
+            pending._stream_started(headers)
+            try:
+                for data in self._chunks():
+                    pending._chunk(data)
+                    if pending.received > api.max_stream_bytes:
+                        return self._too_large(pending, headers)
+                    if pending.cut_stream_after is not None and len(pending.chunk_times) >= pending.cut_stream_after:
+                        try:
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                        return self._cut(pending, headers)
+            except (OSError, ValueError):
+                return self._cut(pending, headers)  # the runtime went away mid-stream (died, or killed)
+            pending.trailers = self.recorded.trailers = self.trailers
+            self.recorded.body = b"".join(pending.chunks)
+            self.recorded.status = 202  # before the caller can see the result
+            pending.resolve("response", self.recorded.body, headers)
+            self._reply(202, {"status": "OK"})
+
+        def _cut(self, pending, headers):
+            self.recorded.status = "closed"
+            self.close_connection = True
+            pending.cut = True
+            pending.resolve("response", b"".join(pending.chunks), headers)
+
+        def _too_large(self, pending, headers):
+            # As Lambda: the client's stream ends with the error, the runtime's POST gets 413.
+            message = "Response payload size exceeded maximum allowed payload size (%d bytes)." % api.max_stream_bytes
+            error = json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode()
+            pending.trailers = {ERROR_TYPE_HEADER: "Function.ResponseSizeTooLarge",
+                                ERROR_BODY_HEADER: base64.b64encode(error).decode("ascii")}
+            self.close_connection = True
+            pending.resolve("response", b"".join(pending.chunks), headers)
+            self._reply(413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % api.max_stream_bytes,
+                              "errorType": "RequestEntityTooLarge"})
 
     return Handler

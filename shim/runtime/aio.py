@@ -8,21 +8,39 @@ state is for a sync handler. Each invoke runs as a task, with a copy of the invo
 context: request keys bound for logging are visible inside it.
 """
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
+# A generator function, or an async one: its handler streams (shim.runtime.stream, imported only then).
+GENERATOR_FLAGS = 0x20 | 0x200  # inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def code_flags(handler):
+    """The co_flags of a function, or of an object's __call__; 0 for what has no code (a builtin)."""
+    code = getattr(handler, "__code__", None) or getattr(getattr(handler, "__call__", None), "__code__", None)
+    return code.co_flags if code is not None else 0
 
 
 def is_async(handler):
-    code = getattr(handler, "__code__", None) or getattr(getattr(handler, "__call__", None), "__code__", None)
-    return code is not None and bool(code.co_flags & _CO_COROUTINE)
+    return bool(code_flags(handler) & _CO_COROUTINE)
+
+
+_loop = None
+
+
+def event_loop():
+    """The environment's one event loop, made (and asyncio imported) the first time, at init."""
+    global _loop
+    if _loop is None:
+        import asyncio
+
+        _loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loop)
+    return _loop
 
 
 def adapt(handler):
     """The handler itself when it is sync; else a sync wrapper that runs it on the environment's loop."""
     if not is_async(handler):
         return handler
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = event_loop()
 
     def run_on_loop(event, context):
         return loop.run_until_complete(handler(event, context))

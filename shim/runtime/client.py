@@ -197,6 +197,44 @@ class RuntimeAPI:
         self._next_sent = False
         del self._buf[:]
 
+    # -- a streamed answer (shim.runtime.stream frames the body) ---------------------------
+
+    def stream_begin(self, path, extra_headers):
+        """Send the head of a chunked POST on this connection; the socket to write its body to.
+
+        The connection has just carried the event (GET /next was not pipelined behind a
+        streamed answer), so it is live and the first chunk waits for no connect."""
+        head = ("POST %s HTTP/1.1\r\n" % path).encode("latin-1") + self._common
+        head += (extra_headers + "Transfer-Encoding: chunked\r\n\r\n").encode("latin-1")
+        sock = self._sock or self._connect()
+        sock.sendall(head)
+        return sock
+
+    def stream_end(self, last):
+        """Send the body's last bytes, read the reply (the API answers once it has read the whole
+        body), then close: the Runtime API asks for a fresh connection after a streamed response."""
+        try:
+            self._sock.sendall(last)
+            status, _, body = self._read_response("POST")
+        except _Closed:
+            raise ConnectionError("the Runtime API closed the connection before replying") from None
+        finally:
+            self.close()
+        return status, body
+
+    def stream_abandon(self):
+        """After a failed write: the status and body the API sent before it closed (say a 413),
+        or None; the connection is closed either way."""
+        try:
+            if self._sock is not None:
+                self._sock.settimeout(0.5)
+                return self._read_response("POST")[::2]
+        except (OSError, _Closed, ValueError):
+            pass
+        finally:
+            self.close()
+        return None
+
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod

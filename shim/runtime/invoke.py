@@ -32,7 +32,7 @@ def failure(exc, request_id):
 
 
 def run(handler, invocation, guard):
-    _export_trace_id(invocation.trace_id)
+    export_trace_id(invocation.trace_id)
     try:
         context = LambdaContext(invocation)
         event = marshal.decode_event(invocation.body, invocation.content_type)
@@ -48,7 +48,7 @@ def run(handler, invocation, guard):
         return failure(exc, invocation.request_id)
 
 
-def _export_trace_id(trace_id):
+def export_trace_id(trace_id):
     # The X-Ray SDK reads the trace header from the environment, as on the managed runtimes.
     if trace_id is not None:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id

@@ -27,6 +27,7 @@ def main(argv=None):
     try:
         try:
             handler = aio.adapt(loader.load_handler(spec))
+            run_stream = _streaming(handler)
         except errors.Fault as fault:
             report_init_error(api, fault)
             recorder.end()
@@ -36,7 +37,7 @@ def main(argv=None):
         if warning:
             logs.runtime_error(warning)
         logs.warm_up()
-        loop(api, handler, guard, recorder)
+        loop(api, handler, guard, recorder, run_stream)
     except FatalSignal as sig:
         logs.runtime_info("Stopping on %s" % sig.name)
         sys.exit(128 + sig.signum)
@@ -54,8 +55,20 @@ def report_init_error(api, fault):
         logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
 
 
-def loop(api, handler, guard, recorder):
-    """Forever: take an event from /next, run it, post its one answer (the next GET rides along)."""
+def _streaming(handler):
+    """stream.run for a generator handler, which streams its response; None for any other.
+    Found by the function's code flags, so a function that does not stream never loads the module."""
+    if not aio.code_flags(handler) & aio.GENERATOR_FLAGS:
+        return None
+    from shim.runtime import stream
+
+    stream.prepare(handler)
+    return stream.run
+
+
+def loop(api, handler, guard, recorder, run_stream=None):
+    """Forever: take an event from /next, run it, post its one answer (the next GET rides along).
+    A streaming handler's answer is posted as it is produced; only an error before its first chunk comes back here."""
     while True:
         invocation = api.next()
         if not invocation.request_id:
@@ -64,8 +77,9 @@ def loop(api, handler, guard, recorder):
         guard.where = guard.RUNTIME
         recorder.begin(invocation.request_id, invocation.invocation_id)
         logs.start_invoke(invocation)
-        answer = invoke.run(handler, invocation, guard)
-        post(api, invocation, answer)
+        answer = run_stream(api, handler, invocation, guard) if run_stream else invoke.run(handler, invocation, guard)
+        if answer is not None:
+            post(api, invocation, answer)
         recorder.end()
         logs.end_invoke()
         guard.where = guard.IDLE

@@ -29,3 +29,12 @@ INVOCATION_ID = "Lambda-Runtime-Invocation-Id"   # echoed back on the answer whe
 # The runtime's posts to /error and /init/error carry these.
 ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 XRAY_CAUSE = "Lambda-Runtime-Function-XRay-Error-Cause"
+
+# A streamed response (shim.runtime.stream): a chunked POST to /response with these headers;
+# an error after the first byte goes in the two declared trailers (Error-Type and a base64 Error-Body).
+RESPONSE_MODE = "Lambda-Runtime-Function-Response-Mode"
+STREAMING = "streaming"                 # the only value the Runtime API accepts besides none at all
+ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
+# The body of a streamed response for a Function URL: JSON {statusCode, headers, cookies}, 8 NUL bytes, then the body.
+HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response"
+PRELUDE_DELIMITER = b"\0" * 8

@@ -1,0 +1,287 @@
+"""Streamed responses: a handler that is a generator function (or an async one) streams.
+
+    def Handle(event, context):
+        yield "first line\\n"          # on its way before the next line of the handler runs
+        yield b"bytes as they are"
+
+Each yielded chunk leaves at once as one HTTP chunk of a POST to /response with
+`Lambda-Runtime-Function-Response-Mode: streaming` (str is sent as UTF-8; an empty
+chunk is skipped, since a zero-size chunk would end the body). Nothing is buffered:
+the socket has no Nagle delay and a chunk is handed to the kernel in one sendmsg,
+without being copied, so memory stays flat however much is streamed.
+
+Errors: one raised before the first chunk is an ordinary /error. After the first
+byte the body cannot be taken back, so the error goes in the trailers the POST
+declared (Error-Type, and Error-Body: base64 of the same JSON an /error would
+carry) and is logged like any uncaught error. Lambda still counts it as a response.
+
+HttpResponse, yielded first, turns the stream into an HTTP response for a Function
+URL: the prelude (JSON status, headers, cookies, then 8 NUL bytes) goes first,
+with the content type Lambda reads it by.
+
+If the Runtime API closes the connection mid-stream, the generator is closed (its
+`finally` runs), one line is logged and the runtime goes back to /next.
+"""
+import json
+
+from shim.runtime import aio, errors, invoke, logs, marshal, protocol
+from shim.runtime.client import _clean
+from shim.runtime.context import LambdaContext
+
+_CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
+DEFAULT_CONTENT_TYPE = "application/octet-stream"  # as the Node.js runtime sends for a plain stream
+_ERROR_BODY_LIMIT = 64 * 1024  # trailers are headers: stay far below what a server takes
+_END = b"0\r\n\r\n"
+
+
+def is_streaming(handler):
+    """A generator function or an async generator function (flags on its code: no inspect import)."""
+    return bool(aio.code_flags(handler) & aio.GENERATOR_FLAGS)
+
+
+def prepare(handler):
+    """At init, for a streaming handler: an async one gets the environment's loop now, not on the first invoke."""
+    if aio.code_flags(handler) & _CO_ASYNC_GENERATOR:
+        aio.event_loop()
+
+
+class HttpResponse:
+    """Status, headers and cookies of a streamed HTTP response (Function URL, API Gateway streaming).
+
+    Yield it first, then the body:
+
+        from shim import HttpResponse
+
+        def Handle(event, context):
+            yield HttpResponse(200, {"Content-Type": "text/html"}, cookies=["theme=dark; Path=/"])
+            yield "<h1>Hello</h1>"
+    """
+
+    __slots__ = ("status_code", "headers", "cookies")
+
+    def __init__(self, status_code=200, headers=None, cookies=None):
+        if type(status_code) is not int or not 100 <= status_code <= 599:
+            raise ValueError("HttpResponse: status_code must be an int from 100 to 599, got %r" % (status_code,))
+        headers = dict(headers or {})
+        for name, value in headers.items():
+            if not isinstance(name, str) or not isinstance(value, (str, int)):
+                raise TypeError("HttpResponse: headers map str to str, got %r: %r" % (name, value))
+        cookies = list(cookies or ())
+        if not all(isinstance(cookie, str) for cookie in cookies):
+            raise TypeError("HttpResponse: cookies is a list of str (Set-Cookie values), got %r" % (cookies,))
+        self.status_code = status_code
+        self.headers = {name: str(value) for name, value in headers.items()}
+        self.cookies = cookies
+
+    def prelude(self):
+        """The bytes that go before the body: the JSON metadata (never a raw NUL inside) and 8 NUL bytes."""
+        meta = {"statusCode": self.status_code, "headers": self.headers, "cookies": self.cookies}
+        return json.dumps(meta, ensure_ascii=True).encode("ascii") + protocol.PRELUDE_DELIMITER
+
+    def __repr__(self):
+        return "HttpResponse(%d, %r, cookies=%r)" % (self.status_code, self.headers, self.cookies)
+
+
+class _Disconnected(Exception):
+    """The Runtime API closed the connection while the response was being written."""
+
+
+def run(api, handler, invocation, guard):
+    """One streamed invoke. Returns an Answer for the caller to post when nothing was streamed
+    (an error before the first chunk is an ordinary /error); None when the stream answered."""
+    invoke.export_trace_id(invocation.trace_id)
+    try:
+        context = LambdaContext(invocation)
+        event = marshal.decode_event(invocation.body, invocation.content_type)
+        guard.where = guard.HANDLER
+        try:
+            chunks = handler(event, context)  # runs none of its code yet
+        finally:
+            guard.where = guard.RUNTIME
+    except BaseException as exc:  # noqa: B036 - a panic must still answer the request
+        guard.where = guard.RUNTIME
+        return invoke.failure(exc, invocation.request_id)
+    writer = _Writer(api, invocation)
+    if not hasattr(chunks, "__anext__"):
+        return _drive(chunks, writer, guard)
+    try:
+        return aio.event_loop().run_until_complete(_drive_async(chunks, writer, guard))
+    except BaseException as exc:  # noqa: B036 - raised in the loop itself (a signal while it waited)
+        guard.where = guard.RUNTIME
+        return None if writer.done else writer.fail(exc)
+
+
+def _drive(chunks, writer, guard):
+    try:
+        guard.where = guard.HANDLER
+        try:
+            for chunk in chunks:
+                guard.where = guard.RUNTIME  # a signal now waits until the chunk is out
+                writer.write(chunk)
+                guard.where = guard.HANDLER
+        finally:
+            guard.where = guard.RUNTIME
+    except _Disconnected as exc:
+        _close(chunks, guard)
+        return writer.disconnected(exc)
+    except BaseException as exc:  # noqa: B036
+        _close(chunks, guard)  # a bad chunk: the generator is suspended, let its finally run
+        return writer.fail(exc)
+    return writer.finish()
+
+
+async def _drive_async(chunks, writer, guard):
+    # One task for the whole stream, so context variables bound by the handler last across its steps.
+    try:
+        guard.where = guard.HANDLER
+        try:
+            async for chunk in chunks:
+                guard.where = guard.RUNTIME
+                writer.write(chunk)  # blocking, on purpose: the loop is the handler's, and it waits for its chunk
+                guard.where = guard.HANDLER
+        finally:
+            guard.where = guard.RUNTIME
+    except _Disconnected as exc:
+        await _aclose(chunks, guard)
+        return writer.disconnected(exc)
+    except BaseException as exc:  # noqa: B036
+        await _aclose(chunks, guard)
+        return writer.fail(exc)
+    return writer.finish()
+
+
+def _close(chunks, guard):
+    guard.where = guard.HANDLER
+    try:
+        chunks.close()
+    except BaseException as exc:  # noqa: B036 - its finally raised: say so, the answer goes on
+        logs.runtime_error("The streaming handler raised while being closed: %s: %s"
+                           % (type(exc).__name__, errors.safe_str(exc)))
+    finally:
+        guard.where = guard.RUNTIME
+
+
+async def _aclose(chunks, guard):
+    guard.where = guard.HANDLER
+    try:
+        await chunks.aclose()
+    except BaseException as exc:  # noqa: B036
+        logs.runtime_error("The streaming handler raised while being closed: %s: %s"
+                           % (type(exc).__name__, errors.safe_str(exc)))
+    finally:
+        guard.where = guard.RUNTIME
+
+
+class _Writer:
+    """The body of one streamed POST: head on the first chunk, one HTTP chunk per yield, then the end."""
+
+    __slots__ = ("api", "request_id", "invocation_id", "sock", "sent", "done")
+
+    def __init__(self, api, invocation):
+        self.api = api
+        self.request_id = invocation.request_id
+        self.invocation_id = invocation.invocation_id
+        self.sock = None  # once the POST's head is out
+        self.sent = 0     # body bytes so far
+        self.done = False
+
+    def write(self, chunk):
+        kind = type(chunk)
+        if kind is bytes:
+            data = chunk
+        elif kind is str:
+            data = chunk.encode("utf-8")
+        elif kind is HttpResponse:
+            if self.sock is not None:
+                raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: an HttpResponse must be the"
+                                   " first thing a streaming handler yields, before any body")
+            self._begin(protocol.HTTP_INTEGRATION_RESPONSE)
+            data = chunk.prelude()
+        elif isinstance(chunk, (bytes, bytearray, memoryview)):
+            data = bytes(chunk)
+        else:
+            raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: a streaming handler yields bytes"
+                               " or str (and an HttpResponse first), got %s" % kind.__name__)
+        if not data:
+            return  # a zero-size chunk would end the body
+        if self.sock is None:
+            self._begin(DEFAULT_CONTENT_TYPE)
+        size = len(data)
+        head = b"%X\r\n" % size
+        total = len(head) + size + 2
+        try:
+            sent = self.sock.sendmsg((head, data, b"\r\n"))
+            if sent < total:
+                _send_rest(self.sock, (head, data, b"\r\n"), sent)
+        except OSError as exc:
+            raise _Disconnected(exc) from None
+        self.sent += size
+
+    def finish(self):
+        if self.sock is None:
+            self._begin(DEFAULT_CONTENT_TYPE)  # an empty stream: a valid, empty chunked body
+        return self._end(_END)
+
+    def fail(self, exc):
+        """An Answer to post as an ordinary /error if nothing was sent yet; else the error in the trailers."""
+        answer = invoke.failure(exc, self.request_id)
+        if self.sock is None:
+            self.done = True
+            return answer
+        logs.uncaught(answer.error, answer.exception)
+        trailers = "0\r\n%s: %s\r\n%s: %s\r\n\r\n" % (
+            protocol.ERROR_TYPE, _clean(answer.error_type), protocol.ERROR_BODY, error_body(answer.error))
+        return self._end(trailers.encode("ascii"))
+
+    def disconnected(self, exc):
+        self.done = True
+        reply = self.api.stream_abandon()
+        said = ""
+        if reply is not None:
+            said = "; it said HTTP %d: %s" % (reply[0], reply[1][:200].decode("utf-8", "replace"))
+        logs.runtime_error("The Runtime API closed the connection %d bytes into the streamed response for %s (%s)%s;"
+                           " the handler was stopped" % (self.sent, self.request_id, errors.safe_str(exc) or
+                                                         type(exc).__name__, said))
+        return None
+
+    def _begin(self, content_type):
+        extra = "Content-Type: %s\r\n%s: %s\r\nTrailer: %s, %s\r\n" % (
+            content_type, protocol.RESPONSE_MODE, protocol.STREAMING, protocol.ERROR_TYPE, protocol.ERROR_BODY)
+        if self.invocation_id:
+            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, _clean(self.invocation_id))
+        try:
+            self.sock = self.api.stream_begin(protocol.response_path(self.request_id), extra)
+        except OSError as exc:
+            raise _Disconnected(exc) from None
+
+    def _end(self, last):
+        try:
+            status, reply = self.api.stream_end(last)
+        except OSError as exc:
+            return self.disconnected(exc)
+        self.done = True
+        if status != 202:
+            logs.runtime_error("The Runtime API refused the streamed response for %s: HTTP %d: %s"
+                               % (self.request_id, status, reply[:200].decode("utf-8", "replace")))
+        return None
+
+
+def _send_rest(sock, parts, sent):
+    """What sendmsg left over (a full socket buffer, or a signal), without joining the parts."""
+    for part in parts:
+        if sent >= len(part):
+            sent -= len(part)
+            continue
+        sock.sendall(memoryview(part)[sent:])
+        sent = 0
+
+
+def error_body(error):
+    """Lambda-Runtime-Function-Error-Body: base64 of the error JSON, the innermost frames kept if it is long."""
+    import binascii  # the error path's: an extension module, ~0.4 ms to load
+
+    while True:
+        text = binascii.b2a_base64(errors.encode(error), newline=False).decode("ascii")
+        if len(text) <= _ERROR_BODY_LIMIT or not error["stackTrace"]:
+            return text
+        error = dict(error, stackTrace=error["stackTrace"][len(error["stackTrace"]) // 2 + 1:])
