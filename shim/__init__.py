@@ -12,12 +12,3 @@ __version__ = "0.2.0"
 
 class UsageError(Exception):
     """Bad input from a developer (packer, local tools): the CLI prints it as one line, exit status 2."""
-
-
-def __getattr__(name):
-    # `from shim import HttpResponse` in a streaming handler, without the runtime loading
-    # shim.runtime.stream for every function that does not stream (PEP 562).
-    if name == "HttpResponse":
-        from shim.runtime.stream import HttpResponse
-        return HttpResponse
-    raise AttributeError("module 'shim' has no attribute %r" % name)

@@ -50,7 +50,7 @@ class HttpResponse:
 
     Yield it first, then the body:
 
-        from shim import HttpResponse
+        from shim.runtime.stream import HttpResponse
 
         def Handle(event, context):
             yield HttpResponse(200, {"Content-Type": "text/html"}, cookies=["theme=dark; Path=/"])
