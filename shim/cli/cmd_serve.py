@@ -29,6 +29,9 @@ def configure(parser):
     parser.add_argument("--port", default="9000", help="the port on 127.0.0.1 (default: 9000; 0 picks a free one)")
     parser.add_argument("--concurrency", default="1", metavar="N",
                         help="how many execution environments (runtime processes) to run (default: 1)")
+    parser.add_argument("--function-url", action="store_true",
+                        help="also serve every other path and method as the function's Function URL "
+                             "(payload 2.0 events; a streamed HTTP response streams)")
 
 
 def main(args):
@@ -44,7 +47,7 @@ def main(args):
     stop_on_signals()
     log = _Log()
     try:
-        server = Server(port, None, log)
+        server = Server(port, None, log, function_url=args.function_url)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError("port %d on 127.0.0.1 is in use (pick another with --port, or 0 for any free one)"
@@ -64,6 +67,8 @@ def main(args):
         url = "http://127.0.0.1:%d/2015-03-31/functions/function/invocations" % server.server_address[1]
         log("shim serve: listening on %s (%d environment%s; runtime pids %s); Ctrl-C stops\n" % (
             url, concurrency, "" if concurrency == 1 else "s", " ".join(str(fn.pid) for fn in pool.functions)))
+        if args.function_url:
+            log("shim serve: Function URL on http://127.0.0.1:%d/ (any other path)\n" % server.server_address[1])
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass

@@ -24,8 +24,9 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import Optional
+from typing import Dict, List, Optional
 
+from shim.local.emulator import END
 from shim.local.environment import Environment, exit_reason
 from shim.runtime import errors
 from shim.runtime.logs import utc_timestamp
@@ -53,6 +54,14 @@ class InvokeResult:
     max_memory_kb: Optional[int] = None
     logs: str = ""                        # what the runtime wrote during this invoke
     init_logs: str = ""                   # and during the init before it (cold start only)
+    # A streamed response: its chunks as they came, when each came (ms after the runtime took the
+    # event), the time to its first byte, and the error it ended with (from its trailers), if any.
+    streamed: bool = False
+    chunks: List[bytes] = dataclasses.field(default_factory=list)
+    chunk_times_ms: List[float] = dataclasses.field(default_factory=list)
+    first_byte_ms: Optional[float] = None
+    stream_error: Optional[dict] = None
+    trailers: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self):
@@ -65,6 +74,8 @@ class InvokeResult:
     @property
     def payload(self):
         """The response decoded from JSON (the raw text if it is not JSON), or the error object."""
+        if self.stream_error is not None:
+            return self.stream_error
         if not self.body:
             return None
         try:
@@ -108,6 +119,9 @@ class InvokeResult:
                   "Max Memory Used: %d MB" % self.max_memory_mb]
         if self.init_ms is not None:
             fields.append("Init Duration: %.2f ms" % self.init_ms)
+        if self.streamed:  # not in Lambda's REPORT: what a streamed response is for
+            fields.append("Time To First Byte: %s" % ("%.2f ms" % self.first_byte_ms if self.first_byte_ms is not None
+                                                      else "none (empty stream)"))
         if self.kind == "timeout":
             fields.append("Status: timeout")
         elif self.kind in ("lost", "init_error"):
@@ -239,14 +253,17 @@ class Function:
 
     # -- invoking --------------------------------------------------------------------------------
 
-    def invoke(self, event, *, request_id=None, **options):
-        """Run one event (a JSON-able object, or bytes passed as they are) and return its InvokeResult."""
-        result = self._invoke(event, request_id, options)
+    def invoke(self, event, *, request_id=None, on_stream=None, **options):
+        """Run one event (a JSON-able object, or bytes passed as they are) and return its InvokeResult.
+
+        on_stream, if given, is called in this thread with ("start", content type) when a streamed
+        response begins and ("chunk", bytes) as each chunk arrives (keep_stream=False: not kept)."""
+        result = self._invoke(event, request_id, on_stream, options)
         for observe in self.observers:
             observe(result)
         return result
 
-    def _invoke(self, event, request_id, options):
+    def _invoke(self, event, request_id, on_stream, options):
         with self._lock:
             if not self.alive:
                 self.start()
@@ -263,13 +280,13 @@ class Function:
             mark, polls = environment.mark(), environment.api.polls
             deadline_ms = int((time.time() + self.timeout_s) * 1000)
             pending = environment.api.submit(event, request_id=request_id, deadline_ms=deadline_ms, **options)
-            result, elapsed_ms = self._wait(environment, pending)
+            result, elapsed_ms = self._wait(environment, pending, on_stream)
 
             def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
                 return InvokeResult(request_id=request_id, kind=kind, body=body, content_type=content_type,
                                     error_type=error_type, duration_ms=duration_ms, init_ms=init_ms,
                                     memory_mb=self.memory_mb, max_memory_kb=environment.peak_rss_kb,
-                                    logs=environment.since(mark), init_logs=init_logs)
+                                    logs=environment.since(mark), init_logs=init_logs, **_stream_fields(pending))
 
             if result is None:  # timed out: Lambda stops the whole environment
                 environment.sample_memory()
@@ -279,6 +296,8 @@ class Function:
                 message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
                 return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
                               errors.TIMED_OUT)
+            if result.cut and _exited(environment):  # it died mid-stream
+                result.kind = "lost"
             if result.kind == "lost" or result.error_type == errors.EXIT_ERROR:
                 environment.join_readers()
                 self.stop()
@@ -294,21 +313,27 @@ class Function:
             duration_ms = ((polled or result.answered_at) - pending.taken_at) * 1000
             environment.sample_memory()
             environment.drain()
+            if result.stream_error is not None:  # failed after its first byte: Lambda's error trailers
+                return finish("error", result.body, result.stream_error.get("errorType") or "Unhandled",
+                              content_type=result.content_type, duration_ms=duration_ms)
             if result.kind == "response":
                 return finish("response", result.body, content_type=result.content_type, duration_ms=duration_ms)
             return finish("error", result.body, result.error_type or "Unhandled", duration_ms=duration_ms)
 
-    def _wait(self, environment, pending):
-        """(the answered Exchange, ms since the runtime took it), or (None, ms) on timeout."""
+    def _wait(self, environment, pending, on_stream=None):
+        """(the answered Exchange, ms since the runtime took it), or (None, ms) on timeout.
+        A streamed answer's events go to on_stream as they come; the timeout covers the whole stream."""
         while True:
             # The clock starts when the runtime takes the event (at once, as it is waiting for it).
             started = pending.taken_at or pending.submitted_at
             deadline = started + self.timeout_s
-            try:
-                result = pending.wait(max(0.0, min(0.05, deadline - time.monotonic())))
-                return result, result.duration_ms or 0.0
-            except TimeoutError:
-                pass
+            event = pending.next_event(max(0.0, min(0.05, deadline - time.monotonic())))
+            if event is END:
+                return pending, pending.duration_ms or 0.0
+            if event is not None:
+                if on_stream is not None:
+                    on_stream(event)
+                continue
             now = time.monotonic()
             if now >= deadline:
                 return None, (now - started) * 1000
@@ -353,6 +378,26 @@ class Function:
         return InvokeResult(request_id=request_id, kind="init_error", body=body, content_type="application/json",
                             error_type=error_type, init_ms=init_ms, memory_mb=self.memory_mb,
                             max_memory_kb=environment.peak_rss_kb, init_logs=environment.since(0))
+
+
+def _stream_fields(pending):
+    """The InvokeResult fields of a streamed answer (none for a buffered one)."""
+    if not pending.streamed:
+        return {}
+    taken = pending.taken_at or pending.submitted_at
+    times = [(at - taken) * 1000 for at in pending.chunk_times]
+    return {"streamed": True, "chunks": list(pending.chunks), "chunk_times_ms": times,
+            "first_byte_ms": times[0] if times else None, "stream_error": pending.stream_error,
+            "trailers": dict(pending.trailers)}
+
+
+def _exited(environment, wait_s=1.0):
+    """Whether the runtime process exits within wait_s (a stream cut by a dying runtime)."""
+    try:
+        environment.process.wait(wait_s)
+        return True
+    except Exception:  # noqa: BLE001 - still running
+        return False
 
 
 # -- log records -------------------------------------------------------------------------------

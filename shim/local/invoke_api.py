@@ -8,13 +8,17 @@ import json
 import queue
 import re
 import threading
+import uuid
 from http.server import ThreadingHTTPServer
 
+from shim.local import function_url, relay
 from shim.local.emulator import KeepAliveHandler
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
+# InvokeWithResponseStream: the answer in the binary event-stream format (shim.local.relay).
+STREAM_PATH = re.compile(r"/2021-11-15/functions/(?P<name>[^/]+)/response-streaming-invocations")
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's payload
-TAIL_BYTES = 4096                    # what X-Amz-Log-Type: Tail returns, as in Lambda
+TAIL_BYTES = relay.TAIL_BYTES        # what X-Amz-Log-Type: Tail returns, as in Lambda
 
 
 class Pool:
@@ -60,10 +64,11 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # many clients at once must queue, not be refused
 
-    def __init__(self, port, pool, log):
+    def __init__(self, port, pool, log, function_url=False):
         super().__init__(("127.0.0.1", port), InvokeHandler)
         self.pool = pool
         self.log = log
+        self.function_url = function_url  # every other path and method is the function's Function URL
         self.in_flight = 0
         self._idle = threading.Condition()
 
@@ -89,7 +94,11 @@ class InvokeHandler(KeepAliveHandler):
             self.server.track(-1)
 
     def _post(self):
-        if not INVOKE_PATH.fullmatch(self.path.split("?", 1)[0]):
+        path = self.path.split("?", 1)[0]
+        streaming = STREAM_PATH.fullmatch(path)
+        if not INVOKE_PATH.fullmatch(path) and not streaming:
+            if self.server.function_url:
+                return self._url()
             return self._fail(404, "ResourceNotFoundException", "No route for POST %s" % self.path)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True  # its body is still on the wire
@@ -114,14 +123,22 @@ class InvokeHandler(KeepAliveHandler):
         kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if kind == "DryRun":
             return self._send(204, b"")
-        if kind == "Event":  # asynchronous: accepted now, run in the background
+        if kind == "Event" and not streaming:  # asynchronous: accepted now, run in the background
             threading.Thread(target=self._invoke, args=(event,), daemon=True).start()
             return self._send(202, b"")
         if kind != "RequestResponse":
             return self._fail(400, "InvalidParameterValueException", "Unknown X-Amz-Invocation-Type %r" % kind)
-        result = self._invoke(event)
+        request_id = str(uuid.uuid4())
+        want_tail = (self.headers.get("X-Amz-Log-Type") or "").lower() == "tail"
+        # A function that streams is relayed as it streams; one that does not is answered whole below.
+        sink = (relay.EventStreamRelay if streaming else relay.InvokeRelay)(self, request_id, want_tail)
+        result = self._invoke(event, request_id=request_id, on_stream=sink.on_stream)
+        if result is None and sink.writer.started:
+            return sink.writer.abort()
         if result is None:
             return self._fail(503, "ServiceException", "The server is shutting down")
+        if streaming or sink.writer.started:
+            return sink.finish(result)
         headers = {"Content-Type": result.content_type or "application/json", "X-Amz-Executed-Version": "$LATEST",
                    "X-Amzn-RequestId": result.request_id}
         if not result.ok:
@@ -132,11 +149,43 @@ class InvokeHandler(KeepAliveHandler):
         self._send(200, result.body, headers)
 
     def do_GET(self):
+        if self.server.function_url:
+            return self._url()
         self._fail(404, "ResourceNotFoundException", "No route for GET %s; invoke with POST" % self.path)
 
-    def _invoke(self, event):
+    def _other_method(self):
+        if self.server.function_url:
+            return self._url()
+        self._fail(404, "ResourceNotFoundException", "No route for %s %s" % (self.command, self.path))
+
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _other_method
+
+    def _url(self):
+        """The function's Function URL: the request as a payload 2.0 event, the answer as an HTTP response."""
+        self.server.track(+1)
         try:
-            result = self.server.pool.invoke(event)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or length > MAX_REQUEST_BYTES or "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+                self.close_connection = True
+                return self._send(413 if length > MAX_REQUEST_BYTES else 400, b"", {"Content-Type": "text/plain"})
+            body = self.rfile.read(length) if length else b""
+            request_id = str(uuid.uuid4())
+            event = function_url.event(self.command, self.path, self.headers.items(), body, request_id,
+                                       self.client_address[0])
+            sink = relay.FunctionURLRelay(self, self.server.log)
+            result = self._invoke(json.dumps(event).encode("utf-8"), request_id=request_id, on_stream=sink.on_stream)
+            if result is None:
+                return sink.writer.abort() if sink.writer.started else self._send(503, b"")
+            sink.finish(result)
+        finally:
+            self.server.track(-1)
+
+    def _invoke(self, event, **options):
+        try:
+            result = self.server.pool.invoke(event, keep_stream=False, **options)  # streamed chunks are passed on, not kept
         except RuntimeError:  # closed while this request waited
             return None
         self.server.log(result.transcript())
