@@ -105,19 +105,58 @@ def main(args):
     stop_on_signals()
     task_root = open_task_root(args)
     fn = Function(task_root.path, echo=_echo, **settings)
+    printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
-        result = fn.invoke(event)
+        result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
         for line in [result.end_line(), result.report_line()] + result.platform_lines():
             _echo("platform", line + "\n")
     finally:
         fn.close()
         task_root.remove()
-    sys.stdout.buffer.write(result.body + b"\n")
+    if not result.streamed:
+        sys.stdout.buffer.write(result.body + b"\n")
+    elif printer.needs_newline:
+        sys.stdout.buffer.write(b"\n")
+    if result.streamed and not result.ok:  # the stream broke off: the error object after what came
+        sys.stdout.buffer.write(json.dumps(result.error).encode("utf-8") + b"\n")
     sys.stdout.flush()
     if result.ok:
         return 0
     print("shim invoke: %s" % summary(result), file=sys.stderr)
     return 1
+
+
+class ChunkPrinter:
+    """A streamed response to stdout as each chunk arrives; an HTTP response's prelude (status,
+    headers, cookies) to stderr as one line, so stdout holds the body alone."""
+
+    def __init__(self, out, echo):
+        self.out, self.echo = out, echo
+        self.reader = None
+        self.needs_newline = False
+
+    def __call__(self, event):
+        from shim.local import function_url
+        from shim.runtime import protocol
+        kind, value = event
+        if kind == "start":
+            if value == protocol.HTTP_INTEGRATION_RESPONSE:
+                self.reader = function_url.PreludeReader()
+            return
+        if self.reader is not None and not self.reader.complete:
+            try:
+                prelude, value = self.reader.feed(value)
+            except function_url.PreludeError as exc:
+                self.echo("platform", "shim invoke: the HTTP response prelude is unusable (%s); printing it raw\n" % exc)
+                value, self.reader = self.reader.held, None
+            else:
+                if prelude is not None:
+                    status, headers = function_url.response_head(prelude)
+                    self.echo("platform", "HTTP %d %s\n" % (status, " ".join("%s: %s;" % h for h in headers)))
+        if value:
+            self.out.write(value)
+            self.out.flush()
+            self.needs_newline = not value.endswith(b"\n")
 
 
 def summary(result):

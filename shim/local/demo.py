@@ -19,6 +19,10 @@ SAMPLE_EVENTS = {
     "api": {"httpMethod": "GET", "path": "/hello", "queryStringParameters": {"name": "Ada"}},
     "structured": {"order_id": "A-17", "items": [{"sku": "pen", "price": 2.5, "quantity": 4}]},
     "failing": {"quantity": 0},
+    "stream": {"text": "Each word leaves the function as soon as it is yielded", "delay": 0.15},
+    "http_stream": {"version": "2.0", "rawPath": "/", "rawQueryString": "name=Ada",
+                    "queryStringParameters": {"name": "Ada"},
+                    "requestContext": {"http": {"method": "GET", "path": "/"}}},
 }
 
 
@@ -64,7 +68,7 @@ def demo(function_dir, handler, event_text=None):
                 return 1
             say("   it is polling the local Runtime API: init took %.1f ms" % init_ms)
             say("3. invoked %s with %s:\n" % (handler, json.dumps(event)))
-            cold = fn.invoke(event)
+            cold = fn.invoke(event, on_stream=_ChunkShower())
             _show(cold, for_terminal)
             warm = fn.invoke(event)
             say("4. and once more, warm (same process, no init):\n")
@@ -77,8 +81,33 @@ def demo(function_dir, handler, event_text=None):
     return 0 if cold.kind in ("response", "error") else 1
 
 
+class _ChunkShower:
+    """A streamed response's chunks, printed the moment each arrives, with when."""
+
+    def __init__(self):
+        self.started = None
+
+    def __call__(self, event):
+        kind, value = event
+        if kind == "start":
+            self.started = time.monotonic()
+            say("   the function streams its response (%s); each chunk as it arrives:" % value)
+            return
+        text = value.decode("utf-8", "replace").replace("\0", "\\0")
+        say("   +%5.0f ms  %s" % ((time.monotonic() - self.started) * 1000, json.dumps(text)))
+
+
 def _show(result, for_terminal):
+    if result.streamed:
+        print()
     sys.stdout.write(for_terminal(result.transcript()))
+    if result.streamed:
+        print("\nstreamed %d chunks, %d bytes, first byte after %s%s" % (
+            len(result.chunks), len(result.body),
+            "%.1f ms" % result.first_byte_ms if result.first_byte_ms is not None else "none (empty stream)",
+            "" if result.ok else "; then it failed (%s): %s" % (result.error_type, json.dumps(result.error))))
+        print(flush=True)
+        return
     print("\n%s:" % ("result" if result.ok else "error (%s)" % result.error_type))
     print(json.dumps(result.payload, indent=2) if not isinstance(result.payload, str) else result.payload)
     print(flush=True)

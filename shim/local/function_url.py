@@ -40,6 +40,11 @@ class PreludeReader:
     def complete(self):
         return self.prelude is not None
 
+    @property
+    def held(self):
+        """What was fed and not handed back yet (the prelude so far)."""
+        return self._head
+
     def feed(self, data):
         """(the prelude dict the first time it is complete, else None; body bytes in this chunk)."""
         if self.prelude is not None:
