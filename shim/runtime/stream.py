@@ -66,6 +66,8 @@ class HttpResponse:
         for name, value in headers.items():
             if not isinstance(name, str) or not isinstance(value, (str, int)):
                 raise TypeError("HttpResponse: headers map str to str, got %r: %r" % (name, value))
+        if isinstance(cookies, (str, bytes)):  # one string is not a list of cookies
+            raise TypeError("HttpResponse: cookies is a list of str (Set-Cookie values), got %r" % (cookies,))
         cookies = list(cookies or ())
         if not all(isinstance(cookie, str) for cookie in cookies):
             raise TypeError("HttpResponse: cookies is a list of str (Set-Cookie values), got %r" % (cookies,))
