@@ -81,3 +81,39 @@ def test_failing_shows_the_error_payload(failing):
     logged = [r for r in result.records if r.get("level") == "ERROR"]
     assert logged and logged[0]["message"].startswith("OrderRejected: quantity must be at least 1")
     assert failing.invoke({"quantity": 2}).payload == {"accepted": 2}  # the environment survives it
+
+
+@pytest.fixture(scope="module")
+def text_stream(lambda_function_module):
+    return lambda_function_module("handlers", "stream.Handle")
+
+
+@pytest.fixture(scope="module")
+def http_stream(lambda_function_module):
+    return lambda_function_module("handlers", "http_stream.Handle")
+
+
+def test_text_stream_arrives_word_by_word(text_stream):
+    result = text_stream.invoke({"text": "one two three", "delay": 0.2})
+    assert result.ok and result.streamed
+    assert result.chunks == [b"one ", b"two ", b"three\n"] and result.payload == "one two three\n"
+    # Each word came as it was yielded, not all at the end: the gaps between arrivals are the
+    # handler's own pauses (>= its 0.2 s sleep), so the first one came well before the last.
+    times = result.chunk_times_ms
+    assert times[1] - times[0] >= 190 and times[2] - times[1] >= 190
+    assert result.first_byte_ms == times[0] < times[-1] < result.duration_ms
+
+
+def test_http_stream_sends_a_prelude_then_events(http_stream):
+    event = {"rawPath": "/", "queryStringParameters": {"name": "Ada", "count": "2"}}
+    result = http_stream.invoke(event)
+    assert result.content_type == "application/vnd.awslambda.http-integration-response"
+    prelude, body = result.body.split(b"\0" * 8, 1)
+    assert json.loads(prelude) == {"statusCode": 200,
+                                   "headers": {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+                                   "cookies": ["last_name=Ada; Path=/; HttpOnly"]}
+    events = [block for block in body.decode().split("\n\n") if block]
+    assert [json.loads(e.split("data: ", 1)[1]) for e in events] == [
+        {"greeting": "Hello, Ada!", "n": 1}, {"greeting": "Hello, Ada!", "n": 2}]
+    missing = http_stream.invoke({"rawPath": "/nope"})
+    assert json.loads(missing.chunks[0][:-8])["statusCode"] == 404 and missing.chunks[1] == b"nothing at /nope\n"

@@ -65,6 +65,29 @@ def test_lambda_function_invokes_through_the_real_bootstrap(function_dir):
     function_dir.runpytest("-q").assert_outcomes(passed=4)
 
 
+def test_a_streaming_result_has_its_chunks_their_times_and_the_error(function_dir):
+    function_dir.path.joinpath("fn", "streamer.py").write_text(
+        "import time\n"
+        "def Handle(event, context):\n"
+        "    yield 'a'\n"
+        "    time.sleep(0.2)\n"
+        "    yield b'b'\n"
+        "    if event.get('fail'):\n"
+        "        raise ValueError('mid-stream')\n")
+    function_dir.makepyfile(test_app="""
+        def test_stream(lambda_function):
+            fn = lambda_function("fn", "streamer.Handle")
+            result = fn.invoke({})
+            assert result.ok and result.streamed and result.chunks == [b"a", b"b"]
+            assert result.chunk_times_ms[1] - result.chunk_times_ms[0] >= 190
+            assert result.stream_error is None
+            failed = fn.invoke({"fail": True})
+            assert not failed.ok and failed.chunks == [b"a", b"b"]
+            assert failed.error_type == "ValueError" and failed.stream_error["errorMessage"] == "mid-stream"
+    """)
+    function_dir.runpytest("-q").assert_outcomes(passed=1)
+
+
 def test_module_scope_keeps_one_warm_environment(function_dir):
     function_dir.makepyfile(test_app="""
         import pytest
