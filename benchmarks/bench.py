@@ -297,6 +297,10 @@ def run(quick):
             runs = alternate(pair, reps, lambda rt: cold(rt, api))
             collect("cold start, SHIM_JSON=orjson (ms)", runs, "cold_ms")
 
+        print("streaming ...", flush=True)
+        import streaming
+        report["streaming"] = streaming.run(runtimes[OURS], api, reps, summary)
+
         print("soak, %d invokes ..." % soak_count, flush=True)
         report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}
 
@@ -331,6 +335,9 @@ def table(report):
         if name.startswith("cold start"):
             name += "; floor `python -I -c pass`: %.1f" % floor
         lines.append("| %s | %s | %s | %.2f× |" % (name, _cell(ours), _cell(theirs), ours["median"] / theirs["median"]))
+    for name, (ours, baseline, theirs) in report.get("streaming", {}).items():
+        lines.append("| %s | %s | cannot stream; baseline, %s: %s | %.2f× |"
+                     % (name, _cell(ours), baseline, _cell(theirs), ours["median"] / theirs["median"]))
     for name, values in report.get("reference", {}).items():
         lines.append("| reference: %s | %s | | |" % (name, _cell(values)))
     for name, runs in report["soak"].items():

@@ -74,7 +74,7 @@ def test_bootstrap_is_stored_executable(packed):
 def test_zip_ships_exactly_the_runtime_part_and_its_dependency_closure(packed):
     names = set(read_zip(packed.path))
     user = {n for n in names if "/" not in n and n.endswith(".py")}
-    assert user == {"api.py", "failing.py", "handler.py", "structured.py"}
+    assert user == {"api.py", "failing.py", "handler.py", "http_stream.py", "stream.py", "structured.py"}
     user_pycs = {bytecode.pyc_name(n, VERSION) for n in user}
     structlog_version = importlib.metadata.version("structlog")
     # The top level: the launcher, the user's code, the shim package, structlog and its metadata. Nothing
