@@ -10,7 +10,8 @@ invoke` does:
 Both return a shim.function.Function, already started (its init measured);
 `fn.invoke(event)` returns an InvokeResult with .payload, .ok, .error and
 .error_type, .records (the log lines of the invoke, parsed), .init_ms (on a
-cold start), .duration_ms, .max_memory_mb, .request_id.
+cold start), .duration_ms, .max_memory_mb, .request_id; for a streamed response
+also .chunks, .chunk_times_ms, .first_byte_ms and .stream_error.
 
 When a test fails, the Lambda log stream (START, logs, END, REPORT) of every
 invoke it made is added to the report.
