@@ -298,8 +298,8 @@ def run(quick):
             collect("cold start, SHIM_JSON=orjson (ms)", runs, "cold_ms")
 
         print("streaming ...", flush=True)
-        import streaming
-        report["streaming"] = streaming.run(runtimes[OURS], api, reps, summary)
+        import streaming_rows  # not `streaming`: that is the handlers' module in function/, on sys.path too
+        report["streaming"] = streaming_rows.run(runtimes[OURS], api, reps, summary)
 
         print("soak, %d invokes ..." % soak_count, flush=True)
         report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}
