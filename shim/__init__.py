@@ -12,3 +12,24 @@ __version__ = "0.2.0"
 
 class UsageError(Exception):
     """Bad input from a developer (packer, local tools): the CLI prints it as one line, exit status 2."""
+
+
+# The function's API (these ship in the zip with shim/runtime; each imports what it needs when called).
+
+def on_shutdown(fn):
+    """Run fn() when Lambda shuts the execution environment down (SIGTERM); usable as a decorator.
+    See shim.runtime.shutdown."""
+    from shim.runtime import shutdown
+    return shutdown.on_shutdown(fn)
+
+
+def register_before_snapshot(func, *args, **kwargs):
+    """SnapStart: run func(*args, **kwargs) before the snapshot; as snapshot_restore_py's, same registry."""
+    from shim.runtime import snapshot_restore
+    return snapshot_restore.registry().register_before_snapshot(func, *args, **kwargs)
+
+
+def register_after_restore(func, *args, **kwargs):
+    """SnapStart: run func(*args, **kwargs) after each restore; as snapshot_restore_py's, same registry."""
+    from shim.runtime import snapshot_restore
+    return snapshot_restore.registry().register_after_restore(func, *args, **kwargs)

@@ -34,6 +34,12 @@ def add_function_arguments(parser):
     parser.add_argument("--memory", default="128", metavar="MB", help="the memory size to report (default: 128)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
                         help="an environment variable for the function (repeatable)")
+    parser.add_argument("--max-concurrency", metavar="N",
+                        help="Lambda Managed Instances: up to N invokes at once in one environment "
+                             "(sets AWS_LAMBDA_MAX_CONCURRENCY)")
+    parser.add_argument("--snapstart", action="store_true",
+                        help="SnapStart: init and before-snapshot hooks once, then restore (after-restore hooks) "
+                             "before the invokes")
 
 
 def function_settings(args):
@@ -50,7 +56,20 @@ def function_settings(args):
         if not sep or not key or any(c.isspace() for c in key):
             raise UsageError("--env takes KEY=VALUE, got %r" % item)
         env[key] = value
-    return {"handler": args.handler, "timeout_s": timeout, "memory_mb": memory, "env": env}
+    settings = {"handler": args.handler, "timeout_s": timeout, "memory_mb": memory, "env": env}
+    if args.max_concurrency is not None:
+        settings["max_concurrency"] = _number("--max-concurrency", args.max_concurrency, int)
+        if not 1 <= settings["max_concurrency"] <= MAX_CONCURRENCY:
+            raise UsageError("--max-concurrency must be between 1 and %d, got %s" % (MAX_CONCURRENCY, args.max_concurrency))
+    if args.snapstart:
+        if args.max_concurrency is not None:
+            raise UsageError("--snapstart and --max-concurrency do not combine: Lambda offers SnapStart for "
+                             "on-demand functions, not on Managed Instances")
+        settings["snapstart"] = True
+    return settings
+
+
+MAX_CONCURRENCY = 64  # worker processes on this machine; Lambda's default is 16 per vCPU for Python
 
 
 def open_task_root(args):
@@ -113,6 +132,8 @@ def main(args):
     finally:
         fn.close()
         task_root.remove()
+        for line in fn.shutdown_lines():
+            _echo("platform", line)
     if not result.streamed:
         sys.stdout.buffer.write(result.body + b"\n")
     elif printer.needs_newline:

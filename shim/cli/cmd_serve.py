@@ -65,8 +65,10 @@ def main(args):
                 log("shim serve: init failed (every invoke retries it): %s\n" % _one_line(fn.init_failure))
                 break
         url = "http://127.0.0.1:%d/2015-03-31/functions/function/invocations" % server.server_address[1]
-        log("shim serve: listening on %s (%d environment%s; runtime pids %s); Ctrl-C stops\n" % (
-            url, concurrency, "" if concurrency == 1 else "s", " ".join(str(fn.pid) for fn in pool.functions)))
+        per = settings.get("max_concurrency")
+        log("shim serve: listening on %s (%d environment%s%s; runtime pids %s); Ctrl-C stops\n" % (
+            url, concurrency, "" if concurrency == 1 else "s", ", %d invokes at once in each" % per if per else "",
+            " ".join(str(fn.pid) for fn in pool.functions)))
         if args.function_url:
             log("shim serve: Function URL on http://127.0.0.1:%d/ (any other path)\n" % server.server_address[1])
         server.serve_forever(poll_interval=0.2)
@@ -79,6 +81,8 @@ def main(args):
         server.server_close()
         if pool is not None:
             pool.close()
+            for fn in pool.functions:  # what each runtime said on its way out, as Lambda logs it
+                log("".join(fn.shutdown_lines()))
         server.wait_idle(2.0)
         if task_root is not None:
             task_root.remove()

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import queue
+import select
 import socket
 import sys
 import threading
@@ -25,6 +26,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from shim.local.lifecycle import Extensions, Restores
 from shim.runtime import errors, protocol
 
 PREFIX = protocol.API + "/"
@@ -195,6 +197,9 @@ class RuntimeAPIServer:
         self.first_next_at = None    # monotonic time of the runtime's first GET /next
         self.polls = 0               # GET /next requests so far, and when the last one came
         self.last_poll_at = None
+        self.poll_times = []         # monotonic time of every GET /next
+        self.restores = Restores()   # SnapStart's /restore/next and /restore/error (shim.local.lifecycle)
+        self.extensions = Extensions()  # the Extensions API, for internal extensions
         self._polled = threading.Condition()
         self._queue = queue.Queue()
         self._pending = {}           # request id -> Exchange, until answered
@@ -308,6 +313,19 @@ class RuntimeAPIServer:
                 return self.last_poll_at
         return None
 
+    def wait_poll_after(self, since, timeout=None):
+        """When the runtime first polled /next at or after monotonic time `since`; None if not within timeout."""
+        with self._polled:
+            found = []
+
+            def polled():
+                found[:] = [t for t in self.poll_times[-64:] if t >= since][:1]
+                return bool(found)
+
+            if self._polled.wait_for(polled, timeout):
+                return found[0]
+        return None
+
     def answers(self, request_id, accepted_only=False):
         """The runtime's posts for a request id (for exactly-once checks)."""
         return [r for r in self.requests if r.method == "POST" and "/invocation/%s/" % request_id in r.path
@@ -325,22 +343,29 @@ class RuntimeAPIServer:
 
     # -- the runtime's side (called from the HTTP handler threads) -------------------------
 
-    def _next(self):
+    def _next(self, peer_open=None):
+        self.extensions.close()  # Lambda closes extension registration at the first /next
         with self._lock:
             if self.first_next_at is None:
                 self.first_next_at = time.monotonic()
         with self._polled:
             self.polls += 1
             self.last_poll_at = time.monotonic()
+            self.poll_times.append(self.last_poll_at)
             self._polled.notify_all()
         self._ready.set()
         while not self._stopping.is_set():
             try:
                 pending = self._queue.get(timeout=0.1)
             except queue.Empty:
+                if peer_open is not None and not peer_open():
+                    return None  # a runtime (or worker) that died while polling
                 continue
             if pending.done:  # resolved while queued (init error, lost)
                 continue
+            if peer_open is not None and not peer_open():
+                self._queue.put(pending)  # not for a dead poller: the next live one takes it
+                return None
             pending.taken_at = time.monotonic()
             return pending
         return None
@@ -408,6 +433,15 @@ class _Server(ThreadingHTTPServer):
         # A runtime that dies or is killed mid-request is a normal event here, not a server fault.
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+
+def _peer_open(sock):
+    """False once the runtime closed its end (it died while waiting for an event)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
+    except (OSError, ValueError):
+        return False
 
 
 def _as_header(value):
@@ -488,11 +522,23 @@ def _make_handler(api):
             self.wfile.write(data)
 
         def do_GET(self):
-            self._record(b"")
+            headers = self._record(b"")
+            if self.path == protocol.RESTORE_NEXT:
+                api.extensions.close()
+                fork = api.restores.next(api._stopping)
+                if fork is None:
+                    return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
+                return self._reply(200, None, {protocol.RESTORE_FORK: "1"} if fork else {}, raw=b"")
+            if self.path == protocol.EXTENSION_NEXT:
+                if not api.extensions.known(headers.get(protocol.EXTENSION_ID.lower())):
+                    return self._reply(403, {"errorMessage": "Unknown extension identifier",
+                                             "errorType": "Extension.InvalidExtensionIdentifier"})
+                api._stopping.wait()  # subscribed to no events: nothing ever comes
+                return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
             if self.path != protocol.NEXT:
                 return self._reply(404, {"errorMessage": "Unknown path %s" % self.path, "errorType": "NotFound"})
-            pending = api._next()
-            if pending is None:  # shutting down
+            pending = api._next(lambda: _peer_open(self.connection))
+            if pending is None:  # shutting down, or the runtime is gone
                 return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
             self._reply(200, None, pending.event_headers, raw=pending.event)
 
@@ -506,6 +552,12 @@ def _make_handler(api):
             self.recorded.trailers = getattr(self, "trailers", {})
             if path == protocol.INIT_ERROR:
                 return self._reply(*api._init_failed(body, headers, self.recorded))
+            if path == protocol.RESTORE_ERROR:  # the restored environment is torn down: like a failed init
+                api.restores.failed(body, headers)
+                return self._reply(*api._init_failed(body, headers, self.recorded))
+            if path == protocol.EXTENSION_REGISTER:
+                status, reply, extra = api.extensions.register(headers.get(protocol.EXTENSION_NAME.lower()), body)
+                return self._reply(status, reply, extra)
             if path.startswith(PREFIX + "invocation/"):
                 request_id, _, action = path[len(PREFIX + "invocation/"):].partition("/")
                 if action in ("response", "error"):

@@ -136,6 +136,14 @@ class Environment:
                 os.killpg(self.process.pid, signum)
             except (ProcessLookupError, PermissionError):
                 pass
+            if signum == signal.SIGKILL:
+                # The runtime leaves the launcher's process group (shim.runtime.lifeline), with what
+                # it starts; the session is still the launcher's.
+                for pid in _session(self.process.pid):
+                    try:
+                        os.kill(pid, signum)
+                    except (ProcessLookupError, PermissionError):
+                        pass
 
     # -- memory -----------------------------------------------------------------------------
 
@@ -241,6 +249,22 @@ def _vm_hwm_kb(pid):
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _session(sid):
+    """The live processes of session sid (Linux /proc)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 3 and int(fields[3]) == sid and fields[0] != b"Z":
+            found.append(int(name))
+    return found
 
 
 def _descendants(pid):

@@ -27,12 +27,14 @@ import uuid
 from typing import Dict, List, Optional
 
 from shim.local.emulator import END
+from shim.local import snaprestore
 from shim.local.environment import Environment, exit_reason
 from shim.runtime import errors
 from shim.runtime.logs import utc_timestamp
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
+SHUTDOWN_GRACE_MS = 500  # Lambda's for a runtime with an internal extension
 
 
 @dataclasses.dataclass(repr=False)
@@ -50,6 +52,7 @@ class InvokeResult:
     error_type: Optional[str] = None
     duration_ms: float = 0.0
     init_ms: Optional[float] = None       # set on a cold start only
+    restore_ms: Optional[float] = None    # set on the first invoke of a SnapStart restore instead
     memory_mb: int = 128
     max_memory_kb: Optional[int] = None
     logs: str = ""                        # what the runtime wrote during this invoke
@@ -66,10 +69,6 @@ class InvokeResult:
     @property
     def ok(self):
         return self.kind == "response"
-
-    @property
-    def cold(self):
-        return self.init_ms is not None
 
     @property
     def payload(self):
@@ -105,6 +104,10 @@ class InvokeResult:
         # Lambda bills the init phase of a cold start along with the invoke, in whole ms.
         return int(math.ceil(self.duration_ms + (self.init_ms or 0.0)))
 
+    @property
+    def cold(self):
+        return self.init_ms is not None or self.restore_ms is not None
+
     def start_line(self):
         return "START RequestId: %s Version: $LATEST" % self.request_id
 
@@ -122,6 +125,9 @@ class InvokeResult:
         if self.streamed:  # not in Lambda's REPORT: what a streamed response is for
             fields.append("Time To First Byte: %s" % ("%.2f ms" % self.first_byte_ms if self.first_byte_ms is not None
                                                       else "none (empty stream)"))
+        if self.restore_ms is not None:  # as Lambda reports a SnapStart restore (no Init Duration then)
+            fields += ["Restore Duration: %.2f ms" % self.restore_ms,
+                       "Billed Restore Duration: %d ms" % math.ceil(self.restore_ms)]
         if self.kind == "timeout":
             fields.append("Status: timeout")
         elif self.kind in ("lost", "init_error"):
@@ -157,7 +163,8 @@ class Function:
     """
 
     def __init__(self, task_root, handler="handler.Handle", *, memory_mb=128, timeout_s=3.0, env=None,
-                 function_name="function", bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None):
+                 function_name="function", bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None,
+                 max_concurrency=None, snapstart=False):
         if not timeout_s or timeout_s <= 0:
             raise ValueError("timeout must be more than 0 seconds")
         self.task_root = str(task_root)
@@ -165,6 +172,16 @@ class Function:
         self.memory_mb = memory_mb
         self.timeout_s = float(timeout_s)
         self.env = dict(env or {})
+        # Lambda Managed Instances: up to N invokes at once in one environment (shim.runtime.concurrency).
+        self.max_concurrency = max_concurrency
+        if max_concurrency:
+            self.env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(max_concurrency)
+        # SnapStart: init up to the snapshot once, then restore from it (shim.local.snaprestore).
+        self.snapstart = snapstart
+        if snapstart:
+            self.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+        self.restore_ms = None   # of the current restore, with snapstart
+        self._restore_again = False
         self.function_name = function_name
         self.bootstrap = bootstrap
         self.python = python
@@ -175,9 +192,13 @@ class Function:
         self.starts = 0          # how many environments were started (cold starts)
         self.init_failure = None  # (error body, errorType) while the current environment's init failed
         self._init_mark = 0
+        self._init_from = 0      # where the current environment's init (or restore) output starts
+        self._shutdown = None    # (what it said, ms it took, an extension was registered) at the last stop
         self._fresh = False      # started, not invoked yet: its first invoke reports the init
         self.observers = []      # callables given each InvokeResult (the pytest plugin keeps the logs)
-        self._lock = threading.Lock()  # one invoke at a time per environment, as in Lambda
+        # One invoke at a time per environment, as in Lambda; N with Managed Instances' max concurrency.
+        self._lock = threading.BoundedSemaphore(max_concurrency or 1)
+        self._starting = threading.Lock()
         self._state = threading.RLock()  # guards starting against close()
         self._closed = False
 
@@ -202,6 +223,7 @@ class Function:
                 function_name=self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s,
                 process_group=True, on_line=self.echo)
             self.environment = environment
+            self._init_from = 0
             self.starts += 1
             try:
                 environment.start()
@@ -213,10 +235,16 @@ class Function:
                 self.init_ms, self._fresh, self._init_mark = 0.0, True, 0
                 return None
         # Not under the lock: close() may stop it meanwhile, and then the init just fails.
-        ready_ms = environment.wait_ready(self.init_timeout_s)
+        if self.snapstart:
+            ready_ms = snaprestore.snapshot(environment, self.init_timeout_s, self.echo)
+            self.restore_ms = snaprestore.restore(environment, self.echo) if ready_ms is not None else None
+        else:
+            ready_ms = environment.wait_ready(self.init_timeout_s)
         self.init_ms = ready_ms
         self._fresh = True
         self.init_failure = None
+        if self.snapstart and ready_ms is not None and self.restore_ms is None:
+            self.init_failure = snaprestore.describe_failure(environment)
         if ready_ms is None:
             environment.sample_memory()
             self.init_failure = self._describe_init_failure(environment)
@@ -233,7 +261,27 @@ class Function:
             environment, self.environment = self.environment, None
         if environment is not None:
             environment.on_line = None  # what it says while stopping belongs to no invoke
+            mark, started = environment.mark(), time.monotonic()
+            running = environment.returncode is None
             environment.stop(grace_s)
+            environment.join_readers(0.5)
+            if running:
+                self._shutdown = (environment.since(mark), (time.monotonic() - started) * 1000,
+                                  bool(environment.api.extensions.registered))
+
+    def shutdown_lines(self):
+        """What the last environment stopped said on its way out (SIGTERM, as Lambda sends it), and a
+        line on how Lambda would have treated it; [] if none was running."""
+        if self._shutdown is None:
+            return []
+        text, took_ms, extension = self._shutdown
+        lines = [line + "\n" for line in for_terminal(text).splitlines()]
+        if not extension:
+            lines.append("(no extension registered: on Lambda this environment gets SIGKILL, not SIGTERM; "
+                         "register a shim.on_shutdown callback to get it)\n")
+        elif took_ms > SHUTDOWN_GRACE_MS:
+            lines.append("(stopped in %.0f ms: on Lambda, SIGKILL after %d ms)\n" % (took_ms, SHUTDOWN_GRACE_MS))
+        return lines
 
     def close(self, grace_s=2.0):
         """Stop for good: no environment is started after this, even by an invoke in flight.
@@ -265,14 +313,23 @@ class Function:
 
     def _invoke(self, event, request_id, on_stream, options):
         with self._lock:
-            if not self.alive:
-                self.start()
-            environment, cold, self._fresh = self.environment, self._fresh, False
+            with self._starting:
+                if not self.alive:
+                    self.start()
+                elif self._restore_again:  # SnapStart: the restored environment went; the snapshot stays
+                    self._restore_again = False
+                    self._init_from = self.environment.mark()
+                    self.restore_ms = snaprestore.restore(self.environment, self.echo)
+                    if self.restore_ms is None:
+                        self.init_failure = snaprestore.describe_failure(self.environment)
+                    self._fresh, self._init_mark = True, self.environment.mark()
+                environment, cold, self._fresh = self.environment, self._fresh, False
             if environment is None:
                 raise RuntimeError("the function was closed")
             request_id = request_id or str(uuid.uuid4())
-            init_ms = self.init_ms if cold else None
-            init_logs = environment.since(0, until=self._init_mark) if cold else ""
+            restore_ms = self.restore_ms if cold and self.snapstart else None
+            init_ms = self.init_ms if cold and restore_ms is None else None
+            init_logs = environment.since(self._init_from, until=self._init_mark) if cold else ""
             if self.echo is not None:
                 self.echo("platform", InvokeResult(request_id=request_id, kind="").start_line() + "\n")
             if self.init_failure is not None:
@@ -285,9 +342,21 @@ class Function:
             def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
                 return InvokeResult(request_id=request_id, kind=kind, body=body, content_type=content_type,
                                     error_type=error_type, duration_ms=duration_ms, init_ms=init_ms,
-                                    memory_mb=self.memory_mb, max_memory_kb=environment.peak_rss_kb,
-                                    logs=environment.since(mark), init_logs=init_logs, **_stream_fields(pending))
+                                    restore_ms=restore_ms, memory_mb=self.memory_mb,
+                                    max_memory_kb=environment.peak_rss_kb,
+                                    logs=self._logs_of(environment.since(mark), request_id), init_logs=init_logs,
+                                    **_stream_fields(pending))
 
+            if result is None and self.max_concurrency:
+                # Managed Instances do not stop the worker: Lambda answers, the worker runs on.
+                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
+                return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
+                              errors.TIMED_OUT)
+            if result is None and self.snapstart and snaprestore.kill_restored(environment):
+                self._restore_again = True  # the next invoke restores from the same snapshot
+                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
+                return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
+                              errors.TIMED_OUT)
             if result is None:  # timed out: Lambda stops the whole environment
                 environment.sample_memory()
                 environment.kill()
@@ -298,6 +367,13 @@ class Function:
                               errors.TIMED_OUT)
             if result.cut and _exited(environment):  # it died mid-stream
                 result.kind = "lost"
+            if result.kind != "lost" and result.error_type == errors.EXIT_ERROR and environment.returncode is None and (
+                    self.max_concurrency or (self.snapstart and snaprestore.kill_restored(environment))):
+                # A worker died (Managed Instances go on with the others), or a restored environment
+                # did (the next invoke restores the snapshot again); its supervisor answered.
+                self._restore_again = self.snapstart
+                environment.drain()
+                return finish("lost", result.body, errors.EXIT_ERROR)
             if result.kind == "lost" or result.error_type == errors.EXIT_ERROR:
                 environment.join_readers()
                 self.stop()
@@ -308,8 +384,8 @@ class Function:
                 return finish("lost", _json({"errorMessage": message, "errorType": errors.EXIT_ERROR}),
                               errors.EXIT_ERROR)
             # Lambda's Duration runs until the runtime asks for the next event, and by then
-            # it has written all its logs for this one.
-            polled = self._wait_for_next_poll(environment, polls + 1)
+            # it has written all its logs for this one. (With several workers, any may poll next.)
+            polled = None if self.max_concurrency else self._wait_for_next_poll(environment, polls + 1)
             duration_ms = ((polled or result.answered_at) - pending.taken_at) * 1000
             environment.sample_memory()
             environment.drain()
@@ -319,6 +395,14 @@ class Function:
             if result.kind == "response":
                 return finish("response", result.body, content_type=result.content_type, duration_ms=duration_ms)
             return finish("error", result.body, result.error_type or "Unhandled", duration_ms=duration_ms)
+
+    def _logs_of(self, text, request_id):
+        """An invoke's log lines. With several at once (Managed Instances, always JSON), the records that
+        carry its requestId; plain print() lines cannot be told apart and are left out."""
+        if not self.max_concurrency:
+            return text
+        return "".join(line + "\n" for line in text.split("\n")
+                       if line.startswith("{") and parse_line(line).get("requestId") == request_id)
 
     def _wait(self, environment, pending, on_stream=None):
         """(the answered Exchange, ms since the runtime took it), or (None, ms) on timeout.

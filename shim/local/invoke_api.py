@@ -22,13 +22,14 @@ TAIL_BYTES = relay.TAIL_BYTES        # what X-Amz-Log-Type: Tail returns, as in 
 
 
 class Pool:
-    """N Functions; invoke() runs an event on an idle one."""
+    """N Functions; invoke() runs an event on one with a free slot (Managed Instances' have several)."""
 
     def __init__(self, functions):
         self.functions = list(functions)
         self._idle = queue.Queue()
         for fn in self.functions:
-            self._idle.put(fn)
+            for _ in range(getattr(fn, "max_concurrency", None) or 1):
+                self._idle.put(fn)
 
     def start(self):
         """Start every environment at once (an init failure is kept in fn.init_failure; invokes retry it)."""

@@ -190,6 +190,28 @@ class RuntimeAPI:
     def init_error(self, error_body, error_type):
         return self._post(protocol.INIT_ERROR, error_body, self._error_headers(error_type, None, None), False)
 
+    def restore_next(self):
+        """SnapStart: block until the snapshot is restored. Returns the reply's headers."""
+        status, headers, body = self.call("GET", protocol.RESTORE_NEXT)
+        if status != 200:
+            raise RuntimeAPIError("GET", protocol.RESTORE_NEXT, status, body)
+        return headers
+
+    def restore_error(self, error_body, error_type):
+        path = protocol.RESTORE_ERROR
+        status, _, reply = self.call("POST", path, error_body, self._error_headers(error_type, None, None))
+        if status != 202:
+            raise RuntimeAPIError("POST", path, status, reply)
+        return status
+
+    def call(self, method, path, body=b"", extra_headers=""):
+        """Any other request (SnapStart's, the Extensions API's): (status, Headers, body), whatever the status."""
+        if self._next_sent:
+            raise RuntimeError("a GET /next is outstanding on this connection")
+        head = ("%s %s HTTP/1.1\r\n" % (method, path)).encode("latin-1") + self._common
+        head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
+        return self._exchange(head, body, method, path)
+
     def close(self):
         if self._sock is not None:
             self._sock.close()

@@ -71,6 +71,12 @@ def function_settings():
     return _settings
 
 
+def forget_settings():
+    """After a SnapStart restore: the environment's variables may have changed (log stream, ...)."""
+    global _settings
+    _settings = None
+
+
 class LambdaContext:
     def __init__(self, invocation):
         self.aws_request_id = invocation.request_id

@@ -9,6 +9,11 @@ _SHIM_CRASH_FILE. The runtime (the Recorder below) keeps two files there:
                    memory writes and no syscall (ftruncate was ~10 µs on ext4)
   <base>.fault     where faulthandler writes the Python stack on a fatal signal
 
+A runtime that forks (Managed Instances' workers, a local SnapStart restore) writes
+"P" in its own record and supervises its children itself (shim.runtime.workers): each
+child has its own pair of files, <base>.<tag>.inflight and .fault, answered by the
+supervisor when that child dies, or by the bootstrap when the supervisor does.
+
 When the child exits while .inflight is not empty, the bootstrap runs
 `python -m shim.runtime.crash STATUS`, which posts Runtime.ExitError for that request
 (or to /init/error) with the exit reason and the faulthandler stack, logs it,
@@ -21,6 +26,8 @@ import sys
 
 ENV = "_SHIM_CRASH_FILE"
 INIT = "init"
+RESTORE = "restore"   # SnapStart's after-restore phase: a death then goes to /restore/error
+SUPERVISOR = b"P\n"   # the record of a runtime whose forked children keep their own
 
 
 RECORD_SIZE = 512
@@ -32,6 +39,7 @@ class Recorder:
     def __init__(self, base):
         import mmap
 
+        self.base = base
         fd = os.open(base + ".inflight", os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             os.ftruncate(fd, RECORD_SIZE)
@@ -49,14 +57,23 @@ class Recorder:
     def end(self):
         self.record[0:1] = b"-"
 
+    def supervise(self):
+        """From now on this process answers nothing itself: its children's records hold the requests."""
+        self.record[:len(SUPERVISOR)] = SUPERVISOR
+
 
 class NoRecorder:
     """Started without the supervising bootstrap (python -m shim): nothing to record."""
+
+    base = None
 
     def begin(self, request_id, invocation_id):
         pass
 
     def end(self):
+        pass
+
+    def supervise(self):
         pass
 
 
@@ -87,13 +104,41 @@ def describe_exit(status, shell=True):
     return "exit status %d" % status
 
 
-def report(base, status, api_address):
+def children_of(base):
+    """The record bases of the children of a supervising runtime (<base>.<tag>)."""
+    folder, prefix = os.path.split(base)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    return sorted(os.path.join(folder, name[:-len(".inflight")]) for name in names
+                  if name.startswith(prefix + ".") and name.endswith(".inflight") and name != prefix + ".inflight")
+
+
+def remove(base):
+    for suffix in (".inflight", ".fault"):
+        try:
+            os.unlink(base + suffix)
+        except (OSError, TypeError):
+            pass
+
+
+def report(base, status, api_address, setup_logs=True):
     """The supervisor's side: answer for the dead runtime. Returns what was posted, or None."""
     try:
         with open(base + ".inflight", errors="replace") as f:
             record = f.read()
     except OSError:
         return None
+    if record.startswith("P"):  # a supervisor died: answer for each of its children
+        answered = None
+        for child in children_of(base):
+            try:
+                answered = report(child, status, api_address, setup_logs) or answered
+            except Exception as exc:  # the others still get their answers
+                sys.stderr.write("lambda-shim: could not report for %s: %s\n" % (child, exc))
+            setup_logs = False
+        return answered
     if not record.startswith("R"):
         return None  # nothing was in flight
     request_id, _, invocation_id = record[1:].partition("\n")
@@ -109,17 +154,24 @@ def report(base, status, api_address):
     from shim.runtime import errors, logs
     from shim.runtime.client import RuntimeAPI
 
-    logs.setup()
-    during = "init" if request_id == INIT else "the invoke"
+    if setup_logs:
+        logs.setup()
+    phase = request_id in (INIT, RESTORE)
+    during = {INIT: "init", RESTORE: "restore"}.get(request_id, "the invoke")
     message = "Runtime exited with %s during %s" % (describe_exit(status), during)
-    error = errors.payload(errors.EXIT_ERROR, message, fault.splitlines(True), "" if request_id == INIT else request_id)
+    error = errors.payload(errors.EXIT_ERROR, message, fault.splitlines(True), "" if phase else request_id)
     logs.uncaught(error)
     api = RuntimeAPI(api_address)
     body = errors.encode(error)
-    if request_id == INIT:
-        api.init_error(body, errors.EXIT_ERROR)
-    else:
-        api.fail(request_id, body, errors.EXIT_ERROR, None, invocation_id or None)
+    try:
+        if request_id == INIT:
+            api.init_error(body, errors.EXIT_ERROR)
+        elif request_id == RESTORE:
+            api.restore_error(body, errors.EXIT_ERROR)
+        else:
+            api.fail(request_id, body, errors.EXIT_ERROR, None, invocation_id or None)
+    finally:
+        api.close()
     return error
 
 
@@ -132,11 +184,10 @@ def main(argv=None):
     except Exception as exc:  # the Runtime API may be gone too; say so and keep the exit status
         sys.stderr.write("lambda-shim: could not report the runtime's exit: %s\n" % exc)
     finally:
-        for suffix in (".inflight", ".fault"):
-            try:
-                os.unlink(base + suffix)
-            except (OSError, TypeError):
-                pass
+        if base:
+            for child in children_of(base):
+                remove(child)
+        remove(base)
     return status
 
 

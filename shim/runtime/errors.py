@@ -35,6 +35,12 @@ UNMARSHAL_ERROR = "Runtime.UnmarshalError"
 MARSHAL_ERROR = "Runtime.MarshalError"
 CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 RESPONSE_TOO_LARGE = "Runtime.ResponseSizeTooLarge"
+# SnapStart (the official client's names): a failed before-snapshot hook or /restore/next is an
+# init error of this type (exit status 64); a failed after-restore hook goes to /restore/error (65).
+BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
+AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
+# A setting the runtime cannot work with (e.g. AWS_LAMBDA_MAX_CONCURRENCY=abc): an init error.
+INVALID_CONFIGURATION = "Runtime.InvalidConfiguration"
 # Said from outside the runtime process: by the supervising bootstrap (shim.runtime.crash) when the
 # runtime died, and, locally, by the tools standing in for Lambda (as Lambda says them).
 EXIT_ERROR = "Runtime.ExitError"

@@ -44,7 +44,9 @@ class Config:
     """Read once at start-up: AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL, _LAMBDA_TELEMETRY_LOG_FD."""
 
     def __init__(self, environ):
-        self.json = (environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
+        # Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY) support only the JSON format.
+        self.json = ((environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
+                     or "AWS_LAMBDA_MAX_CONCURRENCY" in environ)
         name = (environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
         self.level_name = name
         # Unset: like the managed runtime, leave stdlib's own default (WARNING on the root logger).

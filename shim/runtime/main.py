@@ -1,10 +1,20 @@
-"""The entry point: configuration from the environment, init, then the invoke loop."""
+"""The entry point: configuration from the environment, init, then the invoke loop.
+
+One invoke at a time, as Lambda runs most functions, unless the environment says otherwise:
+- AWS_LAMBDA_MAX_CONCURRENCY=N (Lambda Managed Instances): N at once (shim.runtime.concurrency);
+- AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: the SnapStart hooks around the snapshot between
+  init and the loop (shim.runtime.snapstart).
+A terminating signal ends in shim.runtime.shutdown (callbacks, flush, exit).
+"""
 import os
 import sys
 
-from shim.runtime import aio, crash, errors, invoke, loader, logbridge, logs, marshal, protocol
+from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
+                          shutdown, snapshot_restore)
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
-from shim.runtime.panic import FatalSignal, Guard
+from shim.runtime.panic import TERMINATING, FatalSignal, Guard
+
+_SIGTERM = TERMINATING[:1]
 
 
 def main(argv=None):
@@ -12,8 +22,10 @@ def main(argv=None):
     environ = os.environ
     guard = Guard()
     guard.install()
+    lifeline.hold(environ)  # before the recorder takes _SHIM_CRASH_FILE out of the environment
     recorder = crash.recorder_from_environment(environ)
     logbridge.install(logs.setup())
+    snapshot_restore.install()
     try:
         api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0")
     except ValueError:
@@ -24,34 +36,67 @@ def main(argv=None):
     # The official client and the AWS emulator pass the handler as the last argument.
     spec = argv[-1] if argv else environ.get("_HANDLER", "")
     loader.prepare_sys_path(environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
-    try:
+    if "AWS_LAMBDA_MAX_CONCURRENCY" in environ:
+        from shim.runtime import concurrency
         try:
-            handler = aio.adapt(loader.load_handler(spec))
-            run_stream = _streaming(handler)
-        except errors.Fault as fault:
-            report_init_error(api, fault)
-            recorder.end()
-            sys.exit(1)
+            concurrency.main(api, spec, guard, recorder, environ, initialize, serve, post)
+        except FatalSignal as sig:  # during the init that comes before forking (SHIM_FORK_AFTER_INIT)
+            shutdown.stop(sig)
+        return
+    try:
+        handler = initialize(api, spec, recorder)
+
+        def serve_from_here(recorder):
+            serve(api, handler, guard, recorder)
+
+        if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+            from shim.runtime import snapstart
+            snapstart.checkpoint(api, recorder, guard, serve_from_here)
+        else:
+            serve_from_here(recorder)
+    except FatalSignal as sig:  # during init, or the SnapStart hooks
+        shutdown.stop(sig)
+
+
+def initialize(api, spec, recorder, adapt=aio.adapt, others_may_report=False):
+    """Load the handler (the init phase); on failure report it and exit 1."""
+    try:
+        handler = adapt(loader.load_handler(spec))
+    except errors.Fault as fault:
+        report_init_error(api, fault, others_may_report)
         recorder.end()
-        warning = marshal.choose_encoder(environ)
-        if warning:
-            logs.runtime_error(warning)
-        logs.warm_up()
-        loop(api, handler, guard, recorder, run_stream)
+        sys.exit(1)
+    _streaming(handler)  # a streaming handler's module and loop are made at init, not on the first invoke
+    recorder.end()
+    warning = marshal.choose_encoder(os.environ)
+    if warning:
+        logs.runtime_error(warning)
+    logs.warm_up()
+    return handler
+
+
+def serve(api, handler, guard, recorder):
+    """The invoke loop, until a terminating signal (then shutdown) or the Runtime API fails."""
+    try:
+        guard.adopt()
+        extension.before_first_next(api.address, guard)
+        loop(api, handler, guard, recorder, _streaming(handler))
     except FatalSignal as sig:
-        logs.runtime_info("Stopping on %s" % sig.name)
-        sys.exit(128 + sig.signum)
+        shutdown.stop(sig)
     except (RuntimeAPIError, ConnectionError) as exc:
         logs.runtime_error("Runtime API failure, exiting: %s" % exc)
         sys.exit(1)
 
 
-def report_init_error(api, fault):
+def report_init_error(api, fault, others_may_report=False):
     error = errors.payload(fault.error_type, fault.message, fault.stack_trace)
     logs.uncaught(error)
     try:
         api.init_error(errors.encode(error), fault.error_type)
-    except (RuntimeAPIError, OSError) as exc:
+    except RuntimeAPIError as exc:
+        if not (others_may_report and exc.status == 403):  # another worker reported it first
+            logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
+    except OSError as exc:
         logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
 
 
@@ -84,6 +129,7 @@ def loop(api, handler, guard, recorder, run_stream=None):
         logs.end_invoke()
         guard.where = guard.IDLE
         guard.take_pending()
+        guard.adopt(_SIGTERM)  # a SIGTERM handler the function installed lazily, in an invoke
 
 
 def post(api, invocation, answer):

@@ -6,6 +6,15 @@ case-insensitively (HEADER.lower()), the local emulator sends them as they are.
 API = "/2018-06-01/runtime"
 NEXT = API + "/invocation/next"
 INIT_ERROR = API + "/init/error"
+# SnapStart: blocks until the snapshot is restored; a failed after-restore hook is posted to the other.
+RESTORE_NEXT = API + "/restore/next"
+RESTORE_ERROR = API + "/restore/error"
+
+# The Extensions API, on the same host:port (a runtime registers itself as an internal extension).
+EXTENSION_REGISTER = "/2020-01-01/extension/register"
+EXTENSION_NEXT = "/2020-01-01/extension/event/next"
+EXTENSION_NAME = "Lambda-Extension-Name"
+EXTENSION_ID = "Lambda-Extension-Identifier"
 
 
 def response_path(request_id):
@@ -38,3 +47,7 @@ ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
 # The body of a streamed response for a Function URL: JSON {statusCode, headers, cookies}, 8 NUL bytes, then the body.
 HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response"
 PRELUDE_DELIMITER = b"\0" * 8
+
+# Local tools only (Lambda never sends it): the reply to /restore/next asks the runtime to
+# restore into a forked child, so the snapshotted process stays as it was for the next restore.
+RESTORE_FORK = "Lambda-Shim-Restore-Fork"

@@ -1,0 +1,142 @@
+"""SHIM_ASYNC_CONCURRENCY=1: N invokes at once in one process, on one event loop (`async def` handlers).
+
+With AWS_LAMBDA_MAX_CONCURRENCY=N, N threads each hold a connection to the Runtime
+API and poll /next on it; each event becomes a task on the one event loop (the main
+thread's), and its answer goes back on the connection it came from. A handler that
+awaits I/O lets the others run, so one process serves N requests at once for about
+the memory of one, where Lambda's own Python runtime uses N processes.
+
+What that changes for the function:
+- module state (globals, caches, clients made at import) is shared by every request
+  in flight, and the handler must not block the loop (a time.sleep stalls them all);
+- each task runs in its own copy of the context, so log lines carry their own
+  request's requestId and trace id;
+- _X_AMZN_TRACE_ID is not set: one environment variable cannot hold N trace ids
+  (each log line has its own xrayTraceId);
+- a sync handler is an init error (Runtime.InvalidConfiguration): use the process
+  workers (without SHIM_ASYNC_CONCURRENCY) for those.
+
+Signals never interrupt a task here: the Guard only records them and wakes the loop.
+On SIGTERM every task in flight is cancelled and answered ("Handler was interrupted
+by SIGTERM"), then the shutdown callbacks run and the process exits.
+"""
+import sys
+
+from shim.runtime import aio, errors, extension, invoke, logs, marshal, shutdown
+from shim.runtime.client import RuntimeAPI, RuntimeAPIError
+from shim.runtime.context import LambdaContext
+from shim.runtime.panic import TERMINATING, FatalSignal
+
+
+def _require_async(handler):
+    if not aio.is_async(handler):
+        raise errors.Fault(errors.INVALID_CONFIGURATION,
+                           "SHIM_ASYNC_CONCURRENCY=1 serves `async def` handlers only, and %s is not one; unset it "
+                           "to serve a sync handler with one worker process per concurrent request"
+                           % getattr(handler, "__qualname__", handler))
+    return handler
+
+
+def main(api, spec, guard, recorder, count, initialize, post):
+    handler = initialize(api, spec, recorder, adapt=_require_async)
+    guard.adopt()
+    extension.before_first_next(api.address, guard)
+    Server(api, handler, guard, count, post).run()
+
+
+class Server:
+    def __init__(self, api, handler, guard, count, post):
+        import asyncio
+        import threading
+
+        self.asyncio = asyncio
+        self.address, self.pipeline = api.address, api.pipeline
+        self.handler = handler
+        self.guard = guard
+        self.count = count
+        self.post = post
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.tasks = set()            # tasks in flight (the loop's thread only)
+        self.active = 0               # events taken and not yet answered (any thread)
+        self.lock = threading.Condition()
+        self.threading = threading
+        self.stopping = None          # the FatalSignal we stop on
+        self.failure = None           # a Runtime API failure that ends the runtime
+
+    def run(self):
+        guard = self.guard
+        guard.where = guard.RUNTIME   # record signals, never raise them into a task
+        guard.notify = lambda: self.loop.call_soon_threadsafe(self._on_signal)
+        for index in range(self.count):
+            self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True).start()
+        self.loop.run_forever()
+        if self.failure is not None:
+            logs.runtime_error("Runtime API failure, exiting: %s" % self.failure)
+            shutdown.flush()
+            sys.exit(1)
+        shutdown.stop(self.stopping)
+
+    # -- the pollers' threads --------------------------------------------------------------------
+
+    def _poll(self):
+        api = RuntimeAPI(self.address, pipeline=self.pipeline)
+        try:
+            while True:
+                invocation = api.next()
+                if not invocation.request_id:
+                    logs.runtime_error("The Runtime API sent an event without a request id; it cannot be answered")
+                    continue
+                with self.lock:
+                    self.active += 1
+                try:
+                    if self.stopping is not None:  # taken while stopping: answered, not run
+                        answer = invoke.failure(self.stopping, invocation.request_id)
+                    else:
+                        answer = self.asyncio.run_coroutine_threadsafe(self._invoke(invocation), self.loop).result()
+                    self.post(api, invocation, answer)
+                finally:
+                    with self.lock:
+                        self.active -= 1
+                        self.lock.notify_all()
+        except (RuntimeAPIError, ConnectionError) as exc:
+            if self.stopping is None and self.failure is None:
+                self.failure = exc
+                self.loop.call_soon_threadsafe(self.loop.stop)
+
+    # -- the loop's thread -------------------------------------------------------------------------
+
+    async def _invoke(self, invocation):
+        task = self.asyncio.current_task()
+        self.tasks.add(task)
+        logs.start_invoke(invocation)  # this task's own context
+        try:
+            context = LambdaContext(invocation)
+            event = marshal.decode_event(invocation.body, invocation.content_type)
+            result = await self.handler(event, context)
+            body, content_type = marshal.encode_result(result)
+            return invoke.Answer(body, content_type)
+        except BaseException as exc:  # noqa: B036 - cancelled, sys.exit, anything: the request is answered
+            if isinstance(exc, self.asyncio.CancelledError) and self.stopping is not None:
+                exc = self.stopping
+            return invoke.failure(exc, invocation.request_id)
+        finally:
+            self.tasks.discard(task)
+
+    def _on_signal(self):
+        signum, self.guard.pending = self.guard.pending, None
+        if signum not in TERMINATING or self.stopping is not None:
+            return
+        self.stopping = FatalSignal(signum, self.guard.exit_status)
+        for task in list(self.tasks):
+            task.cancel()
+        self._deadline = self.loop.time() + shutdown.budget_s()
+        self.loop.call_soon(self._when_answered)
+
+    def _when_answered(self):
+        with self.lock:
+            done = self.active == 0
+        if done or self.loop.time() >= self._deadline:
+            self.loop.stop()
+        else:
+            self.loop.call_later(0.005, self._when_answered)

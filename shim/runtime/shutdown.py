@@ -1,0 +1,152 @@
+"""Shutdown callbacks: `shim.on_shutdown(fn)`, run when Lambda stops the execution environment.
+
+    import shim
+
+    @shim.on_shutdown
+    def flush_metrics():
+        buffer.flush()
+
+On SIGTERM the runtime answers the request in flight (the handler is interrupted
+and the request gets an error naming the signal), runs the callbacks, most
+recently registered first (as atexit does), flushes its output and exits 0.
+Each callback gets a fair share of what is left of SHIM_SHUTDOWN_TIMEOUT_MS
+(default 300 ms, of the 500 ms Lambda gives a runtime with an internal
+extension): one that raises is logged with its traceback; one that overruns its
+share is interrupted (a timer raises in it) and logged; neither holds up the
+others or the exit. atexit functions run after them, as on any normal exit.
+
+Lambda sends SIGTERM only when an extension is registered. If a callback is
+registered, or the function installed its own SIGTERM handler, by the end of
+init, the runtime registers itself as an internal extension (shim.runtime.extension)
+before its first /next, so no layer is needed. A callback registered later than
+that still runs on SIGTERM, but Lambda sends one only if some extension (a layer's)
+is registered; the runtime says so once.
+"""
+import _signal
+import os
+import sys
+
+from shim.runtime import logs
+
+DEFAULT_BUDGET_MS = 300
+_callbacks = []
+_init_over = False   # Lambda closed extension registration (our first /next went out)
+_warned = False
+
+
+def on_shutdown(fn):
+    """Run fn() when the environment shuts down (SIGTERM). Returns fn: usable as a decorator."""
+    global _warned
+    if not callable(fn):
+        raise TypeError("on_shutdown() takes a callable, got %r" % (fn,))
+    _callbacks.append(fn)
+    if _init_over and not _warned and not _extension_registered():
+        _warned = True
+        logs.runtime_error("shim.on_shutdown() was called after init: Lambda sends SIGTERM only to a function "
+                           "with a registered extension, and registration closed when init ended. Register "
+                           "callbacks at import time, or attach an extension layer.")
+    return fn
+
+
+def callbacks():
+    return list(_callbacks)
+
+
+def wanted(guard):
+    """Does anything need Lambda's SIGTERM: a callback, or the function's own SIGTERM handler?"""
+    return bool(_callbacks) or guard.user_handler(_signal.SIGTERM) is not None
+
+
+def init_over():
+    """Lambda closed extension registration (see shim.runtime.extension.before_first_next)."""
+    global _init_over
+    _init_over = True
+
+
+def _extension_registered():
+    extension = sys.modules.get("shim.runtime.extension")
+    return extension is not None and extension.identifier is not None
+
+
+def budget_s(environ=os.environ):
+    try:
+        return max(int(environ.get("SHIM_SHUTDOWN_TIMEOUT_MS") or DEFAULT_BUDGET_MS), 0) / 1000.0
+    except ValueError:
+        return DEFAULT_BUDGET_MS / 1000.0
+
+
+def stop(sig):
+    """Stop on a terminating signal: callbacks, flush, exit with the signal's status. Does not return."""
+    logs.runtime_info("Stopping on %s" % sig.name)
+    run_callbacks(budget_s())
+    flush()
+    sys.exit(sig.status)
+
+
+def flush():
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        for handler in list(logging.getLogger().handlers):
+            try:
+                handler.flush()
+            except Exception:  # noqa: BLE001 - a broken handler must not keep us from exiting
+                pass
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
+class _Expired(BaseException):
+    pass
+
+
+_armed = False
+
+
+def _expire(signum, frame):
+    if _armed:
+        raise _Expired()
+
+
+def run_callbacks(budget):
+    """Each callback once, newest first, within `budget` seconds in all; returns how many ran clean."""
+    global _armed
+    pending = list(reversed(_callbacks))
+    del _callbacks[:]
+    if not pending:
+        return 0
+    import time
+
+    deadline = time.monotonic() + budget
+    previous = _signal.signal(_signal.SIGALRM, _expire)
+    clean = 0
+    try:
+        while pending:
+            fn = pending.pop(0)
+            share = (deadline - time.monotonic()) / (len(pending) + 1)
+            name = getattr(fn, "__qualname__", None) or repr(fn)
+            if share < 0.001:
+                logs.runtime_error("Shutdown callback %s skipped: no time left" % name)
+                continue
+            try:
+                try:
+                    _armed = True
+                    # Re-armed every 20 ms: a callback that swallows the first interruption gets another.
+                    _signal.setitimer(_signal.ITIMER_REAL, share, 0.02)
+                    fn()
+                finally:
+                    _armed = False
+                    _signal.setitimer(_signal.ITIMER_REAL, 0)
+                clean += 1
+            except _Expired:
+                logs.runtime_error("Shutdown callback %s did not finish within %d ms; interrupted" % (name, share * 1000))
+            except BaseException as exc:  # noqa: B036 - logged; the exit goes on
+                logs.pipeline.emit({"event": "Shutdown callback %s raised %s: %s" % (name, type(exc).__name__, exc),
+                                    "logger": "lambda-shim", "location": None, "exc_info": exc}, 40, "exception")
+    finally:
+        _armed = False
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _signal.signal(_signal.SIGALRM, previous if previous is not None else _signal.SIG_DFL)
+    return clean

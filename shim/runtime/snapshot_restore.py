@@ -1,0 +1,77 @@
+"""`snapshot_restore_py` for a zip that does not ship it: the SnapStart hook registry.
+
+Lambda's managed Python runtimes preinstall AWS's snapshot-restore-py package,
+whose two decorators are the documented way to register SnapStart hooks:
+
+    from snapshot_restore_py import register_before_snapshot, register_after_restore
+
+A custom runtime has only what the zip (or a layer) holds. Rather than vendoring the
+package into every zip, the runtime puts Fallback last on sys.meta_path: when no
+real copy is found anywhere on sys.path, `import snapshot_restore_py` gets this
+module, which has the package's whole API (1.0.0) with the same behaviour:
+register_X(func, *args, **kwargs) appends (func, args, kwargs) and returns func, so
+it works as a bare decorator; get_X() returns the live list. A real copy, in the
+zip through requirements.txt or on a managed runtime, wins, and its registry is
+the one the runtime runs (shim.runtime.snapstart imports whichever is found).
+"""
+import sys
+
+__version__ = "1.0.0"  # the snapshot-restore-py API this module provides
+__all__ = ["register_before_snapshot", "register_after_restore"]
+
+MODULE = "snapshot_restore_py"
+
+_before_snapshot_registry = []
+_after_restore_registry = []
+
+
+def register_before_snapshot(func, *args, **kwargs):
+    """Run func(*args, **kwargs) before the snapshot is taken (newest registration first)."""
+    _before_snapshot_registry.append((func, args, kwargs))
+    return func
+
+
+def register_after_restore(func, *args, **kwargs):
+    """Run func(*args, **kwargs) after each restore from the snapshot (in registration order)."""
+    _after_restore_registry.append((func, args, kwargs))
+    return func
+
+
+def get_before_snapshot():
+    return _before_snapshot_registry
+
+
+def get_after_restore():
+    return _after_restore_registry
+
+
+class Fallback:
+    """Last on sys.meta_path: answers for snapshot_restore_py only when nothing else did."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != MODULE:
+            return None
+        import _frozen_importlib  # the import system itself: always loaded
+
+        return _frozen_importlib.ModuleSpec(name, self, origin=__file__)
+
+    def create_module(self, spec):
+        # A module of its own name whose functions are this module's: one registry.
+        module = type(sys)(MODULE, __doc__)
+        for name in __all__ + ["get_before_snapshot", "get_after_restore", "__all__", "__version__"]:
+            setattr(module, name, globals()[name])
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+def install():
+    if not any(isinstance(finder, Fallback) for finder in sys.meta_path):
+        sys.meta_path.append(Fallback())
+
+
+def registry():
+    """The snapshot_restore_py module the function's hooks are in: a real copy if there is one."""
+    __import__(MODULE)
+    return sys.modules[MODULE]
