@@ -78,7 +78,7 @@ def budget_s(environ=os.environ):
 def stop(sig):
     """Stop on a terminating signal: callbacks, flush, exit with the signal's status. Does not return."""
     logs.runtime_info("Stopping on %s" % sig.name)
-    run_callbacks(budget_s())
+    run_callbacks(budget_s(), sig.status)
     flush()
     sys.exit(sig.status)
 
@@ -103,16 +103,25 @@ class _Expired(BaseException):
 
 
 _armed = False
+_last_resort = None  # (monotonic time, exit status): a callback that will not stop is left behind then
 
 
 def _expire(signum, frame):
-    if _armed:
-        raise _Expired()
+    if not _armed:
+        return
+    import time
+    if time.monotonic() > _last_resort[0]:
+        logs.runtime_error("A shutdown callback keeps running after being interrupted; exiting without it "
+                           "(and the callbacks after it)")
+        flush()
+        os._exit(_last_resort[1])
+    raise _Expired()
 
 
-def run_callbacks(budget):
-    """Each callback once, newest first, within `budget` seconds in all; returns how many ran clean."""
-    global _armed
+def run_callbacks(budget, status=0):
+    """Each callback once, newest first, within `budget` seconds in all; returns how many ran clean.
+    One that swallows its interruptions past the budget (and 100 ms) ends the process with `status`."""
+    global _armed, _last_resort
     pending = list(reversed(_callbacks))
     del _callbacks[:]
     if not pending:
@@ -120,6 +129,7 @@ def run_callbacks(budget):
     import time
 
     deadline = time.monotonic() + budget
+    _last_resort = (deadline + 0.1, status)
     previous = _signal.signal(_signal.SIGALRM, _expire)
     clean = 0
     try:
