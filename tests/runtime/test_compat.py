@@ -148,3 +148,119 @@ def test_init_error_types_match(start, make_function, tmp_path, handler, files):
         assert env.api.init_error is not None, env.output()
         errors[name] = (env.api.init_error.error_type, env.api.init_error.payload["errorType"])
     assert errors["shim"] == errors["official"]
+
+
+# -- SnapStart and Managed Instances, side by side ------------------------------------------------
+
+PLATFORM_HANDLERS = '''
+import os, time
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+def note(line):
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(line + "\\n")
+
+register_before_snapshot(note, "before 1")
+register_before_snapshot(note, "before 2")
+register_after_restore(note, "after 1")
+register_after_restore(note, "after 2")
+
+if os.environ.get("FAIL") == "before":
+    register_before_snapshot(lambda: 1 / 0)
+if os.environ.get("FAIL") == "after":
+    register_after_restore(lambda: {}["missing"])
+
+def Handle(event, context):
+    started = time.time()
+    time.sleep(event.get("wait", 0))
+    return {"start": started, "end": time.time()}
+'''
+
+
+@pytest.fixture
+def both_platform(start, make_function, tmp_path):
+    function = make_function({"handler.py": PLATFORM_HANDLERS})
+    official = tmp_path / "official-bootstrap"
+    official.write_text(OFFICIAL_BOOTSTRAP)
+    official.chmod(0o755)
+
+    def start_both(env, ready=True):
+        envs = {}
+        for name, bootstrap in (("official", official), ("shim", None)):
+            record = tmp_path / ("record-" + name)
+            envs[name] = start(function, "handler.Handle", bootstrap=bootstrap, ready=ready,
+                               env=dict(env, RECORD=str(record)))
+            envs[name].record = record
+        return envs
+    return start_both
+
+
+def _runtime_requests(env):
+    """What the Runtime API received, in order (method, path with ids taken out)."""
+    return [(r.method, r.path.replace(r.path.split("/")[-2], "ID") if "/invocation/" in r.path and not
+             r.path.endswith("/next") else r.path) for r in env.api.requests if r.path.startswith("/2018-06-01")]
+
+
+def test_snapstart_hooks_and_requests_match_the_official_client(both_platform):
+    envs = both_platform({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}, ready=False)
+    for env in envs.values():
+        assert env.api.restores.wait_arrivals(1, 20), env.output()
+        env.api.restores.restore(fork=False)
+        assert env.wait_ready(20) is not None
+    results = _invoke_both(envs, {})
+    assert all(r.kind == "response" for r in results.values())
+    official, ours = envs["official"], envs["shim"]
+    assert ours.record.read_text() == official.record.read_text() == "before 2\nbefore 1\nafter 1\nafter 2\n"
+    assert _runtime_requests(ours)[:3] == _runtime_requests(official)[:3] == [
+        ("GET", "/2018-06-01/runtime/restore/next"), ("GET", "/2018-06-01/runtime/invocation/next"),
+        ("POST", "/2018-06-01/runtime/invocation/ID/response")]
+
+
+@pytest.mark.parametrize("fail, path, error_type, status", [
+    ("before", "/2018-06-01/runtime/init/error", "Runtime.BeforeSnapshotError", 64),
+    ("after", "/2018-06-01/runtime/restore/error", "Runtime.AfterRestoreError", 65),
+])
+def test_snapstart_hook_failures_match_the_official_client(both_platform, fail, path, error_type, status):
+    envs = both_platform({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "FAIL": fail}, ready=False)
+    seen = {}
+    for name, env in envs.items():
+        if fail == "after":
+            assert env.api.restores.wait_arrivals(1, 20), env.output()
+            env.api.restores.restore(fork=False)
+        assert env.process.wait(20) == status, env.output()
+        posts = [r for r in env.api.requests if r.path == path]
+        assert len(posts) == 1
+        body = json.loads(posts[0].body)
+        seen[name] = (posts[0].headers["lambda-runtime-function-error-type"], body["errorType"], body["errorMessage"])
+    assert seen["shim"] == seen["official"]
+    assert seen["shim"][0] == error_type
+
+
+def test_managed_instances_concurrency_matches_the_official_client(both_platform):
+    envs = both_platform({"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+    for env in envs.values():  # both have 2 workers waiting on /next before any event
+        assert env.api.wait_polls(2, 20) is not None
+    for name, env in envs.items():
+        pending = [env.api.submit({"wait": 0.5}) for _ in range(2)]
+        answers = [p.wait(30) for p in pending]
+        assert all(a.kind == "response" for a in answers), (name, env.output())
+        bodies = [a.payload for a in answers]
+        assert max(b["start"] for b in bodies) < min(b["end"] for b in bodies), name  # they overlapped
+        for p in pending:
+            assert len(env.api.answers(p.request_id, accepted_only=True)) == 1
+    assert sorted(set(_runtime_requests(envs["shim"]))) == sorted(set(_runtime_requests(envs["official"])))
+
+
+def test_managed_instances_init_error_matches_the_official_client(start, make_function, tmp_path):
+    function = make_function({"handler.py": "raise RuntimeError('at import')\n"})
+    official = tmp_path / "official-bootstrap"
+    official.write_text(OFFICIAL_BOOTSTRAP)
+    official.chmod(0o755)
+    seen = {}
+    for name, bootstrap in (("official", official), ("shim", None)):
+        env = start(function, "handler.Handle", bootstrap=bootstrap, ready=False,
+                    env={"AWS_LAMBDA_MAX_CONCURRENCY": "3"})
+        env.process.wait(20)
+        accepted = [r for r in env.api.requests if r.path.endswith("/init/error") and r.status == 202]
+        seen[name] = (len(accepted), env.api.init_error.error_type, env.api.init_error.payload["errorType"])
+    assert seen["shim"] == seen["official"] == (1, "RuntimeError", "RuntimeError")
