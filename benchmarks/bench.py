@@ -236,7 +236,73 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-def run(quick):
+def platform_rows(runtimes, quick, metrics, count=8):
+    """Managed Instances (N workers, the async single process) and SnapStart's restore: rows of their own."""
+    import platform_bench as pb
+
+    reps = 3 if quick else 5
+    api = pb.MultiAPI()
+    try:
+        def launcher(runtime):
+            return lambda handler, env: pb.start_process(runtime, api, handler, env, BASE_ENV, PYTHON)
+
+        def row(name, ours, theirs, field, ours_env, theirs_env=None, handler="pool.Handle", ours_handler=None):
+            pair = {OURS: (runtimes[OURS], ours_env, ours_handler or handler),
+                    THEIRS: (runtimes[THEIRS], theirs_env or {}, handler)}
+            results = {OURS: [], THEIRS: []}
+            for _ in range(reps):
+                for key, (runtime, env, which) in pair.items():
+                    results[key].append((ours if key == OURS else theirs)(launcher(runtime), which, env))
+            for key, values in results.items():
+                metrics.setdefault(name, {})[key] = summary([v[field] for v in values])
+            return results
+
+        mi = {"AWS_LAMBDA_MAX_CONCURRENCY": str(count)}
+        fork = dict(mi, SHIM_FORK_AFTER_INIT="1")
+        aio = dict(mi, SHIM_ASYNC_CONCURRENCY="1")
+
+        def start(launch, handler, env):
+            return pb.pool_start(launch, api, handler, count, env)
+
+        print("Managed Instances, %d workers, %d runs each ..." % (count, reps), flush=True)
+        runs = row("MI %d workers: exec to all polling (ms)" % count, start, start, "ready_ms", mi, mi)
+        for field, label in (("rss_mb", "RSS"), ("pss_mb", "PSS")):
+            for key in (OURS, THEIRS):
+                metrics.setdefault("MI %d workers: total %s, all polling (MB)" % (count, label), {})[key] = summary(
+                    [r[field] for r in runs[key]])
+        runs = row("MI %d workers, SHIM_FORK_AFTER_INIT=1: exec to all polling (ms)" % count, start, start,
+                   "ready_ms", fork, mi)
+        for field, label in (("rss_mb", "RSS"), ("pss_mb", "PSS")):
+            for key in (OURS, THEIRS):
+                metrics.setdefault("MI %d workers, SHIM_FORK_AFTER_INIT=1: total %s (MB)" % (count, label),
+                                   {})[key] = summary([r[field] for r in runs[key]])
+        runs = row("MI %d at once, SHIM_ASYNC_CONCURRENCY=1 (one process): exec to polling (ms)" % count, start, start,
+                   "ready_ms", aio, mi, ours_handler="pool.AsyncHandle")
+        for key in (OURS, THEIRS):
+            metrics.setdefault("MI %d at once, SHIM_ASYNC_CONCURRENCY=1: total PSS (MB)" % count, {})[key] = summary(
+                [r["pss_mb"] for r in runs[key]])
+
+        for wait_s, invokes in ((0.01, 400 if quick else 800), (0, 2000 if quick else 4000)):
+            def throughput(launch, handler, env, wait_s=wait_s, invokes=invokes):
+                return pb.pool_throughput(launch, api, handler, count, env, invokes, wait_s)
+            what = "handler waits %d ms" % (wait_s * 1000) if wait_s else "handler returns at once"
+            row("MI %d at once, %s: invokes/s" % (count, what), throughput, throughput, "per_s", mi, mi)
+            row("MI %d at once, %s, SHIM_ASYNC_CONCURRENCY=1: invokes/s" % (count, what), throughput, throughput,
+                "per_s", aio, mi, ours_handler="pool.AsyncHandle")
+
+        print("SnapStart restore, %d runs each ..." % (reps * 2), flush=True)
+
+        def restore(launch, handler, env):
+            return pb.restore_to_next(launch, api, handler, env)
+        reps, saved = reps * 2, reps
+        row("SnapStart: /restore/next answered to first /next (ms)", restore, restore, "restore_ms", {}, {},
+            handler="trivial.Handle")
+        reps = saved
+    finally:
+        api.close()
+
+
+def run(quick, platform_only=False):
     reps = 10 if quick else 20
     warm_count = 2000
     soak_count = 20000 if quick else 100000
@@ -251,6 +317,11 @@ def run(quick):
     try:
         runtimes, fast = prepare(workdir)
         metrics = {}
+        report["metrics"] = metrics
+        if platform_only:
+            platform_rows(runtimes, quick, metrics)
+            report["soak"], report["floors_ms"] = {}, {"python -I -c pass": summary(floor(["-I"], reps))}
+            return report
 
         def collect(name, runs, field):
             for runtime_name, results in runs.items():
@@ -303,6 +374,8 @@ def run(quick):
 
         print("soak, %d invokes ..." % soak_count, flush=True)
         report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}
+
+        platform_rows(runtimes, quick, metrics)
 
         print("floors ...", flush=True)
         report["floors_ms"] = {"python -I -S -c pass": summary(floor(["-I", "-S"], reps)),
@@ -372,11 +445,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter soak (under a minute)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
+    parser.add_argument("--platform-only", action="store_true",
+                        help="only the Managed Instances and SnapStart rows (implies --no-readme)")
     parser.add_argument("--output", default=os.path.join(ROOT, ".bench", "results.json"))
     args = parser.parse_args()
+    args.no_readme = args.no_readme or args.platform_only
     started = time.time()
     try:
-        report = run(args.quick)
+        report = run(args.quick, args.platform_only)
     except BenchmarkError as exc:
         print("BENCHMARK FAILED: %s" % exc, file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ by SIGTERM"), then the shutdown callbacks run and the process exits.
 """
 import sys
 
-from shim.runtime import aio, errors, extension, invoke, logs, marshal, shutdown
+from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, shutdown
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.context import LambdaContext
 from shim.runtime.panic import TERMINATING, FatalSignal
@@ -41,6 +41,7 @@ def main(api, spec, guard, recorder, count, initialize, post):
     handler = initialize(api, spec, recorder, adapt=_require_async)
     guard.adopt()
     extension.before_first_next(api.address, guard)
+    lifeline.watch()
     Server(api, handler, guard, count, post).run()
 
 

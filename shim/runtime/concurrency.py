@@ -36,7 +36,7 @@ official client does; this process keeps the output Lambda gave it.
 import os
 import sys
 
-from shim.runtime import crash, errors, extension, logs, shutdown, workers
+from shim.runtime import crash, errors, extension, lifeline, logs, shutdown, workers
 from shim.runtime.client import RuntimeAPI
 
 LIMIT = 1024
@@ -160,6 +160,7 @@ class Pool:
 
     def _supervise(self):
         """Until every worker is gone; then exit (0 when stopped by SIGTERM)."""
+        lifeline.watch()
         supervisor = self.supervisor
         while True:
             got = supervisor.reap()

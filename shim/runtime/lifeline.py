@@ -16,6 +16,10 @@ for its successor, so a thread waits on a pidfd of the launcher and kills our
 whole group the moment it is gone: workers, forked children, the handler's
 subprocesses. Forked workers hold a lifeline to their own parent the same way.
 
+The thread starts when init is over (watch()), when the runtime is about to wait on
+/next anyway: it does not compete with the init for the interpreter. A launcher
+that dies during the init is noticed then, before the first /next.
+
 Without os.pidfd_open (Python < 3.9, or a kernel before 5.3) the runtime stays
 in the launcher's group, as before: safe, with the double delivery back.
 """
@@ -24,8 +28,12 @@ import _thread
 import os
 
 
+_held = None  # (pidfd, pid) of the launcher, until watch() starts the thread
+
+
 def hold(environ):
     """In the runtime started by the supervising bootstrap: own process group, die with the launcher."""
+    global _held
     if not environ.get("_SHIM_CRASH_FILE"):
         return False  # started some other way (python -m shim): leave the process group alone
     launcher = os.getppid()
@@ -37,12 +45,27 @@ def hold(environ):
     except OSError:
         os.close(fd)
         return False
-    _thread.start_new_thread(_watch, (fd,))
+    _held = (fd, launcher)
     return True
+
+
+def watch():
+    """Start watching the launcher (once init is over): from now on we die with it."""
+    global _held
+    if _held is None:
+        return
+    (fd, launcher), _held = _held, None
+    if os.getppid() != launcher:
+        _die()  # it went during the init: not one /next for an orphan
+    _thread.start_new_thread(_watch, (fd,))
 
 
 def watch_parent():
     """In a forked child: die (with our group) when the process that forked us dies."""
+    global _held
+    if _held is not None:  # the launcher is our parent's business, not ours
+        os.close(_held[0])
+        _held = None
     fd = _pidfd(os.getppid())
     if fd is not None:
         _thread.start_new_thread(_watch, (fd,))

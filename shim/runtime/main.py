@@ -80,6 +80,7 @@ def serve(api, handler, guard, recorder):
     try:
         guard.adopt()
         extension.before_first_next(api.address, guard)
+        lifeline.watch()
         loop(api, handler, guard, recorder, _streaming(handler))
     except FatalSignal as sig:
         shutdown.stop(sig)

@@ -36,7 +36,7 @@ memory, as on Lambda. Lambda never sends that header.
 import os
 import sys
 
-from shim.runtime import context, crash, errors, logs, protocol, snapshot_restore
+from shim.runtime import context, crash, errors, lifeline, logs, protocol, snapshot_restore
 from shim.runtime.client import RuntimeAPIError
 from shim.runtime.panic import FatalSignal
 
@@ -83,6 +83,7 @@ def checkpoint(api, recorder, guard, serve):
         run_before_snapshot(hooks)
         guard.adopt()
         extension.before_first_next(api.address, guard)  # registration closes at restore/next too
+        lifeline.watch()
         api.close()
         headers = api.restore_next()
     except FatalSignal:
