@@ -13,6 +13,8 @@ What that changes for the function:
   request's requestId and trace id;
 - _X_AMZN_TRACE_ID is not set: one environment variable cannot hold N trace ids
   (each log line has its own xrayTraceId);
+- should the process die (a native crash), the bootstrap answers every request in
+  flight: they are all in its record (shim.runtime.crash, "M");
 - a sync handler is an init error (Runtime.InvalidConfiguration): use the process
   workers (without SHIM_ASYNC_CONCURRENCY) for those.
 
@@ -42,11 +44,11 @@ def main(api, spec, guard, recorder, count, initialize, post):
     guard.adopt()
     extension.before_first_next(api.address, guard)
     lifeline.watch()
-    Server(api, handler, guard, count, post).run()
+    Server(api, handler, guard, count, post, recorder).run()
 
 
 class Server:
-    def __init__(self, api, handler, guard, count, post):
+    def __init__(self, api, handler, guard, count, post, recorder):
         import asyncio
         import threading
 
@@ -56,6 +58,8 @@ class Server:
         self.guard = guard
         self.count = count
         self.post = post
+        self.recorder = recorder      # every request in flight, for the bootstrap should we crash
+        self.in_flight = {}
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.tasks = set()            # tasks in flight (the loop's thread only)
@@ -90,6 +94,8 @@ class Server:
                     continue
                 with self.lock:
                     self.active += 1
+                    self.in_flight[invocation.request_id] = invocation.invocation_id
+                    self.recorder.many(list(self.in_flight.items()))
                 try:
                     if self.stopping is not None:  # taken while stopping: answered, not run
                         answer = invoke.failure(self.stopping, invocation.request_id)
@@ -99,6 +105,8 @@ class Server:
                 finally:
                     with self.lock:
                         self.active -= 1
+                        self.in_flight.pop(invocation.request_id, None)
+                        self.recorder.many(list(self.in_flight.items()))
                         self.lock.notify_all()
         except (RuntimeAPIError, ConnectionError) as exc:
             if self.stopping is None and self.failure is None:

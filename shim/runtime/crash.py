@@ -30,7 +30,7 @@ RESTORE = "restore"   # SnapStart's after-restore phase: a death then goes to /r
 SUPERVISOR = b"P\n"   # the record of a runtime whose forked children keep their own
 
 
-RECORD_SIZE = 512
+RECORD_SIZE = 16384  # room for ~200 requests in flight at once (SHIM_ASYNC_CONCURRENCY)
 
 
 class Recorder:
@@ -57,6 +57,16 @@ class Recorder:
     def end(self):
         self.record[0:1] = b"-"
 
+    def many(self, pairs):
+        """Several requests in flight in this one process: [(request id, invocation id), ...]."""
+        if not pairs:
+            return self.end()
+        data = ("".join("%s\n%s\n" % (rid, iid or "") for rid, iid in pairs)).encode()
+        data = b"M" + data[:RECORD_SIZE - 2].rpartition(b"\n")[0] + b"\n\0"
+        self.record[0:1] = b"-"  # first and last: a reader never sees M before the list is whole
+        self.record[1:len(data)] = data[1:]
+        self.record[0:1] = b"M"
+
     def supervise(self):
         """From now on this process answers nothing itself: its children's records hold the requests."""
         self.record[:len(SUPERVISOR)] = SUPERVISOR
@@ -71,6 +81,9 @@ class NoRecorder:
         pass
 
     def end(self):
+        pass
+
+    def many(self, pairs):
         pass
 
     def supervise(self):
@@ -139,23 +152,44 @@ def report(base, status, api_address, setup_logs=True):
                 sys.stderr.write("lambda-shim: could not report for %s: %s\n" % (child, exc))
             setup_logs = False
         return answered
-    if not record.startswith("R"):
+    in_flight = _in_flight(record)
+    if not in_flight:
         return None  # nothing was in flight
-    request_id, _, invocation_id = record[1:].partition("\n")
-    invocation_id = invocation_id.partition("\n")[0].strip()
     try:
         with open(base + ".fault", errors="replace") as f:
             fault = f.read()
     except OSError:
         fault = ""
-    if not request_id:
-        return None
-
-    from shim.runtime import errors, logs
-    from shim.runtime.client import RuntimeAPI
+    from shim.runtime import logs
 
     if setup_logs:
         logs.setup()
+    answered = None
+    for request_id, invocation_id in in_flight:
+        try:
+            answered = _answer(request_id, invocation_id, status, fault, api_address)
+        except Exception:
+            if len(in_flight) == 1:
+                raise
+            sys.stderr.write("lambda-shim: could not report for %s: %s\n" % (request_id, sys.exc_info()[1]))
+    return answered
+
+
+def _in_flight(record):
+    """[(request id, invocation id)] from a record: "R<id>\n<invocation id>\n", or "M" and several, then NUL."""
+    if record.startswith("R"):
+        request_id, _, rest = record[1:].partition("\n")
+        return [(request_id, rest.partition("\n")[0].strip())] if request_id else []
+    if record.startswith("M"):
+        lines = record[1:].split("\0", 1)[0].split("\n")
+        return [(lines[i], lines[i + 1].strip()) for i in range(0, len(lines) - 1, 2) if lines[i]]
+    return []
+
+
+def _answer(request_id, invocation_id, status, fault, api_address):
+    from shim.runtime import errors, logs
+    from shim.runtime.client import RuntimeAPI
+
     phase = request_id in (INIT, RESTORE)
     during = {INIT: "init", RESTORE: "restore"}.get(request_id, "the invoke")
     message = "Runtime exited with %s during %s" % (describe_exit(status), during)

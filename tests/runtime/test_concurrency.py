@@ -296,3 +296,20 @@ def _alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_crash_in_the_async_mode_answers_every_request_in_flight(start, make_function, tmp_path):
+    function = make_function({"handler.py": HANDLER + '''
+async def CrashLater(event, context):
+    if event.get("crash"):
+        await asyncio.sleep(0.3)
+        os._exit(4)
+    await asyncio.sleep(30)
+'''})
+    env = start(function, "handler.CrashLater", env={"AWS_LAMBDA_MAX_CONCURRENCY": "3", "SHIM_ASYNC_CONCURRENCY": "1"})
+    pending = [env.api.submit({}), env.api.submit({}), env.api.submit({"crash": True})]
+    for p in pending:
+        answer = p.wait(20)
+        assert answer.error_type == "Runtime.ExitError"
+        assert answer.payload["errorMessage"] == "Runtime exited with exit status 4 during the invoke"
+        assert len(env.api.answers(p.request_id, accepted_only=True)) == 1
