@@ -34,14 +34,15 @@ class _Factory:
         self.started = []
 
     def __call__(self, path=None, handler="handler.Handle", *, zip=None, pack=False, timeout=3.0, memory=128,
-                 env=None, start=True):
+                 env=None, start=True, max_concurrency=None, snapstart=False):
         """Start the function in `path` (relative to the rootdir; in place unless pack=True) or `zip`."""
         from shim.local.function import Function, prepare
         if path is None and zip is None:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
         task_root = prepare(self._resolve(path), self._resolve(zip), pack=pack, handler=handler)
         try:
-            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory, env=env)
+            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory, env=env,
+                          max_concurrency=max_concurrency, snapstart=snapstart)
         except BaseException:
             task_root.remove()
             raise
@@ -66,8 +67,9 @@ class _Factory:
 
 @pytest.fixture
 def lambda_function(request):
-    """A factory: lambda_function(path, handler=..., zip=..., pack=..., timeout=..., memory=..., env=...)
-    starts the function through the real bootstrap; it is stopped when the test ends."""
+    """A factory: lambda_function(path, handler=..., zip=..., pack=..., timeout=..., memory=..., env=...,
+    max_concurrency=N, snapstart=True) starts the function through the real bootstrap; it is stopped
+    when the test ends."""
     factory = _Factory(request.config.rootpath)
     yield factory
     factory.close()

@@ -143,3 +143,27 @@ def test_a_missing_directory_is_a_clear_error(function_dir):
                 lambda_function("nope")
     """)
     function_dir.runpytest("-q").assert_outcomes(passed=1)
+
+
+def test_lambda_function_takes_snapstart_and_max_concurrency(function_dir):
+    function_dir.makepyfile(test_app="""
+        import threading
+
+        def test_snapstart(lambda_function):
+            result = lambda_function("fn", snapstart=True).invoke({"name": "Ada"})
+            assert result.ok and result.restore_ms > 0 and result.init_ms is None
+
+        def test_max_concurrency(lambda_function):
+            fn = lambda_function("fn", max_concurrency=2)
+            results = []
+            threads = [threading.Thread(target=lambda: results.append(fn.invoke({"name": "x"}))) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert len(results) == 2 and all(r.ok for r in results)
+            # Managed Instances log JSON only; each invoke's log holds its own request's records.
+            assert all([(rec["logger"], rec["requestId"]) for rec in r.records] == [("app", r.request_id)]
+                       for r in results)
+    """)
+    function_dir.runpytest("-q").assert_outcomes(passed=2)
