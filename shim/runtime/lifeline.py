@@ -16,9 +16,9 @@ for its successor, so a thread waits on a pidfd of the launcher and kills our
 whole group the moment it is gone: workers, forked children, the handler's
 subprocesses. Forked workers hold a lifeline to their own parent the same way.
 
-The thread starts when init is over (watch()), when the runtime is about to wait on
-/next anyway: it does not compete with the init for the interpreter. A launcher
-that dies during the init is noticed then, before the first /next.
+The thread starts when init is over (watch()), just before the first /next: it does
+not compete with the init for the interpreter.
+A launcher that dies during the init is noticed then, before the first /next.
 
 Without os.pidfd_open (Python < 3.9, or a kernel before 5.3) the runtime stays
 in the launcher's group, as before: safe, with the double delivery back.
@@ -28,7 +28,7 @@ import _thread
 import os
 
 
-_held = None  # (pidfd, pid) of the launcher, until watch() starts the thread
+_held = None  # (poller on the launcher's pidfd, its pid, the fd), until watch() starts the thread
 
 
 def hold(environ):
@@ -45,7 +45,7 @@ def hold(environ):
     except OSError:
         os.close(fd)
         return False
-    _held = (fd, launcher)
+    _held = (_poller(fd), launcher, fd)
     return True
 
 
@@ -54,21 +54,21 @@ def watch():
     global _held
     if _held is None:
         return
-    (fd, launcher), _held = _held, None
+    (poller, launcher, _), _held = _held, None
     if os.getppid() != launcher:
         _die()  # it went during the init: not one /next for an orphan
-    _thread.start_new_thread(_watch, (fd,))
+    _thread.start_new_thread(_watch, (poller,))
 
 
 def watch_parent():
     """In a forked child: die (with our group) when the process that forked us dies."""
     global _held
     if _held is not None:  # the launcher is our parent's business, not ours
-        os.close(_held[0])
+        os.close(_held[2])
         _held = None
     fd = _pidfd(os.getppid())
     if fd is not None:
-        _thread.start_new_thread(_watch, (fd,))
+        _thread.start_new_thread(_watch, (_poller(fd),))
 
 
 def _pidfd(pid):
@@ -81,11 +81,15 @@ def _pidfd(pid):
     return fd
 
 
-def _watch(fd):
-    import select  # in this thread, after the launch: not on the cold start's path
+def _poller(fd):
+    import select  # at start-up, with the runtime's own imports: none once invokes run
 
     poller = select.poll()
     poller.register(fd, select.POLLIN)
+    return poller
+
+
+def _watch(poller):
     while not poller.poll():
         pass
     _die()
