@@ -266,15 +266,17 @@ def platform_rows(runtimes, quick, metrics, count=8):
 
         print("Managed Instances, %d workers, %d runs each ..." % (count, reps), flush=True)
         runs = row("MI %d workers: exec to all polling (ms)" % count, start, start, "ready_ms", mi, mi)
-        for field, label in (("rss_mb", "RSS"), ("pss_mb", "PSS")):
+        for field, label in (("cpu_ms", "CPU used until all poll (ms)"), ("rss_mb", "total RSS, all polling (MB)"),
+                             ("pss_mb", "total PSS, all polling (MB)")):
             for key in (OURS, THEIRS):
-                metrics.setdefault("MI %d workers: total %s, all polling (MB)" % (count, label), {})[key] = summary(
+                metrics.setdefault("MI %d workers: %s" % (count, label), {})[key] = summary(
                     [r[field] for r in runs[key]])
         runs = row("MI %d workers, SHIM_FORK_AFTER_INIT=1: exec to all polling (ms)" % count, start, start,
                    "ready_ms", fork, mi)
-        for field, label in (("rss_mb", "RSS"), ("pss_mb", "PSS")):
+        for field, label in (("cpu_ms", "CPU used until all poll (ms)"), ("rss_mb", "total RSS (MB)"),
+                             ("pss_mb", "total PSS (MB)")):
             for key in (OURS, THEIRS):
-                metrics.setdefault("MI %d workers, SHIM_FORK_AFTER_INIT=1: total %s (MB)" % (count, label),
+                metrics.setdefault("MI %d workers, SHIM_FORK_AFTER_INIT=1: %s" % (count, label),
                                    {})[key] = summary([r[field] for r in runs[key]])
         runs = row("MI %d at once, SHIM_ASYNC_CONCURRENCY=1 (one process): exec to polling (ms)" % count, start, start,
                    "ready_ms", aio, mi, ours_handler="pool.AsyncHandle")

@@ -196,6 +196,21 @@ def memory_mb(pid):
     return rss / 1024, pss / 1024
 
 
+def cpu_ms(pid):
+    """CPU time (user + system) the process and its live descendants have used, in ms: steadier
+    than wall-clock time on a busy machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in tree(pid):
+        try:
+            with open("/proc/%d/stat" % member) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total * 1000.0 / ticks
+
+
 def kill_tree(process):
     # The launcher first: a bootstrap that saw its runtime die would start the crash reporter.
     for member in tree(process.pid):
@@ -216,9 +231,10 @@ def pool_start(launch, api, handler, count, env):
     api.process = process
     try:
         polled = api.wait(lambda: api.polling_count() >= count)
+        cpu = cpu_ms(process.pid)
         time.sleep(0.2)  # let the last worker's page faults settle before reading memory
         rss, pss = memory_mb(process.pid)
-        return {"ready_ms": (polled - started) * 1000, "rss_mb": rss, "pss_mb": pss}
+        return {"ready_ms": (polled - started) * 1000, "cpu_ms": cpu, "rss_mb": rss, "pss_mb": pss}
     finally:
         kill_tree(process)
         api.reset()

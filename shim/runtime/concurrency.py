@@ -7,7 +7,8 @@ its own connection, each handling one request at a time; awslambdaric forks N
 workers before importing the handler. So does this module by default:
 
 - per-worker init (default): the runtime forks N workers, each of which imports
-  the handler (you will see N inits in the logs, as AWS documents);
+  the handler (you will see N inits in the logs, as AWS documents); a few standard
+  library modules nearly every function uses are loaded once before the fork (PRELOAD);
 - SHIM_FORK_AFTER_INIT=1 (opt-in): the runtime imports the handler once, then
   forks N workers that share the imported code copy-on-write: faster to N workers
   polling and less memory, but everything init opened is shared by every worker. A
@@ -41,6 +42,12 @@ from shim.runtime.client import RuntimeAPI
 
 LIMIT = 1024
 SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
+# Standard-library modules nearly every function imports (and that awslambdaric's process has
+# loaded before it forks its workers): with an init per worker, loaded once here before the fork
+# and shared copy-on-write, instead of once in each worker. The function's own modules are still
+# imported by each worker.
+PRELOAD = ("logging", "re", "enum", "typing", "decimal", "datetime", "uuid", "socket", "threading", "traceback",
+           "base64", "urllib.parse")
 
 
 def parse(value):
@@ -115,6 +122,11 @@ class Pool:
             extension.leave_to_parent()
             serve(api, handler, self.guard, recorder)
 
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
         self.recorder.supervise()
         self._spawn_all(work)
         os.close(ready_w)
