@@ -132,8 +132,9 @@ def main(args):
     finally:
         fn.close()
         task_root.remove()
-        for line in fn.shutdown_lines():
-            _echo("platform", line)
+        if fn.wants_sigterm:  # the function asked for SIGTERM (shim.on_shutdown, its own handler)
+            for line in fn.shutdown_lines():
+                _echo("platform", line)
     if not result.streamed:
         sys.stdout.buffer.write(result.body + b"\n")
     elif printer.needs_newline:

@@ -83,6 +83,9 @@ def main(args):
             pool.close()
             for fn in pool.functions:  # what each runtime said on its way out, as Lambda logs it
                 log("".join(fn.shutdown_lines()))
+            if not all(fn.wants_sigterm for fn in pool.functions):
+                log("shim serve: no extension was registered: on Lambda these environments would get SIGKILL, "
+                    "not SIGTERM (a shim.on_shutdown callback registers one)\n")
         server.wait_idle(2.0)
         if task_root is not None:
             task_root.remove()

@@ -269,17 +269,19 @@ class Function:
                 self._shutdown = (environment.since(mark), (time.monotonic() - started) * 1000,
                                   bool(environment.api.extensions.registered))
 
+    @property
+    def wants_sigterm(self):
+        """Did the last environment stopped register an extension, so that Lambda would send it SIGTERM?"""
+        return self._shutdown is not None and self._shutdown[2]
+
     def shutdown_lines(self):
-        """What the last environment stopped said on its way out (SIGTERM, as Lambda sends it), and a
-        line on how Lambda would have treated it; [] if none was running."""
+        """What the last environment stopped said on its way out (SIGTERM, as Lambda sends it only when
+        an extension is registered: see wants_sigterm), and a line if it took longer than Lambda allows."""
         if self._shutdown is None:
             return []
         text, took_ms, extension = self._shutdown
         lines = [line + "\n" for line in for_terminal(text).splitlines()]
-        if not extension:
-            lines.append("(no extension registered: on Lambda this environment gets SIGKILL, not SIGTERM; "
-                         "register a shim.on_shutdown callback to get it)\n")
-        elif took_ms > SHUTDOWN_GRACE_MS:
+        if extension and took_ms > SHUTDOWN_GRACE_MS:
             lines.append("(stopped in %.0f ms: on Lambda, SIGKILL after %d ms)\n" % (took_ms, SHUTDOWN_GRACE_MS))
         return lines
 

@@ -66,6 +66,17 @@ def test_invoke_with_max_concurrency_runs_workers_and_logs_json(function_dir):
     assert len(pool) == 1 and pool[0]["workerCount"] == 2 and pool[0]["level"] == "DEBUG"
 
 
+def test_invoke_shows_the_shutdown_only_when_the_function_asked_for_sigterm(function_dir):
+    asked = shim("invoke", str(function_dir), "--no-pack", "--env", "CALLBACK=1")
+    assert asked.returncode == 0, asked.stderr
+    lines = asked.stderr.splitlines()
+    bye = [i for i, line in enumerate(lines) if line.startswith("callback: bye from")]
+    assert len(bye) == 1 and bye[0] > next(i for i, line in enumerate(lines) if line.startswith("REPORT "))
+    plain = shim("invoke", str(function_dir), "--no-pack")
+    assert plain.returncode == 0 and "Stopping on SIGTERM" not in plain.stderr
+    assert plain.stderr.splitlines()[-1].startswith("REPORT ")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--max-concurrency", "0"], "--max-concurrency must be between 1 and 64, got 0"),
     (["--max-concurrency", "x"], "--max-concurrency takes a number, got 'x'"),
@@ -150,13 +161,13 @@ def test_serve_stops_its_runtimes_with_sigterm_and_shows_what_they_said(function
     output = server.output()
     assert "callback: bye from %d" % body["pid"] in output
     assert output.index("callback: bye from") < output.index("shim serve: stopped")
-    assert "no extension registered" not in output
+    assert "no extension was registered" not in output
 
 
 def test_serve_says_when_lambda_would_not_have_sent_sigterm(function_dir):
     server = Serve(function_dir)
     assert server.stop() == 0
-    assert "no extension registered: on Lambda this environment gets SIGKILL" in server.output()
+    assert "no extension was registered: on Lambda these environments would get SIGKILL" in server.output()
 
 
 def test_serve_snapstart_restores_before_the_first_invoke(function_dir):
