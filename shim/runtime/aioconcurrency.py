@@ -60,8 +60,7 @@ class Server:
         self.post = post
         self.recorder = recorder      # every request in flight, for the bootstrap should we crash
         self.in_flight = {}
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
+        self.loop = aio.event_loop()  # the environment's one loop (made at init when the handler is async)
         self.tasks = set()            # tasks in flight (the loop's thread only)
         self.active = 0               # events taken and not yet answered (any thread)
         self.lock = threading.Condition()
