@@ -12,6 +12,7 @@ import os
 _SHIM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _IMPORTLIB = os.sep + "importlib" + os.sep + "__init__.py"
 _ASYNCIO = os.sep + "asyncio" + os.sep
+_PLUGIN_GLUE = _SHIM_DIR + "plugins.py"  # the plugin chain's frames between a plugin's wrapper and the handler
 _XRAY_CAUSE_LIMIT = 64 * 1024  # the API takes up to 1 MiB of headers; stay far below
 
 
@@ -41,6 +42,8 @@ BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
 AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
 # A setting the runtime cannot work with (e.g. AWS_LAMBDA_MAX_CONCURRENCY=abc): an init error.
 INVALID_CONFIGURATION = "Runtime.InvalidConfiguration"
+# Ours: a runtime plugin (shim.runtime.plugins) failed to import, in its init or wrap hook, or in its wrapper.
+PLUGIN_ERROR = "Runtime.PluginError"
 # Said from outside the runtime process: by the supervising bootstrap (shim.runtime.crash) when the
 # runtime died, and, locally, by the tools standing in for Lambda (as Lambda says them).
 EXIT_ERROR = "Runtime.ExitError"
@@ -50,14 +53,15 @@ TIMED_OUT = "Sandbox.Timedout"
 
 
 def user_frames(tb):
-    """The traceback's frames without the leading ones from this package or importlib."""
+    """The traceback's frames without the leading ones from this package or importlib,
+    and without the plugin chain's glue wherever it is."""
     import traceback  # ~3 ms: paid by the first error, not by every cold start
 
     frames = traceback.extract_tb(tb)
     start = 0
     while start < len(frames) and _is_runtime_frame(frames[start].filename):
         start += 1
-    return traceback.StackSummary.from_list(frames[start:])
+    return traceback.StackSummary.from_list([f for f in frames[start:] if f.filename != _PLUGIN_GLUE])
 
 
 def _is_runtime_frame(filename):

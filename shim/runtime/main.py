@@ -8,13 +8,16 @@ A terminating signal ends in shim.runtime.shutdown (callbacks, flush, exit).
 """
 import os
 import sys
+import time
 
+from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE
 from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
                           shutdown, snapshot_restore)
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.panic import TERMINATING, FatalSignal, Guard
 
 _SIGTERM = TERMINATING[:1]
+_STARTED = time.monotonic()  # the runtime's start (this module is what the launcher imports): plugins see it
 
 
 def main(argv=None):
@@ -59,9 +62,14 @@ def main(argv=None):
 
 
 def initialize(api, spec, recorder, adapt=aio.adapt, others_may_report=False):
-    """Load the handler (the init phase); on failure report it and exit 1."""
+    """Load the runtime plugins and the handler (the init phase); on failure report it and exit 1."""
+    environ = os.environ
     try:
+        plugins = _plugins(environ)
+        found = plugins.load(environ.get("LAMBDA_TASK_ROOT") or os.getcwd(), environ) if plugins else []
         handler = adapt(loader.load_handler(spec))
+        if found:
+            handler = plugins.start(found, handler, spec, environ, _STARTED)
     except errors.Fault as fault:
         report_init_error(api, fault, others_may_report)
         recorder.end()
@@ -101,9 +109,20 @@ def report_init_error(api, fault, others_may_report=False):
         logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
 
 
+def _plugins(environ):
+    """shim.runtime.plugins when the zip lists runtime plugins; None, with one stat() and no import, when not."""
+    task_root = environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    if environ.get(PLUGIN_MANIFEST_VARIABLE) or os.path.exists(os.path.join(task_root, PLUGIN_MANIFEST)):
+        from shim.runtime import plugins
+        return plugins
+    return None
+
+
 def _streaming(handler):
     """stream.run for a generator handler, which streams its response; None for any other.
-    Found by the function's code flags, so a function that does not stream never loads the module."""
+    Found by the function's code flags, so a function that does not stream never loads the module.
+    Under runtime plugins' wrappers, the function's own handler decides (its generator passes through them)."""
+    handler = getattr(handler, "__shim_handler__", handler)
     if not aio.code_flags(handler) & aio.GENERATOR_FLAGS:
         return None
     from shim.runtime import stream
