@@ -123,6 +123,7 @@ def main(args):
     event = read_event(args.event)
     stop_on_signals()
     task_root = open_task_root(args)
+    settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
     fn = Function(task_root.path, echo=_echo, **settings)
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:

@@ -57,6 +57,7 @@ def main(args):
     pool = None
     try:
         task_root = open_task_root(args)
+        settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
         pool = Pool(Function(task_root.path, function_name="function", **settings) for _ in range(concurrency))
         server.pool = pool
         pool.start()

@@ -523,12 +523,17 @@ def parse_logs(text):
 # -- deployment packages -----------------------------------------------------------------------
 
 class TaskRoot:
-    """A directory to run a function from; remove() deletes it if we made it."""
+    """A directory to run a function from; remove() deletes it if we made it.
 
-    def __init__(self, path, temporary=None, pack_result=None):
+    env: variables the runtime needs to run it as deployed (for a directory run in
+    place, where to find the plugin manifest that pack would have put in the zip).
+    """
+
+    def __init__(self, path, temporary=None, pack_result=None, env=None):
         self.path = path
         self.temporary = temporary
         self.pack_result = pack_result
+        self.env = dict(env or {})
 
     def remove(self):
         if self.temporary:
@@ -555,7 +560,7 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
     elif not os.path.isdir(function_dir or ""):
         raise ValueError("no such function directory: %s" % function_dir)
     if zip_path is None and not pack:
-        return TaskRoot(os.path.abspath(function_dir))
+        return _in_place(function_dir)
     from shim.pack import packer as packing  # only when packing: it is the heavier import
     temporary = tempfile.mkdtemp(prefix="shim-task-")
     try:
@@ -569,6 +574,21 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
     except BaseException:
         remove_tree(temporary)
         raise
+
+
+def _in_place(function_dir):
+    """The directory as it is, with the plugins pack would find in it (and in this interpreter's site)."""
+    from shim.pack import plugins  # importlib-metadata: paid only by runs in place
+    temporary = tempfile.mkdtemp(prefix="shim-plugins-")
+    try:
+        env, found = plugins.write_in_place_manifest(function_dir, temporary)
+    except BaseException:
+        remove_tree(temporary)
+        raise
+    if not found:
+        remove_tree(temporary)
+        temporary = None
+    return TaskRoot(os.path.abspath(function_dir), temporary, env=env)
 
 
 def remove_tree(path):

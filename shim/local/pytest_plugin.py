@@ -41,8 +41,9 @@ class _Factory:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
         task_root = prepare(self._resolve(path), self._resolve(zip), pack=pack, handler=handler)
         try:
-            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory, env=env,
-                          max_concurrency=max_concurrency, snapstart=snapstart)
+            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory,
+                          env=dict(task_root.env, **(env or {})), max_concurrency=max_concurrency,
+                          snapstart=snapstart)
         except BaseException:
             task_root.remove()
             raise

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from shim import UsageError
-from shim.pack import bytecode, functiondir, pipinstall, vendor, ziputil
+from shim.pack import bytecode, functiondir, pipinstall, plugins, vendor, ziputil
 from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
 from shim.runtime import errors, loader
 
@@ -31,7 +31,7 @@ BOOTSTRAP = vendor.BOOTSTRAP
 ZIPPED_LIMIT = 50 * 1024 * 1024        # direct upload of a zip (larger ones go through S3)
 UNZIPPED_LIMIT = 250 * 1024 * 1024     # function and layers, unzipped
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
-RESERVED = ("bootstrap", "shim/")      # the runtime's own entries; user files may not replace them
+RESERVED = ("bootstrap", "shim/", plugins.MANIFEST)  # the runtime's own entries; user files may not replace them
 LAYER_PYTHON = "python/"               # a layer's Python code: /opt/python is on sys.path on Lambda
 
 
@@ -50,6 +50,7 @@ class PackResult:
         self.compiled = 0              # .pyc files in the zip
         self.compiled_with = None      # interpreter that wrote them; None: no bytecode
         self.vendored = []             # (name, version) copied from this environment
+        self.plugins = []              # shim.runtime.plugins.Entry, in the manifest's order
         self.left_out = []             # (path in FUNCTION_DIR, rule)
         self.notes = []
         self.warnings = []
@@ -122,6 +123,8 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
         if runtime:
             entries.update(_entries(vendor.shim_files(), executable=False))
             entries["bootstrap"] = (_launcher(bootstrap), True)
+        result.plugins = plugins.add_manifest(entries, walk.root, os.path.join(scratch, "site"), build.say,
+                                              build.warn)
         if not handler_found(handler, entries):
             build.warn("the handler module of %s is not in the zip (no %s)"
                        % (handler, " or ".join(module_files(handler))))
@@ -322,9 +325,9 @@ def installed_files(site):
 
 def check_reserved(files, where):
     for name in sorted(files):
-        if name == "bootstrap" or name.startswith("shim/"):
-            raise UsageError("%s in %s would replace the runtime's own %s: rename it"
-                             % (name, where, "launcher" if name == "bootstrap" else "package"))
+        if name == "bootstrap" or name.startswith("shim/") or name == plugins.MANIFEST:
+            raise UsageError("%s in %s would replace the runtime's own %s: rename it" % (
+                name, where, {"bootstrap": "launcher", plugins.MANIFEST: "plugin manifest"}.get(name, "package")))
 
 
 def check_handler(handler):
@@ -395,6 +398,9 @@ def summary(result):
         "  sha256    %s" % result.sha256,
         "  zip       %s" % result.path,
     ]
+    if result.plugins:
+        lines.append("  plugins   %s (SHIM_PLUGINS picks and orders them at deploy time)"
+                     % ", ".join("%s from %s %s" % (e.name, e.distribution, e.version) for e in result.plugins))
     lines += ["  note: " + note for note in result.notes]
     if result.layer:
         lines += _layer_deploy(result)
