@@ -33,3 +33,20 @@ def start():
     yield start_env
     for env in started:
         env.stop()
+
+
+@pytest.fixture
+def make_plugin():
+    """Write a runtime plugin distribution into root, as pip would install it there: its modules and a
+    dist-info whose entry_points.txt declares {name: 'module:attr'} in the group lambda_shim.plugins."""
+    def make(root, distribution, entry_points, modules, version="1.0"):
+        info = root / ("%s-%s.dist-info" % (distribution.replace("-", "_"), version))
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (distribution, version))
+        points = "".join("%s = %s\n" % item for item in entry_points.items())
+        (info / "entry_points.txt").write_text("[lambda_shim.plugins]\n" + points)
+        for rel, source in modules.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(textwrap.dedent(source))
+        return root
+    return make

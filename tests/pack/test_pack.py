@@ -92,6 +92,7 @@ def test_zip_ships_exactly_the_runtime_part_and_its_dependency_closure(packed):
     assert not [n for n in names if n.startswith(("shim/pack/", "shim/local/", "shim/cli/", "importlib_metadata",
                                                   "zipp"))]
     assert "shim/runtime/bootstrap" not in names      # the launcher is at the root, once
+    assert "lambda_shim_plugins.json" not in names    # no plugins among handlers/ and its requirements
     assert "structlog/__pycache__/__init__.%s.pyc" % TAG in names
     sources = {n for n in names if n.endswith(".py")}
     assert {n for n in sources if bytecode.pyc_name(n, VERSION) not in names} == set()
