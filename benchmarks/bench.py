@@ -30,6 +30,16 @@ from server import BenchAPI, BenchmarkError, ceiling, next_reply  # noqa: E402
 PYTHON = sys.executable
 OURS, THEIRS = "lambda-shim", "awslambdaric"
 OURS_ORJSON = "lambda-shim, SHIM_JSON=orjson"
+OURS_EMPTY_MANIFEST = "lambda-shim, empty plugin manifest"
+OURS_ONE_PLUGIN = "lambda-shim, one no-op plugin"
+# A plugin that does nothing, declared by a distribution vendored into the function as pip would install it.
+NOOP_PLUGIN = {
+    "bench_noop_plugin.py": "def init(handler, settings):\n    pass\n\n\n"
+                            "def wrap(handler):\n    def passed_through(event, context):\n"
+                            "        return handler(event, context)\n    return passed_through\n",
+    "bench_noop_plugin-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: bench-noop-plugin\nVersion: 1.0\n",
+    "bench_noop_plugin-1.0.dist-info/entry_points.txt": "[lambda_shim.plugins]\nnoop = bench_noop_plugin\n",
+}
 BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "bench",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
@@ -73,6 +83,7 @@ def prepare(workdir):
         OURS: Runtime(OURS, ours, lambda handler: [os.path.join(ours, "bootstrap")]),
         THEIRS: Runtime(THEIRS, theirs, lambda handler: [PYTHON, "-m", "awslambdaric", handler]),
     }
+    runtimes.update(plugin_variants(workdir, zip_path))
     try:
         import orjson
     except ImportError:
@@ -83,6 +94,33 @@ def prepare(workdir):
     make_read_only(with_orjson)
     return runtimes, Runtime(OURS_ORJSON, with_orjson, lambda handler: [os.path.join(with_orjson, "bootstrap")],
                              {"SHIM_JSON": "orjson"})
+
+
+def plugin_variants(workdir, zip_path):
+    """Ours with an empty plugin manifest (the zip, plus the file), and ours packed with one no-op plugin."""
+    from shim.pack.packer import extract, pack
+    from shim.pack.plugins import manifest
+    from shim.pack.ziputil import make_read_only
+    from shim.runtime.plugins import MANIFEST
+
+    empty = os.path.join(workdir, "ours-empty-manifest")
+    extract(zip_path, empty, read_only=False)
+    with open(os.path.join(empty, MANIFEST), "wb") as handle:
+        handle.write(manifest([]))
+    make_read_only(empty)
+    source = os.path.join(workdir, "function-with-plugin")
+    shutil.copytree(os.path.join(HERE, "function"), source, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel, text in NOOP_PLUGIN.items():
+        os.makedirs(os.path.dirname(os.path.join(source, rel)), exist_ok=True)
+        with open(os.path.join(source, rel), "w") as handle:
+            handle.write(text)
+    plugin_zip = os.path.join(workdir, "function-with-plugin.zip")
+    if [e.name for e in pack(source, plugin_zip, handler="trivial.Handle", quiet=True).plugins] != ["noop"]:
+        raise BenchmarkError("pack did not find the no-op plugin")
+    one = os.path.join(workdir, "ours-one-plugin")
+    extract(plugin_zip, one, read_only=True)
+    return {OURS_EMPTY_MANIFEST: Runtime(OURS_EMPTY_MANIFEST, empty, lambda handler: [os.path.join(empty, "bootstrap")]),
+            OURS_ONE_PLUGIN: Runtime(OURS_ONE_PLUGIN, one, lambda handler: [os.path.join(one, "bootstrap")])}
 
 
 def python_pid(pid):
@@ -318,6 +356,7 @@ def run(quick, platform_only=False):
     api = BenchAPI()
     try:
         runtimes, fast = prepare(workdir)
+        variants = {name: runtimes.pop(name) for name in (OURS_EMPTY_MANIFEST, OURS_ONE_PLUGIN)}
         metrics = {}
         report["metrics"] = metrics
         if platform_only:
@@ -336,6 +375,14 @@ def run(quick, platform_only=False):
         runs = alternate(runtimes, reps, lambda rt: cold(rt, api, "handler.log_one"))
         collect("cold start, handler imports logging (ms)", runs, "cold_ms")
         collect("first invoke, logs one line (ms)", runs, "first_ms")
+
+        # Plugins: a zip without a manifest (every row above), with an empty one, with one no-op
+        # plugin; alternated in the same runs so the three are measured alike.
+        print("cold start with and without a plugin manifest, %d runs each ..." % reps, flush=True)
+        runs = alternate(dict(runtimes, **variants), reps, lambda rt: cold(rt, api))
+        for name, variant in (("no plugin manifest", OURS), ("empty plugin manifest", OURS_EMPTY_MANIFEST),
+                              ("one no-op plugin", OURS_ONE_PLUGIN)):
+            collect("cold start, %s (ms)" % name, {OURS: runs[variant], THEIRS: runs[THEIRS]}, "cold_ms")
 
         warm_reps = 3 if quick else 5
         print("warm loop, %d invokes x %d runs ..." % (warm_count, warm_reps), flush=True)
