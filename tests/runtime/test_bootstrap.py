@@ -149,3 +149,21 @@ def test_a_packed_function_runs_behind_a_managed_runtimes_command(tmp_path, star
         assert "no bytecode" not in env.output()
     finally:
         make_writable(task)
+
+
+def test_a_stale_crash_record_of_a_reused_pid_is_not_reported(lab, tmp_path):
+    """A record an earlier process with the same pid left behind (killed before its clean-up) is not ours."""
+    python = lab.fake("python3")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    # `exec` keeps the pid: the launcher runs as the very process that planted the record.
+    plant = 'printf "Rstale-request\\n\\n" > "$TMPDIR/lambda-shim-$$.inflight"; exec "$0" "$@"'
+    done = subprocess.run(["/bin/sh", "-c", plant, str(lab.task / "bootstrap")],
+                          env={"PATH": "%s:/usr/bin:/bin" % lab.bin, "RECORD": str(lab.record), "TMPDIR": str(tmp),
+                               "SHIM_PYTHON": python},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    # The stand-in interpreter ran once, as the runtime: not a second time as the crash reporter.
+    assert lab.record.read_text().splitlines()[1:3] == START
+    assert lab.record.read_text().count("--env") == 1
+    assert list(tmp.iterdir()) == []       # and the launcher cleaned up after itself
