@@ -16,6 +16,7 @@ def code_flags(handler):
     """The co_flags of a function, or of an object's __call__; 0 for what has no code (a builtin)."""
     code = getattr(handler, "__code__", None) or getattr(getattr(handler, "__call__", None), "__code__", None)
     return code.co_flags if code is not None else 0
+running = None  # the coroutine of the invoke in progress: where it awaits is the timeout warning's stack
 
 
 def is_async(handler):
@@ -43,7 +44,12 @@ def adapt(handler):
     loop = event_loop()
 
     def run_on_loop(event, context):
-        return loop.run_until_complete(handler(event, context))
+        global running
+        running = coroutine = handler(event, context)
+        try:
+            return loop.run_until_complete(coroutine)
+        finally:
+            running = None
 
     run_on_loop.__wrapped__ = handler
     return run_on_loop

@@ -23,10 +23,16 @@ _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of co
 class RuntimeAPIError(Exception):
     """The Runtime API answered with a status we did not expect."""
 
-    def __init__(self, method, path, status, body):
+    def __init__(self, method, path, status, body, address=None):
         self.method, self.path, self.status, self.body = method, path, status, body
         text = body[:500].decode("utf-8", "replace")
-        super().__init__("%s %s returned HTTP %d: %s" % (method, path, status, text))
+        where = "Runtime API at %s: " % address if address else ""
+        super().__init__("%s%s %s returned HTTP %d: %s" % (where, method, path, status, text))
+
+
+class AnswerUnconfirmed(ConnectionError):
+    """A POST was written but the connection closed before its reply: the Runtime API may have
+    taken it. It is not sent again (an answer must never arrive twice)."""
 
 
 class Invocation:
@@ -137,6 +143,9 @@ class _Closed(Exception):
         self.started = started
 
 
+_FAULTS = (_Closed, ConnectionResetError, BrokenPipeError)
+
+
 class RuntimeAPI:
     """The Runtime API over one keep-alive connection.
 
@@ -146,12 +155,23 @@ class RuntimeAPI:
     that GET is outstanding the connection is waiting for an event, so any other
     post (the /error after a 413) goes over a second, short-lived connection.
     SHIM_PIPELINE=0 turns it off for Runtime APIs that cannot take it.
+
+    Faults. A request goes out again, on a new connection, only when that cannot
+    deliver it twice: a POST only if not one of its bytes was written (the server had
+    reset the connection before it); a GET /next also when the server closed the
+    connection before any byte of its reply (it never took it, or it has no event in
+    it to lose). A POST whose reply never came raises AnswerUnconfirmed. A server that
+    closes connections without saying so (an HTTP/1.0 reply, or a close found after an
+    answer) gets a new connection per request from then on, and no pipelining.
+    notice(message) hears about every retry and the switch.
     """
 
-    def __init__(self, address, user_agent=USER_AGENT, pipeline=True):
+    def __init__(self, address, user_agent=USER_AGENT, pipeline=True, notice=None):
         self.address = address
         self.user_agent = user_agent
         self.pipeline = pipeline
+        self.keep_alive = True    # False once the server was seen closing connections unannounced
+        self.notice = notice
         self._host, self._port = _split_address(address)
         self._sock = None
         self._buf = bytearray()
@@ -167,13 +187,20 @@ class RuntimeAPI:
             self._next_sent = False
             try:
                 status, headers, body = self._read_response("GET")
-            except (_Closed, ConnectionResetError, BrokenPipeError):
+            except _FAULTS as exc:
+                if self._reply_started(exc):
+                    self.close()
+                    raise ConnectionError("Runtime API at %s closed the connection in the middle of the reply "
+                                          "to GET %s" % (self.address, NEXT)) from None
+                # It answered the post and closed without a `Connection: close` (HTTP/1.0 style),
+                # so it never read the GET that went out behind it: ask again, never lose it.
                 self.close()
-                raise ConnectionError("Runtime API at %s closed the connection during GET %s" % (self.address, NEXT))
+                self._closes_unannounced("after answering a post")
+                status, headers, body = self._exchange(self._next_request, b"", "GET", NEXT)
         else:
             status, headers, body = self._exchange(self._next_request, b"", "GET", NEXT)
         if status != 200:
-            raise RuntimeAPIError("GET", NEXT, status, body)
+            raise RuntimeAPIError("GET", NEXT, status, body, self.address)
         return Invocation(headers, body)
 
     def respond(self, request_id, body, content_type="application/json", invocation_id=None, then_next=False):
@@ -194,14 +221,14 @@ class RuntimeAPI:
         """SnapStart: block until the snapshot is restored. Returns the reply's headers."""
         status, headers, body = self.call("GET", protocol.RESTORE_NEXT)
         if status != 200:
-            raise RuntimeAPIError("GET", protocol.RESTORE_NEXT, status, body)
+            raise RuntimeAPIError("GET", protocol.RESTORE_NEXT, status, body, self.address)
         return headers
 
     def restore_error(self, error_body, error_type):
         path = protocol.RESTORE_ERROR
         status, _, reply = self.call("POST", path, error_body, self._error_headers(error_type, None, None))
         if status != 202:
-            raise RuntimeAPIError("POST", path, status, reply)
+            raise RuntimeAPIError("POST", path, status, reply, self.address)
         return status
 
     def call(self, method, path, body=b"", extra_headers=""):
@@ -211,6 +238,18 @@ class RuntimeAPI:
         head = ("%s %s HTTP/1.1\r\n" % (method, path)).encode("latin-1") + self._common
         head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
         return self._exchange(head, body, method, path)
+
+    def _closes_unannounced(self, when):
+        """The server drops connections without saying so: stop reusing them (said once)."""
+        if self.keep_alive:
+            self.keep_alive = False
+            self.pipeline = False
+            self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
+                         "connection for every request from now on" % (self.address, when))
+
+    def _notice(self, message):
+        if self.notice is not None:
+            self.notice(message)
 
     def close(self):
         if self._sock is not None:
@@ -270,7 +309,7 @@ class RuntimeAPI:
 
     def _post(self, path, body, extra_headers, then_next):
         if self._next_sent:
-            side = RuntimeAPI(self.address, self.user_agent, pipeline=False)
+            side = RuntimeAPI(self.address, self.user_agent, pipeline=False, notice=self.notice)
             try:
                 return side._post(path, body, extra_headers, False)
             finally:
@@ -281,11 +320,15 @@ class RuntimeAPI:
         status, _, reply = self._exchange(head, body, "POST", path, self._next_request if then_next else b"")
         self._next_sent = then_next and self._sock is not None  # not if the API closed the connection
         if status != 202:
-            raise RuntimeAPIError("POST", path, status, reply)
+            raise RuntimeAPIError("POST", path, status, reply, self.address)
         return status
 
     def _connect(self):
-        sock = _connect(self._host, self._port)
+        try:
+            sock = _connect(self._host, self._port)
+        except OSError as exc:
+            raise ConnectionError("cannot connect to the Runtime API at %s: %s"
+                                  % (self.address, exc.strerror or exc)) from None
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self._sock = sock
         del self._buf[:]
@@ -293,27 +336,56 @@ class RuntimeAPI:
 
     def _exchange(self, head, body, method, path, tail=b""):
         """Send one request (and `tail`, a pipelined one) and read the first reply.
-        Retry once if a reused connection turns out to be stale."""
+
+        Sent again on a new connection at most once, and only when that cannot deliver
+        it twice (see the class): `written` turns true with the first byte the kernel took.
+        """
         for attempt in (1, 2):
             reused = self._sock is not None
             sock = self._sock or self._connect()
+            written = False
             try:
                 if len(body) > _BIG_BODY:  # no 5 MB copy just to save a syscall
-                    sock.sendall(head)
+                    data = head
+                    sent = sock.send(data)
+                    written = True
+                    if sent != len(data):
+                        sock.sendall(memoryview(data)[sent:])
                     sock.sendall(body)
                     if tail:
                         sock.sendall(tail)
                 else:
-                    sock.sendall(head + body + tail)
+                    data = head + body + tail
+                    sent = sock.send(data)   # one syscall, as sendall; but it says whether any byte left
+                    written = True
+                    if sent != len(data):
+                        sock.sendall(memoryview(data)[sent:])
                 return self._read_response(method)
-            except (_Closed, ConnectionResetError, BrokenPipeError) as exc:
+            except _FAULTS as exc:
+                started = self._reply_started(exc)
                 self.close()
-                # A keep-alive connection the server dropped while idle fails before any
-                # reply byte; resending is safe then. Anything else is a real fault.
-                if attempt == 1 and reused and not getattr(exc, "started", False):
+                if attempt == 1 and not written:
+                    # The server had reset the connection: not one byte of this request left.
+                    self._notice("Runtime API at %s had closed the connection before %s %s was sent; "
+                                 "sending it on a new connection" % (self.address, method, path))
                     continue
+                if attempt == 1 and reused and not started and method == "GET":
+                    # A keep-alive connection the server dropped while idle: it took no GET from it.
+                    self._closes_unannounced("while idle")
+                    continue
+                if method == "POST":
+                    if reused and not started:
+                        self._closes_unannounced("before answering")
+                    raise AnswerUnconfirmed("Runtime API at %s closed the connection after %s %s was written and "
+                                            "before its reply; not sending it again, as it may have been taken"
+                                            % (self.address, method, path)) from None
                 raise ConnectionError("Runtime API at %s closed the connection during %s %s"
                                       % (self.address, method, path)) from None
+
+    def _reply_started(self, exc):
+        """Whether any byte of the reply being read had arrived when `exc` struck."""
+        started = getattr(exc, "started", None)
+        return bool(self._buf) if started is None else started
 
     def _fill(self, started):
         chunk = self._sock.recv(262144)
@@ -333,7 +405,8 @@ class RuntimeAPI:
         try:
             status = int(head.split(None, 2)[1])
         except (IndexError, ValueError):
-            raise ConnectionError("Runtime API sent a malformed status line: %r" % head[:100]) from None
+            raise ConnectionError("Runtime API at %s sent a malformed status line: %r"
+                                  % (self.address, head[:100])) from None
         headers = Headers(head)
 
         length = headers.get(b"content-length")
@@ -345,8 +418,11 @@ class RuntimeAPI:
             body = b""
         else:
             body = self._read_to_close()
-        if headers.get(b"connection", b"").lower() == b"close":
+        if headers.get(b"connection", b"").lower() == b"close" or not self.keep_alive:
             self.close()
+        elif head.startswith(b"HTTP/1.0") and headers.get(b"connection", b"").lower() != b"keep-alive":
+            self.close()  # HTTP/1.0 closes after every reply unless it says otherwise
+            self._closes_unannounced("after its HTTP/1.0 reply")
         return status, headers, body
 
     def _read_exact(self, n):

@@ -59,12 +59,12 @@ def user_frames(tb):
 
     frames = traceback.extract_tb(tb)
     start = 0
-    while start < len(frames) and _is_runtime_frame(frames[start].filename):
+    while start < len(frames) and is_runtime_frame(frames[start].filename):
         start += 1
     return traceback.StackSummary.from_list([f for f in frames[start:] if f.filename != _PLUGIN_GLUE])
 
 
-def _is_runtime_frame(filename):
+def is_runtime_frame(filename):
     # Ours, the import machinery between the loader and the user's module, and the event
     # loop between shim.runtime.aio and an async handler.
     return (filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib")

@@ -28,8 +28,9 @@ def prepare_sys_path(task_root):
 
 def split_handler(spec):
     module, dot, name = (spec or "").strip().rpartition(".")
-    module = module.replace("/", ".").strip(".")
-    if not dot or not module or not name or "" in module.split("."):
+    module = module.replace("/", ".")
+    # Every part must name something: `a..b`, `a/.b`, `.b` and `a.` are malformed, not module `a`.
+    if not dot or not name or "" in module.split("."):
         raise errors.Fault(
             errors.MALFORMED_HANDLER_NAME,
             "Bad handler '%s': expected MODULE.FUNCTION, for example 'handler.Handle' or 'pkg/app.Handle'" % spec)

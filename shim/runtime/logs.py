@@ -15,6 +15,11 @@ Request keys live in context variables named the way structlog.contextvars
 names them ("structlog_<key>"), so structlog's merge_contextvars and ours see
 the same bound keys, and bind_contextvars() from user code shows up in every
 record of the invoke. All of them are cleared when the invoke ends.
+
+A thread the handler starts has no context variables of its own (threads do not
+inherit them), so the request keys are also kept process-wide in `current`, which
+records fall back on, as the official client's global request id: one invoke runs
+at a time per runtime process, so the process-wide request is the right one.
 """
 import contextvars
 import json
@@ -23,6 +28,7 @@ import sys
 import time
 
 from shim.runtime.errors import safe_str
+from shim.runtime.linestream import LineStream
 
 # Lambda's advanced logging controls; TRACE has no stdlib level and maps to DEBUG.
 LEVELS = {"TRACE": 10, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "FATAL": 50, "CRITICAL": 50}
@@ -37,6 +43,7 @@ _JSON_FRAMES = {0: 0xA55A0002, 10: 0xA55A000A, 20: 0xA55A000E, 30: 0xA55A0012, 4
 CONTEXT_PREFIX = "structlog_"  # structlog.contextvars.STRUCTLOG_KEY_PREFIX
 REQUEST_KEYS = ("requestId", "tenantId", "xrayTraceId")
 request_vars = {key: contextvars.ContextVar(CONTEXT_PREFIX + key, default=Ellipsis) for key in REQUEST_KEYS}
+current = {}  # the request keys of the invoke in progress, for records from threads without them
 _FIRST_KEYS = ("timestamp", "level", "message", "logger") + REQUEST_KEYS
 
 
@@ -58,15 +65,15 @@ class Config:
 
 
 class StdoutSink:
-    """One line per record. Text records fold their newlines to \\r, as the managed runtime does,
-    so a traceback stays one CloudWatch event; JSON lines never contain a raw newline."""
+    """One line per record, always starting a line of its own (see shim.runtime.linestream).
+    Text records fold their newlines to \\r, as the managed runtime does, so a traceback stays
+    one CloudWatch event; JSON lines never contain a raw newline."""
 
     def __init__(self, stream):
-        self.stream = stream
+        self.stream = stream  # a LineStream
 
     def write(self, text, levelno):
-        self.stream.write(text.replace("\n", "\r") + "\n")
-        self.stream.flush()
+        self.stream.write_record(text.replace("\n", "\r") + "\n")
 
 
 class FramedSink:
@@ -92,6 +99,8 @@ def merge_request_context(logger, method_name, event_dict):
     for var, value in contextvars.copy_context().items():
         if value is not Ellipsis and var.name.startswith(CONTEXT_PREFIX):
             event_dict.setdefault(var.name[len(CONTEXT_PREFIX):], value)
+    for key, value in current.items():  # a thread of the handler's: the process-wide request
+        event_dict.setdefault(key, value)
     return event_dict
 
 
@@ -215,18 +224,30 @@ def warm_up():
 def setup(environ=os.environ):
     """Configure once, at start-up. The runtime then hands the pipeline to logbridge, which wires
     the stdlib and structlog into it lazily (logbridge imports this module, not the other way)."""
-    global pipeline
+    global pipeline, streams
     config = Config(environ)
+    # print() passes through untouched, but line-buffered: a pipe would otherwise hold it until exit.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    streams = tuple(_line_stream(name) for name in ("stdout", "stderr") if getattr(sys, name) is not None)
     if config.telemetry_fd is not None:
         environ.pop("_LAMBDA_TELEMETRY_LOG_FD", None)  # as the managed runtime does: children must not inherit it
         sink = FramedSink(int(config.telemetry_fd), _JSON_FRAMES if config.json else _TEXT_FRAMES)
     else:
-        sink = StdoutSink(sys.__stdout__)
-    # print() passes through untouched, but line-buffered: a pipe would otherwise hold it until exit.
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(line_buffering=True)
+        sink = StdoutSink(streams[0])
     pipeline = Pipeline(config, sink)
     return pipeline
+
+
+streams = ()  # sys.stdout and sys.stderr as LineStreams, set by setup()
+
+
+def _line_stream(name):
+    stream = getattr(sys, name)
+    if not isinstance(stream, LineStream):
+        stream = LineStream(stream)
+        setattr(sys, name, stream)
+    return stream
 
 
 # -- what the runtime calls ------------------------------------------------------------------
@@ -236,10 +257,24 @@ def start_invoke(invocation):
     request_vars["requestId"].set(invocation.request_id)
     request_vars["tenantId"].set(invocation.tenant_id if invocation.tenant_id is not None else Ellipsis)
     request_vars["xrayTraceId"].set(invocation.trace_id if invocation.trace_id is not None else Ellipsis)
+    current["requestId"] = invocation.request_id
+    if invocation.tenant_id is not None:
+        current["tenantId"] = invocation.tenant_id
+    if invocation.trace_id is not None:
+        current["xrayTraceId"] = invocation.trace_id
+
+
+def finish_output():
+    """Before the answer leaves: a line the invoke left without its newline is ended and
+    written now, so it belongs to this invoke. Costs nothing when every line was ended."""
+    for stream in streams:
+        if stream.open:
+            stream.end_line()
 
 
 def end_invoke():
     """Clear every bound key, ours and the user's, so nothing leaks into the next invoke."""
+    current.clear()
     for var in request_vars.values():
         var.set(Ellipsis)
     if "structlog" not in sys.modules:
@@ -276,6 +311,10 @@ def _location_of(error):
 
 def runtime_error(message):
     pipeline.emit({"event": message, "logger": "lambda-shim", "location": None}, 40, "error")
+
+
+def runtime_warning(message):
+    pipeline.emit({"event": message, "logger": "lambda-shim", "location": None}, 30, "warning")
 
 
 def runtime_info(message):

@@ -12,8 +12,8 @@ import time
 
 from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE
 from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
-                          shutdown, snapshot_restore)
-from shim.runtime.client import RuntimeAPI, RuntimeAPIError
+                          shutdown, snapshot_restore, watchdog)
+from shim.runtime.client import AnswerUnconfirmed, RuntimeAPI, RuntimeAPIError
 from shim.runtime.panic import TERMINATING, FatalSignal, Guard
 
 _SIGTERM = TERMINATING[:1]
@@ -30,7 +30,8 @@ def main(argv=None):
     logbridge.install(logs.setup())
     snapshot_restore.install()
     try:
-        api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0")
+        api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0",
+                         notice=logs.runtime_warning)
     except ValueError:
         logs.runtime_error("AWS_LAMBDA_RUNTIME_API must be set to the Runtime API's HOST:PORT, got %r"
                            % environ.get("AWS_LAMBDA_RUNTIME_API", ""))
@@ -89,7 +90,11 @@ def serve(api, handler, guard, recorder):
         guard.adopt()
         extension.before_first_next(api.address, guard)
         lifeline.watch()
-        loop(api, handler, guard, recorder, _streaming(handler))
+        # The timeout warning's watcher: started here, in the process that serves (after a fork, a restore).
+        watch, warning = watchdog.from_environment(os.environ)
+        if warning:
+            logs.runtime_error(warning)
+        loop(api, handler, guard, recorder, _streaming(handler), watch)
     except FatalSignal as sig:
         shutdown.stop(sig)
     except (RuntimeAPIError, ConnectionError) as exc:
@@ -131,9 +136,11 @@ def _streaming(handler):
     return stream.run
 
 
-def loop(api, handler, guard, recorder, run_stream=None):
+def loop(api, handler, guard, recorder, run_stream=None, watch=None):
     """Forever: take an event from /next, run it, post its one answer (the next GET rides along).
-    A streaming handler's answer is posted as it is produced; only an error before its first chunk comes back here."""
+    A streaming handler's answer is posted as it is produced; only an error before its first chunk comes back here.
+    watch: the timeout warning's Watchdog, armed for each invoke."""
+    watch = watch or watchdog.Watchdog()
     while True:
         invocation = api.next()
         if not invocation.request_id:
@@ -142,9 +149,15 @@ def loop(api, handler, guard, recorder, run_stream=None):
         guard.where = guard.RUNTIME
         recorder.begin(invocation.request_id, invocation.invocation_id)
         logs.start_invoke(invocation)
+        watch.armed = invocation
         answer = run_stream(api, handler, invocation, guard) if run_stream else invoke.run(handler, invocation, guard)
+        watch.armed = None
+        logs.finish_output()
         if answer is not None:
-            post(api, invocation, answer)
+            try:
+                post(api, invocation, answer)
+            except AnswerUnconfirmed as exc:  # it may have arrived: sending it again could answer twice
+                logs.runtime_error("The answer for %s may be lost: %s" % (invocation.request_id, exc))
         recorder.end()
         logs.end_invoke()
         guard.where = guard.IDLE

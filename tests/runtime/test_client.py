@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from shim.runtime.client import Headers, RuntimeAPI, RuntimeAPIError
+from shim.runtime.client import AnswerUnconfirmed, Headers, RuntimeAPI, RuntimeAPIError
 
 pytestmark = pytest.mark.usefixtures("socket_timeout")
 
@@ -174,18 +174,19 @@ def test_a_reply_cut_off_mid_body_is_a_connection_error(scripted_server):
 # -- connections and errors -------------------------------------------------------------------
 
 
-def test_client_retries_once_on_a_stale_keep_alive_connection(scripted_server):
-    server = scripted_server([next_reply(), None, ACCEPTED])  # the second request finds the connection dropped
+def test_client_never_sends_a_written_post_twice(scripted_server):
+    server = scripted_server([next_reply(), None, ACCEPTED])  # the server reads the post, then drops the connection
     api = RuntimeAPI(server.address)
     api.next()
-    assert api.respond("r1", b"{}") == 202
-    assert server.connections == 2
-    assert server.requests[-1][0].startswith(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1")
+    with pytest.raises(AnswerUnconfirmed, match=server.address):
+        api.respond("r1", b"{}")
+    assert [head.split(b" ", 2)[:2] for head, _ in server.requests] == [
+        [b"GET", b"/2018-06-01/runtime/invocation/next"], [b"POST", b"/2018-06-01/runtime/invocation/r1/response"]]
 
 
 def test_client_does_not_retry_on_a_fresh_connection(scripted_server):
     server = scripted_server([None, ACCEPTED])
-    with pytest.raises(ConnectionError, match="closed the connection during POST"):
+    with pytest.raises(AnswerUnconfirmed, match="closed the connection after POST"):
         RuntimeAPI(server.address).respond("r1", b"{}")
     assert len(server.requests) == 1  # the POST was not sent twice
 
