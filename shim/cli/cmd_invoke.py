@@ -40,6 +40,10 @@ def add_function_arguments(parser):
     parser.add_argument("--snapstart", action="store_true",
                         help="SnapStart: init and before-snapshot hooks once, then restore (after-restore hooks) "
                              "before the invokes")
+    parser.add_argument("--with-boto3", action="store_true",
+                        help="let the function import this environment's boto3 and botocore (and their "
+                             "requirements), as Lambda's managed Python runtimes provide them; without it the "
+                             "function sees only its own files and the standard library, as on provided.al2023")
 
 
 def function_settings(args):
@@ -57,6 +61,10 @@ def function_settings(args):
             raise UsageError("--env takes KEY=VALUE, got %r" % item)
         env[key] = value
     settings = {"handler": args.handler, "timeout_s": timeout, "memory_mb": memory, "env": env}
+    if args.with_boto3:
+        from shim.local import sandbox
+        sandbox.closure(sandbox.BOTO3)  # not installed: one line now, not a failed init later
+        settings["runtime_packages"] = sandbox.BOTO3
     if args.max_concurrency is not None:
         settings["max_concurrency"] = _number("--max-concurrency", args.max_concurrency, int)
         if not 1 <= settings["max_concurrency"] <= MAX_CONCURRENCY:

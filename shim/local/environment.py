@@ -1,23 +1,29 @@
 """One local execution environment: the real bootstrap as a subprocess, with its own Runtime API.
 
-This is what Lambda does for a cold start, minus the sandbox: start `bootstrap`
-with Lambda's environment variables, wait for the first /next (init done), hand
-it events. The runtime's output is captured line by line, and if the process
-dies every unanswered request is resolved as Runtime.ExitError, so a caller
-never waits forever.
+This is what Lambda does for a cold start: start `bootstrap` with Lambda's
+environment variables, wait for the first /next (init done), hand it events.
+The runtime's output is captured line by line, and if the process dies every
+unanswered request is resolved as Runtime.ExitError, so a caller never waits forever.
+
+Isolated (the default), it imports what it would on Lambda and nothing more (see
+shim.local.sandbox), and it gets a TMPDIR of its own, deleted when it stops: the
+supervising bootstrap's files live there too, and a killed runtime cannot remove them.
 """
 import fcntl
 import os
 import select
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
 
 import shim
+from shim.local import sandbox
 from shim.local.emulator import RuntimeAPIServer
 from shim.runtime.crash import describe_exit
 
@@ -39,16 +45,23 @@ class Environment:
     whatever the handler started too, and a Ctrl-C at the terminal reaches only
     the caller, which then stops its runtimes in order. on_line(stream, text) is
     called for every line of output as it arrives (keep it quick).
+
+    isolated=False runs it on `python` itself with the developer's environment, and a
+    task root without its own bootstrap from the checkout. runtime_packages names
+    installed distributions to put on its path after the task root, as a managed
+    runtime has boto3 (see shim.local.sandbox).
     """
 
     def __init__(self, task_root, handler="handler.Handle", *, bootstrap=None, python=None, env=None,
                  function_name="function", memory_mb=128, timeout_s=3.0, args=(), cwd=None, pass_fds=(),
-                 process_group=False, on_line=None):
+                 process_group=False, on_line=None, isolated=True, runtime_packages=()):
         self.task_root = os.path.abspath(str(task_root))
         self.handler = handler
+        self.isolated = isolated
+        self.runtime_packages = tuple(runtime_packages)
         self.bootstrap = str(bootstrap) if bootstrap else (
             os.path.join(self.task_root, "bootstrap") if os.path.exists(os.path.join(self.task_root, "bootstrap"))
-            else BOOTSTRAP)
+            else os.path.join(sandbox.runtime_dir(), "bootstrap") if isolated else BOOTSTRAP)
         self.python = python or sys.executable
         self.extra_env = dict(env or {})
         self.args = list(args)
@@ -64,20 +77,36 @@ class Environment:
         self._readers = []
         self._lines_lock = threading.Lock()
         self._drain_locks = {}        # stream name -> (pipe fd, lock held while a chunk is being read)
+        self._partial = {}            # stream name -> bytes of a line not ended yet
+        self.tmpdir = None            # the runtime's TMPDIR, deleted at stop()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self):
+        base = sandbox.environ() if self.isolated else os.environ
+        python = sandbox.interpreter(self.python) if self.isolated else self.python
+        packages = sandbox.packages_dir(self.runtime_packages) if self.runtime_packages else None
         self.api.start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_", "_LAMBDA", "_X_AMZN"))}
+        env = {k: v for k, v in base.items() if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_", "_LAMBDA", "_X_AMZN"))}
         env.update(self.api.environment(self.handler, self.task_root))
-        env["SHIM_PYTHON"] = self.python
+        env["SHIM_PYTHON"] = python
+        if packages:  # where a managed runtime has /var/runtime: after the task root, on PYTHONPATH
+            env["PYTHONPATH"] = packages
+        self.tmpdir = tempfile.mkdtemp(prefix="shim-env-")
+        env["TMPDIR"] = self.tmpdir
         env.update(self.extra_env)
+        if packages and self.extra_env.get("PYTHONPATH"):
+            env["PYTHONPATH"] = self.extra_env["PYTHONPATH"] + os.pathsep + packages
         command = [self.bootstrap] + self.args
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen(command, env=env, cwd=self.cwd,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                        pass_fds=self.pass_fds, start_new_session=self.process_group)
+        try:
+            self.process = subprocess.Popen(command, env=env, cwd=self.cwd,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                            pass_fds=self.pass_fds, start_new_session=self.process_group)
+        except BaseException:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+            raise
         for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr)):
             self._drain_locks[name] = (stream.fileno(), threading.Lock())
             reader = threading.Thread(target=self._read, args=(name, stream), daemon=True)
@@ -111,6 +140,22 @@ class Environment:
         for reader in self._readers:
             reader.join(timeout)
         self.api.stop()
+        self._remove_temporary_files()
+
+    def _remove_temporary_files(self):
+        """The runtime's TMPDIR; in a TMPDIR of the caller's, the supervising bootstrap's files."""
+        if self.process is None or self.process.poll() is None:
+            return  # still running (it could not be stopped): its files are in use
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+        other = self.extra_env.get("TMPDIR")
+        if other:
+            for suffix in (".inflight", ".fault"):
+                try:
+                    os.unlink(os.path.join(other, "lambda-shim-%d%s" % (self.process.pid, suffix)))
+                except OSError:
+                    pass
 
     def kill(self):
         if self.process is not None and self.process.poll() is None:
@@ -205,9 +250,17 @@ class Environment:
         for reader in self._readers:
             reader.join(max(0.0, deadline - time.monotonic()))
 
+    def end_lines(self):
+        """A line the runtime left unfinished so far becomes a line of its own (call after drain()):
+        at the end of an invoke, what it wrote without a newline belongs to that invoke."""
+        for name, (fd, lock) in list(self._drain_locks.items()):
+            with lock:
+                partial = self._partial.pop(name, b"")
+                if partial:
+                    self._add(name, [partial + b"\n"])
+
     def _read(self, name, stream):
         fd, lock = self._drain_locks[name]
-        partial = b""
         poller = select.poll()  # not select(): a busy process may hand out fds above FD_SETSIZE
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
@@ -216,11 +269,13 @@ class Environment:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break
-                *complete, partial = (partial + chunk).split(b"\n")
+                *complete, self._partial[name] = (self._partial.get(name, b"") + chunk).split(b"\n")
                 if complete:
                     self._add(name, [line + b"\n" for line in complete])
-        if partial:
-            self._add(name, [partial])
+        with lock:
+            partial = self._partial.pop(name, b"")
+            if partial:
+                self._add(name, [partial])
         stream.close()
 
     def _add(self, name, raw_lines):

@@ -164,7 +164,7 @@ class Function:
 
     def __init__(self, task_root, handler="handler.Handle", *, memory_mb=128, timeout_s=3.0, env=None,
                  function_name="function", bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None,
-                 max_concurrency=None, snapstart=False):
+                 max_concurrency=None, snapstart=False, isolated=True, runtime_packages=()):
         if not timeout_s or timeout_s <= 0:
             raise ValueError("timeout must be more than 0 seconds")
         self.task_root = str(task_root)
@@ -185,6 +185,8 @@ class Function:
         self.function_name = function_name
         self.bootstrap = bootstrap
         self.python = python
+        self.isolated = isolated                  # see shim.local.environment.Environment
+        self.runtime_packages = tuple(runtime_packages)
         self.init_timeout_s = init_timeout_s
         self.echo = echo
         self.environment = None  # the live Environment, if any
@@ -221,7 +223,8 @@ class Function:
             environment = Environment(
                 self.task_root, self.handler, bootstrap=self.bootstrap, python=self.python, env=self.env,
                 function_name=self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s,
-                process_group=True, on_line=self.echo)
+                process_group=True, on_line=self.echo, isolated=self.isolated,
+                runtime_packages=self.runtime_packages)
             self.environment = environment
             self._init_from = 0
             self.starts += 1
@@ -252,6 +255,7 @@ class Function:
             if environment.api.init_error is not None:
                 self.init_ms = (environment.api.init_error.answered_at - environment.started_at) * 1000
         environment.drain()
+        environment.end_lines()
         self._init_mark = environment.mark()
         return ready_ms
 
@@ -391,6 +395,7 @@ class Function:
             duration_ms = ((polled or result.answered_at) - pending.taken_at) * 1000
             environment.sample_memory()
             environment.drain()
+            environment.end_lines()
             if result.stream_error is not None:  # failed after its first byte: Lambda's error trailers
                 return finish("error", result.body, result.stream_error.get("errorType") or "Unhandled",
                               content_type=result.content_type, duration_ms=duration_ms)

@@ -19,6 +19,8 @@ INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 STREAM_PATH = re.compile(r"/2021-11-15/functions/(?P<name>[^/]+)/response-streaming-invocations")
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's payload
 TAIL_BYTES = relay.TAIL_BYTES        # what X-Amz-Log-Type: Tail returns, as in Lambda
+DRAIN_BYTES = 64 * 1024 * 1024       # an oversized body is read (and dropped) up to this, so the client sees the 413
+DRAIN_TIMEOUT_S = 10.0
 
 
 class Pool:
@@ -104,8 +106,12 @@ class InvokeHandler(KeepAliveHandler):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True  # its body is still on the wire
             return self._fail(411, "LengthRequiredException", "Send the payload with a Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:  # which one frames the body? Nobody can say: refuse, as RFC 9112 asks
+            self.close_connection = True
+            return self._fail(400, "InvalidRequestContentException", "More than one Content-Length header")
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = int(lengths[0]) if lengths else 0
         except ValueError:
             length = -1
         if length < 0:
@@ -113,6 +119,7 @@ class InvokeHandler(KeepAliveHandler):
             return self._fail(400, "InvalidRequestContentException", "Bad Content-Length")
         if length > MAX_REQUEST_BYTES:
             self.close_connection = True
+            self._drain(length)
             return self._fail(413, "RequestTooLargeException",
                               "Request must be smaller than %d bytes for the InvokeFunction operation" % MAX_REQUEST_BYTES)
         body = self.rfile.read(length) if length else b""
@@ -148,6 +155,21 @@ class InvokeHandler(KeepAliveHandler):
             tail = result.transcript().encode("utf-8")[-TAIL_BYTES:]
             headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode("ascii")
         self._send(200, result.body, headers)
+
+    def _drain(self, length):
+        """Read a body we refuse, up to DRAIN_BYTES: a client that is still sending it would get a
+        broken pipe instead of our answer if the connection closed under it."""
+        if length > DRAIN_BYTES:
+            return  # not worth reading: close on it
+        self.connection.settimeout(DRAIN_TIMEOUT_S)
+        try:
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 20))
+                if not chunk:
+                    break
+                length -= len(chunk)
+        except OSError:
+            pass
 
     def do_GET(self):
         if self.server.function_url:

@@ -34,8 +34,9 @@ class _Factory:
         self.started = []
 
     def __call__(self, path=None, handler="handler.Handle", *, zip=None, pack=False, timeout=3.0, memory=128,
-                 env=None, start=True, max_concurrency=None, snapstart=False):
-        """Start the function in `path` (relative to the rootdir; in place unless pack=True) or `zip`."""
+                 env=None, start=True, max_concurrency=None, snapstart=False, runtime_packages=()):
+        """Start the function in `path` (relative to the rootdir; in place unless pack=True) or `zip`.
+        runtime_packages: installed distributions it may import beyond its own files, e.g. ("boto3",)."""
         from shim.local.function import Function, prepare
         if path is None and zip is None:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
@@ -43,7 +44,7 @@ class _Factory:
         try:
             fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory,
                           env=dict(task_root.env, **(env or {})), max_concurrency=max_concurrency,
-                          snapstart=snapstart)
+                          snapstart=snapstart, runtime_packages=runtime_packages)
         except BaseException:
             task_root.remove()
             raise

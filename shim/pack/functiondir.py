@@ -9,6 +9,7 @@ in FUNCTION_DIR (one a line, `#` comments), then `--exclude`:
 - `!pat`   removes `pat` from the rules given before it (e.g. `!tests/`).
 A directory holding `pyvenv.cfg` is a virtual environment and always left out.
 """
+import errno
 import fnmatch
 import os
 
@@ -88,7 +89,8 @@ class Walk:
         try:
             names = sorted(os.listdir(directory))
         except OSError as exc:
-            raise UsageError("cannot read %s: %s" % (directory, exc.strerror)) from None
+            raise UsageError("cannot read the folder %r: %s (make it readable, or leave it out with --exclude or "
+                             ".shimignore)" % (prefix.rstrip("/") or directory, (exc.strerror or str(exc)).lower())) from None
         for name in names:
             path = os.path.join(directory, name)
             rel = prefix + name
@@ -107,6 +109,9 @@ class Walk:
                 self._walk(path, rel + "/", ancestors)
             elif os.path.isfile(path):
                 if os.path.realpath(path) not in self.skip:
+                    if not os.access(path, os.R_OK):
+                        raise UsageError("cannot read %r: permission denied (make it readable, or leave it out "
+                                         "with --exclude or .shimignore)" % rel)
                     self.files[rel] = path
             else:
                 self.left_out.append((rel, "not a regular file"))
@@ -118,9 +123,18 @@ class Walk:
             raise UsageError("refusing %r: the file name is not valid UTF-8" % rel) from None
         if "\\" in rel:
             raise UsageError("refusing %r: backslashes in names are read as directories on unzip" % rel)
+        if any(ch < " " or ch == "\x7f" for ch in rel):
+            raise UsageError("refusing %r: a file name with a control character (a newline, a tab, ...) breaks "
+                             "the tools that list, unzip and log it; rename it" % rel)
 
     def _check_link(self, path, rel):
         target = os.readlink(path)
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UsageError("refusing symlink %r -> %r: it is a symlink loop (it leads back to itself)"
+                                 % (rel, target)) from None
         real = os.path.realpath(path)
         if not os.path.exists(real):
             raise UsageError("refusing symlink %r -> %r: its target does not exist" % (rel, target))

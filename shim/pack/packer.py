@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from shim import UsageError
-from shim.pack import bytecode, functiondir, pipinstall, plugins, vendor, ziputil
+from shim.pack import bytecode, functiondir, pipinstall, plugins, requirements as requirement_files, vendor, ziputil
 from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
 from shim.runtime import errors, loader
 
@@ -214,11 +214,17 @@ def _check_launcher(bootstrap):
 
 
 def install_requirements(requirements, plan, cwd, scratch, result, say):
-    """pip for the user's requirements, and for the shim's when this environment's copies do not fit."""
+    """pip for the user's requirements, and for the shim's when this environment's copies do not fit.
+
+    pip runs in `scratch` on rewritten requirement files (see shim.pack.requirements): it never
+    writes into the function's folder, and editable installs are refused before it runs."""
     files, what = [], []
     if requirements and pipinstall.has_requirements(requirements):
-        files.append(os.path.abspath(requirements))
+        prepared = requirement_files.prepare([requirements], cwd, scratch)
+        files += prepared.paths
         what.append(_display(requirements))
+        for line, copy in prepared.copies:
+            say("  %s: a local folder, built from a copy (pip writes build files into what it builds)" % line)
     if plan.reason:
         say("  the shim's dependencies here do not fit the target (%s): pip installs them for it" % plan.reason)
         files.append(os.path.join(scratch, "shim-requirements.txt"))
@@ -231,9 +237,13 @@ def install_requirements(requirements, plan, cwd, scratch, result, say):
         % (" and ".join(what), pipinstall.MACHINES[result.arch], result.python_version))
     step = time.monotonic()
     site = os.path.join(scratch, "site")
-    result.notes += pipinstall.install(files, site, result.arch, result.python_version, result.glibc, say, cwd=cwd)
+    result.notes += pipinstall.install(files, site, result.arch, result.python_version, result.glibc, say, cwd=scratch)
     installed = installed_files(site)
     check_reserved(installed, "the requirements")
+    links = [name for name in installed if name.startswith("__editable__") or name.endswith(".egg-link")]
+    if links:
+        raise UsageError("the requirements installed %s, a link to a folder of this machine (an editable install): "
+                         "Lambda cannot follow it; list that requirement without -e" % links[0])
     say("  installed in %.1f s" % (time.monotonic() - step))
     return installed
 

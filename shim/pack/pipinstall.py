@@ -113,6 +113,10 @@ def build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd=None
     before = set(os.listdir(wheel_dir))
     status, tail = run(wheel_command(requirement, name, wheel_dir), log, cwd)
     built = sorted(set(os.listdir(wheel_dir)) - before)
+    if status != 0 and any(_NO_MATCH.search(line) for line in tail):
+        # Not a build failure: there is nothing to build, no wheel and no source distribution.
+        raise UsageError("%s was not found on the package index: no wheel and no source distribution matches it "
+                         "(check the name and the version)" % requirement)
     if status != 0 or not built:
         raise UsageError("%s has no wheel for %s and its source distribution did not build: %s"
                          % (requirement, where, _last_error(tail)))

@@ -60,8 +60,11 @@ def write(path, entries, date_time=None):
                 if isinstance(source, bytes):
                     data = source
                 else:
-                    with open(source, "rb") as handle:
-                        data = handle.read()
+                    try:
+                        with open(source, "rb") as handle:
+                            data = handle.read()
+                    except OSError as exc:
+                        raise UsageError("cannot read %r for the zip: %s" % (source, exc.strerror or exc)) from None
                 info = zipfile.ZipInfo(name, date_time)
                 info.create_system = UNIX
                 info.external_attr = (0o100755 if executable else 0o100644) << 16

@@ -49,8 +49,11 @@ def text(event, context):
     return "just text"
 '''
 
+# The official client runs isolated too, from its installed files (and its requirements') only.
+OFFICIAL_PACKAGES = ("awslambdaric",)
+
 OFFICIAL_BOOTSTRAP = '''#!/bin/sh
-PYTHONPATH="$LAMBDA_TASK_ROOT" exec "$SHIM_PYTHON" -m awslambdaric "$_HANDLER"
+PYTHONPATH="$LAMBDA_TASK_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$SHIM_PYTHON" -m awslambdaric "$_HANDLER"
 '''
 
 OPTIONAL_HEADERS = dict(
@@ -70,7 +73,7 @@ def both(start, make_function, tmp_path):
     official.chmod(0o755)
 
     def start_both(handler, **options):
-        return {"official": start(function, handler, bootstrap=official, **options),
+        return {"official": start(function, handler, bootstrap=official, runtime_packages=OFFICIAL_PACKAGES, **options),
                 "shim": start(function, handler, **options)}
     return start_both
 
@@ -140,7 +143,7 @@ def test_init_error_types_match(start, make_function, tmp_path, handler, files):
     official_bootstrap = tmp_path / "official-bootstrap"
     official_bootstrap.write_text(OFFICIAL_BOOTSTRAP)
     official_bootstrap.chmod(0o755)
-    envs = {"official": start(function, handler, bootstrap=official_bootstrap, ready=False),
+    envs = {"official": start(function, handler, bootstrap=official_bootstrap, runtime_packages=OFFICIAL_PACKAGES, ready=False),
             "shim": start(function, handler, ready=False)}
     errors = {}
     for name, env in envs.items():

@@ -5,8 +5,6 @@ import shutil
 
 import pytest
 
-from shim.local.environment import SHIM_PARENT
-
 LAMBDA_PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
 
 
@@ -28,7 +26,8 @@ def test_runtime_on_python(start, make_function, version):
         "    if event == 'fail':\n"
         "        raise KeyError(event)\n"
         "    return {'version': '%d.%d' % sys.version_info[:2], 'd': decimal.Decimal('1.50')}\n")})
-    env = start(function, python=python, env={"PYTHONPATH": SHIM_PARENT, "AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    # Isolated: the runtime comes from the sandbox's runtime directory, not the checkout.
+    env = start(function, python=python, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
     ok = env.invoke("go", timeout=20)
     assert ok.payload["version"] == version and b'"d": 1.50' in ok.body
     failed = env.invoke("fail", timeout=20)

@@ -421,7 +421,7 @@ def test_orjson_encoder_choice(start, make_function, source, env, compact):
     pytest.importorskip("orjson")
     function = make_function({"handler.py": source + "import decimal\ndef Handle(e, c):\n"
                                                      "    return {'d': decimal.Decimal('1.10'), 'l': [1, 2]}\n"})
-    body = start(function, env=env).invoke({}, timeout=10).body
+    body = start(function, env=env, runtime_packages=("orjson",)).invoke({}, timeout=10).body
     assert body == (b'{"d":1.10,"l":[1,2]}' if compact else b'{"d": 1.10, "l": [1, 2]}')
 
 
