@@ -239,13 +239,14 @@ class RuntimeAPI:
         head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
         return self._exchange(head, body, method, path)
 
-    def _closes_unannounced(self, when):
+    def _closes_unannounced(self, when, say=True):
         """The server drops connections without saying so: stop reusing them (said once)."""
         if self.keep_alive:
             self.keep_alive = False
             self.pipeline = False
-            self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
-                         "connection for every request from now on" % (self.address, when))
+            if say:
+                self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
+                             "connection for every request from now on" % (self.address, when))
 
     def _notice(self, message):
         if self.notice is not None:
@@ -421,8 +422,8 @@ class RuntimeAPI:
         if headers.get(b"connection", b"").lower() == b"close" or not self.keep_alive:
             self.close()
         elif head.startswith(b"HTTP/1.0") and headers.get(b"connection", b"").lower() != b"keep-alive":
-            self.close()  # HTTP/1.0 closes after every reply unless it says otherwise
-            self._closes_unannounced("after its HTTP/1.0 reply")
+            self.close()  # HTTP/1.0 closes after every reply unless it says otherwise: no news, say nothing
+            self._closes_unannounced("after its HTTP/1.0 reply", say=False)
         return status, headers, body
 
     def _read_exact(self, n):
