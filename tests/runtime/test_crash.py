@@ -32,7 +32,7 @@ def function(make_function):
 def _crash_files(env):
     """The supervisor's files for this environment (named after the bootstrap's pid: other runtimes
     on the machine, other test runs among them, have their own)."""
-    tmp = os.environ.get("TMPDIR", "/tmp")
+    tmp = env.tmpdir or os.environ.get("TMPDIR", "/tmp")  # the local tools give each environment its own
     return sorted(name for name in os.listdir(tmp) if name.startswith("lambda-shim-%d." % env.process.pid))
 
 
