@@ -70,7 +70,7 @@ class StdoutSink:
     one CloudWatch event; JSON lines never contain a raw newline."""
 
     def __init__(self, stream):
-        self.stream = stream  # a LineStream
+        self.stream = stream if isinstance(stream, LineStream) else LineStream(stream)
 
     def write(self, text, levelno):
         self.stream.write_record(text.replace("\n", "\r") + "\n")
@@ -257,6 +257,7 @@ def start_invoke(invocation):
     request_vars["requestId"].set(invocation.request_id)
     request_vars["tenantId"].set(invocation.tenant_id if invocation.tenant_id is not None else Ellipsis)
     request_vars["xrayTraceId"].set(invocation.trace_id if invocation.trace_id is not None else Ellipsis)
+    current.clear()
     current["requestId"] = invocation.request_id
     if invocation.tenant_id is not None:
         current["tenantId"] = invocation.tenant_id
