@@ -117,7 +117,7 @@ class Server:
     async def _invoke(self, invocation):
         task = self.asyncio.current_task()
         self.tasks.add(task)
-        logs.start_invoke(invocation)  # this task's own context
+        logs.start_invoke(invocation, process_wide=False)  # this task's own context; others run beside it
         try:
             context = LambdaContext(invocation)
             event = marshal.decode_event(invocation.body, invocation.content_type)

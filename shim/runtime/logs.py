@@ -253,11 +253,15 @@ def _line_stream(name):
 # -- what the runtime calls ------------------------------------------------------------------
 
 
-def start_invoke(invocation):
+def start_invoke(invocation, process_wide=True):
+    """Bind the invoke's request keys. process_wide=False where several invokes run at once in one
+    process (SHIM_ASYNC_CONCURRENCY): no request is then the process's, and threads get none."""
     request_vars["requestId"].set(invocation.request_id)
     request_vars["tenantId"].set(invocation.tenant_id if invocation.tenant_id is not None else Ellipsis)
     request_vars["xrayTraceId"].set(invocation.trace_id if invocation.trace_id is not None else Ellipsis)
     current.clear()
+    if not process_wide:
+        return
     current["requestId"] = invocation.request_id
     if invocation.tenant_id is not None:
         current["tenantId"] = invocation.tenant_id

@@ -102,3 +102,27 @@ def test_a_line_without_its_newline_belongs_to_the_invoke_that_wrote_it(start, m
     env.drain()
     after = env.since(mark, "stdout")
     assert big + "\n" in after and "tail of the first" not in after
+
+
+MANAGED_INSTANCES = """\
+import logging, threading, time
+log = logging.getLogger("worker")
+
+def Handle(event, context):
+    time.sleep(0.3)  # the invokes overlap, each in its worker process
+    thread = threading.Thread(target=lambda: log.warning("thread of %s", event["marker"]))
+    thread.start()
+    thread.join()
+    return context.aws_request_id
+"""
+
+
+def test_managed_instances_workers_tag_their_threads_records_with_their_own_request(start, make_function):
+    env = start(make_function({"handler.py": MANAGED_INSTANCES}), env={"AWS_LAMBDA_MAX_CONCURRENCY": "3"})
+    pending = [env.api.submit({"marker": i}) for i in range(3)]
+    answers = [p.wait(30) for p in pending]
+    assert [a.payload for a in answers] == [p.request_id for p in pending]
+    env.drain()
+    records = [json.loads(line) for line in env.output("stdout").splitlines() if line.startswith("{")]
+    by_marker = {r["message"]: r.get("requestId") for r in records if r["message"].startswith("thread of ")}
+    assert by_marker == {"thread of %d" % i: p.request_id for i, p in enumerate(pending)}
