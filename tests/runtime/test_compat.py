@@ -192,7 +192,7 @@ def both_platform(start, make_function, tmp_path):
         for name, bootstrap in (("official", official), ("shim", None)):
             record = tmp_path / ("record-" + name)
             envs[name] = start(function, "handler.Handle", bootstrap=bootstrap, ready=ready,
-                               env=dict(env, RECORD=str(record)))
+                               env=dict(env, RECORD=str(record)), runtime_packages=OFFICIAL_PACKAGES if bootstrap else ())
             envs[name].record = record
         return envs
     return start_both
@@ -262,7 +262,7 @@ def test_managed_instances_init_error_matches_the_official_client(start, make_fu
     seen = {}
     for name, bootstrap in (("official", official), ("shim", None)):
         env = start(function, "handler.Handle", bootstrap=bootstrap, ready=False,
-                    env={"AWS_LAMBDA_MAX_CONCURRENCY": "3"})
+                    env={"AWS_LAMBDA_MAX_CONCURRENCY": "3"}, runtime_packages=OFFICIAL_PACKAGES if bootstrap else ())
         env.process.wait(20)
         accepted = [r for r in env.api.requests if r.path.endswith("/init/error") and r.status == 202]
         seen[name] = (len(accepted), env.api.init_error.error_type, env.api.init_error.payload["errorType"])

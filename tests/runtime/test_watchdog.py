@@ -94,15 +94,18 @@ def test_an_async_handler_shows_where_it_awaits(start, make_function):
     assert functions[:2] == ["Async", "fetch_slowly"]
 
 
-@pytest.mark.parametrize("setting, watcher", [("", 1), ("0", 0)], ids=["default", "off"])
-def test_nothing_when_in_time_and_nothing_started_per_invoke(start, make_function, setting, watcher):
-    env = start(make_function({"handler.py": HANDLER}), env={"SHIM_TIMEOUT_WARNING_MS": setting})
-    before = threads_of(env)
+def test_nothing_when_in_time_and_nothing_started_per_invoke(start, make_function):
+    function = make_function({"handler.py": HANDLER})
+    on, off = (start(function, env={"SHIM_TIMEOUT_WARNING_MS": setting}) for setting in ("", "0"))
+    before = {env: threads_of(env) for env in (on, off)}
+    assert before[on] == before[off] + 1  # the watcher: one thread, for the environment's life
     for _ in range(5):
-        assert env.invoke({}, timeout=10, deadline_ms=deadline_in(2.0)).payload == "quick"
+        for env in (on, off):
+            assert env.invoke({}, timeout=10, deadline_ms=deadline_in(2.0)).payload == "quick"
     time.sleep(2.2)  # past every deadline: an armed warning would have fired by now
-    assert warnings(env) == []
-    assert threads_of(env) == before == 1 + watcher
+    for env in (on, off):
+        assert warnings(env) == []
+        assert threads_of(env) == before[env]
 
 
 def test_off_means_no_warning_even_at_the_deadline(start, make_function):
