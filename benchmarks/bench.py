@@ -151,8 +151,13 @@ def memory_kb(pid, field="VmHWM"):
 
 
 def stop(process):
+    # The runtime's pid is read while the launcher lives (a dead launcher lists no children), and
+    # killed after it (else the launcher would report the kill as a crash). Left running, a runtime
+    # would reconnect to the API (it asks again for an event when a connection closes) and take the
+    # next run's first event.
+    children = _children(process.pid)
     process.kill()
-    for child in _children(process.pid):
+    for child in children:
         try:
             os.kill(child, 9)
         except OSError:

@@ -174,6 +174,7 @@ class RuntimeAPI:
         self.notice = notice
         self._host, self._port = _split_address(address)
         self._sock = None
+        self._first_reply = True
         self._buf = bytearray()
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
@@ -332,6 +333,7 @@ class RuntimeAPI:
                                   % (self.address, exc.strerror or exc)) from None
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self._sock = sock
+        self._first_reply = True
         del self._buf[:]
         return sock
 
@@ -421,9 +423,11 @@ class RuntimeAPI:
             body = self._read_to_close()
         if headers.get(b"connection", b"").lower() == b"close" or not self.keep_alive:
             self.close()
-        elif head.startswith(b"HTTP/1.0") and headers.get(b"connection", b"").lower() != b"keep-alive":
-            self.close()  # HTTP/1.0 closes after every reply unless it says otherwise: no news, say nothing
-            self._closes_unannounced("after its HTTP/1.0 reply", say=False)
+        elif self._first_reply:  # of this connection: what HTTP version the server speaks
+            self._first_reply = False
+            if head.startswith(b"HTTP/1.0") and headers.get(b"connection", b"").lower() != b"keep-alive":
+                self.close()  # HTTP/1.0 closes after every reply unless it says otherwise: no news, say nothing
+                self._closes_unannounced("after its HTTP/1.0 reply", say=False)
         return status, headers, body
 
     def _read_exact(self, n):

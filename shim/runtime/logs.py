@@ -17,8 +17,8 @@ the same bound keys, and bind_contextvars() from user code shows up in every
 record of the invoke. All of them are cleared when the invoke ends.
 
 A thread the handler starts has no context variables of its own (threads do not
-inherit them), so the request keys are also kept process-wide in `current`, which
-records fall back on, as the official client's global request id: one invoke runs
+inherit them), so the invoke is also kept process-wide in `current`, which records
+fall back on, as the official client's global request id: one invoke runs
 at a time per runtime process, so the process-wide request is the right one.
 """
 import contextvars
@@ -43,7 +43,7 @@ _JSON_FRAMES = {0: 0xA55A0002, 10: 0xA55A000A, 20: 0xA55A000E, 30: 0xA55A0012, 4
 CONTEXT_PREFIX = "structlog_"  # structlog.contextvars.STRUCTLOG_KEY_PREFIX
 REQUEST_KEYS = ("requestId", "tenantId", "xrayTraceId")
 request_vars = {key: contextvars.ContextVar(CONTEXT_PREFIX + key, default=Ellipsis) for key in REQUEST_KEYS}
-current = {}  # the request keys of the invoke in progress, for records from threads without them
+current = None  # the Invocation in progress, for records from threads without request keys
 _FIRST_KEYS = ("timestamp", "level", "message", "logger") + REQUEST_KEYS
 
 
@@ -99,8 +99,13 @@ def merge_request_context(logger, method_name, event_dict):
     for var, value in contextvars.copy_context().items():
         if value is not Ellipsis and var.name.startswith(CONTEXT_PREFIX):
             event_dict.setdefault(var.name[len(CONTEXT_PREFIX):], value)
-    for key, value in current.items():  # a thread of the handler's: the process-wide request
-        event_dict.setdefault(key, value)
+    invocation = current
+    if invocation is not None:  # a thread of the handler's: the process-wide request
+        event_dict.setdefault("requestId", invocation.request_id)
+        if invocation.tenant_id is not None:
+            event_dict.setdefault("tenantId", invocation.tenant_id)
+        if invocation.trace_id is not None:
+            event_dict.setdefault("xrayTraceId", invocation.trace_id)
     return event_dict
 
 
@@ -230,6 +235,7 @@ def setup(environ=os.environ):
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     streams = tuple(_line_stream(name) for name in ("stdout", "stderr") if getattr(sys, name) is not None)
+    streams += (_NEVER_OPEN,) * (2 - len(streams))
     if config.telemetry_fd is not None:
         environ.pop("_LAMBDA_TELEMETRY_LOG_FD", None)  # as the managed runtime does: children must not inherit it
         sink = FramedSink(int(config.telemetry_fd), _JSON_FRAMES if config.json else _TEXT_FRAMES)
@@ -239,7 +245,12 @@ def setup(environ=os.environ):
     return pipeline
 
 
-streams = ()  # sys.stdout and sys.stderr as LineStreams, set by setup()
+class _NeverOpen:
+    open = False
+
+
+_NEVER_OPEN = _NeverOpen()
+streams = (_NEVER_OPEN, _NEVER_OPEN)  # sys.stdout and sys.stderr as LineStreams, set by setup()
 
 
 def _line_stream(name):
@@ -259,19 +270,13 @@ def start_invoke(invocation, process_wide=True):
     request_vars["requestId"].set(invocation.request_id)
     request_vars["tenantId"].set(invocation.tenant_id if invocation.tenant_id is not None else Ellipsis)
     request_vars["xrayTraceId"].set(invocation.trace_id if invocation.trace_id is not None else Ellipsis)
-    current.clear()
-    if not process_wide:
-        return
-    current["requestId"] = invocation.request_id
-    if invocation.tenant_id is not None:
-        current["tenantId"] = invocation.tenant_id
-    if invocation.trace_id is not None:
-        current["xrayTraceId"] = invocation.trace_id
+    global current
+    current = invocation if process_wide else None
 
 
 def finish_output():
-    """Before the answer leaves: a line the invoke left without its newline is ended and
-    written now, so it belongs to this invoke. Costs nothing when every line was ended."""
+    """Before the answer leaves: a line the invoke left without its newline is ended and written
+    now, so it belongs to this invoke. The loop calls it only when one is open (see `streams`)."""
     for stream in streams:
         if stream.open:
             stream.end_line()
@@ -279,7 +284,8 @@ def finish_output():
 
 def end_invoke():
     """Clear every bound key, ours and the user's, so nothing leaks into the next invoke."""
-    current.clear()
+    global current
+    current = None
     for var in request_vars.values():
         var.set(Ellipsis)
     if "structlog" not in sys.modules:

@@ -141,6 +141,7 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
     A streaming handler's answer is posted as it is produced; only an error before its first chunk comes back here.
     watch: the timeout warning's Watchdog, armed for each invoke."""
     watch = watch or watchdog.Watchdog()
+    out, err = logs.streams  # stdout and stderr: their `open` says a line was left without its newline
     while True:
         invocation = api.next()
         if not invocation.request_id:
@@ -152,7 +153,8 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
         watch.armed = invocation
         answer = run_stream(api, handler, invocation, guard) if run_stream else invoke.run(handler, invocation, guard)
         watch.armed = None
-        logs.finish_output()
+        if out.open or err.open:
+            logs.finish_output()
         if answer is not None:
             try:
                 post(api, invocation, answer)
