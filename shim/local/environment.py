@@ -92,6 +92,8 @@ class Environment:
         env["SHIM_PYTHON"] = python
         if packages:  # where a managed runtime has /var/runtime: after the task root, on PYTHONPATH
             env["PYTHONPATH"] = packages
+        if self.isolated and self.bootstrap == os.path.join(sandbox.runtime_dir(), "bootstrap"):
+            env["PYTHONPYCACHEPREFIX"] = sandbox.pycache_dir()  # run in place: no __pycache__ in the user's folder
         self.tmpdir = tempfile.mkdtemp(prefix="shim-env-")
         env["TMPDIR"] = self.tmpdir
         env.update(self.extra_env)

@@ -19,7 +19,9 @@ start the runtime with:
   botocore and their requirements (links to the installed files, nothing else) in the
   same place.
 - environ(): the developer's environment minus the PYTHON* variables that would bring
-  their paths and settings along (PYTHONPATH, PYTHONHOME, PYTHONUNBUFFERED, ...).
+  their paths and settings along (PYTHONPATH, PYTHONHOME, PYTHONUNBUFFERED, ...);
+- pycache_dir(): for a function run in place, where its bytecode goes instead of
+  __pycache__ folders in the user's directory (a zip ships its own, read-only, as on Lambda).
 
 Everything is made once per process, in one temporary directory removed at exit.
 """
@@ -119,6 +121,15 @@ def runtime_dir():
                      | stat.S_IXOTH)
             _made["runtime"] = where
         return _made["runtime"]
+
+
+def pycache_dir():
+    """Where a function run in place keeps its bytecode (PYTHONPYCACHEPREFIX): never in the user's folder."""
+    with _lock:
+        if "pycache" not in _made:
+            _made["pycache"] = os.path.join(_home(), "pycache")
+            os.makedirs(_made["pycache"])
+        return _made["pycache"]
 
 
 def packages_dir(names):

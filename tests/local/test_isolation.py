@@ -110,3 +110,12 @@ def test_the_plugin_runs_isolated_and_adds_packages_on_request(pytester):
     (fn / "needs_pytest.py").write_text("import pytest\ndef Handle(e, c):\n    return 'ok'\n")
     pytester.makepyfile(test_isolated=textwrap.dedent(PLUGIN_TEST))
     pytester.runpytest_subprocess("-q").assert_outcomes(passed=2)
+
+
+def test_a_run_in_place_writes_nothing_into_the_function_folder(function):
+    before = sorted(os.listdir(str(function)))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # set here, not on a laptop
+    run = subprocess.run(SHIM + ["invoke", str(function), "--no-pack"], capture_output=True, text=True,
+                         timeout=120, cwd=REPO, env=env)
+    assert run.returncode == 0, run.stderr
+    assert sorted(os.listdir(str(function))) == before  # no __pycache__: bytecode goes to the sandbox
