@@ -38,7 +38,9 @@ def lab(tmp_path):
             return str(path)
 
         def run(self, *args, env=None, cwd=None):
-            environ = {"PATH": "%s:/usr/bin:/bin" % self.bin, "RECORD": str(self.record)}
+            # A TMPDIR of its own: a stale lambda-shim-PID.inflight in /tmp (left by a killed runtime whose
+            # pid this bootstrap reuses) would make it run the crash reporter through the fake interpreter.
+            environ = {"PATH": "%s:/usr/bin:/bin" % self.bin, "RECORD": str(self.record), "TMPDIR": str(tmp_path)}
             environ.update(env or {})
             done = subprocess.run([str(self.task / "bootstrap")] + list(args), env=environ, cwd=cwd or "/",
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10)
