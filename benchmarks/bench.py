@@ -41,6 +41,7 @@ NOOP_PLUGIN = {
     "bench_noop_plugin-1.0.dist-info/entry_points.txt": "[lambda_shim.plugins]\nnoop = bench_noop_plugin\n",
 }
 OURS_NO_WARNING = "lambda-shim, SHIM_TIMEOUT_WARNING_MS=0"  # the timeout warning's watcher thread not started
+FLOOR = "bare loop"
 BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "bench",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
@@ -64,6 +65,11 @@ class Runtime:
                                    stdout=stdout, stderr=subprocess.DEVNULL)
         api.process = process
         return process, started
+
+
+def bare_loop(*flags):
+    """The floor: benchmarks/bare_loop.py, the least a runtime can do, with `python -I -S`."""
+    return Runtime(FLOOR, HERE, lambda handler: [PYTHON, "-I", "-S", os.path.join(HERE, "bare_loop.py")] + list(flags))
 
 
 def prepare(workdir):
@@ -209,13 +215,13 @@ def cold(runtime, api, handler="trivial.Handle"):
         api.drop()
 
 
-def warm(runtime, api, handler, count):
+def warm(runtime, api, handler, count, expected="ok"):
     process, started = runtime.start(api, handler)
     try:
         api.expect_next()
         template = next_reply(b"%s", b'{"n": 1}')  # formatting one id in is cheaper than building a reply
         cpu_before = cpu_ns(process.pid)
-        elapsed = api.serve(count, lambda rid: template % rid, same_as_first("ok"))
+        elapsed = api.serve(count, lambda rid: template % rid, same_as_first(expected))
         cpu = cpu_ns(process.pid) - cpu_before
         return {"us_per_invoke": elapsed / count * 1e6, "invokes_per_s": count / elapsed,
                 "cpu_us_per_invoke": cpu / count / 1000, "rss_kb": memory_kb(process.pid)}
@@ -391,30 +397,48 @@ def run(quick, platform_only=False):
             collect("cold start, %s (ms)" % name, {OURS: runs[variant], THEIRS: runs[THEIRS]}, "cold_ms")
 
         warm_reps = 3 if quick else 5
-        print("warm loop, %d invokes x %d runs ..." % (warm_count, warm_reps), flush=True)
-        # With the timeout warning off too, in the same alternation: its cost is the difference.
+        print("warm loop, %d invokes x %d runs, with the bare loop ..." % (warm_count, warm_reps), flush=True)
+        # With the timeout warning off too, and the floor, in the same alternation (A B A' floor, ...): the
+        # warning's cost is the difference, and each runtime's figure is divided by the floor's of the same
+        # round (both saw the same machine at the same moment).
         ours = runtimes[OURS]
         no_warning = Runtime(OURS_NO_WARNING, ours.task_root, ours.command, {"SHIM_TIMEOUT_WARNING_MS": "0"})
-        runs = alternate(dict(runtimes, **{OURS_NO_WARNING: no_warning}), warm_reps,
-                         lambda rt: warm(rt, api, "trivial.Handle", warm_count))
+        echo = {"n": 1}
+        runs = alternate(dict(runtimes, **{OURS_NO_WARNING: no_warning, FLOOR: bare_loop()}), warm_reps,
+                         lambda rt: warm(rt, api, "trivial.echo", warm_count, echo))
+        floor_runs = runs.pop(FLOOR)
         off = {name: results for name, results in runs.items() if name != OURS}
         runs = {name: results for name, results in runs.items() if name != OURS_NO_WARNING}
-        collect("warm overhead per invoke (µs)", runs, "us_per_invoke")
-        collect("warm overhead per invoke, timeout warning off (µs)", off, "us_per_invoke")
+        collect("warm per invoke, small echo (µs)", runs, "us_per_invoke")
+        collect("warm per invoke, small echo, timeout warning off (µs)", off, "us_per_invoke")
+        collect("warm per invoke ÷ the bare loop's, same round (×)", {k: [
+            {"x": r["us_per_invoke"] / f["us_per_invoke"]} for r, f in zip(v, floor_runs)] for k, v in runs.items()}, "x")
         # What the runtime adds on top of the server's own round trips (its ceiling, measured above).
         server_us = 1e6 / report["server_ceiling_per_s"]
         collect("warm overhead above the API server's own cost (µs)",
                 {k: [{"net": r["us_per_invoke"] - server_us} for r in v] for k, v in runs.items()}, "net")
         collect("runtime's own CPU per invoke (µs)", runs, "cpu_us_per_invoke")
         collect("runtime's own CPU per invoke, timeout warning off (µs)", off, "cpu_us_per_invoke")
+        collect("runtime's own CPU per invoke ÷ the bare loop's, same round (×)", {k: [
+            {"x": r["cpu_us_per_invoke"] / f["cpu_us_per_invoke"]} for r, f in zip(v, floor_runs)]
+            for k, v in runs.items()}, "x")
         collect("invokes per second", runs, "invokes_per_s")
         collect("peak RSS after %d invokes (MB)" % warm_count,
                 {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()}, "mb")
         runs = alternate(runtimes, warm_reps, lambda rt: warm(rt, api, "handler.log_one", warm_count))
         collect("warm per invoke, one log line (µs)", runs, "us_per_invoke")
         reference = Runtime("http.client loop", HERE, lambda handler: [PYTHON, os.path.join(HERE, "httpclient_loop.py")])
-        report["reference"] = {"minimal http.client loop, warm per invoke (µs)": summary(
-            [warm(reference, api, "-", warm_count)["us_per_invoke"] for _ in range(warm_reps)])}
+        unpipelined = [warm(bare_loop("--no-pipeline"), api, "-", warm_count, echo) for _ in range(warm_reps)]
+        report["reference"] = {
+            "the floor: bare raw-socket loop (`python -I -S`, pipelined), small echo, warm per invoke (µs)":
+                summary([r["us_per_invoke"] for r in floor_runs]),
+            "the floor: bare raw-socket loop, its own CPU per invoke (µs)": summary([r["cpu_us_per_invoke"] for r in floor_runs]),
+            "bare raw-socket loop without pipelining, warm per invoke (µs)":
+                summary([r["us_per_invoke"] for r in unpipelined]),
+            "bare raw-socket loop without pipelining, its own CPU per invoke (µs)":
+                summary([r["cpu_us_per_invoke"] for r in unpipelined]),
+            "minimal http.client loop, warm per invoke (µs)": summary(
+                [warm(reference, api, "-", warm_count)["us_per_invoke"] for _ in range(warm_reps)])}
 
         print("large payloads ...", flush=True)
         event = json.dumps({"data": ["x" * 1000] * 1000}).encode()
@@ -424,6 +448,9 @@ def run(quick, platform_only=False):
         import big
         runs = alternate(runtimes, warm_reps, lambda rt: payload(rt, api, "big.Handle", b"{}", 10, big.ITEMS))
         collect("5 MB response (ms)", runs, "ms_per_invoke")
+        # VmHWM: the handler's 50,000 objects (built at import, the same under both) plus the encoding's copies.
+        collect("peak RSS during the 5 MB response (MB)",
+                {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()}, "mb")
         if fast is not None:  # the opt-in accelerator: its 5 MB figure, and what it costs at cold start
             pair = {OURS_ORJSON: fast, THEIRS: runtimes[THEIRS]}
             runs = alternate(pair, warm_reps, lambda rt: payload(rt, api, "big.Handle", b"{}", 10, big.ITEMS))
