@@ -64,6 +64,49 @@ def test_decode_event_encodings():
     assert caught.value.error_type == "Runtime.UnmarshalError"
 
 
+@pytest.mark.parametrize("body", [b'{"a": 1}', b' {"a": 1}', b'{"a": 1} ', b'\n[1, 2]\n', b'"text"', b"12", b"1e400",
+                                  b"NaN", b"-Infinity", b"123456789012345678901234567890", b"{}", b"[]", b"null",
+                                  b'{"a": 1}{', b'{"a": 1} x', b"", b"  ", b"{", b'{"a" 1}', b"[1,]", b"nul",
+                                  b'"\\ud800"', b'{"a": 1, "a": 2}', b'\xef\xbb\xbf[1]', b"\xef\xbb\xbf"])
+def test_decode_event_is_the_stdlibs_decoding_whatever_the_body(body):
+    # The warm path scans with the C scanner alone; anything it would do differently goes the stdlib way.
+    try:
+        expected = json.loads(body[3:] if body.startswith(b"\xef\xbb\xbf") else body)
+    except ValueError as exc:
+        with pytest.raises(errors.Fault) as caught:
+            marshal.decode_event(body, "application/json")
+        assert caught.value.message == "Unable to unmarshal input: %s" % exc
+    else:
+        decoded = marshal.decode_event(body, "application/json")
+        assert json.dumps(decoded) == json.dumps(expected) and type(decoded) is type(expected)
+
+
+def test_encode_is_the_stdlibs_encoding_and_recovers_after_failures():
+    class Interrupted(dict):
+        def items(self):  # the encoder asks a dict subclass for its items: user code, mid-encoding
+            raise KeyboardInterrupt
+
+    # The encoder marks the containers it is inside (to detect circular references); a failure
+    # mid-way must not leave them marked, or the next result holding one of them would be refused.
+    box = {"inner": [object()]}
+    loop = {"self": None}
+    loop["self"] = loop
+    for bad, fix in ((loop, lambda: loop.pop("self")), (box, lambda: box["inner"].__setitem__(0, 1))):
+        with pytest.raises(errors.Fault):
+            marshal.encode_result(bad)
+        fix()
+        for value in ({"a": [1.5, None, True, "é", {"b": bad, "c": bad}]}, [bad, bad], "top", float("nan")):
+            assert marshal.encode_result(value) == (json.dumps(value, ensure_ascii=False).encode(), "application/json")
+    with pytest.raises(errors.Fault):
+        marshal.encode_result([box, {(1,): 2}])  # a key it refuses, inside a marked list
+    assert marshal.encode_result([box, box]) == (b'[{"inner": [1]}, {"inner": [1]}]', "application/json")
+    interrupted = [box, [Interrupted(a=1)]]
+    with pytest.raises(KeyboardInterrupt):
+        marshal.encode_result(interrupted)
+    interrupted[1] = 2
+    assert marshal.encode_result(interrupted) == (b'[{"inner": [1]}, 2]', "application/json")
+
+
 # -- the optional orjson encoder -------------------------------------------------------------
 
 orjson = pytest.importorskip("orjson", reason="orjson is the optional accelerator; pip install '.[test]'")
