@@ -77,15 +77,25 @@ def forget_settings():
     _settings = None
 
 
+_NO_W3C = {}  # shared by every context without one: w3c() hands out copies, and nothing writes to it
+
+
 class LambdaContext:
     def __init__(self, invocation):
         self.aws_request_id = invocation.request_id
         (self.log_group_name, self.log_stream_name, self.function_name,
-         self.memory_limit_in_mb, self.function_version) = function_settings()
+         self.memory_limit_in_mb, self.function_version) = _settings or function_settings()
         self.invoked_function_arn = invocation.function_arn
         self.tenant_id = invocation.tenant_id
         self._deadline_ms = invocation.deadline_ms
+        if invocation.client_context or invocation.cognito_identity:
+            self._from_json_headers(invocation)
+        else:  # most invokes: neither header, nothing to parse
+            self._w3c = _NO_W3C
+            self.client_context = None
+            self.identity = CognitoIdentity()
 
+    def _from_json_headers(self, invocation):
         client_context = None
         if invocation.client_context:
             client_context = _parse_header(invocation.client_context, "Client Context")

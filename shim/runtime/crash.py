@@ -30,6 +30,7 @@ RESTORE = "restore"   # SnapStart's after-restore phase: a death then goes to /r
 SUPERVISOR = b"P\n"   # the record of a runtime whose forked children keep their own
 
 
+_ANSWERED = ord("-")
 RECORD_SIZE = 16384  # room for ~200 requests in flight at once (SHIM_ASYNC_CONCURRENCY)
 
 
@@ -51,11 +52,13 @@ class Recorder:
         self.begin(INIT, None)
 
     def begin(self, request_id, invocation_id):
-        line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()[:RECORD_SIZE]
+        line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()
+        if len(line) > RECORD_SIZE:
+            line = line[:RECORD_SIZE]
         self.record[:len(line)] = line
 
     def end(self):
-        self.record[0:1] = b"-"
+        self.record[0] = _ANSWERED  # one byte: an index store, cheaper than a slice's
 
     def many(self, pairs):
         """Several requests in flight in this one process: [(request id, invocation id), ...]."""
