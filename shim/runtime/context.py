@@ -11,6 +11,7 @@ import sys
 import time
 
 from shim.runtime import errors
+from shim.runtime.client import deadline_ms
 
 _W3C_FIELDS = ("traceparent", "tracestate", "baggage")
 
@@ -87,7 +88,7 @@ class LambdaContext:
          self.memory_limit_in_mb, self.function_version) = _settings or function_settings()
         self.invoked_function_arn = invocation.function_arn
         self.tenant_id = invocation.tenant_id
-        self._deadline_ms = invocation.deadline_ms
+        self._deadline = invocation.deadline_raw  # parsed when the time left is asked for
         if invocation.client_context or invocation.cognito_identity:
             self._from_json_headers(invocation)
         else:  # most invokes: neither header, nothing to parse
@@ -111,9 +112,10 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self):
         # Without a deadline header (a non-conforming API) there is no time left to promise.
-        if self._deadline_ms is None:
+        deadline = deadline_ms(self._deadline)
+        if deadline is None:
             return 0
-        return max(self._deadline_ms - int(time.time() * 1000), 0)
+        return max(deadline - int(time.time() * 1000), 0)
 
     def w3c(self):
         return dict(self._w3c)

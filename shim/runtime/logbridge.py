@@ -139,6 +139,7 @@ def _wire_structlog(structlog, pipeline):
     if isinstance(registry, dict):
         for var in logs.request_vars.values():
             registry.setdefault(var.name, var)
+    logs.bind_current()  # imported mid-invoke: the invoke's keys, as start_invoke binds them with structlog loaded
     structlog.configure(
         processors=[add_level] + list(pipeline.processors),
         wrapper_class=structlog.make_filtering_bound_logger(pipeline.config.level or 0),

@@ -14,10 +14,10 @@ from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE
 from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
                           shutdown, snapshot_restore, watchdog)
 from shim.runtime.client import AnswerUnconfirmed, RuntimeAPI, RuntimeAPIError
-from shim.runtime.panic import TERMINATING, FatalSignal, Guard
+from shim.runtime.panic import FatalSignal, Guard
 
-_SIGTERM = TERMINATING[:1]
 _STARTED = time.monotonic()  # the runtime's start (this module is what the launcher imports): plugins see it
+IDLE, RUNTIME = Guard.IDLE, Guard.RUNTIME
 
 
 def main(argv=None):
@@ -147,7 +147,7 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
         if not invocation.request_id:
             logs.runtime_error("The Runtime API sent an event without %s; it cannot be answered" % protocol.REQUEST_ID)
             continue
-        guard.where = guard.RUNTIME
+        guard.where = RUNTIME
         recorder.begin(invocation.request_id, invocation.invocation_id)
         logs.start_invoke(invocation)
         watch.armed = invocation
@@ -162,9 +162,13 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
                 logs.runtime_error("The answer for %s may be lost: %s" % (invocation.request_id, exc))
         recorder.end()
         logs.end_invoke()
-        guard.where = guard.IDLE
-        guard.take_pending()
-        guard.adopt(_SIGTERM)  # a SIGTERM handler the function installed lazily, in an invoke
+        guard.where = IDLE
+        if guard.pending is not None:
+            guard.take_pending()
+        guard.adopt_new_sigterm()  # a SIGTERM handler the function installed lazily, in an invoke
+        # Not kept through the wait for the next event: a 5 MB answer held until the next one is
+        # encoded is 5 MB more at that invoke's peak.
+        invocation = answer = None
 
 
 def post(api, invocation, answer):

@@ -55,6 +55,7 @@ class Guard:
         self.pending = None  # a signal that arrived while the runtime was busy
         self.exit_status = None  # of the pending signal, when a user's handler decided it
         self.notify = None  # called when a signal is deferred (the async mode's event loop)
+        self._sigterm_seen = None  # SIGTERM's handler when adopt() last looked
 
     def install(self):
         for signum in TERMINATING + RECOVERABLE:
@@ -81,6 +82,13 @@ class Guard:
             current = _signal.getsignal(signum)
             if callable(current) and current != self._on_signal and not isinstance(current, UserHandler):
                 _signal.signal(signum, UserHandler(self, current))
+        self._sigterm_seen = _signal.getsignal(_signal.SIGTERM)
+
+    def adopt_new_sigterm(self):
+        """After each invoke: adopt a SIGTERM handler the function installed lazily, in the invoke.
+        One getsignal() and an identity check when nothing changed (adopt() cost 4x that)."""
+        if _signal.getsignal(_signal.SIGTERM) is not self._sigterm_seen:
+            self.adopt(TERMINATING[:1])
 
     def user_handler(self, signum):
         """The user's own handler for signum, if one replaced ours."""
