@@ -64,7 +64,7 @@ def decode_event(body, content_type):
             return body
     if _scan is not None:
         try:
-            text = body.decode("utf-8")
+            text = body.decode()  # UTF-8, the default: no argument to parse
             value, end = _scan(text, 0)
             if end == len(text):
                 return value
@@ -99,7 +99,7 @@ def encode_result(value):
         except TypeError:
             _forget_c_encoder()
             text = _encode_with_decimals(value)  # only pays for this when a Decimal is present
-        return text.encode("utf-8"), "application/json"
+        return text.encode(), "application/json"  # UTF-8
     except errors.Fault:
         raise
     except Exception as exc:  # TypeError, ValueError (circular), RecursionError, ...
