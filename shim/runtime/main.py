@@ -173,7 +173,7 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
 
 def post(api, invocation, answer):
     request_id, invocation_id = invocation.request_id, invocation.invocation_id
-    if not answer.ok:
+    if answer.error_type is not None:  # not answer.ok: the same, without a property call on the warm path
         logs.uncaught(answer.error, answer.exception)
         try:
             api.fail(request_id, answer.body, answer.error_type, answer.xray_cause, invocation_id, then_next=True)
