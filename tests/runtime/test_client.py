@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from shim.runtime.client import AnswerUnconfirmed, Headers, RuntimeAPI, RuntimeAPIError
+from shim.runtime.client import AnswerUnconfirmed, Headers, Invocation, RuntimeAPI, RuntimeAPIError
 
 pytestmark = pytest.mark.usefixtures("socket_timeout")
 
@@ -239,3 +239,67 @@ def test_headers_lookup():
     assert headers.get(b"lambda-runtime-trace-id") == b"Root=1"  # the last line has no CRLF after it
     assert headers.get(b"x-empty") == b"" and headers.get(b"missing") is None
     assert headers.get(b"type") is None  # a name only matches whole
+
+
+# -- the warm path's shortcuts give what the long ways give ------------------------------------
+
+CANONICAL_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nDate: Mon, 30 Nov 2026 16:48:22 GMT\r\n"
+                  b"Lambda-Runtime-Aws-Request-Id: Req-7\r\nLambda-Runtime-Aws-Tenant-Id: T-1\r\n"
+                  b"Lambda-Runtime-Client-Context: {\"custom\": {\"a\": \"b: c\"}}\r\n"
+                  b"Lambda-Runtime-Deadline-Ms: 1780000000000\r\n"
+                  b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:1:function:F\r\n"
+                  b"Lambda-Runtime-Trace-Id: Root=1-Ab;Sampled=1\r\nContent-Length: 2")
+FIELDS = ("request_id", "deadline_ms", "function_arn", "trace_id", "client_context", "cognito_identity", "tenant_id",
+          "invocation_id", "content_type")
+
+
+def _facts(head):
+    invocation = Invocation(Headers(head), b"{}")
+    return {name: getattr(invocation, name) for name in FIELDS}
+
+
+@pytest.mark.parametrize("respell", [
+    lambda head: head,  # Go's spelling: the one split that maps every line
+    lambda head: head.replace(b"Content-Type:", b"content-type:"),  # one name in another case: line by line
+    lambda head: head.replace(b"Lambda-Runtime-Trace-Id: ", b"LAMBDA-RUNTIME-TRACE-ID:\t "),
+    lambda head: head.replace(b"Lambda-Runtime-Aws-Request-Id: ", b"lambda-runtime-aws-request-id:"),  # no space
+    lambda head: head.replace(b": T-1", b":  T-1  ") + b"\r\nX-Empty:",  # extra whitespace, an empty value
+])
+def test_every_spelling_of_a_head_gives_the_same_invocation(respell):
+    facts = _facts(respell(CANONICAL_HEAD))
+    assert facts == {"request_id": "Req-7", "deadline_ms": 1780000000000,
+                     "function_arn": "arn:aws:lambda:us-east-1:1:function:F", "trace_id": "Root=1-Ab;Sampled=1",
+                     "client_context": '{"custom": {"a": "b: c"}}', "cognito_identity": None, "tenant_id": "T-1",
+                     "invocation_id": None, "content_type": "application/xml"}
+
+
+def test_values_that_are_not_utf8_fall_back_to_latin1():
+    facts = _facts(CANONICAL_HEAD.replace(b"Root=1-Ab", b"Root=1-\xe9"))
+    assert facts["trace_id"] == "Root=1-\u00e9;Sampled=1" and facts["request_id"] == "Req-7"
+
+
+def test_a_repeated_reply_head_is_read_again_when_it_changes(scripted_server):
+    # The reply to an answer is remembered by its head: the same bytes are not parsed again, and any
+    # other head (another length, a Connection: close) is read in full.
+    longer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 18\r\n\r\n{\"status\": \"OK!\"}\n"
+    closing = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"status\": \"OK\"}"
+    server = scripted_server([ACCEPTED, ACCEPTED, longer, ACCEPTED, closing, ACCEPTED])
+    api = RuntimeAPI(server.address)
+    for _ in range(5):
+        assert api.respond("r1", b"{}") == 202
+    assert server.connections == 1 and api._buf == b""  # every body read whole, nothing left over
+    assert api.respond("r1", b"{}") == 202
+    assert server.connections == 2  # the Connection: close was obeyed, though the head before it was remembered
+
+
+def test_a_server_that_closes_unannounced_is_not_taken_for_a_remembered_reply(scripted_server):
+    # Remembered 202s, then the server starts closing after each reply without saying so: the client
+    # must notice (a new connection per request) as it would without the shortcut.
+    server = scripted_server([ACCEPTED, ACCEPTED, None, ACCEPTED, ACCEPTED], close_after_each=False)
+    notices = []
+    api = RuntimeAPI(server.address, notice=notices.append)
+    assert api.respond("r1", b"{}") == 202 and api.respond("r2", b"{}") == 202
+    with pytest.raises(AnswerUnconfirmed):
+        api.respond("r3", b"{}")
+    assert api.respond("r4", b"{}") == 202 and api.respond("r5", b"{}") == 202
+    assert not api.keep_alive and server.connections == 3 and notices

@@ -54,6 +54,18 @@ def Handle(event, context):
     return structlog.contextvars.get_contextvars()
 '''
 
+LAZY_STRUCTLOG_HANDLER = '''
+import threading
+def Handle(event, context):
+    import structlog  # first in the first invoke: the request keys are bound from then on
+    structlog.get_logger().info("lazy", n=event["n"])
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(structlog.contextvars.get_contextvars()))
+    worker.start()
+    worker.join()
+    structlog.get_logger().info("after the thread", thread_saw=sorted(seen[0]))
+    return structlog.contextvars.get_contextvars()
+'''
 BASIC_CONFIG_HANDLER = '''
 import logging, sys
 logging.basicConfig(level=logging.DEBUG, format="USER-FORMAT %(levelname)s %(name)s %(message)s", stream=sys.stdout)
@@ -69,7 +81,8 @@ TEXT_LINE = re.compile(r"^\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\t(\d{4}-\d\d-\
 
 @pytest.fixture
 def function(make_function):
-    return make_function({"handler.py": HANDLER, "slog.py": STRUCTLOG_HANDLER, "basic.py": BASIC_CONFIG_HANDLER})
+    return make_function({"handler.py": HANDLER, "slog.py": STRUCTLOG_HANDLER, "basic.py": BASIC_CONFIG_HANDLER,
+                          "lazyslog.py": LAZY_STRUCTLOG_HANDLER})
 
 
 def _run(start, function, event, handler="handler.Handle", **log_env):
@@ -206,6 +219,22 @@ def test_structlog_is_configured_and_context_does_not_leak(start, function):
     # Inside the invoke, structlog's own view holds our request keys too.
     assert first.payload["requestId"] == first.request_id and first.payload["userId"] == "u-1"
     assert "userId" not in second.payload
+
+
+def test_structlog_imported_in_an_invoke_sees_the_request_keys(start, function):
+    # The runtime binds its request keys as context variables only once structlog is loaded: one
+    # imported halfway through the first invoke must see them at once, and in every invoke after.
+    env = start(function, "lazyslog.Handle", env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    mark = env.mark()
+    first = env.invoke({"n": 1}, tenant_id="t-1", timeout=10)
+    second = env.invoke({"n": 2}, timeout=10)
+    assert first.payload["requestId"] == first.request_id and first.payload["tenantId"] == "t-1"
+    assert second.payload["requestId"] == second.request_id and "tenantId" not in second.payload
+    records = _json_lines(_output_since(env, mark))
+    assert [(r["message"], r["requestId"]) for r in records] == [
+        ("lazy", first.request_id), ("after the thread", first.request_id),
+        ("lazy", second.request_id), ("after the thread", second.request_id)]
+    assert records[1]["thread_saw"] == []  # a thread has no context variables: its records use the process's
 
 
 def test_structlog_exception_and_level_filter(start, function):

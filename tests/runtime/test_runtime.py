@@ -62,6 +62,13 @@ def echo_raw(event, context):
 def trace(event, context):
     return os.environ.get("_X_AMZN_TRACE_ID")
 
+def trace_everywhere(event, context):
+    import subprocess
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('_X_AMZN_TRACE_ID'))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    return {"environ": os.environ.get("_X_AMZN_TRACE_ID"), "getenv": os.getenv("_X_AMZN_TRACE_ID"), "child": child,
+            "listed": "_X_AMZN_TRACE_ID" in dict(os.environ)}
+
 def huge(event, context):
     return "x" * (7 * 1024 * 1024)
 
@@ -318,6 +325,17 @@ def test_trace_id_is_exported_and_removed(start, function):
     env = start(function, "handler.trace")
     assert env.invoke({}, trace_id="Root=1-abc;Sampled=1", timeout=10).payload == "Root=1-abc;Sampled=1"
     assert env.invoke({}, trace_id=None, timeout=10).payload is None
+
+
+def test_trace_id_reaches_subprocesses_and_leaves_with_the_next_invoke(start, function):
+    # The runtime writes the variable into os.environ's store and the process environment (putenv)
+    # directly: a child process sees it as it would after os.environ[...] = ..., and it goes away.
+    env = start(function, "handler.trace_everywhere")
+    assert env.invoke({}, trace_id="Root=1-abc;Sampled=1", timeout=20).payload == {
+        "environ": "Root=1-abc;Sampled=1", "getenv": "Root=1-abc;Sampled=1", "child": "Root=1-abc;Sampled=1",
+        "listed": True}
+    assert env.invoke({}, trace_id=None, timeout=20).payload == {
+        "environ": None, "getenv": None, "child": "None", "listed": False}
 
 
 def test_invocation_id_is_echoed_and_user_agent_names_us(start, function):
