@@ -490,7 +490,7 @@ class RuntimeAPI:
             end = buf.find(b"\r\n\r\n")
         head = buf[:end]
         self._buf = buf[end + 4:]
-        if head == self._last_answer_head and method != "GET":
+        if method != "GET" and head == self._last_answer_head:
             # The API's 202s repeat byte for byte (Go writes a Date that changes once a second):
             # what this head said is known, and nothing in it needs reading again.
             status, headers, length = self._last_answer_reply
