@@ -84,10 +84,10 @@ def _key(name):
 
 
 (_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
- _INVOCATION_ID, _CONTENT_TYPE, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION) = map(_key, (
+ _INVOCATION_ID, _CONTENT_TYPE, _CONTENT_LENGTH, _CONNECTION) = map(_key, (
     protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID, protocol.CLIENT_CONTEXT,
     protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type", "Content-Length",
-    "Transfer-Encoding", "Connection"))
+    "Connection"))
 
 
 def _split_address(address):
@@ -246,10 +246,9 @@ class RuntimeAPI:
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
         self._next_request = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n" + self._common + b"\r\n"
         # POST /response heads with `%s` for the request id and `%d` for the length, by content type.
-        self._response_heads = {
-            kind: b"POST " + (protocol.response_path("%s")).encode() + b" HTTP/1.1\r\n" + self._common.replace(b"%", b"%%")
-            + b"Content-Type: " + kind.encode() + b"\r\nContent-Length: %d\r\n\r\n"
-            for kind in ("application/json", "application/unknown")}
+        start = b"POST " + _RESPONSE_PATH.encode() + b" HTTP/1.1\r\n" + self._common.replace(b"%", b"%%")
+        self._response_heads = {kind: start + b"Content-Type: " + kind.encode() + b"\r\nContent-Length: %d\r\n\r\n"
+                                for kind in ("application/json", "application/unknown")}
 
     # -- the four calls of the API -------------------------------------------------------
 

@@ -14,7 +14,9 @@ more than our whole cold start budget, so neither is imported unless used.
 Request keys live in context variables named the way structlog.contextvars
 names them ("structlog_<key>"), so structlog's merge_contextvars and ours see
 the same bound keys, and bind_contextvars() from user code shows up in every
-record of the invoke. All of them are cleared when the invoke ends.
+record of the invoke. All of them are cleared when the invoke ends. In the usual
+one-invoke-at-a-time loop they are bound only once structlog is loaded (nothing
+else reads them; our records read `current`, below).
 
 A thread the handler starts has no context variables of its own (threads do not
 inherit them), so the invoke is also kept process-wide in `current`, which records
