@@ -99,7 +99,7 @@ def run_once(wrapper, runtime, python, handler, root, workdir, invokes, perf=Fal
             api.serve(invokes, lambda rid: next_reply(rid, EVENT), _echoed)
     except BenchmarkError:
         process.kill()
-        raise BenchmarkError("%s failed under %s:\n%s" % (runtime, wrapper[0], process.communicate()[1].decode()[-3000:]))
+        raise BenchmarkError("%s failed under %s:\n%s" % (runtime, (wrapper or ["no tool"])[0], process.communicate()[1].decode()[-3000:]))
     finally:
         api.close()
     try:

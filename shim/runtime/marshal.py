@@ -32,7 +32,7 @@ _decode = _decoder.decode
 # a BOM, errors and their messages) goes the stdlib way, so results and errors stay the stdlib's.
 _scan = json.scanner.c_make_scanner(_decoder) if json.scanner.c_make_scanner else None
 _C_ENCODER = json.encoder.c_make_encoder
-_encode_c = None  # made by _c_encoder(), dropped after any failure (its markers dict may hold stale ids)
+_encode_c = None  # made by _c_encoder() (at import, below), dropped after any failure (its markers may be stale)
 _decimal_mark = None  # a per-process random token, made the first time a Decimal is seen
 _orjson = None        # the module, once choose_encoder() picked it
 _ORJSON_OPTIONS = 0
@@ -157,3 +157,7 @@ def _encode_with_decimals(value):
 
     placeholder = re.compile('"%s(\\d+)"' % re.escape(_decimal_mark))
     return placeholder.sub(lambda m: digits[int(m.group(1))], text)
+
+
+if _C_ENCODER:
+    _c_encoder()  # now, not in the first invoke
