@@ -413,10 +413,6 @@ def run(quick, platform_only=False):
         collect("warm per invoke, small echo, timeout warning off (µs)", off, "us_per_invoke")
         collect("warm per invoke ÷ the bare loop's, same round (×)", {k: [
             {"x": r["us_per_invoke"] / f["us_per_invoke"]} for r, f in zip(v, floor_runs)] for k, v in runs.items()}, "x")
-        # What the runtime adds on top of the server's own round trips (its ceiling, measured above).
-        server_us = 1e6 / report["server_ceiling_per_s"]
-        collect("warm overhead above the API server's own cost (µs)",
-                {k: [{"net": r["us_per_invoke"] - server_us} for r in v] for k, v in runs.items()}, "net")
         collect("runtime's own CPU per invoke (µs)", runs, "cpu_us_per_invoke")
         collect("runtime's own CPU per invoke, timeout warning off (µs)", off, "cpu_us_per_invoke")
         collect("runtime's own CPU per invoke ÷ the bare loop's, same round (×)", {k: [
