@@ -24,7 +24,7 @@ by SIGTERM"), then the shutdown callbacks run and the process exits.
 """
 import sys
 
-from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, shutdown
+from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, panic, shutdown
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.context import LambdaContext
 from shim.runtime.panic import TERMINATING, FatalSignal
@@ -73,7 +73,8 @@ class Server:
         guard.where = guard.RUNTIME   # record signals, never raise them into a task
         guard.notify = lambda: self.loop.call_soon_threadsafe(self._on_signal)
         for index in range(self.count):
-            self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True).start()
+            poller = self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True)
+            panic.start_thread(poller.start)  # signals go to the main thread, which runs the loop
         self.loop.run_forever()
         if self.failure is not None:
             logs.runtime_error("Runtime API failure, exiting: %s" % self.failure)

@@ -27,6 +27,8 @@ import _signal
 import _thread
 import os
 
+from shim.runtime import panic
+
 
 _held = None  # (poller on the launcher's pidfd, its pid, the fd), until watch() starts the thread
 
@@ -57,7 +59,7 @@ def watch():
     (poller, launcher, _), _held = _held, None
     if os.getppid() != launcher:
         _die()  # it went during the init: not one /next for an orphan
-    _thread.start_new_thread(_watch, (poller,))
+    panic.start_thread(_thread.start_new_thread, _watch, (poller,))
 
 
 def watch_parent():
@@ -68,7 +70,7 @@ def watch_parent():
         _held = None
     fd = _pidfd(os.getppid())
     if fd is not None:
-        _thread.start_new_thread(_watch, (_poller(fd),))
+        panic.start_thread(_thread.start_new_thread, _watch, (_poller(fd),))
 
 
 def _pidfd(pid):

@@ -122,3 +122,21 @@ class UserHandler:
                                % (NAMES.get(signum, signum), type(exc).__name__, exc))
             status = 1
         self.guard._on_signal(signum, frame, status)
+
+
+def start_thread(start, *args):
+    """start(*args) with our signals blocked, so the thread it starts never takes one (it inherits the mask).
+
+    Python runs signal handlers in the main thread only, but the kernel may deliver a
+    process-directed signal to any thread that does not block it. When a helper thread
+    (the extension's parked /event/next, the lifeline, the watchdog) takes SIGTERM, the
+    C-level handler only sets a flag: the main thread, blocked in recv() on /next, is not
+    interrupted and runs our handler only once an event arrives — on Lambda, never before
+    the SIGKILL. Blocked in the helpers, the signal goes to the main thread and interrupts it.
+    SIGALRM too: the shutdown callbacks' timer must interrupt the callback, in the main thread.
+    """
+    previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, TERMINATING + RECOVERABLE)
+    try:
+        return start(*args)
+    finally:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)

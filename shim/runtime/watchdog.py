@@ -17,7 +17,7 @@ import _thread
 import sys
 import time
 
-from shim.runtime import errors, logs
+from shim.runtime import errors, logs, panic
 
 ENV = "SHIM_TIMEOUT_WARNING_MS"
 SHARE = 0.1          # of the time an invoke has: enough to capture a stack, late enough to mean it
@@ -36,7 +36,7 @@ class Watchdog:
 
     def start(self):
         self.running = True
-        _thread.start_new_thread(self._watch, ())
+        panic.start_thread(_thread.start_new_thread, self._watch, ())
         return self
 
     def _watch(self):
