@@ -33,7 +33,7 @@ def snapshot(environment, timeout_s, echo=None):
         if api.init_error is not None or environment.returncode is not None or time.monotonic() > deadline:
             return None
     init_ms = (api.restores.snapshot_at - environment.started_at) * 1000
-    _say(echo, "INIT_REPORT Init Duration: %.2f ms\tPhase: init" % init_ms)
+    _say(environment, echo, "INIT_REPORT Init Duration: %.2f ms\tPhase: init" % init_ms)
     return init_ms
 
 
@@ -46,7 +46,7 @@ def restore(environment, echo=None):
     while not api.restores.wait_arrivals(wanted, 0.05):
         if environment.returncode is not None or time.monotonic() > deadline:
             return None
-    _say(echo, "RESTORE_START")
+    _say(environment, echo, "RESTORE_START")
     released = time.monotonic()
     api.restores.restore(fork=True)
     while True:
@@ -56,11 +56,11 @@ def restore(environment, echo=None):
         failed = api.restores.error is not None or environment.returncode is not None
         if failed or time.monotonic() > released + RESTORE_TIMEOUT_S:
             status = "error" if failed else "timeout"
-            _say(echo, "RESTORE_REPORT Restore Duration: %.2f ms\tStatus: %s"
+            _say(environment, echo, "RESTORE_REPORT Restore Duration: %.2f ms\tStatus: %s"
                  % ((time.monotonic() - released) * 1000, status))
             return None
     restore_ms = (polled - released) * 1000
-    _say(echo, "RESTORE_REPORT Restore Duration: %.2f ms" % restore_ms)
+    _say(environment, echo, "RESTORE_REPORT Restore Duration: %.2f ms" % restore_ms)
     return restore_ms
 
 
@@ -92,6 +92,9 @@ def describe_failure(environment):
     return json.dumps({"errorMessage": message, "errorType": "Runtime.ExitError"}).encode(), "Runtime.ExitError"
 
 
-def _say(echo, line):
+def _say(environment, echo, line):
+    """A phase line, after everything the runtime wrote before the API saw that phase (a hook's
+    output is in the pipe by the time the restored child asks for /next, but maybe not yet read)."""
     if echo is not None:
+        environment.drain()
         echo("platform", line + "\n")
