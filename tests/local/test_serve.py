@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from support import alive as _alive
+
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 PATH = "/2015-03-31/functions/function/invocations"
 
@@ -228,11 +230,3 @@ def _wait_until(condition, timeout=20):
             return
         time.sleep(0.02)
     raise AssertionError("condition not met within %ss" % timeout)
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -2,10 +2,8 @@
 import hashlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
-import urllib.parse
 import zipfile
 
 import pytest
@@ -17,6 +15,7 @@ from shim.pack import vendor
 from shim.pack import ziputil
 from shim import UsageError
 from shim.pack.packer import extract, pack, summary
+from support import network_reachable
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANDLERS = os.path.join(REPO, "handlers")
@@ -514,16 +513,6 @@ def test_pack_includes_what_pip_installed_without_its_bookkeeping(fp, make_funct
             "fakepkg-1.0.dist-info/METADATA", "requirements.txt"} <= names
     assert "fakepkg-1.0.dist-info/RECORD" not in names and "bin/fake" not in names
     assert fp.call_count(command) == 1
-
-
-def network_reachable():
-    index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
-    parsed = urllib.parse.urlparse(index)
-    try:
-        socket.create_connection((parsed.hostname, parsed.port or 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_a_real_pip_install_of_a_small_pure_python_package(make_function, tmp_path):

@@ -4,16 +4,15 @@ Run as the CLI in a subprocess (an unreadable file needs a user that cannot read
 everything, so that one runs as `nobody` through setpriv), except where pip must be faked."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import urllib.parse
 import zipfile
 
 import pytest
 
 from shim import cli
+from support import network_reachable
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
@@ -146,16 +145,6 @@ def test_pip_runs_outside_the_function_folder(fp, function, tmp_path):
 
 
 # -- a real pip, from a local folder -------------------------------------------------------------------
-
-def network_reachable():
-    index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
-    parsed = urllib.parse.urlparse(index)
-    try:
-        socket.create_connection((parsed.hostname, parsed.port or 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
-
 
 def test_a_local_folder_is_built_from_a_copy(function, tmp_path):
     if not network_reachable():

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from shim.runtime import protocol
+from support import alive as _alive
 
 HANDLER = '''
 import asyncio, logging, os, sys, time
@@ -288,14 +289,6 @@ def _children(pid):
             return [int(child) for child in f.read().split()]
     except OSError:
         return []
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_crash_in_the_async_mode_answers_every_request_in_flight(start, make_function, tmp_path):

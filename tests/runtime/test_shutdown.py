@@ -11,6 +11,7 @@ import time
 import pytest
 
 from shim.runtime import protocol
+from support import alive as _alive
 
 HANDLER = '''
 import os, signal, sys, time
@@ -276,11 +277,3 @@ def test_the_runtime_dies_with_its_launcher(start, function, tmp_path):
     while _alive(runtime[0]) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(runtime[0])
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
