@@ -11,6 +11,7 @@ enum, and create_connection() resolves even an IP literal through getaddrinfo,
 which loads the idna codec; together ~5 ms of a ~25 ms cold start.
 """
 import _socket
+import os
 import sys
 from itertools import repeat
 
@@ -243,6 +244,8 @@ class RuntimeAPI:
         self._last_answer_head = None  # the head of the last usual reply to a POST, and what it said
         self._last_answer_reply = None
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
+        self._wakeup_fd = None  # readable when a signal arrived (see wake_on)
+        self._poll = None  # poll() on the socket and that fd, made per connection
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
         self._next_request = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n" + self._common + b"\r\n"
         # POST /response heads with `%s` for the request id and `%d` for the length, by content type.
@@ -334,6 +337,14 @@ class RuntimeAPI:
         if self.notice is not None:
             self.notice(message)
 
+    def wake_on(self, fd):
+        """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.panic's wake-up pipe)
+        instead of in recv(): a signal that arrives just before the wait, or in another thread, then
+        ends the wait too, and its handler runs at once. For the main thread's connection only."""
+        if fd != self._wakeup_fd:
+            self._wakeup_fd = fd
+            self._poll = None
+
     def close(self):
         if self._sock is not None:
             self._sock.close()
@@ -415,6 +426,7 @@ class RuntimeAPI:
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self._sock = sock
         self._buf = b""
+        self._poll = None
         return sock
 
     def _exchange(self, head, body, method, path, tail=b""):
@@ -470,13 +482,37 @@ class RuntimeAPI:
         started = getattr(exc, "started", None)
         return bool(self._buf) if started is None else started
 
-    def _fill(self, started):
+    def _fill(self, started, idle=False):
         # 64 KiB: a fresh buffer of that size comes from malloc's heap, no syscall but the read
         # (one of 256 KiB was mmap'ed, mremap'ed and munmap'ed on every read).
+        if idle and self._wakeup_fd is not None:
+            self._await_readable()
         chunk = self._sock.recv(65536)
         if not chunk:
             raise _Closed(started)
         self._buf = self._buf + chunk if self._buf else chunk
+
+    def _await_readable(self):
+        """Return once the socket is readable (or closed); a signal's Python handler runs meanwhile."""
+        poll = self._poll
+        if poll is None:
+            import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
+            poll = select.poll()
+            poll.register(self._sock.fileno(), select.POLLIN)
+            poll.register(self._wakeup_fd, select.POLLIN)
+            poll = self._poll = poll.poll
+        wakeup = self._wakeup_fd
+        while True:
+            for fd, _ in poll():
+                if fd != wakeup:
+                    return
+            # Only the wake-up: its signal's handler has run by now (on the way back from poll) and
+            # carried on (a recoverable signal deferred while busy, a user's handler that returned).
+            try:
+                while os.read(wakeup, 512):
+                    pass
+            except BlockingIOError:
+                pass
 
     def _read_response(self, method):
         # The buffer is bytes, not a bytearray: a reply that arrived whole is two slices of it
@@ -484,7 +520,7 @@ class RuntimeAPI:
         buf = self._buf
         end = buf.find(b"\r\n\r\n")
         while end < 0:
-            self._fill(bool(buf))
+            self._fill(bool(buf), not buf and method == "GET")  # an event is awaited: idle
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
         head = buf[:end]

@@ -37,6 +37,7 @@ def main(argv=None):
                            % environ.get("AWS_LAMBDA_RUNTIME_API", ""))
         recorder.end()  # said and done: nothing for the supervisor to report, and nowhere to report it
         sys.exit(2)
+    api.wake_on(guard.wakeup_fd())
     # The official client and the AWS emulator pass the handler as the last argument.
     spec = argv[-1] if argv else environ.get("_HANDLER", "")
     loader.prepare_sys_path(environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
@@ -87,6 +88,7 @@ def initialize(api, spec, recorder, adapt=aio.adapt, others_may_report=False):
 def serve(api, handler, guard, recorder):
     """The invoke loop, until a terminating signal (then shutdown) or the Runtime API fails."""
     try:
+        api.wake_on(guard.wakeup_fd())  # this process's own (a forked worker's is not its parent's)
         guard.adopt()
         extension.before_first_next(api.address, guard)
         lifeline.watch()

@@ -17,6 +17,7 @@ exits (sys.exit(n), or raises), the runtime stops as for its own SIGTERM (the
 request in flight is answered, shutdown callbacks run) and exits with n.
 """
 import _signal  # signal.py only adds enums on top, and they cost ~3 ms of the cold start
+import os
 
 NAMES = {getattr(_signal, name): name for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM")}
 TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
@@ -56,10 +57,34 @@ class Guard:
         self.exit_status = None  # of the pending signal, when a user's handler decided it
         self.notify = None  # called when a signal is deferred (the async mode's event loop)
         self._sigterm_seen = None  # SIGTERM's handler when adopt() last looked
+        self._wakeup = None  # (pid, read end, write end) of the pipe the interpreter writes a byte to per signal
 
     def install(self):
         for signum in TERMINATING + RECOVERABLE:
             _signal.signal(signum, self._on_signal)
+
+    def wakeup_fd(self):
+        """A descriptor that turns readable when one of our signals arrives, for the idle wait on /next
+        to poll beside its socket (shim.runtime.client).
+
+        A blocked recv() is interrupted only when the signal is delivered to the thread in it, and
+        after the syscall began. A signal that lands just before (the runtime has posted an answer and
+        is on its way to the next recv), or in a thread of the function's that does not block it, only
+        sets the interpreter's flag: the handler would run when an event arrives, which on Lambda is
+        never before the SIGKILL. The interpreter also writes a byte here, so the wait sees it.
+        One pipe per process: a forked worker that shared its parent's could drain the parent's wake-up."""
+        pid = os.getpid()
+        if self._wakeup is None or self._wakeup[0] != pid:
+            inherited = self._wakeup  # through a fork: the parent's, closed once ours is in place
+            read, write = os.pipe()
+            os.set_blocking(read, False)
+            os.set_blocking(write, False)
+            _signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+            self._wakeup = (pid, read, write)
+            if inherited is not None:
+                os.close(inherited[1])
+                os.close(inherited[2])
+        return self._wakeup[1]
 
     def _on_signal(self, signum, frame, exit_status=None):
         if self.where != self.IDLE:
@@ -83,6 +108,10 @@ class Guard:
             if callable(current) and current != self._on_signal and not isinstance(current, UserHandler):
                 _signal.signal(signum, UserHandler(self, current))
         self._sigterm_seen = _signal.getsignal(_signal.SIGTERM)
+        if self._wakeup is not None and self._wakeup[0] == os.getpid():
+            # Code that changed a signal's handler may have moved the wake-up fd too (asyncio's
+            # add_signal_handler does, and its remove_signal_handler sets none): ours again.
+            _signal.set_wakeup_fd(self._wakeup[2], warn_on_full_buffer=False)
 
     def adopt_new_sigterm(self):
         """After each invoke: adopt a SIGTERM handler the function installed lazily, in the invoke.
