@@ -109,9 +109,13 @@ class Guard:
                 _signal.signal(signum, UserHandler(self, current))
         self._sigterm_seen = _signal.getsignal(_signal.SIGTERM)
         if self._wakeup is not None and self._wakeup[0] == os.getpid():
-            # Code that changed a signal's handler may have moved the wake-up fd too (asyncio's
-            # add_signal_handler does, and its remove_signal_handler sets none): ours again.
-            _signal.set_wakeup_fd(self._wakeup[2], warn_on_full_buffer=False)
+            # Code that changed a signal's handler may have moved the wake-up fd too: asyncio's
+            # remove_signal_handler leaves none (ours again, then), and a loop's add_signal_handler
+            # sets its own, which stays: that loop learns of its signals through it.
+            ours = self._wakeup[2]
+            previous = _signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
+            if previous not in (-1, ours):
+                _signal.set_wakeup_fd(previous)
 
     def adopt_new_sigterm(self):
         """After each invoke: adopt a SIGTERM handler the function installed lazily, in the invoke.
