@@ -72,6 +72,10 @@ class Server:
         guard = self.guard
         guard.where = guard.RUNTIME   # record signals, never raise them into a task
         guard.notify = lambda: self.loop.call_soon_threadsafe(self._on_signal)
+        # A signal that lands just before the loop's select(), or in a thread of the function's
+        # (run_in_executor's), would wake it only at its next event: the wake-up pipe does.
+        wakeup = guard.wakeup_fd()
+        self.loop.add_reader(wakeup, panic.drain, wakeup)
         for index in range(self.count):
             poller = self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True)
             panic.start_thread(poller.start)  # signals go to the main thread, which runs the loop

@@ -11,12 +11,12 @@ enum, and create_connection() resolves even an IP literal through getaddrinfo,
 which loads the idna codec; together ~5 ms of a ~25 ms cold start.
 """
 import _socket
-import os
 import sys
 from itertools import repeat
 
 from shim import __version__
 from shim.runtime import protocol
+from shim.runtime.panic import drain
 from shim.runtime.protocol import API, NEXT
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % ((__version__,) + tuple(sys.version_info[:3]))
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
@@ -508,11 +508,7 @@ class RuntimeAPI:
                     return
             # Only the wake-up: its signal's handler has run by now (on the way back from poll) and
             # carried on (a recoverable signal deferred while busy, a user's handler that returned).
-            try:
-                while os.read(wakeup, 512):
-                    pass
-            except BlockingIOError:
-                pass
+            drain(wakeup)
 
     def _read_response(self, method):
         # The buffer is bytes, not a bytearray: a reply that arrived whole is two slices of it

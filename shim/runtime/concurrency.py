@@ -97,7 +97,7 @@ class Pool:
         self.api, self.spec, self.guard, self.recorder = api, spec, guard, recorder
         self.count = count
         self.log_socket = log_socket
-        self.supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15)
+        self.supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, guard.wakeup_fd())
 
     def init_per_worker(self, initialize, serve):
         """Fork first; each worker imports the handler. Lambda closes extension registration at the

@@ -130,6 +130,23 @@ class Guard:
             current if callable(current) and current != self._on_signal else None)
 
 
+def drain(fd):
+    """Empty the wake-up pipe (its bytes only say that signals came; their handlers have run)."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def await_signal(fd):
+    """Block until a signal with a Python handler arrives (its byte in the wake-up pipe `fd`)."""
+    import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
+
+    select.select((fd,), (), ())
+    drain(fd)
+
+
 class UserHandler:
     """A user's handler for a terminating signal, run once per signal; its exit becomes the runtime's."""
 

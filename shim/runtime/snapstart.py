@@ -138,7 +138,7 @@ def _restore_in_children(api, recorder, guard, hooks, serve):
     from shim.runtime import shutdown, workers
 
     recorder.supervise()
-    supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15)
+    supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, guard.wakeup_fd())
     supervisor.take_signals()
     restores = 0
     while True:

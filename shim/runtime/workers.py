@@ -11,6 +11,11 @@ A terminating one also arms a grace timer: a child still running when it fires
 is killed and its request answered, so nothing is left behind and every request
 gets its answer before Lambda's own SIGKILL.
 
+The supervisor waits for its children in a poll of the signal wake-up pipe (see
+shim.runtime.panic.Guard.wakeup_fd), with SIGCHLD given a Python handler so that a
+child's exit writes to it too, rather than in a blocking waitpid(): a signal that
+landed just before waitpid() began would be forwarded only when some child exited.
+
 A child never returns into the code that forked it: it ends with os._exit, after
 atexit functions and a flush, with the status its run() exited with.
 """
@@ -18,7 +23,7 @@ import _signal
 import os
 import sys
 
-from shim.runtime import crash, lifeline, logs
+from shim.runtime import crash, lifeline, logs, panic
 
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1, _signal.SIGUSR2)
 TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
@@ -38,11 +43,16 @@ class Child:
         return "<worker %s pid %d>" % (self.tag, self.pid)
 
 
+def _child_exited(signum, frame):
+    pass  # only for its byte in the wake-up pipe: reap() does the rest
+
+
 class Supervisor:
-    def __init__(self, base, api_address, grace_s):
+    def __init__(self, base, api_address, grace_s, wakeup_fd=None):
         self.base = base              # the runtime's own record base, or None without the bootstrap
         self.api_address = api_address
         self.grace_s = grace_s
+        self.wakeup_fd = wakeup_fd    # this process's signal wake-up pipe; None: reap() blocks in waitpid
         self.children = {}            # pid -> Child, while alive
         self.stopping = None          # the terminating signal we are stopping on
         self.stop_when_idle = False   # with no children, a terminating signal raises Stopped
@@ -91,10 +101,12 @@ class Supervisor:
     def take_signals(self):
         """From now on this process forwards the signals it gets to its children."""
         if self._saved is None:
-            self._saved = {signum: _signal.getsignal(signum) for signum in FORWARDED}
+            self._saved = {signum: _signal.getsignal(signum) for signum in FORWARDED + (_signal.SIGCHLD,)}
         for signum in FORWARDED:
             _signal.signal(signum, self._forward)
         _signal.signal(_signal.SIGALRM, self._grace_over)
+        if self.wakeup_fd is not None:
+            _signal.signal(_signal.SIGCHLD, _child_exited)
 
     def _forward(self, signum, frame):
         for pid in list(self.children):
@@ -122,14 +134,18 @@ class Supervisor:
     def reap(self, block=True):
         """Wait for a child to exit and answer for its request: (Child, shell-style status), or None
         when there are no children (or, with block=False, none has exited)."""
+        waits = block and self.wakeup_fd is not None and self._saved is not None  # SIGCHLD wakes us
         while self.children:
             try:
-                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG if waits or not block else 0)
             except ChildProcessError:
                 self.children.clear()
                 return None
             if pid == 0:
-                return None
+                if not waits:
+                    return None
+                panic.await_signal(self.wakeup_fd)  # a child's exit, or a signal to forward
+                continue
             child = self.children.pop(pid, None)
             if child is None:
                 continue

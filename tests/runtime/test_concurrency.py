@@ -33,6 +33,15 @@ if os.environ.get("CONNECT_AT_INIT"):
     import socket
     _kept = socket.create_connection(("127.0.0.1", int(os.environ["CONNECT_AT_INIT"])))
 
+if os.environ.get("SIGTERM_WHEN"):  # a thread of the function's takes SIGTERM once this file exists
+    import signal, threading
+
+    def _sigterm_when():
+        while not os.path.exists(os.environ["SIGTERM_WHEN"]):
+            time.sleep(0.01)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    threading.Thread(target=_sigterm_when, daemon=True).start()
+
 def Handle(event, context):
     started = time.time()
     log.warning("marker %s", event.get("marker"))
@@ -49,6 +58,18 @@ async def AsyncHandle(event, context):
     log.warning("marker %s", event.get("marker"))
     if event.get("flag"):
         open(event["flag"] + ".%s" % context.aws_request_id, "w").close()
+    if event.get("sigterm_from_executor"):  # not awaited: it fires once the loop is idle
+        import signal, threading
+
+        def later():
+            time.sleep(event["sigterm_from_executor"])
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+            # Its return would wake the loop: it waits (up to 5 s) for the shutdown callback instead.
+            deadline = time.time() + 5
+            while time.time() < deadline and "callback" not in open(RECORD).read():
+                time.sleep(0.01)
+            note("executor done")
+        asyncio.get_running_loop().run_in_executor(None, later)
     await asyncio.sleep(event.get("wait", 0))
     return {"pid": os.getpid(), "start": started, "end": time.time(), "request": context.aws_request_id}
 '''
@@ -192,6 +213,26 @@ def test_sigterm_in_the_async_mode_answers_every_task_in_flight(run, tmp_path):
         assert answer.kind == "error" and answer.payload["errorMessage"] == "Handler was interrupted by SIGTERM"
     assert env.process.wait(10) == 0
     assert len([line for line in _lines(env.record) if line.startswith("callback")]) == 1
+
+
+def test_a_sigterm_taken_by_a_thread_of_the_supervisor_still_stops_every_worker(run, tmp_path):
+    """With SHIM_FORK_AFTER_INIT the supervisor imported the function, and keeps the threads its
+    import started. One that takes SIGTERM only sets the interpreter's flag: the supervisor, waiting
+    for its children, must wake and forward it anyway (as for a signal that lands just before the wait)."""
+    trigger = tmp_path / "sigterm-now"
+    env = run(mode="fork", count=2, CALLBACKS="1", SIGTERM_WHEN=str(trigger))
+    assert env.invoke({}, timeout=10).kind == "response"
+    trigger.touch()
+    assert env.process.wait(10) == 0
+    assert len([line for line in _lines(env.record) if line.startswith("callback")]) == 2
+
+
+def test_a_sigterm_taken_by_an_executor_thread_stops_the_idle_async_mode(run):
+    env = run("handler.AsyncHandle", mode="async", count=2, CALLBACKS="1")
+    assert env.invoke({"sigterm_from_executor": 0.3}, timeout=10).kind == "response"
+    assert env.process.wait(10) == 0
+    lines = [line.split()[0] for line in _lines(env.record) if not line.startswith("init")]
+    assert lines == ["callback", "executor"]  # stopped while the thread still ran, not when it returned
 
 
 def test_the_async_mode_refuses_a_sync_handler(start, function, tmp_path):
