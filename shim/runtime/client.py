@@ -245,6 +245,7 @@ class RuntimeAPI:
         self._last_answer_reply = None
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
         self._wakeup_fd = None  # readable when a signal arrived (see wake_on)
+        self._on_wake = None
         self._poll = None  # poll() on the socket and that fd, made per connection
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
         self._next_request = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n" + self._common + b"\r\n"
@@ -337,10 +338,12 @@ class RuntimeAPI:
         if self.notice is not None:
             self.notice(message)
 
-    def wake_on(self, fd):
+    def wake_on(self, fd, on_wake=None):
         """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.panic's wake-up pipe)
         instead of in recv(): a signal that arrives just before the wait, or in another thread, then
-        ends the wait too, and its handler runs at once. For the main thread's connection only."""
+        ends the wait too, and its handler runs at once; then on_wake() (which may raise, to stop
+        waiting) unless the reply is there. For the main thread's connection only."""
+        self._on_wake = on_wake
         if fd != self._wakeup_fd:
             self._wakeup_fd = fd
             self._poll = None
@@ -506,9 +509,10 @@ class RuntimeAPI:
             for fd, _ in poll():
                 if fd != wakeup:
                     return
-            # Only the wake-up: its signal's handler has run by now (on the way back from poll) and
-            # carried on (a recoverable signal deferred while busy, a user's handler that returned).
+            # Only the wake-up: its signal's handler has run by now (on the way back from poll).
             drain(wakeup)
+            if self._on_wake is not None:
+                self._on_wake()
 
     def _read_response(self, method):
         # The buffer is bytes, not a bytearray: a reply that arrived whole is two slices of it

@@ -39,6 +39,8 @@ def run(handler, invocation, guard):
         event = marshal.decode_event(invocation.body, invocation.content_type)
         guard.where = guard.HANDLER
         try:
+            if guard.pending is not None:
+                guard.raise_pending()
             result = handler(event, context)
         finally:
             guard.where = guard.RUNTIME

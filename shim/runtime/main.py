@@ -17,7 +17,7 @@ from shim.runtime.client import AnswerUnconfirmed, RuntimeAPI, RuntimeAPIError
 from shim.runtime.panic import FatalSignal, Guard
 
 _STARTED = time.monotonic()  # the runtime's start (this module is what the launcher imports): plugins see it
-IDLE, RUNTIME = Guard.IDLE, Guard.RUNTIME
+RUNTIME = Guard.RUNTIME
 
 
 def main(argv=None):
@@ -88,7 +88,6 @@ def initialize(api, spec, recorder, adapt=aio.adapt, others_may_report=False):
 def serve(api, handler, guard, recorder):
     """The invoke loop, until a terminating signal (then shutdown) or the Runtime API fails."""
     try:
-        api.wake_on(guard.wakeup_fd())  # this process's own (a forked worker's is not its parent's)
         guard.adopt()
         extension.before_first_next(api.address, guard)
         lifeline.watch()
@@ -144,12 +143,15 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
     watch: the timeout warning's Watchdog, armed for each invoke."""
     watch = watch or watchdog.Watchdog()
     out, err = logs.streams  # stdout and stderr: their `open` says a line was left without its newline
+    # RUNTIME throughout, the wait for an event included: a signal is deferred, never raised between
+    # an event's arrival and its answer. The wait wakes on this process's wake-up pipe to act on it.
+    guard.where = RUNTIME
+    api.wake_on(guard.wakeup_fd(), guard.take_pending)
     while True:
         invocation = api.next()
         if not invocation.request_id:
             logs.runtime_error("The Runtime API sent an event without %s; it cannot be answered" % protocol.REQUEST_ID)
             continue
-        guard.where = RUNTIME
         recorder.begin(invocation.request_id, invocation.invocation_id)
         logs.start_invoke(invocation)
         watch.armed = invocation
@@ -164,7 +166,6 @@ def loop(api, handler, guard, recorder, run_stream=None, watch=None):
                 logs.runtime_error("The answer for %s may be lost: %s" % (invocation.request_id, exc))
         recorder.end()
         logs.end_invoke()
-        guard.where = IDLE
         if guard.pending is not None:
             guard.take_pending()
         guard.adopt_new_sigterm()  # a SIGTERM handler the function installed lazily, in an invoke

@@ -6,6 +6,13 @@ request gets an /error naming the signal), deferred while the runtime itself is
 between the handler and its post (so a half-sent answer is finished first),
 and acted on at once while idle on /next. Terminating signals (TERM, INT, HUP)
 stop the runtime after the request is answered; the others are recoverable.
+A terminating signal deferred before the handler started (while the event was
+read) is raised as the handler starts: the request is answered with the
+signal's error, not run to completion after Lambda asked us to stop. The loop
+is never IDLE: it waits for events in RUNTIME, and the wait wakes through the
+signal wake-up pipe to act on what was deferred (see wakeup_fd), so a signal
+never strikes between the event's arrival and its handling, where the request
+would be taken from /next and never answered.
 Native crashes cannot be caught in-process: the bootstrap answers the
 request from outside (see shim.runtime.crash).
 
@@ -72,14 +79,20 @@ class Guard:
         is on its way to the next recv), or in a thread of the function's that does not block it, only
         sets the interpreter's flag: the handler would run when an event arrives, which on Lambda is
         never before the SIGKILL. The interpreter also writes a byte here, so the wait sees it.
-        One pipe per process: a forked worker that shared its parent's could drain the parent's wake-up."""
+        One pipe per process: a forked worker that shared its parent's could drain the parent's wake-up.
+        None outside the main thread, where no signal handler runs (a loop run in a thread, in tests)."""
         pid = os.getpid()
         if self._wakeup is None or self._wakeup[0] != pid:
             inherited = self._wakeup  # through a fork: the parent's, closed once ours is in place
             read, write = os.pipe()
             os.set_blocking(read, False)
             os.set_blocking(write, False)
-            _signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+            try:
+                _signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+            except ValueError:  # not the main thread
+                os.close(read)
+                os.close(write)
+                return None
             self._wakeup = (pid, read, write)
             if inherited is not None:
                 os.close(inherited[1])
@@ -96,10 +109,18 @@ class Guard:
             raise FatalSignal(signum, exit_status)
 
     def take_pending(self):
-        """After a request is answered: stop now if a terminating signal was deferred."""
+        """After a request is answered, or when the wait for the next one wakes: stop now if a
+        terminating signal was deferred."""
         signum, self.pending = self.pending, None
         if signum in TERMINATING:
             raise FatalSignal(signum, self.exit_status)
+
+    def raise_pending(self):
+        """As control passes to the function (the handler starts, a streaming handler resumes):
+        a terminating signal deferred meanwhile interrupts it there, as it would have a moment later.
+        It stays pending, so the loop stops once the request is answered."""
+        if self.pending in TERMINATING:
+            raise FatalSignal(self.pending, self.exit_status)
 
     def adopt(self, signals=TERMINATING):
         """Wrap handlers the user installed for these signals (see the module's docstring)."""

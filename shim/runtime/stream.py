@@ -97,6 +97,8 @@ def run(api, handler, invocation, guard):
         event = marshal.decode_event(invocation.body, invocation.content_type)
         guard.where = guard.HANDLER
         try:
+            if guard.pending is not None:
+                guard.raise_pending()
             chunks = handler(event, context)  # runs none of its code yet
         finally:
             guard.where = guard.RUNTIME
@@ -118,9 +120,11 @@ def _drive(chunks, writer, guard):
         guard.where = guard.HANDLER
         try:
             for chunk in chunks:
-                guard.where = guard.RUNTIME  # a signal now waits until the chunk is out
+                guard.where = guard.RUNTIME  # a signal now waits until the chunk is out...
                 writer.write(chunk)
                 guard.where = guard.HANDLER
+                if guard.pending is not None:  # ...and then interrupts the handler
+                    guard.raise_pending()
         finally:
             guard.where = guard.RUNTIME
     except _Disconnected as exc:
@@ -141,6 +145,8 @@ async def _drive_async(chunks, writer, guard):
                 guard.where = guard.RUNTIME
                 writer.write(chunk)  # blocking, on purpose: the loop is the handler's, and it waits for its chunk
                 guard.where = guard.HANDLER
+                if guard.pending is not None:
+                    guard.raise_pending()
         finally:
             guard.where = guard.RUNTIME
     except _Disconnected as exc:

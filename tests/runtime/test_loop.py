@@ -169,6 +169,9 @@ def guard():
     yield guard
     for signum, handler in saved.items():
         signal.signal(signum, handler)
+    previous = signal.set_wakeup_fd(-1)  # the loop's wake-up pipe, if it made one
+    if guard.wakeup_fd() is not None and previous != -1:
+        signal.set_wakeup_fd(-1)
 
 
 class SignalWhenTaken(NoRecorder):
@@ -198,22 +201,75 @@ def _run_loop_in_main_thread(server, handler, guard, recorder, pipeline=True):
 
 
 @PIPELINE
-def test_a_deferred_terminating_signal_stops_the_loop_after_the_answer(server, log, guard, pipeline):
+def test_a_terminating_signal_before_the_handler_starts_interrupts_it_there(server, log, guard, pipeline):
+    """Deferred while the event was read (a signal then must not lose the request), it interrupts the
+    handler as it starts, as it would have a moment later: answered with the signal's error, then stop."""
+    calls = []
+
+    def handler(event, context):
+        calls.append(event)
+        return event
+
     exchange = server.submit({"n": 7})
-    stopped = _run_loop_in_main_thread(server, echo_or_fail, guard, SignalWhenTaken(signal.SIGTERM), pipeline)
+    stopped = _run_loop_in_main_thread(server, handler, guard, SignalWhenTaken(signal.SIGTERM), pipeline)
     assert stopped.signum == signal.SIGTERM
-    # The handler ran undisturbed and its answer went out before the loop stopped.
-    assert exchange.done and exchange.kind == "response" and exchange.payload == {"n": 7, "id": exchange.request_id}
+    assert calls == []
+    assert exchange.done and exchange.kind == "error"
+    assert exchange.payload["errorMessage"] == "Handler was interrupted by SIGTERM"
     assert len(server.answers(exchange.request_id, accepted_only=True)) == 1
-    assert guard.pending is None and log.messages() == []
+    assert guard.pending is None and log.messages() == ["FatalSignal: Handler was interrupted by SIGTERM"]
+
+
+class SignalAsEventArrives(RuntimeAPI):
+    """A client whose next() is hit by SIGTERM just as the event is read (here: just after)."""
+
+    def next(self):
+        invocation = super().next()
+        os.kill(os.getpid(), signal.SIGTERM)
+        return invocation
+
+
+def test_a_signal_as_the_event_arrives_never_loses_it(server, log, guard):
+    exchange = server.submit({"n": 1})
+    watchdog = threading.Timer(20, server.stop)
+    watchdog.start()
+    client = SignalAsEventArrives(server.address)
+    try:
+        with pytest.raises(FatalSignal) as stopped:
+            main.loop(client, echo_or_fail, guard, NoRecorder())
+    finally:
+        watchdog.cancel()
+        client.close()
+    assert stopped.value.signum == signal.SIGTERM
+    assert exchange.done and exchange.kind == "error"  # taken from /next, so answered
+    assert len(server.answers(exchange.request_id, accepted_only=True)) == 1
+
+
+def test_a_recoverable_signal_while_waiting_for_an_event_does_not_stop_the_loop(server, log, guard):
+    exchanges = [server.submit({"n": 1})]
+
+    def signal_once_waiting():
+        if server.wait_polls(2, timeout=10) is not None:  # answered, and waiting for the next event
+            os.kill(os.getpid(), signal.SIGUSR1)
+            threading.Timer(0.2, lambda: exchanges.append(server.submit({"n": 2}))).start()
+            if server.wait_polls(3, timeout=10) is not None:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=signal_once_waiting, daemon=True)
+    sender.start()
+    stopped = _run_loop_in_main_thread(server, echo_or_fail, guard, NoRecorder())
+    sender.join(10)
+    assert stopped.signum == signal.SIGTERM
+    assert [e.kind for e in exchanges] == ["response", "response"]
+    assert [e.payload["n"] for e in exchanges] == [1, 2]
 
 
 def test_a_deferred_recoverable_signal_does_not_stop_the_loop(server, log, guard):
     first, second = server.submit({"n": 1}), server.submit({"n": 2})
     stopped = _run_loop_in_main_thread(server, echo_or_fail, guard, SignalWhenTaken(signal.SIGUSR1, signal.SIGTERM))
     assert stopped.signum == signal.SIGTERM  # the second event's signal, not the first's
-    assert [first.kind, second.kind] == ["response", "response"]
-    assert [first.payload["n"], second.payload["n"]] == [1, 2]
+    assert first.kind == "response" and first.payload["n"] == 1  # SIGUSR1 before it: ignored
+    assert second.kind == "error" and second.payload["errorMessage"] == "Handler was interrupted by SIGTERM"
 
 
 def test_a_signal_in_the_handler_answers_then_stops(server, log, guard):
