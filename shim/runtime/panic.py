@@ -164,7 +164,9 @@ def await_signal(fd):
     """Block until a signal with a Python handler arrives (its byte in the wake-up pipe `fd`)."""
     import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
 
-    select.select((fd,), (), ())
+    poller = select.poll()  # not select(): it cannot watch a descriptor numbered 1024 or more
+    poller.register(fd, select.POLLIN)
+    poller.poll()
     drain(fd)
 
 
