@@ -32,19 +32,25 @@ def failure(exc, request_id):
     return Answer(errors.encode(error), error_type=error["errorType"], xray_cause=cause, error=error, exception=exc)
 
 
-def run(handler, invocation, guard):
+def call(handler, invocation, guard):
+    """What the handler returns for this event (or raises): the trace id exported, the context and the
+    event made, and control handed to the function; a terminating signal deferred while the event was
+    read interrupts it as it starts (shim.runtime.panic). A streaming handler returns its generator."""
     export_trace_id(invocation.trace_id)
+    context = LambdaContext(invocation)
+    event = marshal.decode_event(invocation.body, invocation.content_type)
+    guard.where = guard.HANDLER
     try:
-        context = LambdaContext(invocation)
-        event = marshal.decode_event(invocation.body, invocation.content_type)
-        guard.where = guard.HANDLER
-        try:
-            if guard.pending is not None:
-                guard.raise_pending()
-            result = handler(event, context)
-        finally:
-            guard.where = guard.RUNTIME
-        body, content_type = marshal.encode_result(result)
+        if guard.pending is not None:
+            guard.raise_pending()
+        return handler(event, context)
+    finally:
+        guard.where = guard.RUNTIME
+
+
+def run(handler, invocation, guard):
+    try:
+        body, content_type = marshal.encode_result(call(handler, invocation, guard))
         return Answer(body, content_type)
     except BaseException as exc:  # noqa: B036 - a panic must still answer the request
         guard.where = guard.RUNTIME

@@ -24,9 +24,8 @@ If the Runtime API closes the connection mid-stream, the generator is closed (it
 """
 import json
 
-from shim.runtime import aio, errors, invoke, logs, marshal, protocol
+from shim.runtime import aio, errors, invoke, logs, protocol
 from shim.runtime.client import _clean
-from shim.runtime.context import LambdaContext
 
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # as the Node.js runtime sends for a plain stream
@@ -91,17 +90,8 @@ class _Disconnected(Exception):
 def run(api, handler, invocation, guard):
     """One streamed invoke. Returns an Answer for the caller to post when nothing was streamed
     (an error before the first chunk is an ordinary /error); None when the stream answered."""
-    invoke.export_trace_id(invocation.trace_id)
     try:
-        context = LambdaContext(invocation)
-        event = marshal.decode_event(invocation.body, invocation.content_type)
-        guard.where = guard.HANDLER
-        try:
-            if guard.pending is not None:
-                guard.raise_pending()
-            chunks = handler(event, context)  # runs none of its code yet
-        finally:
-            guard.where = guard.RUNTIME
+        chunks = invoke.call(handler, invocation, guard)  # a generator: runs none of its code yet
     except BaseException as exc:  # noqa: B036 - a panic must still answer the request
         guard.where = guard.RUNTIME
         return invoke.failure(exc, invocation.request_id)
