@@ -22,3 +22,14 @@ def network_reachable():
         return True
     except OSError:
         return False
+
+
+def snapshot(root):
+    """Every path under root with its size and mtime: equal before and after a run means nothing was written."""
+    found = {}
+    for directory, dirs, files in os.walk(str(root)):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            found[os.path.relpath(path, str(root))] = (st.st_size, st.st_mtime_ns)
+    return found

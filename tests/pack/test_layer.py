@@ -16,6 +16,7 @@ import pytest
 from shim import cli
 from shim.pack import bytecode, ziputil
 from shim.pack.packer import extract, pack, pack_layer, summary
+from support import snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TAG = sys.implementation.cache_tag
@@ -166,15 +167,6 @@ def test_without_the_runtime_a_function_still_cannot_shadow_the_layer(make_funct
 
 
 # -- both, as Lambda runs them ----------------------------------------------------------------------
-
-def snapshot(root):
-    found = {}
-    for directory, dirs, files in os.walk(str(root)):
-        for name in dirs + files:
-            st = os.lstat(os.path.join(directory, name))
-            found[os.path.relpath(os.path.join(directory, name), str(root))] = (st.st_size, st.st_mtime_ns)
-    return found
-
 
 def test_the_layers_bootstrap_runs_a_function_packed_without_the_runtime(layer, make_function, tmp_path, start,
                                                                        read_only_dirs):

@@ -15,7 +15,7 @@ from shim.pack import vendor
 from shim.pack import ziputil
 from shim import UsageError
 from shim.pack.packer import extract, pack, summary
-from support import network_reachable
+from support import network_reachable, snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANDLERS = os.path.join(REPO, "handlers")
@@ -44,17 +44,6 @@ def task_dirs():
 def read_zip(path):
     with zipfile.ZipFile(str(path)) as archive:
         return {info.filename: info for info in archive.infolist()}
-
-
-def snapshot(root):
-    """Every path under root with its size and mtime: equal before and after a run means nothing was written."""
-    found = {}
-    for directory, dirs, files in os.walk(str(root)):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
-            st = os.lstat(path)
-            found[os.path.relpath(path, str(root))] = (st.st_size, st.st_mtime_ns)
-    return found
 
 
 # -- the zip ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from shim import cli
-from support import network_reachable
+from support import network_reachable, snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
@@ -30,16 +30,6 @@ def one_line(run):
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("shim pack: "), run.stderr
     assert "Traceback" not in run.stderr
     return run.stderr
-
-
-def snapshot(root):
-    found = {}
-    for directory, dirs, files in os.walk(str(root)):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
-            st = os.lstat(path)
-            found[os.path.relpath(path, str(root))] = (st.st_size, st.st_mtime_ns)
-    return found
 
 
 @pytest.fixture
