@@ -66,8 +66,9 @@ def requirements_of(wheel):
     with zipfile.ZipFile(str(wheel)) as archive:
         [metadata] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         message = email.parser.Parser().parsestr(archive.read(metadata).decode())
-    names = [re.match(r"[A-Za-z0-9._-]+", r).group() for r in message.get_all("Requires-Dist") or []
-             if "extra ==" not in r]
+    from packaging.requirements import Requirement  # pytest's own dependency
+    wanted = [Requirement(r) for r in message.get_all("Requires-Dist") or []]
+    names = [r.name for r in wanted if r.marker is None or r.marker.evaluate({"extra": ""})]
     return ["%s==%s" % (name, importlib.metadata.version(name)) for name in names + ["pytest"]]
 
 
