@@ -11,7 +11,7 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 
-.PHONY: demo test bench pack layer dist venv clean
+.PHONY: demo test bench pack layer dist venv clean docs
 
 venv: $(STAMP)
 
@@ -25,6 +25,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation site, into site/; --strict: a broken link or a page missing from the nav fails.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[docs]' --config-settings editable_mode=compat
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 # lambda-shim against awslambdaric, in one run; rewrites README's Performance section.
 bench: $(STAMP)
@@ -43,4 +52,4 @@ dist: $(STAMP)
 	$(PY) -m build --no-isolation --outdir dist .
 
 clean:
-	rm -rf $(VENV) dist .bench .setuptools-build *.egg-info
+	rm -rf $(VENV) dist .bench .setuptools-build *.egg-info site
