@@ -11,7 +11,7 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 
-.PHONY: demo test bench pack layer dist venv clean
+.PHONY: demo test bench pack layer dist venv clean sam-tools
 
 venv: $(STAMP)
 
@@ -44,3 +44,9 @@ dist: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist .bench .setuptools-build *.egg-info
+
+# aws-sam-cli and cfn-lint for tests/deploy/test_sam.py, in a cached venv of their own (heavy; not in .venv).
+SAM_TOOLS ?= $(HOME)/.cache/lambda-shim-deploy/sam
+sam-tools:
+	test -x $(SAM_TOOLS)/bin/python || $(BASE_PYTHON) -m venv $(SAM_TOOLS)
+	$(SAM_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli cfn-lint
