@@ -11,7 +11,7 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 
-.PHONY: demo test bench pack layer dist venv clean sam-tools
+.PHONY: demo test bench pack layer dist venv clean sam-tools cdk-tools
 
 venv: $(STAMP)
 
@@ -50,3 +50,9 @@ SAM_TOOLS ?= $(HOME)/.cache/lambda-shim-deploy/sam
 sam-tools:
 	test -x $(SAM_TOOLS)/bin/python || $(BASE_PYTHON) -m venv $(SAM_TOOLS)
 	$(SAM_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli cfn-lint
+
+# node's aws-cdk CLI and aws-cdk-lib for tests/deploy/test_cdk.py (about 220 MB, from npm).
+CDK_TOOLS ?= $(HOME)/.cache/lambda-shim-deploy/cdk
+cdk-tools:
+	mkdir -p $(CDK_TOOLS) && cd $(CDK_TOOLS) && (test -f package.json || npm init -y >/dev/null) \
+	  && npm install --no-audit --no-fund aws-cdk-lib constructs aws-cdk

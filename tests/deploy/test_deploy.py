@@ -154,7 +154,7 @@ def test_the_runtime_layer_is_published_once_and_reused_while_it_is_the_same(mot
 
 
 def test_a_customer_managed_runtime_deploys_runtime_custom_with_its_runtime_config(moto, make_project, shim_cli):
-    arn = "arn:aws:lambda:us-east-1:123456789012:runtime:lambda-shim-python%s" % PYTHON.replace(".", "")
+    arn = "arn:aws:lambda:us-east-1:123456789012:runtime/lambda-shim-python%s" % PYTHON.replace(".", "")
     root = make_project("""
         [tool.lambda-shim.functions.api]
         python = "%s"
