@@ -124,20 +124,20 @@ def one(client, s3, target, scratch, layers, plan_only, s3_bucket, out, log, wai
     if config.max_concurrency is not None:
         log("warning: %s: max_concurrency is not deployed: Lambda Managed Instances needs a capacity provider, "
             "which shim deploy does not set up" % target.name)
-    pack_function(target, scratch, log)
+    current = function_configuration(client, target.name)
+    if current is None and "Role" not in target.settings:
+        raise UsageError("%s: no role: set role = \"arn:aws:iam::ACCOUNT:role/NAME\" in [tool.lambda-shim.functions."
+                         "%s] or pass --role ARN" % (target.name, config.name))
     for arn in target.settings["Layers"]:
         compatible = aws.layer_compatible_architectures(client, arn)
         if compatible and target.arch not in compatible:
             raise UsageError("%s: the layer %s is built for %s, the function for %s: use a layer version for %s "
                              "or set arch" % (target.name, arn, "/".join(compatible), target.arch, target.arch))
+    pack_function(target, scratch, log)
     if target.kind == "layer":
         arn = runtime_layer(client, s3, target, scratch, layers, plan_only, s3_bucket, out, log)
         target.settings["Layers"] = [arn] + target.settings["Layers"]
 
-    current = function_configuration(client, target.name)
-    if current is None and "Role" not in target.settings:
-        raise UsageError("%s: no role: set role = \"arn:aws:iam::ACCOUNT:role/NAME\" in [tool.lambda-shim.functions."
-                         "%s] or pass --role ARN" % (target.name, config.name))
     changes = diff(current, target)
     url_change = url_changes(client, target, current)
     header = "%s%s (%s, %s)" % (config.name, "" if target.name == config.name else " -> " + target.name,

@@ -29,7 +29,8 @@ def tool(name):
 
 
 SAM, CFN_LINT = tool("sam"), tool("cfn-lint")
-pytestmark = pytest.mark.skipif(not (SAM and CFN_LINT), reason="needs aws-sam-cli and cfn-lint: `make sam-tools`")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (SAM and CFN_LINT), reason="needs aws-sam-cli and cfn-lint: `make sam-tools`")]
 
 
 def run(args, cwd, env=None, stdin=None):
