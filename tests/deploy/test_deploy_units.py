@@ -89,3 +89,11 @@ def test_a_botocore_without_runtime_config_gets_one_line_naming_the_upgrade(make
         deploy.make_target(config, None, client)
     classic = deploy.make_target(FunctionConfig(name="api", path=config.path, arch="x86_64"), None, client)
     assert classic.settings["Runtime"].startswith("python") and "RuntimeConfig" not in classic.settings
+
+
+def test_function_url_auth_takes_lambdas_two_auth_types(tmp_path):
+    from shim.local import project
+    assert project.from_table("f", {"function_url_auth": "NONE"}, str(tmp_path)).function_url_auth == "NONE"
+    assert project.from_table("f", {}, str(tmp_path)).function_url_auth == "AWS_IAM"
+    with pytest.raises(UsageError, match="function_url_auth must be one of AWS_IAM, NONE, got 'PUBLIC'"):
+        project.from_table("f", {"function_url_auth": "PUBLIC"}, str(tmp_path))
