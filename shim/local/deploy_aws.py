@@ -60,8 +60,8 @@ def describe(exc, role=None):
         if code in ("AccessDeniedException", "AccessDenied"):
             return "AWS denied %s: %s" % (exc.operation_name, message)
         return "%s failed: %s: %s" % (exc.operation_name, code, message)
-    if isinstance(exc, (errors.BotoCoreError,)):
-        return str(exc)
+    if isinstance(exc, errors.BotoCoreError):   # e.g. ParamValidationError, whose text has several lines
+        return " ".join(str(exc).split())
     return None
 
 
