@@ -11,7 +11,7 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 
-.PHONY: demo test bench pack layer dist venv clean docs
+.PHONY: demo test bench pack layer dist venv clean docs sam-tools cdk-tools
 
 venv: $(STAMP)
 
@@ -53,3 +53,15 @@ dist: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist .bench .setuptools-build *.egg-info site
+
+# aws-sam-cli and cfn-lint for tests/deploy/test_sam.py, in a cached venv of their own (heavy; not in .venv).
+SAM_TOOLS ?= $(HOME)/.cache/lambda-shim-deploy/sam
+sam-tools:
+	test -x $(SAM_TOOLS)/bin/python || $(BASE_PYTHON) -m venv $(SAM_TOOLS)
+	$(SAM_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli cfn-lint
+
+# node's aws-cdk CLI and aws-cdk-lib for tests/deploy/test_cdk.py (about 220 MB, from npm).
+CDK_TOOLS ?= $(HOME)/.cache/lambda-shim-deploy/cdk
+cdk-tools:
+	mkdir -p $(CDK_TOOLS) && cd $(CDK_TOOLS) && (test -f package.json || npm init -y >/dev/null) \
+	  && npm install --no-audit --no-fund aws-cdk-lib constructs aws-cdk

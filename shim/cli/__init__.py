@@ -17,6 +17,10 @@ COMMANDS = {
     "pack": ("shim.cli.cmd_pack", "build a deployable Lambda zip (or the runtime layer) from a function directory"),
     "invoke": ("shim.cli.cmd_invoke", "run a function through the real bootstrap against a local Runtime API"),
     "serve": ("shim.cli.cmd_serve", "serve the Lambda invoke endpoint locally, like the AWS emulator"),
+    "deploy": ("shim.cli.cmd_deploy", "create or update the project file's functions on AWS Lambda (boto3: the deploy "
+               "extra)"),
+    "runtime": ("shim.cli.cmd_runtime", "lambda-shim as a customer-managed runtime: the image's Dockerfile and its "
+                "file-system layout"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
 }
 

@@ -7,14 +7,23 @@ from shim.local import scaffold
 def configure(parser):
     parser.add_argument("directory", metavar="DIR",
                         help="the function's folder: made if missing; existing files are never overwritten")
+    parser.add_argument("--sam", action="store_true",
+                        help="also write template.yaml and a Makefile, so that `sam build` packs it with shim pack")
 
 
 def main(args):
+    if getattr(args, "sam", False):
+        from shim.local import sam_scaffold
+        sam_scaffold.check(args.directory)   # before anything is written
     written = scaffold.create(args.directory)
+    if getattr(args, "sam", False):
+        written += sam_scaffold.create(args.directory)
     where = shlex.quote(args.directory)
     print("Created %s" % ", ".join(written))
     print("Next, from here:")
     print("  echo '{\"name\": \"Ada\"}' | shim invoke %s --event -" % where)
     print("  pytest %s" % where)
     print("  shim pack %s --output %s.zip" % (where, shlex.quote(scaffold.function_name(args.directory))))
+    if getattr(args, "sam", False):
+        print("  cd %s && sam build && sam deploy --guided" % where)
     return 0

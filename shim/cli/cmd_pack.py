@@ -4,6 +4,7 @@
     shim pack FUNCTION_DIR --no-runtime --output OUT.zip    the function alone, for use with the layer
     shim pack --layer --output shim-layer.zip               the runtime layer
 """
+import os
 import platform
 import sys
 
@@ -17,7 +18,10 @@ DEFAULT_HANDLER = "handler.Handle"
 def configure(parser):
     parser.add_argument("function_dir", metavar="FUNCTION_DIR", nargs="?",
                         help="the folder with handler.py and friends (none with --layer)")
-    parser.add_argument("--output", "-o", required=True, metavar="OUT.zip", help="the zip to write")
+    parser.add_argument("--output", "-o", metavar="OUT.zip", help="the zip to write (required without --extract-to)")
+    parser.add_argument("--extract-to", metavar="DIR",
+                        help="also unpack the zip into DIR (absent or empty), modes kept: what `sam build` wants in "
+                             "$(ARTIFACTS_DIR); without --output the zip itself is not kept")
     parser.add_argument("--handler", default=None,
                         help="MODULE.FUNCTION Lambda calls (default: %s); checked to be in the zip" % DEFAULT_HANDLER)
     kind = parser.add_mutually_exclusive_group()
@@ -53,6 +57,13 @@ def main(args):
         if not args.quiet or line.startswith("warning: "):
             print(line, file=sys.stderr, flush=True)
 
+    if args.output is None and args.extract_to is None:
+        raise UsageError("give --output OUT.zip (or --extract-to DIR)")
+    if args.output is None:   # only the unpacked tree is wanted: the zip goes to a temporary folder
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
+            args.output = os.path.join(scratch, "function.zip")
+            return main(args)
     target = dict(arch=args.arch, python_version=args.python_version, glibc=args.glibc,
                   compile_python=args.compile_python, log=progress)
     if args.layer:
@@ -67,5 +78,10 @@ def main(args):
             raise UsageError("which function? give FUNCTION_DIR (or --layer for the runtime layer)")
         result = pack(args.function_dir, args.output, handler=args.handler or DEFAULT_HANDLER,
                       requirements=args.requirements, exclude=args.exclude, runtime=not args.no_runtime, **target)
+    if args.extract_to:
+        from shim.pack.ziputil import extract
+        extract(args.output, args.extract_to, read_only=False)
     print(summary(result))
+    if args.extract_to:
+        print("Unpacked into %s (modes kept: bootstrap 0755)" % args.extract_to)
     return 0

@@ -564,6 +564,8 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
             raise ValueError("no such zip file: %s" % zip_path)
     elif not os.path.isdir(function_dir or ""):
         raise ValueError("no such function directory: %s" % function_dir)
+    if zip_path is None and is_unpacked_package(function_dir):
+        return TaskRoot(os.path.abspath(function_dir))   # e.g. sam build's artifact: it runs as it is
     if zip_path is None and not pack:
         return _in_place(function_dir)
     from shim.pack import packer as packing  # only when packing: it is the heavier import
@@ -579,6 +581,12 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
     except BaseException:
         remove_tree(temporary)
         raise
+
+
+def is_unpacked_package(directory):
+    """A deployment zip's contents (bootstrap and the runtime at the root), as `sam build` leaves them."""
+    return os.path.isfile(os.path.join(directory, "bootstrap")) and \
+        os.path.isdir(os.path.join(directory, "shim", "runtime"))
 
 
 def _in_place(function_dir):

@@ -31,6 +31,7 @@ TABLE = "lambda-shim"          # [tool.lambda-shim]
 DEFAULT_HANDLER = "handler.Handle"
 ARCHES = ("x86_64", "arm64")
 API_FORMATS = ("url", "rest")   # shim serve's HTTP front: Function URL (payload 2.0) or API Gateway REST (1.0)
+URL_AUTH_TYPES = ("AWS_IAM", "NONE")   # a Function URL's AuthType: signed requests only (default), or public
 
 
 @dataclasses.dataclass
@@ -53,6 +54,7 @@ class FunctionConfig:
     with_boto3: bool = False                # the managed runtimes' boto3 is importable
     function_url: bool = False
     streaming: bool = False                 # the Function URL streams (InvokeMode RESPONSE_STREAM)
+    function_url_auth: str = "AWS_IAM"      # the Function URL's AuthType (URL_AUTH_TYPES), for shim deploy
     api: str = "url"                        # shim serve's HTTP front (API_FORMATS)
     max_concurrency: Optional[int] = None   # Lambda Managed Instances
     snapstart: bool = False
@@ -179,6 +181,9 @@ def validate(config: FunctionConfig, where: str = "") -> FunctionConfig:
         raise UsageError("%sarch must be one of %s, got %r" % (prefix, ", ".join(ARCHES), config.arch))
     if config.api not in API_FORMATS:
         raise UsageError("%sapi must be one of %s, got %r" % (prefix, ", ".join(API_FORMATS), config.api))
+    if config.function_url_auth not in URL_AUTH_TYPES:
+        raise UsageError("%sfunction_url_auth must be one of %s, got %r"
+                         % (prefix, ", ".join(URL_AUTH_TYPES), config.function_url_auth))
     if config.max_concurrency is not None and config.snapstart:
         raise UsageError("%ssnapstart and max_concurrency do not combine: Lambda offers SnapStart for on-demand "
                          "functions, not on Managed Instances" % prefix)

@@ -134,13 +134,14 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
 
 
 def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBDA_GLIBC, compile_python=None,
-               bootstrap=None, log=None, quiet=None):
+               bootstrap=None, log=None, quiet=None, root=bytecode.LAYER_ROOT):
     """The runtime layer: `bootstrap` at its root, the runtime and its dependencies under python/.
 
     Functions packed with runtime=False use it: Lambda extracts layers into /opt and
     runs /opt/bootstrap when the function's zip has none (provided.al2023), or a
     managed runtime starts it as AWS_LAMBDA_EXEC_WRAPPER. The bytecode is written
-    with the /opt/python/... paths. Returns a PackResult with layer=True.
+    with the /opt/python/... paths (`root` instead of /opt: where the zip's contents will be, as in a
+    customer-managed runtime's image, see shim.local.runtime_image). Returns a PackResult with layer=True.
     """
     build = _Build(output, arch, python_version, glibc, log, quiet)
     bootstrap = _check_launcher(bootstrap)
@@ -157,7 +158,7 @@ def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBD
         entries = {LAYER_PYTHON + name: entry for name, entry in entries.items()}
         entries["bootstrap"] = (_launcher(bootstrap), True)
         compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
-                     root=bytecode.LAYER_ROOT)
+                     root=root)
         build.write(entries)
     return build.finish()
 
