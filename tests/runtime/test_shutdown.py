@@ -196,6 +196,20 @@ def test_a_hanging_or_raising_callback_is_logged_and_does_not_block_the_others(r
     assert "Traceback" in output and "callback broke" in output
 
 
+def test_a_raising_callbacks_log_tells_its_own_story_not_the_runtimes(run):
+    # The runtime was idle: no handler was interrupted, and the callback's traceback is its own, not
+    # chained to the FatalSignal the runtime stopped on, and without the runtime's frames.
+    env = run(BAD_CALLBACKS="1", SHIM_SHUTDOWN_TIMEOUT_MS="600")
+    env.process.send_signal(signal.SIGTERM)
+    assert env.process.wait(10) == 0
+    env.join_readers()
+    output = env.output()
+    record = next(line for line in output.split("\n") if "callback broke" in line)
+    assert 'in raises\r' in record and "RuntimeError: callback broke" in record
+    assert "FatalSignal" not in output and "interrupted by SIGTERM" not in output
+    assert "shim/runtime" not in record and "During handling" not in record
+
+
 def test_a_callback_that_never_stops_cannot_keep_the_runtime_alive(run):
     env = run(HOSTILE_CALLBACK="1", SHIM_SHUTDOWN_TIMEOUT_MS="200")
     env.process.send_signal(signal.SIGTERM)
