@@ -83,6 +83,14 @@ def stop(sig):
     sys.exit(sig.status)
 
 
+def stop_in_init(sig, recorder):
+    """A terminating signal before the invoke loop (during init, or the SnapStart hooks): the runtime was
+    stopped, it did not fail. Nothing is in flight for the supervisor to report; the callbacks registered
+    so far run. Does not return."""
+    recorder.end()
+    stop(sig)
+
+
 def flush():
     logging = sys.modules.get("logging")
     if logging is not None:
