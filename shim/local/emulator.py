@@ -583,9 +583,12 @@ def _make_handler(api):
             pending._stream_started(headers)
             try:
                 for data in self._chunks():
-                    pending._chunk(data)
-                    if pending.received > api.max_stream_bytes:
+                    room = api.max_stream_bytes - pending.received
+                    if len(data) > room:  # the chunk that crosses the cap: only what fits under it goes on
+                        if room > 0:
+                            pending._chunk(data[:room])
                         return self._too_large(pending, headers)
+                    pending._chunk(data)
                     if pending.cut_stream_after is not None and len(pending.chunk_times) >= pending.cut_stream_after:
                         try:
                             self.connection.shutdown(socket.SHUT_RDWR)
