@@ -26,7 +26,7 @@ import _signal
 import os
 import sys
 
-from shim.runtime import logs
+from shim.runtime import crash, logs
 
 DEFAULT_BUDGET_MS = 300
 _callbacks = []
@@ -77,10 +77,24 @@ def budget_s(environ=os.environ):
 
 def stop(sig):
     """Stop on a terminating signal: callbacks, flush, exit with the signal's status. Does not return."""
+    ignore_terminating()
     logs.runtime_info("Stopping on %s" % sig.name)
     run_callbacks(budget_s(), sig.status)
     flush()
+    crash.note_exit(sig.status)
     sys.exit(sig.status)
+
+
+def ignore_terminating():
+    """From now on the runtime is on its way out: a second SIGTERM (Lambda's, the launcher's forward of
+    one sent twice) changes nothing. Ignored rather than handled: as the interpreter finalizes it puts
+    back the default action (death, status 143) for every signal with a Python handler, but leaves an
+    ignored one ignored, so the exit status decided here is the one the process ends with."""
+    for signum in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+        try:
+            _signal.signal(signum, _signal.SIG_IGN)
+        except ValueError:  # not the main thread (a loop run in a thread, in tests)
+            return
 
 
 def stop_in_init(sig, recorder):

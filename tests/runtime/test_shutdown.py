@@ -312,3 +312,48 @@ def test_the_runtime_dies_with_its_launcher(start, function, tmp_path):
     while _alive(runtime[0]) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(runtime[0])
+
+
+DOUBLE_TERM = '''
+import os, signal, sys
+if os.environ.get("USER_EXIT"):
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
+
+def Handle(event, context):
+    return 1
+'''
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])  # Lambda's /bin/sh is bash; Debian's and Ubuntu's dash
+@pytest.mark.parametrize("user_exit", [False, True], ids=["the runtime's 0", "the user's sys.exit(7)"])
+def test_two_sigterms_back_to_back_keep_the_exit_status(make_function, tmp_path, shell, user_exit):
+    # The second SIGTERM 1-10 ms after the first: once the launcher's wait missed the status of a child
+    # that had just exited, and once the forward killed a runtime whose interpreter was finalizing.
+    import shutil
+    import subprocess
+    import sys
+
+    from shim.local.emulator import RuntimeAPIServer
+    if shutil.which(shell) is None:
+        pytest.skip("no %s here" % shell)
+    root = make_function({"handler.py": DOUBLE_TERM})
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    statuses = []
+    for attempt in range(12):
+        with RuntimeAPIServer() as api:
+            env = dict(os.environ, **api.environment("handler.Handle", str(root)))
+            env.update(SHIM_PYTHON=sys.executable, PYTHONPATH=repo, TMPDIR=str(tmp_path))
+            if user_exit:
+                env["USER_EXIT"] = "1"
+            process = subprocess.Popen([shell, os.path.join(repo, "shim", "runtime", "bootstrap")], env=env,
+                                       cwd=str(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                assert api.wait_ready(15)
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.001 + attempt % 10 / 1000.0)
+                process.send_signal(signal.SIGTERM)
+                statuses.append(process.wait(15))
+            finally:
+                process.kill()
+                process.wait()
+    assert statuses == [7 if user_exit else 0] * 12
