@@ -569,3 +569,31 @@ def test_make_pack_follows_the_variables(variables, handler, zip_name):
     [line] = [line for line in done.stdout.splitlines() if " pack " in line]
     assert "--handler %s" % handler in line and "--output %s" % zip_name in line
     assert (" src " if "FUNCTION=src" in variables else " handlers ") in line
+
+
+_PEAK = """
+import resource, sys
+from shim.pack.packer import pack
+pack(sys.argv[1], sys.argv[2])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_a_big_data_file_is_packed_in_flat_memory(make_function, tmp_path):
+    # A whole read of the file, its compressed copy and a whole read of the zip to hash it: 2-3x its size.
+    import subprocess
+    import sys
+
+    def peak_kb(function):
+        done = subprocess.run([sys.executable, "-c", _PEAK, str(function), str(function) + ".zip"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    small = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"}, root=tmp_path / "small")
+    big = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"}, root=tmp_path / "big")
+    with open(big / "data.bin", "wb") as handle:
+        block = os.urandom(1 << 16) * 16  # 1 MiB that compresses fast
+        for _ in range(96):
+            handle.write(block)
+    assert peak_kb(big) - peak_kb(small) < 32 * 1024  # the file is 96 MiB
