@@ -26,7 +26,7 @@ import _signal
 import os
 import sys
 
-from shim.runtime import crash, logs
+from shim.runtime import logs
 
 DEFAULT_BUDGET_MS = 300
 _callbacks = []
@@ -81,7 +81,9 @@ def stop(sig):
     logs.runtime_info("Stopping on %s" % sig.name)
     run_callbacks(budget_s(), sig.status)
     flush()
-    crash.note_exit(sig.status)
+    crash = sys.modules.get("shim.runtime.crash")  # loaded at start-up (shim.runtime.main), when supervised
+    if crash is not None:
+        crash.note_exit(sig.status)
     sys.exit(sig.status)
 
 
