@@ -18,6 +18,8 @@ import pytest
 
 from shim.local.function import Function
 
+pytest_plugins = ["pytester"]
+
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 
 HANDLER = """\
@@ -132,3 +134,23 @@ def test_serve_answers_every_request_and_shows_a_workers_init_failure_once(funct
     output = "".join(lines)
     assert _records_with(output, NEEDLE["raise"]) == 1, output
     assert "Traceback" not in output and "TypeError" not in output  # serve itself did not crash
+
+
+FIXTURE_TEST = """\
+import json, os
+
+def test_one_worker_fails(lambda_function, tmp_path):
+    fn = lambda_function("fn", max_concurrency=3, timeout=10, env={"MARK": str(tmp_path / "mark")})
+    results = [fn.invoke({}) for _ in range(3)]
+    assert [r.kind for r in results] == ["response"] * 3
+    records = [rec for r in results for rec in r.init_records + r.records
+               if "this worker fails its init" in json.dumps(rec)]
+    assert len(records) == 1 and records[0]["errorType"] == "RuntimeError", records
+"""
+
+
+def test_the_pytest_fixture_reports_it_once_too(pytester):
+    fn = pytester.mkdir("fn")
+    (fn / "handler.py").write_text(HANDLER)
+    pytester.makepyfile(test_worker=FIXTURE_TEST)
+    pytester.runpytest_subprocess("-q").assert_outcomes(passed=1)
