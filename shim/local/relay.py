@@ -36,9 +36,18 @@ def framing(status, headers, command="GET"):
         if lowered == "content-length":
             declared = int(value) if value.strip().isdigit() else declared
         elif lowered != "transfer-encoding":  # the framing is ours to choose
-            kept.append((name, value))
+            kept.append((name, _latin1(value)))
     bodyless = status < 200 or status in (204, 304)
     return kept, None if bodyless else declared, not bodyless and command != "HEAD"
+
+
+def _latin1(value):
+    """A value http.server can write (it encodes header lines as Latin-1): beyond that, its UTF-8 bytes."""
+    try:
+        value.encode("latin-1")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8").decode("latin-1")
 
 
 class ChunkedWriter:

@@ -58,6 +58,9 @@ def BufferedInjected(event, context):
     return {"statusCode": 200, "headers": {"X-A": "a\\r\\nInjected: yes"}, "cookies": ["c=1\\r\\nX-Evil: 1"],
             "body": "x"}
 
+def Euro(event, context):
+    return {"statusCode": 200, "headers": {"X-Price": "10 \u20ac"}, "body": "ok"}
+
 def NoContent(event, context):
     if event["rawPath"] == "/sized":
         yield HttpResponse(200, {"Content-Length": "10", "Content-Type": "text/plain"})
@@ -390,3 +393,12 @@ def test_shim_invoke_never_prints_an_injected_header_as_a_line_of_its_own(functi
     assert done.returncode == 0, done.stderr
     assert b"the HTTP response prelude is unusable (header 'X-A'" in done.stderr
     assert not any(line.startswith(b"Injected") for line in done.stderr.replace(b"\r", b"\n").split(b"\n"))
+
+
+def test_a_header_value_beyond_latin_1_goes_out_as_its_utf_8_bytes(function_dir):
+    server = Serve(function_dir, "handler.Euro", "--function-url")
+    try:
+        raw = _raw(server.port, "GET", "/")
+    finally:
+        server.stop()
+    assert raw.startswith(b"HTTP/1.1 200 ") and "X-Price: 10 \u20ac".encode("utf-8") in raw and raw.endswith(b"ok")
