@@ -73,9 +73,11 @@ def test_the_fixture_reports_a_workers_init_failure_once_and_serves_on(function_
     fn = Function(str(function_dir), "handler.Handle", max_concurrency=3, timeout_s=10, env=_env(tmp_path, kind))
     try:
         results = [fn.invoke({}) for _ in range(3)]
+        answers = [len(fn.environment.api.answers(r.request_id, accepted_only=True)) for r in results]
     finally:
         fn.close()
     assert [r.kind for r in results] == ["response"] * 3, [r.body for r in results]
+    assert answers == [1, 1, 1]  # every request, exactly one answer
     transcripts = "".join(r.transcript() for r in results)
     assert _records_with(transcripts, NEEDLE[kind]) == 1, transcripts
     failure = [rec for r in results for rec in r.init_records + r.records if NEEDLE[kind] in json.dumps(rec)]
