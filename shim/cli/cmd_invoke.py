@@ -177,12 +177,15 @@ class ChunkPrinter:
         if self.reader is not None and not self.reader.complete:
             try:
                 prelude, value = self.reader.feed(value)
+                head = function_url.response_head(prelude) if prelude is not None else None
             except function_url.PreludeError as exc:
                 self.echo("platform", "shim invoke: the HTTP response prelude is unusable (%s); printing it raw\n" % exc)
-                value, self.reader = self.reader.held, None
+                if not self.reader.complete:  # else the prelude was whole, and value is the body after it
+                    value = self.reader.held
+                self.reader = None
             else:
-                if prelude is not None:
-                    status, headers = function_url.response_head(prelude)
+                if head is not None:
+                    status, headers = head
                     self.echo("platform", "HTTP %d %s\n" % (status, " ".join("%s: %s;" % h for h in headers)))
         if value:
             self.out.write(value)

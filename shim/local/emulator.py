@@ -194,6 +194,9 @@ class RuntimeAPIServer:
         self.max_stream_bytes = max_stream_bytes
         self.requests = []           # every Recorded request, in arrival order
         self.init_error = None       # an Exchange resolved by a POST /init/error
+        # Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY): init is complete once any worker polls /next, and
+        # an /init/error (one worker's) ends nothing by itself; only the runtime process's exit fails the init.
+        self.concurrent = False
         self.first_next_at = None    # monotonic time of the runtime's first GET /next
         self.polls = 0               # GET /next requests so far, and when the last one came
         self.last_poll_at = None
@@ -287,7 +290,7 @@ class RuntimeAPIServer:
         headers.update((k, v) for k, v in optional.items() if v)
         pending = Exchange(request_id, body, headers, keep_stream=keep_stream, cut_stream_after=cut_stream_after)
         with self._lock:
-            if self.init_error is not None:
+            if self.init_error is not None and not self.concurrent:
                 self._resolve_as_init_error(pending)
                 return pending
             self._pending[request_id] = pending
@@ -300,7 +303,7 @@ class RuntimeAPIServer:
     def wait_ready(self, timeout=None):
         """Wait for the runtime's first /next (init done) or its init error; True if ready."""
         self._ready.wait(timeout)
-        return self.first_next_at is not None and self.init_error is None
+        return self.first_next_at is not None and (self.concurrent or self.init_error is None)
 
     def wait_polls(self, count, timeout=None):
         """Wait until the runtime has polled /next `count` times in all; when it last did, or None.
@@ -415,6 +418,11 @@ class RuntimeAPIServer:
             record.status = 202
             self.init_error = Exchange("")
             self.init_error.resolve("init_error", body, headers)
+            if self.concurrent:
+                # As the AWS emulator's Managed Instances Runtime API: the error is kept (the first one;
+                # later ones get 403), the other workers go on, and a /next from any of them completes
+                # the init. The environment fails only if the runtime process exits.
+                return 202, {"status": "OK"}
             waiting = list(self._pending.values())
             self._pending.clear()
         for pending in waiting:
@@ -575,9 +583,12 @@ def _make_handler(api):
             pending._stream_started(headers)
             try:
                 for data in self._chunks():
-                    pending._chunk(data)
-                    if pending.received > api.max_stream_bytes:
+                    room = api.max_stream_bytes - pending.received
+                    if len(data) > room:  # the chunk that crosses the cap: only what fits under it goes on
+                        if room > 0:
+                            pending._chunk(data[:room])
                         return self._too_large(pending, headers)
+                    pending._chunk(data)
                     if pending.cut_stream_after is not None and len(pending.chunk_times) >= pending.cut_stream_after:
                         try:
                             self.connection.shutdown(socket.SHUT_RDWR)

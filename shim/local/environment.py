@@ -70,6 +70,7 @@ class Environment:
         self.process_group = process_group
         self.on_line = on_line
         self.api = RuntimeAPIServer(function_name=function_name, memory_mb=memory_mb, timeout_s=timeout_s)
+        self.api.concurrent = "AWS_LAMBDA_MAX_CONCURRENCY" in self.extra_env  # one worker's init error ends nothing
         self.process = None
         self.lines = []               # (stream name, text) in arrival order
         self.started_at = None
@@ -124,7 +125,7 @@ class Environment:
             if self.api.wait_ready(0.05):
                 self.sample_memory()
                 return (self.api.first_next_at - self.started_at) * 1000
-            if self.api.init_error is not None or self.process.poll() is not None:
+            if (self.api.init_error is not None and not self.api.concurrent) or self.process.poll() is not None:
                 return None
         return None
 

@@ -27,7 +27,7 @@ import uuid
 from typing import Dict, List, Optional
 
 from shim.local.emulator import END
-from shim.local import snaprestore
+from shim.local import snaprestore, workerlogs
 from shim.local.environment import Environment, exit_reason
 from shim.runtime import errors
 from shim.runtime.logs import utc_timestamp
@@ -198,6 +198,7 @@ class Function:
         self._shutdown = None    # (what it said, ms it took, an extension was registered) at the last stop
         self._fresh = False      # started, not invoked yet: its first invoke reports the init
         self.observers = []      # callables given each InvokeResult (the pytest plugin keeps the logs)
+        self._unclaimed = workerlogs.Unclaimed()  # Managed Instances: the environment's own records
         # One invoke at a time per environment, as in Lambda; N with Managed Instances' max concurrency.
         self._lock = threading.BoundedSemaphore(max_concurrency or 1)
         self._starting = threading.Lock()
@@ -350,7 +351,8 @@ class Function:
                                     error_type=error_type, duration_ms=duration_ms, init_ms=init_ms,
                                     restore_ms=restore_ms, memory_mb=self.memory_mb,
                                     max_memory_kb=environment.peak_rss_kb,
-                                    logs=self._logs_of(environment.since(mark), request_id), init_logs=init_logs,
+                                    logs=self._logs_of(environment.since(mark), request_id, environment),
+                                    init_logs=init_logs,
                                     **_stream_fields(pending))
 
             if result is None and self.max_concurrency:
@@ -389,6 +391,10 @@ class Function:
                     request_id, exit_reason(environment.returncode))
                 return finish("lost", _json({"errorMessage": message, "errorType": errors.EXIT_ERROR}),
                               errors.EXIT_ERROR)
+            if result.kind == "init_error":  # resolved by an init error that came after the init looked done
+                environment.join_readers(0.5)
+                self.stop()
+                return finish("init_error", result.body, result.error_type or errors.UNKNOWN)
             # Lambda's Duration runs until the runtime asks for the next event, and by then
             # it has written all its logs for this one. (With several workers, any may poll next.)
             polled = None if self.max_concurrency else self._wait_for_next_poll(environment, polls + 1)
@@ -403,12 +409,13 @@ class Function:
                 return finish("response", result.body, content_type=result.content_type, duration_ms=duration_ms)
             return finish("error", result.body, result.error_type or "Unhandled", duration_ms=duration_ms)
 
-    def _logs_of(self, text, request_id):
+    def _logs_of(self, text, request_id, environment):
         """An invoke's log lines. With several at once (Managed Instances, always JSON), the records that
-        carry its requestId; plain print() lines cannot be told apart and are left out."""
+        carry its requestId, after the environment's own not yet shown (shim.local.workerlogs); plain
+        print() lines cannot be told apart and are left out."""
         if not self.max_concurrency:
             return text
-        return "".join(line + "\n" for line in text.split("\n")
+        return self._unclaimed.take(environment, self._init_mark) + "".join(line + "\n" for line in text.split("\n")
                        if line.startswith("{") and parse_line(line).get("requestId") == request_id)
 
     def _wait(self, environment, pending, on_stream=None):

@@ -15,6 +15,7 @@ import time
 import urllib.parse
 
 from shim.runtime import protocol
+from shim.runtime.stream import header_problem
 
 URL_ID = "local0function0url0id0000000000"  # 32 characters, as a Function URL's id
 PRELUDE_LIMIT = 16 * 1024  # API Gateway's documented window for the delimiter; taken for Function URLs too
@@ -67,7 +68,8 @@ class PreludeReader:
 
 
 def response_head(prelude):
-    """(status, [(header, value)]) from a prelude: its headers, then a Set-Cookie per cookie."""
+    """(status, [(header, value)]) from a prelude: its headers, then a Set-Cookie per cookie.
+    PreludeError for a status or a header that cannot go on the wire as it is."""
     status = prelude.get("statusCode", 200)
     if type(status) is not int or not 100 <= status <= 599:
         raise PreludeError("statusCode must be an int from 100 to 599, got %r" % (status,))
@@ -75,11 +77,22 @@ def response_head(prelude):
     for name, values in (prelude.get("multiValueHeaders") or {}).items():
         headers += [(str(name), str(v)) for v in values]
     headers += [("Set-Cookie", str(cookie)) for cookie in prelude.get("cookies") or ()]
-    return status, headers
+    return status, checked(headers)
+
+
+def checked(headers):
+    """The headers, if every one can be a header line as it is; else PreludeError. The defence at the
+    wire: a response never carries a line break from the function into the HTTP head (injected headers)."""
+    for name, value in headers:
+        problem = header_problem(name, value)
+        if problem:
+            raise PreludeError("header %r: %s" % (name, problem))
+    return headers
 
 
 def buffered_response(body):
-    """(status, [(header, value)], body bytes) for a buffered answer, by the Function URL response format."""
+    """(status, [(header, value)], body bytes) for a buffered answer, by the Function URL response format.
+    PreludeError for a header that cannot go on the wire as it is."""
     try:
         value = json.loads(body) if body else None
     except ValueError:
@@ -91,6 +104,7 @@ def buffered_response(body):
         return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
     headers = [(str(k), str(v)) for k, v in (value.get("headers") or {}).items()]
     headers += [("Set-Cookie", str(cookie)) for cookie in value.get("cookies") or ()]
+    checked(headers)
     payload = value.get("body")
     if payload is None:
         data = b""

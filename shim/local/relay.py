@@ -25,28 +25,62 @@ TAIL_BYTES = 4096  # what X-Amz-Log-Type: Tail returns, as in Lambda
 _SMALL = 64 * 1024
 
 
+def framing(status, headers, command="GET"):
+    """How a response's body goes on the wire (RFC 9112 6.1-6.3): (headers without the function's own
+    Transfer-Encoding and Content-Length, the length it declared or None, whether there is a body at all).
+    1xx, 204 and 304 responses, and any answer to HEAD, have none; nothing then frames one either."""
+    declared = None
+    kept = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-length":
+            declared = int(value) if value.strip().isdigit() else declared
+        elif lowered != "transfer-encoding":  # the framing is ours to choose
+            kept.append((name, _latin1(value)))
+    bodyless = status < 200 or status in (204, 304)
+    return kept, None if bodyless else declared, not bodyless and command != "HEAD"
+
+
+def _latin1(value):
+    """A value http.server can write (it encodes header lines as Latin-1): beyond that, its UTF-8 bytes."""
+    try:
+        value.encode("latin-1")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8").decode("latin-1")
+
+
 class ChunkedWriter:
-    """A chunked HTTP/1.1 response on a request handler; a client that went away is noted, not raised."""
+    """A streamed HTTP/1.1 response on a request handler: chunked, or as the Content-Length the function
+    declared, or no body at all (204, 304, HEAD); a client that went away is noted, not raised."""
 
     def __init__(self, handler):
         self.handler = handler
         self.started = False
         self.gone = False
+        self.body = True         # False: the status (or HEAD) has no body; what comes is dropped
+        self.remaining = None    # bytes still due under a declared Content-Length; None: chunked
 
     def start(self, status, headers):
         self.started = True
+        headers, self.remaining, self.body = framing(status, headers, getattr(self.handler, "command", "GET"))
         try:
             self.handler.send_response(status)
             for name, value in headers:
                 self.handler.send_header(name, value)
-            self.handler.send_header("Transfer-Encoding", "chunked")
+            if self.remaining is not None:
+                self.handler.send_header("Content-Length", str(self.remaining))
+            elif self.body:
+                self.handler.send_header("Transfer-Encoding", "chunked")
             self.handler.end_headers()
         except OSError:
             self._lost()
 
     def write(self, data):
-        if self.gone or not data:
+        if self.gone or not data or not self.body:
             return
+        if self.remaining is not None:
+            return self._write_counted(data)
         head = b"%X\r\n" % len(data)
         try:
             if len(data) < _SMALL:
@@ -58,8 +92,22 @@ class ChunkedWriter:
         except OSError:
             self._lost()
 
+    def _write_counted(self, data):
+        if len(data) > self.remaining:  # more than it declared: the client gets what was declared, no more
+            data = data[:self.remaining]
+            self.handler.close_connection = True
+        try:
+            self.handler.wfile.write(data)
+        except OSError:
+            self._lost()
+        self.remaining -= len(data)
+
     def end(self, trailers=()):
-        if self.gone:
+        if self.gone or not self.body:
+            return
+        if self.remaining is not None:
+            if self.remaining:  # less than it declared: the client sees an incomplete body
+                self.abort()
             return
         text = "0\r\n" + "".join("%s: %s\r\n" % (name, value) for name, value in trailers) + "\r\n"
         try:
@@ -196,16 +244,23 @@ class FunctionURLRelay:
             self.log("shim serve: the function's streamed HTTP response ended before its prelude\n")
         if self.reader is not None or not result.ok:
             return self._send(502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}')
-        self._send(*function_url.buffered_response(result.body))
+        try:
+            response = function_url.buffered_response(result.body)
+        except function_url.PreludeError as exc:
+            self.log("shim serve: the function's HTTP response is unusable: %s\n" % exc)
+            response = 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+        self._send(*response)
 
     def _send(self, status, headers, body):
+        headers, _, has_body = framing(status, headers, self.handler.command)
         try:
             self.handler.send_response(status)
             for name, value in headers:
                 self.handler.send_header(name, value)
-            self.handler.send_header("Content-Length", str(len(body)))
+            if status >= 200 and status not in (204, 304):  # RFC 9110 8.6: none on a 1xx or 204 (nor our 304)
+                self.handler.send_header("Content-Length", str(len(body)))
             self.handler.end_headers()
-            if self.handler.command != "HEAD":
+            if has_body:
                 self.handler.wfile.write(body)
         except OSError:
             self.handler.close_connection = True

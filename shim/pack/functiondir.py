@@ -25,6 +25,8 @@ DEFAULT_EXCLUDES = (
     ".venv/", "venv/",                             # virtual environments (also any dir with pyvenv.cfg)
     ".tox/", ".nox/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/",
     ".idea/", ".vscode/", ".DS_Store",
+    "node_modules/",                               # a front end's or a CDK app's packages, never Python's
+    "/README*",                                    # the folder's own README (shim new writes one): for people
     IGNORE_FILE,
 )
 

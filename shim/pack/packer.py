@@ -14,7 +14,6 @@ will have on Lambda. The steps live in their own modules: functiondir (what of
 the user's files goes in), vendor (the shim and its dependencies), pipinstall
 (requirements.txt), bytecode (the .pyc files), ziputil (the zip itself).
 """
-import hashlib
 import os
 import platform
 import re
@@ -194,8 +193,7 @@ class _Build:
     def finish(self):
         result = self.result
         result.zipped_bytes = os.path.getsize(self.output)
-        with open(self.output, "rb") as handle:
-            result.sha256 = hashlib.sha256(handle.read()).hexdigest()
+        result.sha256 = ziputil.sha256_of(self.output)
         if result.zipped_bytes > ZIPPED_LIMIT:
             self.warn("the zip is %s, above Lambda's %s limit for direct upload: upload it to S3 and deploy from there"
                       % (size(result.zipped_bytes), size(ZIPPED_LIMIT)))

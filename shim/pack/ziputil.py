@@ -15,6 +15,7 @@ ZIP_EPOCH = 315532800        # 1980-01-01T00:00:00Z, the earliest time a zip ent
 ZIP_LAST = 4354819198        # 2107-12-31T23:59:58Z, the latest
 COMPRESS_LEVEL = 9
 UNIX = 3
+CHUNK = 1 << 20
 
 
 def timestamp(environ=None):
@@ -57,25 +58,51 @@ def write(path, entries, date_time=None):
             for name in sorted(entries):
                 source, executable = entries[name]
                 check_name(name)
-                if isinstance(source, bytes):
-                    data = source
-                else:
-                    try:
-                        with open(source, "rb") as handle:
-                            data = handle.read()
-                    except OSError as exc:
-                        raise UsageError("cannot read %r for the zip: %s" % (source, exc.strerror or exc)) from None
                 info = zipfile.ZipInfo(name, date_time)
                 info.create_system = UNIX
                 info.external_attr = (0o100755 if executable else 0o100644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
-                total += len(data)
+                info._compresslevel = COMPRESS_LEVEL  # what writestr(compresslevel=) sets (3.13: compress_level)
+                if isinstance(source, bytes):
+                    archive.writestr(info, source, compresslevel=COMPRESS_LEVEL)
+                    total += len(source)
+                else:
+                    total += _copy_in(archive, info, source)
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
     return len(entries), total
+
+
+def _copy_in(archive, info, source):
+    """A file into the archive a chunk at a time: memory stays flat whatever its size (a whole read
+    and its compressed copy were 2-3x a big data file's size). The same bytes as writestr: that
+    is how writestr writes too, once file_size is known."""
+    try:
+        with open(source, "rb") as handle:
+            info.file_size = os.fstat(handle.fileno()).st_size  # decides zip64 up front, as writestr does
+            copied = 0
+            with archive.open(info, "w") as out:
+                while True:
+                    chunk = handle.read(CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    copied += len(chunk)
+    except OSError as exc:
+        raise UsageError("cannot read %r for the zip: %s" % (source, exc.strerror or exc)) from None
+    return copied
+
+
+def sha256_of(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def extract(zip_path, dest, read_only=True):

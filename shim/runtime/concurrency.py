@@ -39,6 +39,7 @@ import sys
 
 from shim.runtime import crash, errors, extension, lifeline, logs, shutdown, workers
 from shim.runtime.client import RuntimeAPI
+from shim.runtime.panic import FatalSignal
 
 LIMIT = 1024
 SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
@@ -112,13 +113,16 @@ class Pool:
             os.close(go_w)
             self._own_output()
             api = self._connection()
-            handler = initialize(api, self.spec, recorder, others_may_report=True)
-            self.guard.adopt()
-            os.write(ready_w, b"y" if shutdown.wanted(self.guard) else b"n")
-            os.close(ready_w)
-            while os.read(go_r, 1):  # EOF: the decision is made
-                pass
-            os.close(go_r)
+            try:
+                handler = initialize(api, self.spec, recorder, others_may_report=True)
+                self.guard.adopt()
+                os.write(ready_w, b"y" if shutdown.wanted(self.guard) else b"n")
+                os.close(ready_w)
+                while os.read(go_r, 1):  # EOF: the decision is made
+                    pass
+                os.close(go_r)
+            except FatalSignal as sig:  # stopped while still importing, or waiting for the others: not a failure
+                shutdown.stop_in_init(sig, recorder)
             extension.leave_to_parent()
             serve(api, handler, self.guard, recorder)
 

@@ -32,6 +32,7 @@ SUPERVISOR = b"P\n"   # the record of a runtime whose forked children keep their
 
 _ANSWERED = ord("-")
 RECORD_SIZE = 16384  # room for ~200 requests in flight at once (SHIM_ASYNC_CONCURRENCY)
+current = None  # this process's Recorder (a forked child makes its own), for note_exit
 
 
 class Recorder:
@@ -50,6 +51,8 @@ class Recorder:
         self.fault = open(base + ".fault", "w")
         faulthandler.enable(file=self.fault, all_threads=True)
         self.begin(INIT, None)
+        global current
+        current = self
 
     def begin(self, request_id, invocation_id):
         line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()
@@ -73,6 +76,17 @@ class Recorder:
     def supervise(self):
         """From now on this process answers nothing itself: its children's records hold the requests."""
         self.record[:len(SUPERVISOR)] = SUPERVISOR
+
+
+def note_exit(status):
+    """The runtime exits on purpose with `status`, nothing in flight: "X<status>" in its record. The
+    launcher falls back on it when a signal it forwarded made the shell lose the child's status (bash's
+    `wait` can return -1 for a child reaped while a trap ran)."""
+    recorder = current
+    if recorder is not None and recorder.record[0] == _ANSWERED and isinstance(status, int):
+        line = b"X%d\n" % status
+        recorder.record[1:len(line)] = line[1:]
+        recorder.record[0:1] = b"X"
 
 
 class NoRecorder:

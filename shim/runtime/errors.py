@@ -64,6 +64,31 @@ def user_frames(tb):
     return traceback.StackSummary.from_list([f for f in frames[start:] if f.filename != _PLUGIN_GLUE])
 
 
+def format_chain(exc):
+    """The exception and its causes as a traceback would print them, each with user_frames only: the
+    runtime's own frames (and an exception chained to it by `raise ... from None`) are not the user's story."""
+    import traceback
+
+    parts, seen = [], set()
+
+    def add(exc):
+        seen.add(id(exc))
+        if exc.__cause__ is not None and id(exc.__cause__) not in seen:
+            add(exc.__cause__)
+            parts.append("\nThe above exception was the direct cause of the following exception:\n\n")
+        elif exc.__context__ is not None and not exc.__suppress_context__ and id(exc.__context__) not in seen:
+            add(exc.__context__)
+            parts.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+        frames = user_frames(exc.__traceback__)
+        if frames:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(frames.format())
+        parts.extend(traceback.format_exception_only(type(exc), exc))
+
+    add(exc)
+    return "".join(parts)
+
+
 def is_runtime_frame(filename):
     # Ours, the import machinery between the loader and the user's module, and the event
     # loop between shim.runtime.aio and an async handler.
@@ -98,12 +123,13 @@ def payload(error_type, message, stack_trace, request_id=""):
     }
 
 
-def from_exception(exc, request_id=""):
-    """The payload and the X-Ray cause for an exception raised by user code."""
+def from_exception(exc, request_id="", culprit="Handler"):
+    """The payload and the X-Ray cause for an exception raised by user code (culprit: who, in a
+    message about sys.exit or KeyboardInterrupt)."""
     try:
         if isinstance(exc, Fault):
             return payload(exc.error_type, exc.message, exc.stack_trace, request_id), None
-        error_type, message = describe(exc)
+        error_type, message = describe(exc, culprit)
         frames = user_frames(exc.__traceback__)
         body = payload(error_type, message, frames.format(), request_id)
         return body, xray_cause(error_type, message, frames)

@@ -8,6 +8,7 @@ import os
 import sys
 
 from shim.runtime import errors
+from shim.runtime.panic import FatalSignal
 
 
 def python_path(task_root):
@@ -67,6 +68,8 @@ def _import(module_name):
         trace = ['  File "%s" Line %s\n    %s' % (exc.filename, exc.lineno, (exc.text or "").strip())]
         raise errors.Fault(errors.USER_CODE_SYNTAX_ERROR,
                            "Syntax error in module '%s': %s" % (module_name, exc), trace) from None
+    except FatalSignal:  # a terminating signal during the import: the runtime stops, the module did not fail
+        raise
     except BaseException as exc:  # noqa: B036 - sys.exit() at import time must reach /init/error too
         error_type, message = errors.describe(exc, "Module '%s'" % module_name)
         raise errors.Fault(error_type, message, _frames_of(exc)) from None

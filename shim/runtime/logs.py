@@ -317,12 +317,15 @@ def uncaught(error, exception=None):
     event = {"event": "%s: %s" % (error["errorType"], error["errorMessage"]), "logger": "lambda-shim",
              "errorType": error["errorType"], "errorMessage": error["errorMessage"],
              "stackTrace": error["stackTrace"], "location": _location_of(error)}
+    if error.get("requestId"):  # said for a request from outside its invoke (shim.runtime.crash): its id
+        event["requestId"] = error["requestId"]
     if error["stackTrace"]:
         event["_traceback"] = "Traceback (most recent call last):\n" + "".join(error["stackTrace"])
-    if exception is not None and (exception.__cause__ or exception.__context__):
-        import traceback  # the whole chain, which the error payload leaves out
+    if exception is not None and (exception.__cause__ is not None or (
+            exception.__context__ is not None and not exception.__suppress_context__)):
+        from shim.runtime.errors import format_chain  # the whole chain, which the error payload leaves out
 
-        event["_traceback"] = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+        event["_traceback"] = format_chain(exception)
     pipeline.emit(event, 40, "error")
 
 

@@ -46,7 +46,7 @@ def main(argv=None):
         try:
             concurrency.main(api, spec, guard, recorder, environ, initialize, serve, post)
         except FatalSignal as sig:  # during the init that comes before forking (SHIM_FORK_AFTER_INIT)
-            shutdown.stop(sig)
+            shutdown.stop_in_init(sig, recorder)
         return
     try:
         handler = initialize(api, spec, recorder)
@@ -60,7 +60,7 @@ def main(argv=None):
         else:
             serve_from_here(recorder)
     except FatalSignal as sig:  # during init, or the SnapStart hooks
-        shutdown.stop(sig)
+        shutdown.stop_in_init(sig, recorder)
 
 
 def initialize(api, spec, recorder, adapt=aio.adapt, others_may_report=False):

@@ -77,10 +77,34 @@ def budget_s(environ=os.environ):
 
 def stop(sig):
     """Stop on a terminating signal: callbacks, flush, exit with the signal's status. Does not return."""
+    ignore_terminating()
     logs.runtime_info("Stopping on %s" % sig.name)
     run_callbacks(budget_s(), sig.status)
     flush()
+    crash = sys.modules.get("shim.runtime.crash")  # loaded at start-up (shim.runtime.main), when supervised
+    if crash is not None:
+        crash.note_exit(sig.status)
     sys.exit(sig.status)
+
+
+def ignore_terminating():
+    """From now on the runtime is on its way out: a second SIGTERM (Lambda's, the launcher's forward of
+    one sent twice) changes nothing. Ignored rather than handled: as the interpreter finalizes it puts
+    back the default action (death, status 143) for every signal with a Python handler, but leaves an
+    ignored one ignored, so the exit status decided here is the one the process ends with."""
+    for signum in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+        try:
+            _signal.signal(signum, _signal.SIG_IGN)
+        except ValueError:  # not the main thread (a loop run in a thread, in tests)
+            return
+
+
+def stop_in_init(sig, recorder):
+    """A terminating signal before the invoke loop (during init, or the SnapStart hooks): the runtime was
+    stopped, it did not fail. Nothing is in flight for the supervisor to report; the callbacks registered
+    so far run. Does not return."""
+    recorder.end()
+    stop(sig)
 
 
 def flush():
@@ -128,6 +152,7 @@ def run_callbacks(budget, status=0):
         return 0
     import time
 
+    stopping = sys.exc_info()[1]  # what the runtime was handling (the FatalSignal it stops on), if anything
     deadline = time.monotonic() + budget
     _last_resort = (deadline + 0.1, status)
     previous = _signal.signal(_signal.SIGALRM, _expire)
@@ -153,10 +178,33 @@ def run_callbacks(budget, status=0):
             except _Expired:
                 logs.runtime_error("Shutdown callback %s did not finish within %d ms; interrupted" % (name, share * 1000))
             except BaseException as exc:  # noqa: B036 - logged; the exit goes on
+                _own_story(exc, stopping)
                 logs.pipeline.emit({"event": "Shutdown callback %s raised %s: %s" % (name, type(exc).__name__, exc),
-                                    "logger": "lambda-shim", "location": None, "exc_info": exc}, 40, "exception")
+                                    "logger": "lambda-shim", "location": None,
+                                    "exc_info": (type(exc), exc, _from_callback(exc.__traceback__))}, 40,
+                                   "exception")
     finally:
         _armed = False
         _signal.setitimer(_signal.ITIMER_REAL, 0)
         _signal.signal(_signal.SIGALRM, previous if previous is not None else _signal.SIG_DFL)
     return clean
+
+
+def _own_story(exc, stopping):
+    """A callback's exception as the callback raised it: not chained to the runtime's own (the signal
+    it stops on, implicitly the callback's __context__), and without run_callbacks' frame."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__context__ is stopping:
+            exc.__context__ = None
+        if exc.__cause__ is stopping:
+            exc.__cause__ = None
+        exc = exc.__cause__ if exc.__cause__ is not None else exc.__context__
+
+
+def _from_callback(tb):
+    """The traceback from the callback's own frame on (run_callbacks' frame is the runtime's)."""
+    if tb is not None and tb.tb_frame.f_code is run_callbacks.__code__ and tb.tb_next is not None:
+        return tb.tb_next
+    return tb

@@ -89,7 +89,8 @@ def checkpoint(api, recorder, guard, serve):
     except FatalSignal:
         raise
     except BaseException as exc:  # noqa: B036 - whatever a hook raises fails the snapshot
-        _fail(exc, errors.BEFORE_SNAPSHOT_ERROR, api.init_error, recorder, BEFORE_SNAPSHOT_EXIT)
+        _fail(exc, errors.BEFORE_SNAPSHOT_ERROR, api.init_error, recorder, BEFORE_SNAPSHOT_EXIT,
+              "A before-snapshot hook")
     api.close()
     recorder.end()
     if headers.get(_FORK):
@@ -104,7 +105,8 @@ def _restored(api, hooks, recorder, serve):
     try:
         run_after_restore(hooks)
     except BaseException as exc:  # noqa: B036
-        _fail(exc, errors.AFTER_RESTORE_ERROR, api.restore_error, recorder, AFTER_RESTORE_EXIT)
+        _fail(exc, errors.AFTER_RESTORE_ERROR, api.restore_error, recorder, AFTER_RESTORE_EXIT,
+              "An after-restore hook")
     recorder.end()
     serve(recorder)
 
@@ -121,8 +123,8 @@ def refresh(api):
     api.close()
 
 
-def _fail(exc, error_type, post, recorder, status):
-    error, _ = errors.from_exception(exc)
+def _fail(exc, error_type, post, recorder, status, culprit):
+    error, _ = errors.from_exception(exc, culprit=culprit)
     logs.uncaught(error, exc)
     try:
         post(errors.encode(error), error_type)

@@ -70,8 +70,18 @@ class HttpResponse:
         cookies = list(cookies or ())
         if not all(isinstance(cookie, str) for cookie in cookies):
             raise TypeError("HttpResponse: cookies is a list of str (Set-Cookie values), got %r" % (cookies,))
+        headers = {name: str(value) for name, value in headers.items()}
+        # What would end a header line early (CR, LF) or is no header at all: refused here, in the
+        # handler's own frame, so it is the function's error and never bytes on the wire.
+        for name, value in headers.items():
+            problem = header_problem(name, value)
+            if problem:
+                raise ValueError("HttpResponse: header %r: %s" % (name, problem))
+        for cookie in cookies:
+            if not _plain_value(cookie):
+                raise ValueError("HttpResponse: cookie %r: %s" % (cookie, _VALUE_PROBLEM))
         self.status_code = status_code
-        self.headers = {name: str(value) for name, value in headers.items()}
+        self.headers = headers
         self.cookies = cookies
 
     def prelude(self):
@@ -81,6 +91,26 @@ class HttpResponse:
 
     def __repr__(self):
         return "HttpResponse(%d, %r, cookies=%r)" % (self.status_code, self.headers, self.cookies)
+
+
+# RFC 9110's token characters: what a header name may be made of.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_VALUE_PROBLEM = "a header value may not contain CR, LF or other control characters (only tab)"
+
+
+def header_problem(name, value):
+    """Why (name, value) cannot be one HTTP header line, or None if it can (shared with the local Function URL)."""
+    if not name or not _TOKEN.issuperset(name):
+        return "a header name is one or more of A-Z a-z 0-9 and !#$%&'*+-.^_`|~ (no spaces, colons or line breaks)"
+    if not _plain_value(value):
+        return _VALUE_PROBLEM
+    return None
+
+
+def _plain_value(value):
+    if value.isprintable():  # the usual case, at C speed; it refuses tab and some Unicode spaces too
+        return True
+    return not any(c != "\t" and (c < " " or c == "\x7f") for c in value)
 
 
 class _Disconnected(Exception):

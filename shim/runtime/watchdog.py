@@ -33,6 +33,7 @@ class Watchdog:
         self.thread_id = thread_id if thread_id is not None else _thread.get_ident()  # runs the handler
         self.armed = None
         self.running = False
+        self.noted = False              # said that lead_ms is too long for the time an invoke has
 
     def start(self):
         self.running = True
@@ -65,7 +66,18 @@ class Watchdog:
                     logs.runtime_error("Could not write the timeout warning: %r" % (exc,))
 
     def warning_time(self, deadline_ms, now_ms):
-        lead = self.lead_ms if self.lead_ms is not None else min((deadline_ms - now_ms) * SHARE, CAP_MS)
+        has = deadline_ms - now_ms
+        lead = self.lead_ms
+        if lead is not None and lead >= has:
+            # As set, it would warn as every invoke starts, saying nothing: the default instead, said once.
+            if not self.noted:
+                self.noted = True
+                logs.runtime_warning("%s=%d is not less than the %d ms this invoke has (the function's timeout); "
+                                     "warning at the default instead, a tenth of the time left (at most %d ms)"
+                                     % (ENV, lead, has, CAP_MS))
+            lead = None
+        if lead is None:
+            lead = min(has * SHARE, CAP_MS)
         return deadline_ms - lead
 
     def warn(self, invocation):

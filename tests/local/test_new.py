@@ -46,7 +46,7 @@ def test_the_handler_is_packed_and_the_tests_are_not(new, tmp_path):
     from shim.pack.packer import pack
     assert new(tmp_path / "fn") == 0
     result = pack(tmp_path / "fn", tmp_path / "fn.zip")
-    assert {"handler.py", "requirements.txt", "README.md"} <= set(result.names)
+    assert {"handler.py", "requirements.txt"} <= set(result.names) and "README.md" not in result.names
     assert not [n for n in result.names if n.startswith("tests/")] and result.warnings == []
 
 

@@ -40,6 +40,34 @@ def Page(event, context):
     time.sleep(0.3)
     yield "finished at %.6f\\n" % time.monotonic()
 
+def Injected(event, context):
+    path = event["rawPath"]
+    if path == "/value":
+        yield HttpResponse(200, {"X-A": "a\\r\\nInjected: yes"})
+    elif path == "/cookie":
+        yield HttpResponse(200, cookies=["c=1\\r\\nX-Evil: 1"])
+    elif path == "/name":
+        yield HttpResponse(200, {"X-A: b\\r\\nX-Evil": "1"})
+    else:  # past the constructor's checks: the local Function URL's own defence at the wire
+        response = HttpResponse(200)
+        response.headers["X-A"] = "a\\r\\nInjected: yes"
+        yield response
+    yield "body"
+
+def BufferedInjected(event, context):
+    return {"statusCode": 200, "headers": {"X-A": "a\\r\\nInjected: yes"}, "cookies": ["c=1\\r\\nX-Evil: 1"],
+            "body": "x"}
+
+def Euro(event, context):
+    return {"statusCode": 200, "headers": {"X-Price": "10 \u20ac"}, "body": "ok"}
+
+def NoContent(event, context):
+    if event["rawPath"] == "/sized":
+        yield HttpResponse(200, {"Content-Length": "10", "Content-Type": "text/plain"})
+        yield "0123456789"
+        return
+    yield HttpResponse(204, {"X-Done": "1"})
+
 def Buffered(event, context):
     return {"statusCode": 418, "headers": {"Content-Type": "text/plain"}, "cookies": ["t=pot"], "body": "short and stout"}
 '''
@@ -287,3 +315,90 @@ def test_http_response_validates_its_arguments():
     with pytest.raises(TypeError):
         HttpResponse(200, cookies="a=b")
     assert HttpResponse(200, {"Retry-After": 5}).headers == {"Retry-After": "5"}
+
+
+# -- bad input from a handler never becomes bad output on the wire --------------------------------------
+
+def _raw(port, method, path):
+    """The raw bytes of a response (until the server closes, or the head and a framed body are in)."""
+    import socket
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (method, path)).encode())
+    data = b""
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        data += piece
+    sock.close()
+    return data
+
+
+@pytest.mark.parametrize("path", ["/value", "/cookie", "/name", "/past-the-constructor"])
+def test_header_injection_through_a_function_url_is_refused(function_dir, path):
+    server = Serve(function_dir, "handler.Injected", "--function-url")
+    try:
+        raw = _raw(server.port, "GET", path)
+    finally:
+        server.stop()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 502 "), raw
+    assert b"Injected" not in raw and b"X-Evil" not in raw
+    output = "".join(server.lines)
+    if path == "/past-the-constructor":  # the local Function URL says why
+        assert "header 'X-A': a header value may not contain CR, LF" in output
+    else:  # the function's own error, raised where it built the response
+        assert "ValueError: HttpResponse: " in output
+
+
+def test_header_injection_in_a_buffered_function_url_response_is_refused(function_dir):
+    server = Serve(function_dir, "handler.BufferedInjected", "--function-url")
+    try:
+        raw = _raw(server.port, "GET", "/")
+    finally:
+        server.stop()
+    assert raw.startswith(b"HTTP/1.1 502 ") and b"Injected" not in raw and b"X-Evil" not in raw
+    assert "the function's HTTP response is unusable: header 'X-A'" in "".join(server.lines)
+
+
+def test_http_response_refuses_what_is_not_a_header_line():
+    from shim.runtime.stream import HttpResponse
+    for headers, cookies in [({"X-A": "a\r\nB: c"}, None), ({"X-A": "a\nb"}, None), ({"X-A": "a\0"}, None),
+                             ({"X A": "1"}, None), ({"X-A:": "1"}, None), ({"": "1"}, None), (None, ["c=1\r\nX: 1"])]:
+        with pytest.raises(ValueError, match="HttpResponse: "):
+            HttpResponse(200, headers, cookies=cookies)
+    assert HttpResponse(200, {"X-A": "tab\tand unicode \u00e9"}).headers == {"X-A": "tab\tand unicode \u00e9"}
+
+
+def test_a_204_and_a_declared_content_length_are_not_chunked(function_dir):
+    # RFC 9112 6.1: no Transfer-Encoding on a 204 (nor a body); a body the function sized is sent as sized.
+    server = Serve(function_dir, "handler.NoContent", "--function-url")
+    try:
+        empty = _raw(server.port, "GET", "/")
+        sized = _raw(server.port, "GET", "/sized")
+    finally:
+        server.stop()
+    head, _, body = empty.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 204 ") and b"X-Done: 1" in head
+    assert b"Transfer-Encoding" not in head and b"Content-Length" not in head and body == b""
+    head, _, body = sized.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"Transfer-Encoding" not in head
+    assert head.count(b"Content-Length") == 1 and b"Content-Length: 10" in head and body == b"0123456789"
+
+
+def test_shim_invoke_never_prints_an_injected_header_as_a_line_of_its_own(function_dir):
+    done = subprocess.run(SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Injected",
+                                  "--event", "-"], input=json.dumps({"rawPath": "/past"}).encode(),
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert b"the HTTP response prelude is unusable (header 'X-A'" in done.stderr
+    assert not any(line.startswith(b"Injected") for line in done.stderr.replace(b"\r", b"\n").split(b"\n"))
+
+
+def test_a_header_value_beyond_latin_1_goes_out_as_its_utf_8_bytes(function_dir):
+    server = Serve(function_dir, "handler.Euro", "--function-url")
+    try:
+        raw = _raw(server.port, "GET", "/")
+    finally:
+        server.stop()
+    assert raw.startswith(b"HTTP/1.1 200 ") and "X-Price: 10 \u20ac".encode("utf-8") in raw and raw.endswith(b"ok")

@@ -50,3 +50,39 @@ def test_the_python_it_runs_names_modules_that_exist():
                 module = importlib.import_module(node.module)
                 assert all(hasattr(module, alias.name) for alias in node.names), snippet
     assert "shim.pack.ziputil import extract" in runs
+
+
+def _final_stage():
+    steps = instructions()
+    last = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
+    return steps[last:]
+
+
+def test_the_handler_build_argument_is_the_images_default_and_a_run_time_handler_wins(tmp_path):
+    import json
+    import subprocess
+    stage = _final_stage()
+    assert ("ARG", "HANDLER=handler") in stage
+    env_line = next(args for op, args in stage if op == "ENV" and "SHIM_DEFAULT_HANDLER" in args)
+    template = re.search(r"SHIM_DEFAULT_HANDLER=(\S+)", env_line).group(1)
+    entrypoint = json.loads(next(args for op, args in stage if op == "ENTRYPOINT"))
+    assert json.loads(next(args for op, args in stage if op == "CMD")) == []
+    # The base image's entrypoint takes exactly one argument, the handler: a stand-in records it.
+    fake = tmp_path / "lambda-entrypoint.sh"
+    fake.write_text('#!/bin/sh\necho "$# $*"\n')
+    fake.chmod(0o755)
+    command = [part.replace("/lambda-entrypoint.sh", str(fake)) for part in entrypoint]
+
+    def run(build_arg, *cmd):
+        env = {"PATH": "/usr/bin:/bin", "SHIM_DEFAULT_HANDLER": template.replace("${HANDLER}", build_arg)}
+        return subprocess.run(command + list(cmd), env=env, capture_output=True, text=True, timeout=10).stdout.strip()
+
+    assert run("api") == "1 api.Handle"                        # --build-arg HANDLER=api
+    assert run("handler") == "1 handler.Handle"                # the default
+    assert run("api", "orders.Handle") == "1 orders.Handle"    # docker run IMAGE orders.Handle, ImageConfig Command
+
+
+def test_pip_gets_the_images_own_glibc():
+    # python3.9-3.11 images are Amazon Linux 2 (glibc 2.26); pack's default (2.34) would pick wheels they cannot load.
+    runs = " ".join(args for op, args in instructions() if op == "RUN")
+    assert '--glibc "$(python3 -c "import platform; print(platform.libc_ver()[1])")"' in runs

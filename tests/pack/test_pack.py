@@ -256,6 +256,10 @@ def test_extract_keeps_exec_bits_and_refuses_a_non_empty_destination(tmp_path, t
     assert os.stat(os.path.join(frozen, "a")).st_mode & 0o222 == 0
 
 
+def left_out_of(result, pattern):
+    return sorted(path for path, why in result.left_out if why == pattern)
+
+
 def test_exclusions_default_ignore_file_and_option(make_function, tmp_path):
     function = make_function({
         "handler.py": "def Handle(e, c):\n    return 1\n",
@@ -265,6 +269,8 @@ def test_exclusions_default_ignore_file_and_option(make_function, tmp_path):
         "myenv/pyvenv.cfg": "home = /usr/bin\n", "myenv/lib/site.py": "",
         "notes/draft.md": "x", "data/big.csv": "1,2\n", "keep.txt": "k",
         ".shimignore": "# not for Lambda\nnotes/\n/draft.md\n", "draft.md": "root only", "pkg/draft.md": "kept",
+        "node_modules/left-pad/index.js": "x", "web/node_modules/x/y.js": "x", "README.md": "# fn\n",
+        "pkg/README.md": "kept: a package's own",
     })
     result = pack(function, tmp_path / "out.zip", exclude=["*.csv"])
     names = set(read_zip(result.path))
@@ -272,7 +278,9 @@ def test_exclusions_default_ignore_file_and_option(make_function, tmp_path):
             and n.split("/")[0] not in {d for d, _ in result.vendored} | {"structlog", "importlib_metadata", "zipp",
                                                                           "lazy_importer", "typing_extensions"}}
     assert user == {"handler.py", "__pycache__/handler.%s.pyc" % TAG, "pkg/__init__.py",
-                    "pkg/__pycache__/__init__.%s.pyc" % TAG, "keep.txt", "pkg/draft.md"}
+                    "pkg/__pycache__/__init__.%s.pyc" % TAG, "keep.txt", "pkg/draft.md", "pkg/README.md"}
+    assert left_out_of(result, "node_modules/") == ["node_modules/", "web/node_modules/"]
+    assert dict(result.left_out)["README.md"] == "/README*"
     left_out = dict(result.left_out)
     assert left_out["myenv/"] == "virtual environment"
     assert left_out[".env"] == left_out[".env.production"] == ".env*"
@@ -561,3 +569,31 @@ def test_make_pack_follows_the_variables(variables, handler, zip_name):
     [line] = [line for line in done.stdout.splitlines() if " pack " in line]
     assert "--handler %s" % handler in line and "--output %s" % zip_name in line
     assert (" src " if "FUNCTION=src" in variables else " handlers ") in line
+
+
+_PEAK = """
+import resource, sys
+from shim.pack.packer import pack
+pack(sys.argv[1], sys.argv[2])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_a_big_data_file_is_packed_in_flat_memory(make_function, tmp_path):
+    # A whole read of the file, its compressed copy and a whole read of the zip to hash it: 2-3x its size.
+    import subprocess
+    import sys
+
+    def peak_kb(function):
+        done = subprocess.run([sys.executable, "-c", _PEAK, str(function), str(function) + ".zip"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    small = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"}, root=tmp_path / "small")
+    big = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"}, root=tmp_path / "big")
+    with open(big / "data.bin", "wb") as handle:
+        block = os.urandom(1 << 16) * 16  # 1 MiB that compresses fast
+        for _ in range(96):
+            handle.write(block)
+    assert peak_kb(big) - peak_kb(small) < 32 * 1024  # the file is 96 MiB

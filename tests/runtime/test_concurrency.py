@@ -347,3 +347,38 @@ async def CrashLater(event, context):
         assert answer.error_type == "Runtime.ExitError"
         assert answer.payload["errorMessage"] == "Runtime exited with exit status 4 during the invoke"
         assert len(env.api.answers(p.request_id, accepted_only=True)) == 1
+
+
+SLOW_IMPORT = '''
+import os, time
+import shim
+
+RECORD = os.environ["RECORD"]
+shim.on_shutdown(lambda: open(RECORD, "a").write("callback %d\\n" % os.getpid()))
+try:  # the first worker to get here is quick; the others are still importing when SIGTERM comes
+    os.close(os.open(RECORD + ".first", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+except FileExistsError:
+    open(RECORD + ".slow", "a").write("slow %d\\n" % os.getpid())
+    time.sleep(30)
+
+def Handle(event, context):
+    return {}
+'''
+
+
+def test_sigterm_while_workers_still_import_stops_them_cleanly(start, make_function, tmp_path):
+    # Stopped, not failed: no init error, no FatalSignal logged, and every worker's callback runs.
+    record = tmp_path / "record"
+    env = start(make_function({"handler.py": SLOW_IMPORT}), env={"RECORD": str(record),
+                                                                "AWS_LAMBDA_MAX_CONCURRENCY": "3"})
+    deadline = time.monotonic() + 20
+    while len(_lines(tmp_path / "record.slow")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(_lines(tmp_path / "record.slow")) == 2
+    env.process.send_signal(signal.SIGTERM)
+    assert env.process.wait(15) == 0
+    env.join_readers()
+    output = env.output()
+    assert "FatalSignal" not in output and "interrupted by SIGTERM" not in output, output
+    assert [r for r in env.api.requests if r.path == protocol.INIT_ERROR] == []
+    assert len([line for line in _lines(record) if line.startswith("callback")]) == 3, output

@@ -60,6 +60,24 @@ def test_death_mid_invoke_is_answered_once(start, function, handler, status, rea
     assert _crash_files(env) == []  # the supervisor cleaned up its files
 
 
+@pytest.mark.parametrize("env", [{}, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}],
+                         ids=["text", "json", "managed instances"])
+def test_the_crash_line_carries_the_request_id(start, function, env):
+    # Every log line about a request carries its id: the supervisor's too, said from outside the invoke.
+    environment = start(function, "handler.exit_hard", env=env)
+    result = environment.invoke({}, timeout=20)
+    assert result.error_type == "Runtime.ExitError"
+    if "AWS_LAMBDA_MAX_CONCURRENCY" not in env:
+        environment.process.wait(10)
+    environment.join_readers(2) if environment.returncode is not None else environment.drain()
+    lines = [line for line in environment.output("stdout").split("\n") if "Runtime exited with" in line]
+    assert len(lines) == 1, environment.output()
+    if env:
+        assert json.loads(lines[0])["requestId"] == result.request_id
+    else:
+        assert lines[0].split("\t")[2] == result.request_id
+
+
 @pytest.mark.parametrize("handler,reason", [("dies_at_init.Handle", "exit status 3"),
                                             ("crashes_at_init.Handle", "signal: SIGSEGV")])
 def test_death_during_init_is_an_init_error(start, function, handler, reason):

@@ -292,6 +292,16 @@ def test_marshal_error_names_the_type_and_keeps_serving(start, function):
     assert env.invoke({}, timeout=10).error_type == "Runtime.MarshalError"
 
 
+def test_a_marshal_errors_log_shows_no_runtime_frames(start, function):
+    env = start(function, "handler.unencodable")
+    result = env.invoke({}, timeout=10)
+    assert result.error_type == "Runtime.MarshalError"
+    env.drain()
+    line = next(line for line in env.output("stdout").split("\n") if "Runtime.MarshalError" in line)
+    assert "Unable to marshal response" in line and result.request_id in line
+    assert "shim/runtime" not in line and "Traceback" not in line and "TypeError" not in line
+
+
 def test_decimal_keeps_digits_and_utf8_output(start, function):
     env = start(function, "handler.decimals")
     result = env.invoke({}, timeout=10)

@@ -196,6 +196,20 @@ def test_a_hanging_or_raising_callback_is_logged_and_does_not_block_the_others(r
     assert "Traceback" in output and "callback broke" in output
 
 
+def test_a_raising_callbacks_log_tells_its_own_story_not_the_runtimes(run):
+    # The runtime was idle: no handler was interrupted, and the callback's traceback is its own, not
+    # chained to the FatalSignal the runtime stopped on, and without the runtime's frames.
+    env = run(BAD_CALLBACKS="1", SHIM_SHUTDOWN_TIMEOUT_MS="600")
+    env.process.send_signal(signal.SIGTERM)
+    assert env.process.wait(10) == 0
+    env.join_readers()
+    output = env.output()
+    record = next(line for line in output.split("\n") if "callback broke" in line)
+    assert 'in raises\r' in record and "RuntimeError: callback broke" in record
+    assert "FatalSignal" not in output and "interrupted by SIGTERM" not in output
+    assert "shim/runtime" not in record and "During handling" not in record
+
+
 def test_a_callback_that_never_stops_cannot_keep_the_runtime_alive(run):
     env = run(HOSTILE_CALLBACK="1", SHIM_SHUTDOWN_TIMEOUT_MS="200")
     env.process.send_signal(signal.SIGTERM)
@@ -298,3 +312,48 @@ def test_the_runtime_dies_with_its_launcher(start, function, tmp_path):
     while _alive(runtime[0]) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(runtime[0])
+
+
+DOUBLE_TERM = '''
+import os, signal, sys
+if os.environ.get("USER_EXIT"):
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
+
+def Handle(event, context):
+    return 1
+'''
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])  # Lambda's /bin/sh is bash; Debian's and Ubuntu's dash
+@pytest.mark.parametrize("user_exit", [False, True], ids=["the runtime's 0", "the user's sys.exit(7)"])
+def test_two_sigterms_back_to_back_keep_the_exit_status(make_function, tmp_path, shell, user_exit):
+    # The second SIGTERM 1-10 ms after the first: once the launcher's wait missed the status of a child
+    # that had just exited, and once the forward killed a runtime whose interpreter was finalizing.
+    import shutil
+    import subprocess
+    import sys
+
+    from shim.local.emulator import RuntimeAPIServer
+    if shutil.which(shell) is None:
+        pytest.skip("no %s here" % shell)
+    root = make_function({"handler.py": DOUBLE_TERM})
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    statuses = []
+    for attempt in range(12):
+        with RuntimeAPIServer() as api:
+            env = dict(os.environ, **api.environment("handler.Handle", str(root)))
+            env.update(SHIM_PYTHON=sys.executable, PYTHONPATH=repo, TMPDIR=str(tmp_path))
+            if user_exit:
+                env["USER_EXIT"] = "1"
+            process = subprocess.Popen([shell, os.path.join(repo, "shim", "runtime", "bootstrap")], env=env,
+                                       cwd=str(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                assert api.wait_ready(15)
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.001 + attempt % 10 / 1000.0)
+                process.send_signal(signal.SIGTERM)
+                statuses.append(process.wait(15))
+            finally:
+                process.kill()
+                process.wait()
+    assert statuses == [7 if user_exit else 0] * 12

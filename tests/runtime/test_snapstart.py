@@ -39,6 +39,8 @@ if os.environ.get("FAIL") == "before":
     @register_before_snapshot
     def broken():
         raise ValueError("no snapshot today")
+if os.environ.get("FAIL") == "exit":
+    register_before_snapshot(sys.exit, 9)
 if os.environ.get("FAIL") == "after":
     @register_after_restore
     def broken():
@@ -92,6 +94,14 @@ def test_a_failing_before_snapshot_hook_is_an_init_error_and_exit_64(start, func
     assert any("broken" in line for line in body["stackTrace"])
     assert protocol.RESTORE_NEXT not in [r.path for r in env.api.requests]
     assert _lines(tmp_path / "record") == []  # the failing hook ran first: it was registered last
+
+
+def test_a_hook_that_calls_sys_exit_is_named_as_the_hook_not_the_handler(start, function, tmp_path):
+    env = _start(start, function, tmp_path / "record", FAIL="exit")
+    assert env.process.wait(15) == 64
+    body = json.loads(next(r.body for r in env.api.requests if r.path == protocol.INIT_ERROR))
+    assert body["errorType"] == "SystemExit"
+    assert body["errorMessage"] == "A before-snapshot hook called sys.exit(9)"
 
 
 def test_a_failing_after_restore_hook_goes_to_restore_error_and_exit_65(start, function, tmp_path):

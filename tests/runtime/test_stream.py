@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from shim.local.emulator import END
+
 HANDLER = '''
 import asyncio, contextvars, os, sys, time
 from shim.runtime.stream import HttpResponse
@@ -253,7 +255,7 @@ def test_a_stream_over_the_size_limit_is_refused_and_the_runtime_goes_on(start, 
     mark = env.mark()
     exchange = env.api.invoke({"megabytes": 10}, timeout=20)
     assert exchange.stream_error["errorType"] == "Function.ResponseSizeTooLarge"
-    assert 3 * 1024 * 1024 < exchange.received < 10 * 1024 * 1024
+    assert exchange.received == 3 * 1024 * 1024  # not a byte over the cap reaches the caller
     assert [r.status for r in env.api.answers(exchange.request_id)] == [413]
     assert env.api.invoke({"megabytes": 1}, timeout=20).ok  # and the next invoke is served
     env.drain()
@@ -261,3 +263,12 @@ def test_a_stream_over_the_size_limit_is_refused_and_the_runtime_goes_on(start, 
     # One line: the 413 read at the end of the body, or (if the API's close came first and the
     # kernel dropped its reply) the closed connection.
     assert len(said) == 1 and ("HTTP 413" in said[0] or "closed the connection" in said[0]), said
+
+
+def test_the_chunk_that_crosses_the_stream_cap_is_cut_at_the_cap(start, function):
+    env = start(function, "handler.Big")
+    cap = env.api.max_stream_bytes = 3 * 1024 * 1024 + 1000  # inside the fourth 1 MiB chunk
+    pending = env.api.submit({"megabytes": 10})
+    seen = sum(len(value) for kind, value in iter(lambda: pending.next_event(20), END) if kind == "chunk")
+    assert pending.stream_error["errorType"] == "Function.ResponseSizeTooLarge"
+    assert seen == pending.received == len(b"".join(pending.chunks)) == cap

@@ -120,3 +120,14 @@ def test_a_bad_setting_is_said_and_the_default_used(start, make_function):
     env.drain()
     assert "SHIM_TIMEOUT_WARNING_MS must be a whole number" in env.output("stdout")
     assert len(warnings(env)) == 1
+
+
+def test_a_setting_longer_than_the_timeout_is_said_once_and_the_default_used(start, make_function):
+    env = start(make_function({"handler.py": HANDLER}), env={"SHIM_TIMEOUT_WARNING_MS": "5000"})
+    for _ in range(3):  # in time: as set, each would have been warned as it started
+        assert env.invoke({}, timeout=10, deadline_ms=deadline_in(2.0)).payload == "quick"
+    env.invoke({"stuck": 1.5}, timeout=30, deadline_ms=deadline_in(1.0))  # late: warned at the default
+    env.drain()
+    notes = [line for line in env.output("stdout").split("\n") if "is not less than the" in line]
+    assert len(notes) == 1 and "SHIM_TIMEOUT_WARNING_MS=5000" in notes[0]
+    assert len(warnings(env)) == 1
