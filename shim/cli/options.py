@@ -113,14 +113,14 @@ def parse_env(items):
 def open_task_root(args, config, command="invoke"):
     """The TaskRoot for the function (packed, unpacked or in place), with the lines to say before running it."""
     from shim.local import hints
-    from shim.local.function import interpreter_for
+    from shim.local.function import interpreter_for, target_python
     from shim.local.taskroot import prepare_config
     try:
         task_root = prepare_config(config, getattr(args, "zip", None), pack=not getattr(args, "no_pack", False))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     lines = ["warning: %s" % warning for warning in (task_root.pack_result.warnings if task_root.pack_result else ())]
-    lines += hints.runtime_notes(task_root) + hints.target_warnings(task_root, interpreter_for(config.python))
+    lines += hints.runtime_notes(task_root) + hints.target_warnings(task_root, interpreter_for(target_python(config, task_root)))
     for line in lines:
         print("shim %s: %s" % (command, line), file=sys.stderr)
     return task_root

@@ -72,7 +72,7 @@ class Function:
         if self.snapstart:
             self.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
         bootstrap = bootstrap or getattr(task_root, "bootstrap", None)   # e.g. /opt/bootstrap of a runtime layer
-        python = python or interpreter_for(config.python)
+        python = python or interpreter_for(target_python(config, task_root))
         runtime_packages = tuple(runtime_packages)
         if config.with_boto3:
             from shim.local import sandbox
@@ -398,6 +398,11 @@ def environment_of(config, base=None, extra=None):
     env.update(config.environment)
     env.update(extra or {})
     return env
+
+
+def target_python(config, task_root=None):
+    """The CPython version to run: the config's, else the one the zip was packed for (None: this one's)."""
+    return config.python or (getattr(task_root, "target", None) or {}).get("python")
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,7 +31,7 @@ def boto3_hint(error, with_boto3=False):
     if not match:
         return []
     module = match.group(1)
-    lines = ["hint: %s is not in this function's zip. Lambda's managed python3.x runtimes ship boto3 and botocore "
+    lines = ["hint: %s is neither in this function's files nor in its requirements. Lambda's managed python3.x runtimes ship boto3 and botocore "
              "(at a version AWS picks); provided.al2023 and container images ship none." % module]
     if with_boto3:
         lines.append("hint: --with-boto3 is on, so this environment lacks it too: pip install boto3 here, or add "
@@ -50,17 +50,20 @@ def target_warnings(task_root, python=None):
     if result is not None and not target:
         target = {"arch": result.arch, "python": result.python_version}
     running = _python_version(python)
-    problems = []
+    problems, remedies = [], []
     if target.get("arch") and target["arch"] != machine_arch():
         problems.append("for %s, this machine is %s: its compiled wheels may not load here" % (
             target["arch"], machine_arch()))
+        remedies.append("--arch %s" % machine_arch())
     if target.get("python") and running and target["python"] != running:
-        problems.append("for CPython %s, it runs here on %s: its bytecode is unused and compiled wheels may not "
-                        "import" % (target["python"], running))
+        problems.append("for CPython %s, it runs here on %s (no CPython %s found on PATH, pyenv or uv): its "
+                        "bytecode is unused and compiled wheels may not import" % (target["python"], running,
+                                                                                   target["python"]))
+        remedies.append("--python-version %s" % running)
     if not problems:
         return []
-    return ["warning: this zip was packed %s (install Python %s, or pack for this machine with --arch %s "
-            "--python-version %s)" % ("; ".join(problems), target.get("python") or running, machine_arch(), running)]
+    return ["warning: this zip was packed %s (it suits Lambda; for a faithful local run, pack with %s)"
+            % ("; ".join(problems), " ".join(remedies))]
 
 
 def runtime_notes(task_root):
