@@ -99,7 +99,7 @@ def _config(target):
 
 def _project_env(config):
     """What the project gives the function's environment (env file, then environment): SHIM_PLUGINS may be there."""
-    from shim.local.function import environment_of
+    from shim.local.runconfig import environment_of
     return environment_of(config)
 
 

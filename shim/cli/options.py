@@ -113,7 +113,7 @@ def parse_env(items):
 def open_task_root(args, config, command="invoke"):
     """The TaskRoot for the function (packed, unpacked or in place), with the lines to say before running it."""
     from shim.local import hints
-    from shim.local.function import interpreter_for, target_python
+    from shim.local.runconfig import interpreter_for, target_python
     from shim.local.taskroot import prepare_config
     try:
         task_root = prepare_config(config, getattr(args, "zip", None), pack=not getattr(args, "no_pack", False))

@@ -18,8 +18,6 @@ a command's flags or the fixture's arguments over them). The older keywords
 still work and override the config. shim.local.taskroot.prepare() makes the task
 root from a directory or a zip.
 """
-import functools
-import sys
 import threading
 import time
 import uuid
@@ -29,6 +27,7 @@ from shim.local import snaprestore
 from shim.local.environment import Environment, exit_reason
 from shim.local.project import FunctionConfig
 # Their homes are shim.local.result and shim.local.taskroot; importable from here too, as before.
+from shim.local.runconfig import environment_of, interpreter_for, target_python  # noqa: F401
 from shim.local.result import InvokeResult, for_terminal, json_bytes as _json, parse_line, parse_logs  # noqa: F401
 from shim.local.taskroot import TaskRoot, prepare, remove_tree  # noqa: F401
 from shim.runtime import errors
@@ -387,30 +386,3 @@ def _exited(environment, wait_s=1.0):
         return True
     except Exception:  # noqa: BLE001 - still running
         return False
-
-
-def environment_of(config, base=None, extra=None):
-    """A function's variables: base (e.g. a TaskRoot's), then its env file, its environment, then extra."""
-    env = dict(base or {})
-    if config.env_file:
-        from shim.local import envfile
-        env.update(envfile.load(config.env_file, (config.name, config.lambda_name)))
-    env.update(config.environment)
-    env.update(extra or {})
-    return env
-
-
-def target_python(config, task_root=None):
-    """The CPython version to run: the config's, else the one the zip was packed for (None: this one's)."""
-    return config.python or (getattr(task_root, "target", None) or {}).get("python")
-
-
-@functools.lru_cache(maxsize=None)
-def interpreter_for(version):
-    """An interpreter of CPython `version` ("3.12") to run the function with: None for this one's (also when
-    none of that version is found here; shim.local.hints then says what runs instead)."""
-    if not version or version == "%d.%d" % sys.version_info[:2]:
-        return None
-    from shim.pack import bytecode
-    found, _ = bytecode.find_interpreter(version)
-    return found

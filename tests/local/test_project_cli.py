@@ -218,12 +218,15 @@ class Served:
         return self.process.wait(30)
 
 
-def test_serve_answers_every_function_by_name_and_404s_an_unknown_one(shop):
-    served = Served(shop)
+def test_serve_answers_every_function_by_name_and_404s_an_unknown_one(shop, tmp_path):
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"Parameters": {"SHARED": "all", "TABLE": "from-file"}}))
+    served = Served(shop, "--env-file", str(env_file))
     try:
         status, _, body = served.request("POST", "/2015-03-31/functions/orders/invocations", b'{}')
         assert status == 200 and json.loads(body)["function"] == "orders"
-        assert json.loads(body)["env"]["TABLE"] == "orders" and json.loads(body)["remaining_ms"] > 3000
+        env = json.loads(body)["env"]
+        assert (env["TABLE"], env["SHARED"]) == ("orders", "all") and json.loads(body)["remaining_ms"] > 3000
         for name in ("mailer", "shop-mailer"):   # its name in the file, or its Lambda function name
             status, _, body = served.request("POST", "/2015-03-31/functions/%s/invocations" % name, b'{"to": "x"}')
             assert (status, json.loads(body)) == (200, {"function": "shop-mailer", "sent": "x"})
