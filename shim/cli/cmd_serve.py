@@ -62,8 +62,7 @@ def main(args):
     task_roots = []
     pool = None
     try:
-        pool = _pool(configs, args, concurrency, task_roots) if single else _routes(configs, args, concurrency,
-                                                                                      task_roots)
+        pool = (_pool if single else _routes)(configs, args, concurrency, task_roots, log)
         server.pool = pool
         pool.start()
         for fn in pool.functions:
@@ -120,19 +119,31 @@ def _functions(args):
     return [function_config(args, config) for config in found.functions.values()]
 
 
-def _pool(config, args, concurrency, task_roots):
+def _pool(config, args, concurrency, task_roots, log):
     from shim.local.function import Function
     from shim.local.invoke_api import Pool
     task_root = open_task_root(args, config, "serve")
     task_roots.append(task_root)
-    return Pool(Function(task_root, config=config) for _ in range(concurrency))
+    pool = Pool(Function(task_root, config=config) for _ in range(concurrency))
+    hinted = []
+
+    def hint(result):  # said once per function, beside the transcripts (the answers stay Lambda's)
+        if not result.ok and not hinted:
+            from shim.local import hints
+            lines = hints.boto3_hint(result.error, config.with_boto3)
+            if lines:
+                hinted.append(True)
+                log("".join("shim serve: %s: %s\n" % (config.name, line) for line in lines))
+    for fn in pool.functions:
+        fn.observers.append(hint)
+    return pool
 
 
-def _routes(configs, args, concurrency, task_roots):
+def _routes(configs, args, concurrency, task_roots, log):
     from shim.local.routes import Routes
     routes = Routes()
     for config in configs:
-        pool = _pool(config, args, concurrency, task_roots)
+        pool = _pool(config, args, concurrency, task_roots, log)
         routes.add(config.name, pool, aliases=(config.lambda_name,), url=config.function_url or args.function_url)
     return routes
 

@@ -115,6 +115,9 @@ _transcripts = []
 def _record(invocation):
     from shim.local.result import for_terminal
     _transcripts.append(for_terminal(invocation.transcript()))
+    if not invocation.ok:
+        from shim.local import hints
+        _transcripts.extend(line + "\n" for line in hints.boto3_hint(invocation.error))
 
 
 @pytest.hookimpl(hookwrapper=True)

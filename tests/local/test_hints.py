@@ -140,3 +140,34 @@ def test_a_zip_for_another_architecture_warns_once_before_running(no_runtime_zip
     assert run.stderr.index(warnings[0]) < run.stderr.index("START RequestId")
     same = shim("invoke", "--zip", "fn.zip", "--layer", "one.zip", cwd=no_runtime_zip)
     assert "warning:" not in same.stderr
+
+
+def test_serve_says_the_boto3_hint_once_and_answers_as_lambda(tmp_path):
+    import http.client
+    import re
+    import signal
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "handler.py").write_text("def Handle(e, c):\n    import boto3\n")
+    process = subprocess.Popen(SHIM + ["serve", "fn", "--no-pack", "--port", "0"], cwd=str(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if "listening on" in line:
+                break
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/", lines[-1]).group(1))
+        for _ in range(2):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", "/2015-03-31/functions/function/invocations", b"{}")
+            response = connection.getresponse()
+            body = json.loads(response.read())
+            connection.close()
+            assert response.getheader("X-Amz-Function-Error") == "Unhandled"
+            assert body["errorType"] == "ModuleNotFoundError" and "with-boto3" not in json.dumps(body)
+    finally:
+        process.send_signal(signal.SIGINT)
+        lines += process.stderr.readlines()
+        process.wait(30)
+    hints = [line for line in lines if line.startswith("shim serve: fn: hint: ")]
+    assert len(hints) == 2 and "--with-boto3" in hints[1], "".join(lines)

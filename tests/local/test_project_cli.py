@@ -118,6 +118,12 @@ def test_pack_by_name_writes_dist_name_zip_in_the_project(shop):
     assert comment.startswith("lambda-shim target:") and " kind=function " in comment
 
 
+def test_plugins_takes_a_name_and_the_projects_environment(shop):
+    run = shim("plugins", "orders", "--no-pack", cwd=shop)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("orders: run in place") and "no plugins" in run.stdout
+
+
 def test_outside_any_function_and_project_invoke_says_so(tmp_path):
     run = shim("invoke", cwd=tmp_path)
     assert run.returncode == 2 and run.stdout == ""
