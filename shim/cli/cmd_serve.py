@@ -108,7 +108,7 @@ def main(args):
 def _functions(args):
     """One FunctionConfig (a FUNCTION or --zip given, or no project here), or the project's, as a list."""
     from shim.local import project
-    found = project.find_project(".") if args.function is None and not args.zip else None
+    found = project.find_project(".") if args.function_dir is None and not args.zip else None
     if found is None:
         return function_config(args)
     if not found.functions:

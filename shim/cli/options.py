@@ -17,7 +17,8 @@ MAX_CONCURRENCY = 64  # worker processes on this machine; Lambda's default is 16
 
 
 def add_target_argument(parser):
-    parser.add_argument("function", nargs="?", metavar="FUNCTION",
+    # dest function_dir, as before: it may also hold a name now; the directory is FunctionConfig.path.
+    parser.add_argument("function_dir", nargs="?", metavar="FUNCTION",
                         help="a function's name in the project file (pyproject.toml [tool.lambda-shim]) or its "
                              "directory (default: the function whose directory you are in, or the project's only "
                              "one, or the current directory)")
@@ -56,7 +57,7 @@ def add_function_arguments(parser):
 def resolve_target(args):
     """The FunctionConfig the positional FUNCTION (and --zip) point at, before any flag."""
     from shim.local import project
-    target = getattr(args, "function", None)
+    target = getattr(args, "function_dir", None)
     zip_path = getattr(args, "zip", None)
     if zip_path:
         found = project.find_project(".") if target is not None else None
@@ -72,7 +73,11 @@ def resolve_target(args):
 def function_config(args, config=None):
     """The function's settings: the project file's (or a bare directory's defaults), then the flags."""
     config = resolve_target(args) if config is None else config
-    return config.with_overrides(**overrides(args))
+    config = config.with_overrides(**overrides(args))
+    if config.env_file:  # a missing or malformed file stops here, before any packing
+        from shim.local import envfile
+        envfile.load(config.env_file, (config.name, config.lambda_name))
+    return config
 
 
 def overrides(args):

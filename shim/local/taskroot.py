@@ -62,7 +62,7 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
     else:
         task_root = _unpacked(function_dir, zip_path, handler, quiet, python_version, pack_options)
     try:
-        _add_layers(task_root, layers, python_version)
+        _add_layers(task_root, layers, python_version or task_root.target.get("python"))
     except BaseException:
         task_root.remove()
         raise
