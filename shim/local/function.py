@@ -26,8 +26,8 @@ from shim.local.emulator import END
 from shim.local import snaprestore
 from shim.local.environment import Environment, exit_reason
 from shim.local.project import FunctionConfig
-# Their homes are shim.local.result and shim.local.taskroot; importable from here too, as before.
 from shim.local.runconfig import environment_of, interpreter_for, target_python  # noqa: F401
+# Their homes are shim.local.result and shim.local.taskroot; importable from here too, as before.
 from shim.local.result import InvokeResult, for_terminal, json_bytes as _json, parse_line, parse_logs  # noqa: F401
 from shim.local.taskroot import TaskRoot, prepare, remove_tree  # noqa: F401
 from shim.runtime import errors
