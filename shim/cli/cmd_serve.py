@@ -65,11 +65,12 @@ def main(args):
         pool = (_pool if single else _routes)(configs, args, concurrency, task_roots, log)
         server.pool = pool
         pool.start()
-        for fn in pool.functions:
-            if fn.init_failure is not None:
+        failed = {}
+        for fn in pool.functions:   # one line per function whose init failed
+            if fn.init_failure is not None and fn.config.name not in failed:
+                failed[fn.config.name] = True
                 log("shim serve: %s: init failed (every invoke retries it): %s\n"
                     % (fn.config.name, _one_line(fn.init_failure)))
-                break
         base = "http://127.0.0.1:%d" % server.server_address[1]
         functions = pool.functions
         per = functions[0].max_concurrency if single else None
