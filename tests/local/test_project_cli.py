@@ -312,3 +312,26 @@ def test_the_fixture_takes_a_name_from_the_project_file(shop):
     finally:
         os.unlink(str(test))
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _another_python():
+    from shim.pack import bytecode
+    running = "%d.%d" % sys.version_info[:2]
+    for version in ("3.12", "3.13", "3.11", "3.10", "3.9"):
+        if version != running and bytecode.find_interpreter(version)[0]:
+            return version
+    return None
+
+
+def test_the_python_setting_runs_the_function_on_that_cpython(tmp_path):
+    version = _another_python()
+    if version is None:
+        pytest.skip("no second CPython here")
+    (tmp_path / "pyproject.toml").write_text('[tool.lambda-shim.functions.v]\npython = "%s"\n' % version)
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "handler.py").write_text("import sys\n\ndef Handle(e, c):\n"
+                                               "    return '%d.%d' % sys.version_info[:2]\n")
+    for extra in (["--no-pack"], []):   # in place, and packed for it (bytecode for that version)
+        run = shim("invoke", "v", *extra, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == version and "warning:" not in run.stderr
