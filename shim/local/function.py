@@ -118,8 +118,7 @@ class Function:
                 raise RuntimeError("the function was closed")
             self.stop()
             environment = Environment(
-                self.task_root, self.handler, bootstrap=self.bootstrap, python=self.python, env=self.env,
-                function_name=self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s,
+                self.task_root, config=self.config, bootstrap=self.bootstrap, python=self.python, env=self.env,
                 process_group=True, on_line=self.echo, isolated=self.isolated,
                 runtime_packages=self.runtime_packages)
             self.environment = environment
