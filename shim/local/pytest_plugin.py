@@ -46,6 +46,11 @@ class _Factory:
         from shim.local.taskroot import prepare_config
         if path is None and zip is None:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
+        if settings.get("env_file") is not None:   # paths relative to the rootdir, as `path` and `zip`
+            settings["env_file"] = self._resolve(settings["env_file"])
+        if settings.get("layers") is not None:
+            settings["layers"] = [layer if str(layer).startswith("arn:") else self._resolve(layer)
+                                  for layer in settings["layers"]]
         config = self._config(path).with_overrides(
             handler=handler, timeout=timeout, memory=memory, max_concurrency=max_concurrency, snapstart=snapstart,
             **settings)

@@ -335,3 +335,21 @@ def test_the_python_setting_runs_the_function_on_that_cpython(tmp_path):
         run = shim("invoke", "v", *extra, cwd=tmp_path)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout) == version and "warning:" not in run.stderr
+
+
+def test_the_fixture_takes_settings_by_name_with_paths_from_the_rootdir(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "handler.py").write_text(ORDERS)
+    (tmp_path / "local.env").write_text("FROM_FILE=dotenv\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "test_settings.py").write_text(
+        "def test_it(lambda_function):\n"
+        "    fn = lambda_function('fn', env_file='local.env', timeout=20, env={'EXTRA': 'arg'})\n"
+        "    result = fn.invoke({})\n"
+        "    assert result.ok, result.error\n"
+        "    assert result.payload['env']['FROM_FILE'] == 'dotenv' and result.payload['env']['EXTRA'] == 'arg'\n"
+        "    assert result.payload['remaining_ms'] > 10000\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_settings.py"],
+                         cwd=str(tmp_path / "sub"), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
