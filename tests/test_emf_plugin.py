@@ -226,7 +226,8 @@ def wheel_dir(tmp_path_factory):
 
 
 def test_listed_in_requirements_it_is_packed_found_and_writes_one_line_per_invoke(wheel_dir, make_function, tmp_path):
-    from shim.local.function import Function, prepare
+    from shim.local.function import Function
+    from shim.local.taskroot import prepare
     # The wheel from a local folder, as a private index or a wheelhouse would serve it.
     root = make_function({"handler.py": HANDLER,
                           "requirements.txt": "--no-index\n--find-links %s\nlambda-shim-emf==0.1.0\n" % wheel_dir})

@@ -1,6 +1,7 @@
 """`shim invoke`: run one event through the real bootstrap, as Lambda would, and show what it logs.
 
-    shim invoke handlers --handler handler.Handle --event event.json
+    shim invoke orders --event event.json           # a function of the project file, by name
+    shim invoke handlers --handler handler.Handle   # a directory
 
 The result payload (or the error object) goes to stdout; stderr gets Lambda's
 log stream: the init's output, START, the function's logs, END and REPORT
@@ -9,91 +10,21 @@ success, 1 when the function failed (error, init error, timeout, crash) and 2
 for bad input.
 
 The options that describe the function are shared with `shim serve`
-(add_function_arguments / open_function).
+(shim.cli.options: a function's name from the project file or a directory,
+then flags over the file's settings).
 """
 import json
 import signal
 import sys
 
 from shim import UsageError
+from shim.cli.options import (add_function_arguments, function_config, open_task_root,  # noqa: F401 - shared
+                              MAX_CONCURRENCY)
 
 
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
-
-
-def add_function_arguments(parser):
-    parser.add_argument("function_dir", nargs="?", metavar="FUNCTION_DIR",
-                        help="the function's directory (default: the current directory)")
-    parser.add_argument("--zip", metavar="PATH", help="run a deployment zip instead of a directory")
-    parser.add_argument("--handler", default="handler.Handle", help="MODULE.FUNCTION (default: handler.Handle)")
-    parser.add_argument("--no-pack", action="store_true",
-                        help="run the directory in place instead of packing it into a zip first")
-    parser.add_argument("--timeout", default="3", metavar="SECONDS", help="the function's timeout (default: 3)")
-    parser.add_argument("--memory", default="128", metavar="MB", help="the memory size to report (default: 128)")
-    parser.add_argument("--env", action="append", default=[], metavar="K=V",
-                        help="an environment variable for the function (repeatable)")
-    parser.add_argument("--max-concurrency", metavar="N",
-                        help="Lambda Managed Instances: up to N invokes at once in one environment "
-                             "(sets AWS_LAMBDA_MAX_CONCURRENCY)")
-    parser.add_argument("--snapstart", action="store_true",
-                        help="SnapStart: init and before-snapshot hooks once, then restore (after-restore hooks) "
-                             "before the invokes")
-    parser.add_argument("--with-boto3", action="store_true",
-                        help="let the function import this environment's boto3 and botocore (and their "
-                             "requirements), as Lambda's managed Python runtimes provide them; without it the "
-                             "function sees only its own files and the standard library, as on provided.al2023")
-
-
-def function_settings(args):
-    """The Function keyword arguments from the shared options; UsageError on bad values."""
-    timeout = _number("--timeout", args.timeout, float)
-    if not 0 < timeout <= 900:
-        raise UsageError("--timeout must be more than 0 and at most 900 seconds, got %s" % args.timeout)
-    memory = _number("--memory", args.memory, int)
-    if not 128 <= memory <= 10240:
-        raise UsageError("--memory must be between 128 and 10240 MB, as in Lambda, got %s" % args.memory)
-    env = {}
-    for item in args.env:
-        key, sep, value = item.partition("=")
-        if not sep or not key or any(c.isspace() for c in key):
-            raise UsageError("--env takes KEY=VALUE, got %r" % item)
-        env[key] = value
-    settings = {"handler": args.handler, "timeout_s": timeout, "memory_mb": memory, "env": env}
-    if args.with_boto3:
-        from shim.local import sandbox
-        sandbox.closure(sandbox.BOTO3)  # not installed: one line now, not a failed init later
-        settings["runtime_packages"] = sandbox.BOTO3
-    if args.max_concurrency is not None:
-        settings["max_concurrency"] = _number("--max-concurrency", args.max_concurrency, int)
-        if not 1 <= settings["max_concurrency"] <= MAX_CONCURRENCY:
-            raise UsageError("--max-concurrency must be between 1 and %d, got %s" % (MAX_CONCURRENCY, args.max_concurrency))
-    if args.snapstart:
-        if args.max_concurrency is not None:
-            raise UsageError("--snapstart and --max-concurrency do not combine: Lambda offers SnapStart for "
-                             "on-demand functions, not on Managed Instances")
-        settings["snapstart"] = True
-    return settings
-
-
-MAX_CONCURRENCY = 64  # worker processes on this machine; Lambda's default is 16 per vCPU for Python
-
-
-def open_task_root(args):
-    """The TaskRoot for the function the options point at (packed, unpacked or in place)."""
-    from shim.local import function
-    if args.zip and args.function_dir:
-        raise UsageError("give a FUNCTION_DIR or --zip, not both")
-    if args.zip and args.no_pack:
-        raise UsageError("--no-pack is for a FUNCTION_DIR; a --zip is always unpacked")
-    try:
-        task_root = function.prepare(args.function_dir or ".", args.zip, pack=not args.no_pack, handler=args.handler)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    for warning in task_root.pack_result.warnings if task_root.pack_result else ():
-        print("shim %s: warning: %s" % (getattr(args, "command", "invoke"), warning), file=sys.stderr)
-    return task_root
 
 
 def read_event(source):
@@ -127,12 +58,15 @@ def stop_on_signals():
 
 def main(args):
     from shim.local.function import Function
-    settings = function_settings(args)
+    config = function_config(args)
     event = read_event(args.event)
     stop_on_signals()
-    task_root = open_task_root(args)
-    settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
-    fn = Function(task_root.path, echo=_echo, **settings)
+    task_root = open_task_root(args, config)
+    try:
+        fn = Function(task_root, config=config, echo=_echo)
+    except BaseException:
+        task_root.remove()
+        raise
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
         result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
@@ -154,6 +88,9 @@ def main(args):
     if result.ok:
         return 0
     print("shim invoke: %s" % summary(result), file=sys.stderr)
+    from shim.local import hints
+    for line in hints.boto3_hint(result.error, config.with_boto3):
+        print("shim invoke: %s" % line, file=sys.stderr)
     return 1
 
 
@@ -207,13 +144,7 @@ def summary(result):
 
 def _echo(stream, text):
     # The runtime's stdout and stderr and our own lines all belong to the log stream.
-    from shim.local.function import for_terminal
+    from shim.local.result import for_terminal
     sys.stderr.write(for_terminal(text))
     sys.stderr.flush()
 
-
-def _number(option, text, kind):
-    try:
-        return kind(text)
-    except ValueError:
-        raise UsageError("%s takes a number, got %r" % (option, text)) from None

@@ -1,12 +1,16 @@
-"""`shim new DIR`: scaffold a function (see shim.local.scaffold), then say what to run next."""
+"""`shim new DIR`: scaffold a function (see shim.local.scaffold), add it to the project file
+(shim.local.projectfile: pyproject.toml's [tool.lambda-shim.functions.<name>], the file created if
+needed), then say what to run next."""
+import os
 import shlex
 
-from shim.local import scaffold
+from shim.local import projectfile, scaffold
 
 
 def configure(parser):
     parser.add_argument("directory", metavar="DIR",
-                        help="the function's folder: made if missing; existing files are never overwritten")
+                        help="the function's folder: made if missing; existing files are never overwritten. "
+                             "Its name is the function's name in the project file (pyproject.toml)")
     parser.add_argument("--sam", action="store_true",
                         help="also write template.yaml and a Makefile, so that `sam build` packs it with shim pack")
 
@@ -15,11 +19,15 @@ def main(args):
     if getattr(args, "sam", False):
         from shim.local import sam_scaffold
         sam_scaffold.check(args.directory)   # before anything is written
+    addition = projectfile.plan(args.directory)   # refused before any file is written
     written = scaffold.create(args.directory)
     if getattr(args, "sam", False):
         written += sam_scaffold.create(args.directory)
+    addition.write()
     where = shlex.quote(args.directory)
     print("Created %s" % ", ".join(written))
+    print("%s %s: [tool.lambda-shim.functions.%s]" % ("Created" if addition.create else "Added to",
+                                                      os.path.relpath(addition.file), addition.name))
     print("Next, from here:")
     print("  echo '{\"name\": \"Ada\"}' | shim invoke %s --event -" % where)
     print("  pytest %s" % where)

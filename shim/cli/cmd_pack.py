@@ -1,8 +1,15 @@
 """`shim pack`: the packer's command line (see shim.pack.packer).
 
+    shim pack orders                                        a function of the project file, into dist/orders.zip
     shim pack FUNCTION_DIR --output OUT.zip                 the function with the runtime in it
     shim pack FUNCTION_DIR --no-runtime --output OUT.zip    the function alone, for use with the layer
     shim pack --layer --output shim-layer.zip               the runtime layer
+
+FUNCTION is a function's name in the project file (pyproject.toml's
+[tool.lambda-shim]) or a directory; the file's handler, python, arch,
+requirements, exclude and runtime_layer apply, and the flags override them.
+Without --output the zip is dist/<name>.zip in the project's folder (the current
+folder for a directory outside any project).
 """
 import os
 import platform
@@ -16,9 +23,12 @@ DEFAULT_HANDLER = "handler.Handle"
 
 
 def configure(parser):
-    parser.add_argument("function_dir", metavar="FUNCTION_DIR", nargs="?",
-                        help="the folder with handler.py and friends (none with --layer)")
-    parser.add_argument("--output", "-o", metavar="OUT.zip", help="the zip to write (required without --extract-to)")
+    parser.add_argument("function_dir", metavar="FUNCTION", nargs="?",
+                        help="a function's name in the project file, or the folder with handler.py and friends "
+                             "(none with --layer)")
+    parser.add_argument("--output", "-o", default=None, metavar="OUT.zip",
+                        help="the zip to write (default: dist/NAME.zip in the project's folder, or in the current "
+                             "folder for a directory outside any project; required with --layer)")
     parser.add_argument("--extract-to", metavar="DIR",
                         help="also unpack the zip into DIR (absent or empty), modes kept: what `sam build` wants in "
                              "$(ARTIFACTS_DIR); without --output the zip itself is not kept")
@@ -57,9 +67,7 @@ def main(args):
         if not args.quiet or line.startswith("warning: "):
             print(line, file=sys.stderr, flush=True)
 
-    if args.output is None and args.extract_to is None:
-        raise UsageError("give --output OUT.zip (or --extract-to DIR)")
-    if args.output is None:   # only the unpacked tree is wanted: the zip goes to a temporary folder
+    if args.output is None and args.extract_to is not None:   # only the unpacked tree is wanted: the zip goes to a temporary folder
         import tempfile
         with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
             args.output = os.path.join(scratch, "function.zip")
@@ -72,16 +80,38 @@ def main(args):
                  if value]
         if given:
             raise UsageError("--layer packs the runtime alone: %s cannot go with it" % ", ".join(given))
+        if not args.output:
+            raise UsageError("--layer needs --output LAYER.zip")
         result = pack_layer(args.output, **target)
     else:
-        if not args.function_dir:
-            raise UsageError("which function? give FUNCTION_DIR (or --layer for the runtime layer)")
-        result = pack(args.function_dir, args.output, handler=args.handler or DEFAULT_HANDLER,
-                      requirements=args.requirements, exclude=args.exclude, runtime=not args.no_runtime, **target)
+        from shim.local import project
+        try:
+            config = project.resolve(args.function_dir)
+        except UsageError:
+            if args.function_dir is None:
+                raise UsageError("which function? give FUNCTION_DIR (or --layer for the runtime layer), or a "
+                                 "function's name from the project file") \
+                    from None
+            raise
+        output = args.output or _default_output(config)
+        result = pack(config.path, output, handler=args.handler or config.handler,
+                      requirements=args.requirements or config.requirements,
+                      exclude=list(config.exclude) + list(args.exclude),
+                      runtime=not (args.no_runtime or config.runtime_layer),
+                      **dict(target, arch=args.arch or config.arch,
+                             python_version=args.python_version or config.python))
     if args.extract_to:
         from shim.pack.ziputil import extract
-        extract(args.output, args.extract_to, read_only=False)
+        extract(result.path, args.extract_to, read_only=False)
     print(summary(result))
     if args.extract_to:
         print("Unpacked into %s (modes kept: bootstrap 0755)" % args.extract_to)
     return 0
+
+
+def _default_output(config):
+    """dist/<name>.zip in the project's folder; in the current one for a directory outside any project."""
+    from shim.local import project
+    found = project.find_project(config.path)
+    root = found.root if found is not None and config.name in found.functions else os.getcwd()
+    return os.path.join(root, "dist", config.name + ".zip")

@@ -19,8 +19,9 @@ from shim import UsageError
 
 
 def configure(parser):
-    parser.add_argument("function_dir", nargs="?", metavar="FUNCTION_DIR",
-                        help="the function's directory (default: the current directory)")
+    parser.add_argument("function_dir", nargs="?", metavar="FUNCTION",
+                        help="a function's name in the project file, or its directory (default: the function "
+                             "whose directory you are in, or the current directory)")
     parser.add_argument("--zip", metavar="PATH", help="read the plugin manifest of a built zip instead")
     parser.add_argument("--no-pack", action="store_true",
                         help="what a run in place loads: the directory and this interpreter's site-packages, "
@@ -32,6 +33,10 @@ def configure(parser):
 def main(args):
     from shim.runtime import errors, plugins
     env = _env(args.env)
+    config, flagged = None, plugins.SELECTION_VARIABLE in env
+    if not args.zip or args.function_dir:
+        config = _config(args.function_dir)
+        env = dict(_project_env(config), **env)
     if args.zip and args.function_dir:
         raise UsageError("give a FUNCTION_DIR or --zip, not both")
     if args.zip and args.no_pack:
@@ -39,10 +44,10 @@ def main(args):
     if args.zip:
         where, how, entries = args.zip, "the zip's %s" % plugins.MANIFEST, _from_zip(args.zip)
     else:
-        function_dir = args.function_dir or "."
+        function_dir = config.path
         if not os.path.isdir(function_dir):
             raise UsageError("function directory %s does not exist or is not a directory" % function_dir)
-        where = function_dir
+        where = args.function_dir or "."
         if args.no_pack:
             from shim.pack.plugins import discover, in_place_paths
             how, entries = "run in place: the directory, PYTHONPATH and this interpreter's site-packages", \
@@ -60,7 +65,8 @@ def main(args):
         origin = ", found in %s" % entry.origin if entry.origin else ""
         print("  %d. %-*s  %s  (entry point of %s %s%s)"
               % (number, width, entry.name, entry.value, entry.distribution, entry.version, origin))
-    selection, source = (env[plugins.SELECTION_VARIABLE], "--env") if plugins.SELECTION_VARIABLE in env else (
+    selection, source = (env[plugins.SELECTION_VARIABLE], "--env" if flagged else "the project file") \
+        if plugins.SELECTION_VARIABLE in env else (
         os.environ.get(plugins.SELECTION_VARIABLE), "this environment")
     try:
         chosen = plugins.select(entries, selection)
@@ -76,6 +82,25 @@ def main(args):
         "loads %s, in this order" % ", ".join(entry.name for entry in chosen) if chosen else "none load",
         "; not loaded: %s" % ", ".join(left_out) if left_out and chosen else ""))
     return 0
+
+
+def _config(target):
+    """The function's settings: a name in the project file or a directory (as shim invoke takes it)."""
+    from shim.local import project
+    try:
+        return project.resolve(target)
+    except UsageError:
+        if target is None:
+            return project.FunctionConfig(path=os.path.abspath("."))
+        if os.sep in target or not os.path.exists(target):
+            raise UsageError("function directory %s does not exist or is not a directory" % target) from None
+        raise
+
+
+def _project_env(config):
+    """What the project gives the function's environment (env file, then environment): SHIM_PLUGINS may be there."""
+    from shim.local.runconfig import environment_of
+    return environment_of(config)
 
 
 def _env(items):

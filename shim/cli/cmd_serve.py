@@ -4,7 +4,10 @@
     curl -d '{"name": "Ada"}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations
 
 The path is the AWS emulator's (any function name is accepted in it, as in the
-Invoke API's own path). Unlike the emulator, a failed invoke is marked as the
+Invoke API's own path). With no FUNCTION in a project (pyproject.toml with
+[tool.lambda-shim]), every function of the project is served, each by its name
+(an unknown name gets the Invoke API's 404), and each with function_url = true
+on a URL prefix of its own, /<name>/ (see shim.local.routes). Unlike the emulator, a failed invoke is marked as the
 real Invoke API marks it: HTTP 200 with the error object as the body and
 `X-Amz-Function-Error: Unhandled`. The HTTP side is shim.frontend.
 
@@ -21,7 +24,8 @@ import sys
 import threading
 
 from shim import UsageError
-from shim.cli.cmd_invoke import add_function_arguments, function_settings, open_task_root, stop_on_signals
+from shim.cli.cmd_invoke import add_function_arguments, stop_on_signals
+from shim.cli.options import function_config, open_task_root
 
 
 def configure(parser):
@@ -31,13 +35,13 @@ def configure(parser):
                         help="how many execution environments (runtime processes) to run (default: 1)")
     parser.add_argument("--function-url", action="store_true",
                         help="also serve every other path and method as the function's Function URL "
-                             "(payload 2.0 events; a streamed HTTP response streams)")
+                             "(payload 2.0 events; a streamed HTTP response streams); for a whole project, "
+                             "every function's, under /NAME/")
 
 
 def main(args):
-    from shim.local.invoke_api import Pool, Server
-    from shim.local.function import Function
-    settings = function_settings(args)
+    from shim.local.invoke_api import Server
+    configs = _functions(args)
     port = _number("--port", args.port)
     if not 0 <= port <= 65535:
         raise UsageError("--port must be between 0 and 65535, got %s" % args.port)
@@ -46,32 +50,39 @@ def main(args):
         raise UsageError("--concurrency must be between 1 and 64, got %s" % args.concurrency)
     stop_on_signals()
     log = _Log()
+    single = not isinstance(configs, list)
+    url = single and (args.function_url or configs.function_url)
     try:
-        server = Server(port, None, log, function_url=args.function_url)
+        server = Server(port, None, log, function_url=url)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError("port %d on 127.0.0.1 is in use (pick another with --port, or 0 for any free one)"
                              % port) from None
         raise UsageError("cannot listen on 127.0.0.1:%d: %s" % (port, exc.strerror or exc)) from None
-    task_root = None
+    task_roots = []
     pool = None
     try:
-        task_root = open_task_root(args)
-        settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
-        pool = Pool(Function(task_root.path, function_name="function", **settings) for _ in range(concurrency))
+        pool = (_pool if single else _routes)(configs, args, concurrency, task_roots, log)
         server.pool = pool
         pool.start()
-        for fn in pool.functions:
-            if fn.init_failure is not None:
-                log("shim serve: init failed (every invoke retries it): %s\n" % _one_line(fn.init_failure))
-                break
-        url = "http://127.0.0.1:%d/2015-03-31/functions/function/invocations" % server.server_address[1]
-        per = settings.get("max_concurrency")
+        failed = {}
+        for fn in pool.functions:   # one line per function whose init failed
+            if fn.init_failure is not None and fn.config.name not in failed:
+                failed[fn.config.name] = True
+                log("shim serve: %s: init failed (every invoke retries it): %s\n"
+                    % (fn.config.name, _one_line(fn.init_failure)))
+        base = "http://127.0.0.1:%d" % server.server_address[1]
+        functions = pool.functions
+        per = functions[0].max_concurrency if single else None
+        names = ["function"] if single else list(pool.pools)
         log("shim serve: listening on %s (%d environment%s%s; runtime pids %s); Ctrl-C stops\n" % (
-            url, concurrency, "" if concurrency == 1 else "s", ", %d invokes at once in each" % per if per else "",
-            " ".join(str(fn.pid) for fn in pool.functions)))
-        if args.function_url:
-            log("shim serve: Function URL on http://127.0.0.1:%d/ (any other path)\n" % server.server_address[1])
+            ", ".join("%s/2015-03-31/functions/%s/invocations" % (base, name) for name in names),
+            len(functions), "" if len(functions) == 1 else "s",
+            ", %d invokes at once in each" % per if per else "", " ".join(str(fn.pid) for fn in functions)))
+        if url:
+            log("shim serve: Function URL on %s/ (any other path)\n" % base)
+        for prefix in ([] if single else pool.urls):
+            log("shim serve: %s's Function URL on %s%s/\n" % (prefix[1:], base, prefix))
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
@@ -82,16 +93,60 @@ def main(args):
         server.server_close()
         if pool is not None:
             pool.close()
-            for fn in pool.functions:  # what each runtime said on its way out, as Lambda logs it
+            functions = pool.functions
+            for fn in functions:  # what each runtime said on its way out, as Lambda logs it
                 log("".join(fn.shutdown_lines()))
-            if not all(fn.wants_sigterm for fn in pool.functions):
+            if not all(fn.wants_sigterm for fn in functions):
                 log("shim serve: no extension was registered: on Lambda these environments would get SIGKILL, "
                     "not SIGTERM (a shim.on_shutdown callback registers one)\n")
         server.wait_idle(2.0)
-        if task_root is not None:
+        for task_root in task_roots:
             task_root.remove()
     log("shim serve: stopped\n")
     return 0
+
+
+def _functions(args):
+    """One FunctionConfig (a FUNCTION or --zip given, or no project here), or the project's, as a list."""
+    from shim.local import project
+    found = project.find_project(".") if args.function_dir is None and not args.zip else None
+    if found is None:
+        return function_config(args)
+    if not found.functions:
+        raise UsageError("%s has no functions in [tool.lambda-shim.functions]: add one with `shim new DIR`"
+                         % found.file)
+    if args.handler:
+        raise UsageError("--handler names one function's handler: give its name too (shim serve NAME --handler ...)")
+    return [function_config(args, config) for config in found.functions.values()]
+
+
+def _pool(config, args, concurrency, task_roots, log):
+    from shim.local.function import Function
+    from shim.local.invoke_api import Pool
+    task_root = open_task_root(args, config, "serve")
+    task_roots.append(task_root)
+    pool = Pool(Function(task_root, config=config) for _ in range(concurrency))
+    hinted = []
+
+    def hint(result):  # said once per function, beside the transcripts (the answers stay Lambda's)
+        if not result.ok and not hinted:
+            from shim.local import hints
+            lines = hints.boto3_hint(result.error, config.with_boto3)
+            if lines:
+                hinted.append(True)
+                log("".join("shim serve: %s: %s\n" % (config.name, line) for line in lines))
+    for fn in pool.functions:
+        fn.observers.append(hint)
+    return pool
+
+
+def _routes(configs, args, concurrency, task_roots, log):
+    from shim.local.routes import Routes
+    routes = Routes()
+    for config in configs:
+        pool = _pool(config, args, concurrency, task_roots, log)
+        routes.add(config.name, pool, aliases=(config.lambda_name,), url=config.function_url or args.function_url)
+    return routes
 
 
 def _one_line(failure):
@@ -110,7 +165,7 @@ class _Log:
         self._lock = threading.Lock()
 
     def __call__(self, text):
-        from shim.local.function import for_terminal
+        from shim.local.result import for_terminal
         with self._lock:
             sys.stderr.write(for_terminal(text))
             sys.stderr.flush()

@@ -41,7 +41,9 @@ def main(argv=None):
 
 
 def demo(function_dir, handler, event_text=None):
-    from shim.local.function import Function, for_terminal, prepare
+    from shim.local.function import Function
+    from shim.local.result import for_terminal
+    from shim.local.taskroot import prepare
     try:
         event = json.loads(event_text) if event_text else SAMPLE_EVENTS.get(
             handler.rpartition(".")[0].split("/")[-1], SAMPLE_EVENTS["handler"])

@@ -49,12 +49,16 @@ class Environment:
     isolated=False runs it on `python` itself with the developer's environment, and a
     task root without its own bootstrap from the checkout. runtime_packages names
     installed distributions to put on its path after the task root, as a managed
-    runtime has boto3 (see shim.local.sandbox).
+    runtime has boto3 (see shim.local.sandbox). config, a FunctionConfig, gives the
+    handler, function name, memory and timeout instead of those keywords.
     """
 
     def __init__(self, task_root, handler="handler.Handle", *, bootstrap=None, python=None, env=None,
                  function_name="function", memory_mb=128, timeout_s=3.0, args=(), cwd=None, pass_fds=(),
-                 process_group=False, on_line=None, isolated=True, runtime_packages=()):
+                 process_group=False, on_line=None, isolated=True, runtime_packages=(), config=None):
+        if config is not None:  # a shim.local.project.FunctionConfig: its handler, name, memory and timeout
+            handler, function_name = config.handler, config.lambda_name
+            memory_mb, timeout_s = config.memory, float(config.timeout)
         self.task_root = os.path.abspath(str(task_root))
         self.handler = handler
         self.isolated = isolated

@@ -4,153 +4,38 @@
 share. It starts the real bootstrap (see shim.local.environment), measures the init and
 each invoke, enforces the timeout the way Lambda does (kill the runtime, report
 "Task timed out", start a fresh one for the next invoke: a cold start again),
-and returns an `InvokeResult` that can print Lambda's START/END/REPORT lines.
+and returns an `InvokeResult` (shim.local.result) that can print Lambda's
+START/END/REPORT lines.
 
-    fn = Function("handlers", "handler.Handle", timeout_s=3)
+    fn = Function(task_root, config=FunctionConfig(handler="handler.Handle", timeout=3))
     result = fn.invoke({"name": "Ada"})
     print(result.payload, result.report_line())
     fn.stop()
 
-`prepare()` turns what the user points at (a directory, packed or not, or a
-zip) into a task root, the way Lambda unpacks a deployment package.
+Its settings are a shim.local.project.FunctionConfig (the project file's, with
+a command's flags or the fixture's arguments over them). The older keywords
+(handler, timeout_s, memory_mb, env, function_name, max_concurrency, snapstart)
+still work and override the config. shim.local.taskroot.prepare() makes the task
+root from a directory or a zip.
 """
-import dataclasses
-import json
-import math
-import os
-import re
-import shutil
-import tempfile
 import threading
 import time
 import uuid
-from typing import Dict, List, Optional
 
 from shim.local.emulator import END
 from shim.local import snaprestore, workerlogs
 from shim.local.environment import Environment, exit_reason
+from shim.local.project import FunctionConfig
+from shim.local.runconfig import environment_of, interpreter_for, target_python  # noqa: F401
+# Their homes are shim.local.result and shim.local.taskroot; importable from here too, as before.
+from shim.local.result import InvokeResult, for_terminal, json_bytes as _json, parse_line, parse_logs  # noqa: F401
+from shim.local.taskroot import TaskRoot, prepare, remove_tree  # noqa: F401
 from shim.runtime import errors
 from shim.runtime.logs import utc_timestamp
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 _AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
 SHUTDOWN_GRACE_MS = 500  # Lambda's for a runtime with an internal extension
-
-
-@dataclasses.dataclass(repr=False)
-class InvokeResult:
-    """How one invoke ended, with what Lambda would log about it.
-
-    kind: 'response', 'error' (the handler failed), 'init_error' (init failed),
-    'timeout', or 'lost' (the runtime process died: Runtime.ExitError).
-    """
-
-    request_id: str
-    kind: str
-    body: bytes = b""
-    content_type: Optional[str] = None
-    error_type: Optional[str] = None
-    duration_ms: float = 0.0
-    init_ms: Optional[float] = None       # set on a cold start only
-    restore_ms: Optional[float] = None    # set on the first invoke of a SnapStart restore instead
-    memory_mb: int = 128
-    max_memory_kb: Optional[int] = None
-    logs: str = ""                        # what the runtime wrote during this invoke
-    init_logs: str = ""                   # and during the init before it (cold start only)
-    # A streamed response: its chunks as they came, when each came (ms after the runtime took the
-    # event), the time to its first byte, and the error it ended with (from its trailers), if any.
-    streamed: bool = False
-    chunks: List[bytes] = dataclasses.field(default_factory=list)
-    chunk_times_ms: List[float] = dataclasses.field(default_factory=list)
-    first_byte_ms: Optional[float] = None
-    stream_error: Optional[dict] = None
-    trailers: Dict[str, str] = dataclasses.field(default_factory=dict)
-
-    @property
-    def ok(self):
-        return self.kind == "response"
-
-    @property
-    def payload(self):
-        """The response decoded from JSON (the raw text if it is not JSON), or the error object."""
-        if self.stream_error is not None:
-            return self.stream_error
-        if not self.body:
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return self.body.decode("utf-8", "replace")
-
-    @property
-    def error(self):
-        """The error object ({errorMessage, errorType, ...}) when the invoke failed, else None."""
-        return None if self.ok else self.payload
-
-    @property
-    def records(self):
-        return parse_logs(self.logs)
-
-    @property
-    def init_records(self):
-        return parse_logs(self.init_logs)
-
-    @property
-    def max_memory_mb(self):
-        return int(math.ceil(self.max_memory_kb / 1024.0)) if self.max_memory_kb else 0
-
-    @property
-    def billed_ms(self):
-        # Lambda bills the init phase of a cold start along with the invoke, in whole ms.
-        return int(math.ceil(self.duration_ms + (self.init_ms or 0.0)))
-
-    @property
-    def cold(self):
-        return self.init_ms is not None or self.restore_ms is not None
-
-    def start_line(self):
-        return "START RequestId: %s Version: $LATEST" % self.request_id
-
-    def end_line(self):
-        return "END RequestId: %s" % self.request_id
-
-    def report_line(self):
-        fields = ["REPORT RequestId: %s" % self.request_id,
-                  "Duration: %.2f ms" % self.duration_ms,
-                  "Billed Duration: %d ms" % self.billed_ms,
-                  "Memory Size: %d MB" % self.memory_mb,
-                  "Max Memory Used: %d MB" % self.max_memory_mb]
-        if self.init_ms is not None:
-            fields.append("Init Duration: %.2f ms" % self.init_ms)
-        if self.streamed:  # not in Lambda's REPORT: what a streamed response is for
-            fields.append("Time To First Byte: %s" % ("%.2f ms" % self.first_byte_ms if self.first_byte_ms is not None
-                                                      else "none (empty stream)"))
-        if self.restore_ms is not None:  # as Lambda reports a SnapStart restore (no Init Duration then)
-            fields += ["Restore Duration: %.2f ms" % self.restore_ms,
-                       "Billed Restore Duration: %d ms" % math.ceil(self.restore_ms)]
-        if self.kind == "timeout":
-            fields.append("Status: timeout")
-        elif self.kind in ("lost", "init_error"):
-            fields += ["Status: error", "Error Type: %s" % self.error_type]
-        return "\t".join(fields)
-
-    def platform_lines(self):
-        """Lambda's own lines about a failure of the environment (none for a handler's error)."""
-        if self.kind == "timeout":
-            return [self.error["errorMessage"]]
-        if self.kind == "lost":
-            return [self.error["errorMessage"], self.error_type]
-        return []
-
-    def transcript(self):
-        """Everything Lambda's log stream would show for this invoke, as one string."""
-        lines = [self.init_logs, self.start_line() + "\n", self.logs]
-        lines += [line + "\n" for line in [self.end_line(), self.report_line()] + self.platform_lines()]
-        return "".join(_ending_in_newline(part) for part in lines if part)
-
-    def __repr__(self):
-        shown = self.body[:300].decode("utf-8", "replace")
-        return "<InvokeResult %s %s %s>" % (self.kind, self.request_id, shown)
 
 
 class Function:
@@ -162,27 +47,39 @@ class Function:
     echo(stream, text), if given, sees the runtime's output live.
     """
 
-    def __init__(self, task_root, handler="handler.Handle", *, memory_mb=128, timeout_s=3.0, env=None,
-                 function_name="function", bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None,
-                 max_concurrency=None, snapstart=False, isolated=True, runtime_packages=()):
-        if not timeout_s or timeout_s <= 0:
+    def __init__(self, task_root, handler=None, *, config=None, memory_mb=None, timeout_s=None, env=None,
+                 function_name=None, bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None,
+                 max_concurrency=None, snapstart=None, isolated=True, runtime_packages=()):
+        """task_root: a directory, or a TaskRoot (its env and the stand-in /opt of its layers are used).
+        env: variables over everything else (TaskRoot's < env file < config.environment < env)."""
+        if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout must be more than 0 seconds")
-        self.task_root = str(task_root)
-        self.handler = handler
-        self.memory_mb = memory_mb
-        self.timeout_s = float(timeout_s)
-        self.env = dict(env or {})
+        self.config = config = (config or FunctionConfig()).with_overrides(
+            handler=handler, memory=memory_mb, timeout=timeout_s, function_name=function_name,
+            max_concurrency=max_concurrency, snapstart=snapstart)
+        self.task_root = str(getattr(task_root, "path", task_root))
+        self.handler = config.handler
+        self.memory_mb = config.memory
+        self.timeout_s = float(config.timeout)
+        self.env = environment_of(config, getattr(task_root, "env", None), env)
         # Lambda Managed Instances: up to N invokes at once in one environment (shim.runtime.concurrency).
-        self.max_concurrency = max_concurrency
+        self.max_concurrency = max_concurrency = config.max_concurrency
         if max_concurrency:
             self.env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(max_concurrency)
         # SnapStart: init up to the snapshot once, then restore from it (shim.local.snaprestore).
-        self.snapstart = snapstart
-        if snapstart:
+        self.snapstart = config.snapstart
+        if self.snapstart:
             self.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+        bootstrap = bootstrap or getattr(task_root, "bootstrap", None)   # e.g. /opt/bootstrap of a runtime layer
+        python = python or interpreter_for(target_python(config, task_root))
+        runtime_packages = tuple(runtime_packages)
+        if config.with_boto3:
+            from shim.local import sandbox
+            sandbox.closure(sandbox.BOTO3)  # not installed: one line now, not a failed init later
+            runtime_packages += tuple(name for name in sandbox.BOTO3 if name not in runtime_packages)
         self.restore_ms = None   # of the current restore, with snapstart
         self._restore_again = False
-        self.function_name = function_name
+        self.function_name = config.lambda_name
         self.bootstrap = bootstrap
         self.python = python
         self.isolated = isolated                  # see shim.local.environment.Environment
@@ -222,8 +119,7 @@ class Function:
                 raise RuntimeError("the function was closed")
             self.stop()
             environment = Environment(
-                self.task_root, self.handler, bootstrap=self.bootstrap, python=self.python, env=self.env,
-                function_name=self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s,
+                self.task_root, config=self.config, bootstrap=self.bootstrap, python=self.python, env=self.env,
                 process_group=True, on_line=self.echo, isolated=self.isolated,
                 runtime_packages=self.runtime_packages)
             self.environment = environment
@@ -496,143 +392,3 @@ def _exited(environment, wait_s=1.0):
         return True
     except Exception:  # noqa: BLE001 - still running
         return False
-
-
-# -- log records -------------------------------------------------------------------------------
-
-_TEXT_RECORD = re.compile(r"\[(?P<level>[A-Z]+)\]\t(?P<timestamp>\d{4}-\d\d-\d\dT[\d:.]+Z?)\t(?P<requestId>[^\t]*)\t")
-
-
-def parse_line(line):
-    """One log line as a record (a dict).
-
-    Lambda's JSON format gives the object itself; the text format
-    `[LEVEL]\\t<timestamp>\\t<requestId>\\t<message>` gives those four keys with
-    the message's folded newlines (\\r) restored; anything else (print output)
-    is {"message": line}.
-    """
-    line = line.rstrip("\n")
-    if line.startswith("{"):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            return record
-    match = _TEXT_RECORD.match(line)
-    if match:
-        record = match.groupdict()
-        record["message"] = line[match.end():].replace("\r", "\n")
-        return record
-    return {"message": line}
-
-
-def parse_logs(text):
-    # Not splitlines(): it would also split at the \r that fold one record's lines together.
-    return [parse_line(line) for line in text.split("\n") if line.strip()]
-
-
-# -- deployment packages -----------------------------------------------------------------------
-
-class TaskRoot:
-    """A directory to run a function from; remove() deletes it if we made it.
-
-    env: variables the runtime needs to run it as deployed (for a directory run in
-    place, where to find the plugin manifest that pack would have put in the zip).
-    """
-
-    def __init__(self, path, temporary=None, pack_result=None, env=None):
-        self.path = path
-        self.temporary = temporary
-        self.pack_result = pack_result
-        self.env = dict(env or {})
-
-    def remove(self):
-        if self.temporary:
-            remove_tree(self.temporary)
-            self.temporary = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle", quiet=True):
-    """A TaskRoot for a function directory (packed into a zip first unless pack=False) or a zip.
-
-    A zip is unpacked read-only into a temporary directory, as Lambda mounts the
-    package: writing anywhere but /tmp fails there too. Raises ValueError with
-    a one-line message for a missing or unusable source.
-    """
-    if zip_path is not None:
-        if not os.path.isfile(zip_path):
-            raise ValueError("no such zip file: %s" % zip_path)
-    elif not os.path.isdir(function_dir or ""):
-        raise ValueError("no such function directory: %s" % function_dir)
-    if zip_path is None and is_unpacked_package(function_dir):
-        return TaskRoot(os.path.abspath(function_dir))   # e.g. sam build's artifact: it runs as it is
-    if zip_path is None and not pack:
-        return _in_place(function_dir)
-    from shim.pack import packer as packing  # only when packing: it is the heavier import
-    temporary = tempfile.mkdtemp(prefix="shim-task-")
-    try:
-        result = None
-        if zip_path is None:
-            zip_path = os.path.join(temporary, "function.zip")
-            result = packing.pack(function_dir, zip_path, handler=handler, quiet=quiet)
-        task_root = os.path.join(temporary, "task")
-        packing.extract(zip_path, task_root, read_only=True)
-        return TaskRoot(task_root, temporary, result)
-    except BaseException:
-        remove_tree(temporary)
-        raise
-
-
-def is_unpacked_package(directory):
-    """A deployment zip's contents (bootstrap and the runtime at the root), as `sam build` leaves them."""
-    return os.path.isfile(os.path.join(directory, "bootstrap")) and \
-        os.path.isdir(os.path.join(directory, "shim", "runtime"))
-
-
-def _in_place(function_dir):
-    """The directory as it is, with the plugins pack would find in it (and in this interpreter's site)."""
-    from shim.pack import plugins  # importlib-metadata: paid only by runs in place
-    temporary = tempfile.mkdtemp(prefix="shim-plugins-")
-    try:
-        env, found = plugins.write_in_place_manifest(function_dir, temporary)
-    except BaseException:
-        remove_tree(temporary)
-        raise
-    if not found:
-        remove_tree(temporary)
-        temporary = None
-    return TaskRoot(os.path.abspath(function_dir), temporary, env=env)
-
-
-def remove_tree(path):
-    """rmtree for a tree made read-only by extract()."""
-    from shim.pack.ziputil import make_writable
-    try:
-        make_writable(path)
-    except OSError:
-        pass
-    shutil.rmtree(path, ignore_errors=True)
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-def _json(obj):
-    return json.dumps(obj).encode("utf-8")
-
-
-
-
-def for_terminal(text):
-    """Log text with the newlines that the text format folds into \\r put back, for people to read."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _ending_in_newline(text):
-    return text if text.endswith("\n") else text + "\n"

@@ -5,6 +5,7 @@ Kept apart from shim.cli.cmd_serve, which only builds the options and the pool, 
 """
 import base64
 import json
+import os
 import queue
 import re
 import threading
@@ -69,11 +70,21 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, port, pool, log, function_url=False):
         super().__init__(("127.0.0.1", port), InvokeHandler)
-        self.pool = pool
+        self.pool = pool  # a Pool (any function name), or shim.local.routes.Routes (a project's functions by name)
         self.log = log
         self.function_url = function_url  # every other path and method is the function's Function URL
         self.in_flight = 0
         self._idle = threading.Condition()
+
+    def pool_for(self, name):
+        """The Pool that serves the function `name` in an Invoke API path; None: no such function."""
+        return self.pool.for_name(name) if hasattr(self.pool, "for_name") else self.pool
+
+    def url_for(self, target):
+        """(Pool, request target as the function sees it) for a Function URL request; None: no route."""
+        if hasattr(self.pool, "for_url"):
+            return self.pool.for_url(target)
+        return (self.pool, target) if self.function_url else None
 
     def track(self, step):
         with self._idle:
@@ -99,10 +110,14 @@ class InvokeHandler(KeepAliveHandler):
     def _post(self):
         path = self.path.split("?", 1)[0]
         streaming = STREAM_PATH.fullmatch(path)
-        if not INVOKE_PATH.fullmatch(path) and not streaming:
-            if self.server.function_url:
-                return self._url()
-            return self._fail(404, "ResourceNotFoundException", "No route for POST %s" % self.path)
+        match = INVOKE_PATH.fullmatch(path) or streaming
+        if not match:
+            return self._other_method()
+        pool = self.server.pool_for(match.group("name"))
+        if pool is None:  # as the Invoke API answers for a function it does not know
+            region = os.environ.get("AWS_REGION", "us-east-1")
+            return self._fail(404, "ResourceNotFoundException", "Function not found: arn:aws:lambda:%s:000000000000:"
+                              "function:%s" % (region, match.group("name")))
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True  # its body is still on the wire
             return self._fail(411, "LengthRequiredException", "Send the payload with a Content-Length")
@@ -132,7 +147,7 @@ class InvokeHandler(KeepAliveHandler):
         if kind == "DryRun":
             return self._send(204, b"")
         if kind == "Event" and not streaming:  # asynchronous: accepted now, run in the background
-            threading.Thread(target=self._invoke, args=(event,), daemon=True).start()
+            threading.Thread(target=self._invoke, args=(event, pool), daemon=True).start()
             return self._send(202, b"")
         if kind != "RequestResponse":
             return self._fail(400, "InvalidParameterValueException", "Unknown X-Amz-Invocation-Type %r" % kind)
@@ -140,7 +155,7 @@ class InvokeHandler(KeepAliveHandler):
         want_tail = (self.headers.get("X-Amz-Log-Type") or "").lower() == "tail"
         # A function that streams is relayed as it streams; one that does not is answered whole below.
         sink = (relay.EventStreamRelay if streaming else relay.InvokeRelay)(self, request_id, want_tail)
-        result = self._invoke(event, request_id=request_id, on_stream=sink.on_stream)
+        result = self._invoke(event, pool, request_id=request_id, on_stream=sink.on_stream)
         if result is None and sink.writer.started:
             return sink.writer.abort()
         if result is None:
@@ -172,18 +187,20 @@ class InvokeHandler(KeepAliveHandler):
             pass
 
     def do_GET(self):
-        if self.server.function_url:
-            return self._url()
+        route = self.server.url_for(self.path)
+        if route is not None:
+            return self._url(*route)
         self._fail(404, "ResourceNotFoundException", "No route for GET %s; invoke with POST" % self.path)
 
     def _other_method(self):
-        if self.server.function_url:
-            return self._url()
+        route = self.server.url_for(self.path)
+        if route is not None:
+            return self._url(*route)
         self._fail(404, "ResourceNotFoundException", "No route for %s %s" % (self.command, self.path))
 
     do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _other_method
 
-    def _url(self):
+    def _url(self, pool, target):
         """The function's Function URL: the request as a payload 2.0 event, the answer as an HTTP response."""
         self.server.track(+1)
         try:
@@ -196,19 +213,20 @@ class InvokeHandler(KeepAliveHandler):
                 return self._send(413 if length > MAX_REQUEST_BYTES else 400, b"", {"Content-Type": "text/plain"})
             body = self.rfile.read(length) if length else b""
             request_id = str(uuid.uuid4())
-            event = function_url.event(self.command, self.path, self.headers.items(), body, request_id,
+            event = function_url.event(self.command, target, self.headers.items(), body, request_id,
                                        self.client_address[0])
             sink = relay.FunctionURLRelay(self, self.server.log)
-            result = self._invoke(json.dumps(event).encode("utf-8"), request_id=request_id, on_stream=sink.on_stream)
+            result = self._invoke(json.dumps(event).encode("utf-8"), pool, request_id=request_id,
+                                  on_stream=sink.on_stream)
             if result is None:
                 return sink.writer.abort() if sink.writer.started else self._send(503, b"")
             sink.finish(result)
         finally:
             self.server.track(-1)
 
-    def _invoke(self, event, **options):
+    def _invoke(self, event, pool, **options):
         try:
-            result = self.server.pool.invoke(event, keep_stream=False, **options)  # streamed chunks are passed on, not kept
+            result = pool.invoke(event, keep_stream=False, **options)  # streamed chunks are passed on, not kept
         except RuntimeError:  # closed while this request waited
             return None
         self.server.log(result.transcript())

@@ -211,6 +211,8 @@ def resolve(target: Optional[str], start: str = ".") -> FunctionConfig:
                         return config
             return FunctionConfig(name=os.path.basename(here) or "function", path=here)
         known = (" (the project's functions: %s)" % ", ".join(project.functions)) if project else ""
+        if os.sep in target or target.startswith("."):   # a path, not a name
+            raise UsageError("no such function directory: %s%s" % (target, known))
         raise UsageError("no function or directory named %r%s" % (target, known))
     here = os.path.abspath(start)
     if project is not None:

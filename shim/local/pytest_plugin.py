@@ -7,7 +7,9 @@ invoke` does:
     lambda_function(path, handler="handler.Handle", ...)         # stopped after the test
     lambda_function_module(path, handler="handler.Handle", ...)  # stopped after the module
 
-Both return a shim.function.Function, already started (its init measured);
+`path` is a function's name in the project file (pyproject.toml's [tool.lambda-shim])
+or a directory; the project's settings apply, and the fixture's arguments override
+them. Both return a shim.local.function.Function, already started (its init measured);
 `fn.invoke(event)` returns an InvokeResult with .payload, .ok, .error and
 .error_type, .records (the log lines of the invoke, parsed), .init_ms (on a
 cold start), .duration_ms, .max_memory_mb, .request_id; for a streamed response
@@ -33,18 +35,28 @@ class _Factory:
         self.rootpath = str(rootpath)
         self.started = []
 
-    def __call__(self, path=None, handler="handler.Handle", *, zip=None, pack=False, timeout=3.0, memory=128,
-                 env=None, start=True, max_concurrency=None, snapstart=False, runtime_packages=()):
-        """Start the function in `path` (relative to the rootdir; in place unless pack=True) or `zip`.
+    def __call__(self, path=None, handler=None, *, zip=None, pack=False, timeout=None, memory=None,
+                 env=None, start=True, max_concurrency=None, snapstart=None, runtime_packages=(), **settings):
+        """Start the function `path`: a function's name in the project file (pyproject.toml's
+        [tool.lambda-shim] at or above the rootdir), or a directory (relative to the rootdir; in place
+        unless pack=True), or `zip`. The project's settings apply; the arguments override them, and any
+        other FunctionConfig setting may be given by name (with_boto3=True, env_file=..., layers=[...]).
         runtime_packages: installed distributions it may import beyond its own files, e.g. ("boto3",)."""
-        from shim.local.function import Function, prepare
+        from shim.local.function import Function
+        from shim.local.taskroot import prepare_config
         if path is None and zip is None:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
-        task_root = prepare(self._resolve(path), self._resolve(zip), pack=pack, handler=handler)
+        if settings.get("env_file") is not None:   # paths relative to the rootdir, as `path` and `zip`
+            settings["env_file"] = self._resolve(settings["env_file"])
+        if settings.get("layers") is not None:
+            settings["layers"] = [layer if str(layer).startswith("arn:") else self._resolve(layer)
+                                  for layer in settings["layers"]]
+        config = self._config(path).with_overrides(
+            handler=handler, timeout=timeout, memory=memory, max_concurrency=max_concurrency, snapstart=snapstart,
+            **settings)
+        task_root = prepare_config(config, self._resolve(zip), pack=pack)
         try:
-            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory,
-                          env=dict(task_root.env, **(env or {})), max_concurrency=max_concurrency,
-                          snapstart=snapstart, runtime_packages=runtime_packages)
+            fn = Function(task_root, config=config, env=env, runtime_packages=runtime_packages)
         except BaseException:
             task_root.remove()
             raise
@@ -53,6 +65,20 @@ class _Factory:
         if start:
             fn.start()
         return fn
+
+    def _config(self, path):
+        """The project's settings for a function's name (or for a directory it describes), else defaults."""
+        from shim.local import project
+        found = project.find_project(self.rootpath)
+        name = os.fspath(path) if path is not None else None
+        if found is not None and name in found.functions:
+            return found.functions[name]
+        directory = self._resolve(path)
+        if found is not None and directory is not None:
+            for config in found.functions.values():
+                if config.path == os.path.abspath(directory):
+                    return config
+        return project.FunctionConfig(path=directory)
 
     def _resolve(self, path):
         if path is None:
@@ -69,9 +95,9 @@ class _Factory:
 
 @pytest.fixture
 def lambda_function(request):
-    """A factory: lambda_function(path, handler=..., zip=..., pack=..., timeout=..., memory=..., env=...,
-    max_concurrency=N, snapstart=True) starts the function through the real bootstrap; it is stopped
-    when the test ends."""
+    """A factory: lambda_function(name_or_path, handler=..., zip=..., pack=..., timeout=..., memory=..., env=...,
+    max_concurrency=N, snapstart=True, with_boto3=True, ...) starts the function through the real bootstrap;
+    it is stopped when the test ends."""
     factory = _Factory(request.config.rootpath)
     yield factory
     factory.close()
@@ -92,8 +118,11 @@ _transcripts = []
 
 
 def _record(invocation):
-    from shim.local.function import for_terminal
+    from shim.local.result import for_terminal
     _transcripts.append(for_terminal(invocation.transcript()))
+    if not invocation.ok:
+        from shim.local import hints
+        _transcripts.extend(line + "\n" for line in hints.boto3_hint(invocation.error))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from shim import UsageError
+from shim import UsageError, __version__
 from shim.pack import bytecode, functiondir, pipinstall, plugins, requirements as requirement_files, vendor, ziputil
 from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
 from shim.runtime import errors, loader
@@ -187,7 +187,11 @@ class _Build:
 
     def write(self, entries):
         self.say("  writing %s" % _display(self.output))
-        self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries)
+        result = self.result
+        comment = ziputil.target_comment(arch=result.arch, python=result.python_version, glibc=result.glibc,
+                                         kind="layer" if result.layer else "function",
+                                         runtime="yes" if result.runtime else "no", version=__version__)
+        self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries, comment=comment)
         self.result.names = sorted(entries)
 
     def finish(self):

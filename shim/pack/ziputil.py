@@ -43,8 +43,10 @@ def check_name(name):
     return name
 
 
-def write(path, entries, date_time=None):
+def write(path, entries, date_time=None, comment=b""):
     """Write entries {name: (source path or bytes, executable)} to path atomically.
+
+    comment: the zip's comment (no entry: Lambda and the runtime never see it); see target_comment.
 
     Returns (number of entries, total uncompressed bytes).
     """
@@ -68,6 +70,7 @@ def write(path, entries, date_time=None):
                     total += len(source)
                 else:
                     total += _copy_in(archive, info, source)
+            archive.comment = comment
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
@@ -103,6 +106,27 @@ def sha256_of(path):
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+TARGET_PREFIX = "lambda-shim target:"
+
+
+def target_comment(**fields):
+    """The zip comment that records what a zip was packed for, e.g.
+    `lambda-shim target: arch=x86_64 glibc=2.34 kind=function python=3.12 runtime=yes version=0.2.0`."""
+    return (TARGET_PREFIX + "".join(" %s=%s" % item for item in sorted(fields.items()))).encode("ascii")
+
+
+def read_target(zip_path):
+    """The fields of a zip's target comment ({} for a zip packed by anything else, or unreadable)."""
+    try:
+        with zipfile.ZipFile(str(zip_path)) as archive:
+            comment = archive.comment.decode("ascii", "replace")
+    except (OSError, zipfile.BadZipFile):
+        return {}
+    if not comment.startswith(TARGET_PREFIX):
+        return {}
+    return dict(item.split("=", 1) for item in comment[len(TARGET_PREFIX):].split() if "=" in item)
 
 
 def extract(zip_path, dest, read_only=True):

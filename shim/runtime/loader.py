@@ -47,12 +47,20 @@ def load_handler(spec):
     try:
         handler = getattr(module, attr)
     except AttributeError:
-        raise errors.Fault(errors.HANDLER_NOT_FOUND,
-                           "Handler '%s' missing on module '%s'" % (attr, module_name)) from None
-    if not callable(handler):
-        raise errors.Fault(errors.HANDLER_NOT_FOUND, "Handler '%s' on module '%s' is not callable (it is a %s)"
-                           % (attr, module_name, type(handler).__name__))
-    return handler
+        pass
+    else:
+        if not callable(handler):
+            raise errors.Fault(errors.HANDLER_NOT_FOUND, "Handler '%s' on module '%s' is not callable (it is a %s)"
+                               % (attr, module_name, type(handler).__name__))
+        return handler
+    # awslambdaric's message and type, then what the module has (computed only here, on the failure path).
+    message = "Handler '%s' missing on module '%s'" % (attr, module_name)
+    try:
+        from shim.runtime import handlerhint
+        message += handlerhint.suggestion(module, module_name, attr)
+    except Exception:  # noqa: BLE001 - a module whose attributes misbehave: the plain message then
+        pass
+    raise errors.Fault(errors.HANDLER_NOT_FOUND, message)
 
 
 def _import(module_name):

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from shim.local.function import Function, InvokeResult, parse_line, parse_logs
+from shim.local.function import Function
+from shim.local.result import InvokeResult, parse_line, parse_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANDLERS = os.path.join(REPO, "handlers")

@@ -5,6 +5,10 @@ import shim.pack.packer  # noqa: F401 - see below
 
 pytest_plugins = ["pytester"]
 
+# importlib_metadata 10 imports its own parts lazily (lazy-importer): resolve them here too, or the first
+# lookup inside an in-process run does, and pytester's restore of sys.modules leaves later runs none.
+__import__("importlib_metadata").entry_points(group="pytest11")
+
 # shim.pack.packer imports the importlib_metadata backport, which on import moves the discovery of
 # installed distributions from the stdlib's PathFinder to a finder of its own in sys.meta_path.
 # pytester restores sys.meta_path after each in-process run: had the first import happened

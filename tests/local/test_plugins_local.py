@@ -13,7 +13,8 @@ import threading
 import pytest
 
 import shim.pack.packer  # noqa: F401 - imported before pytester runs: see tests/local/test_plugin.py
-from shim.local.function import Function, prepare
+from shim.local.function import Function
+from shim.local.taskroot import prepare
 from shim.runtime import plugins
 
 pytest_plugins = ["pytester"]

@@ -104,3 +104,9 @@ def test_a_pyproject_without_the_table_is_not_a_project(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.lambda-shim\n")
     with pytest.raises(UsageError, match="not valid TOML"):
         project.find_project(str(tmp_path))
+
+
+def test_a_missing_path_is_named_as_a_directory(shop, monkeypatch):
+    monkeypatch.chdir(shop)
+    with pytest.raises(UsageError, match=r"^no such function directory: no/such \(the project's functions: orders"):
+        project.resolve("no/such")
