@@ -41,10 +41,11 @@ def test_extract_to_holds_the_zip_with_its_modes_and_invoke_runs_it(make_functio
     assert files(out) == zipped                      # run as it is: nothing written into it
 
 
-def test_pack_needs_an_output_or_a_folder(make_function, tmp_path):
+def test_pack_without_an_output_writes_dist_name_zip_in_the_current_folder(make_function, tmp_path):
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"})
     done = run(["pack", str(function)], tmp_path)
-    assert done.returncode == 2 and done.stderr.strip() == "shim pack: give --output OUT.zip (or --extract-to DIR)"
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dist" / (os.path.basename(str(function)) + ".zip")).is_file()
 
 
 def test_extract_to_refuses_a_folder_that_is_not_empty(make_function, tmp_path):
