@@ -22,6 +22,7 @@ import threading
 import zipfile
 
 import pytest
+from packaging.requirements import Requirement  # installed with build
 
 import shim
 
@@ -66,8 +67,9 @@ def requirements_of(wheel):
     with zipfile.ZipFile(str(wheel)) as archive:
         [metadata] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         message = email.parser.Parser().parsestr(archive.read(metadata).decode())
-    names = [re.match(r"[A-Za-z0-9._-]+", r).group() for r in message.get_all("Requires-Dist") or []
-             if "extra ==" not in r]
+    wanted = [Requirement(r) for r in message.get_all("Requires-Dist") or []]
+    # Those that apply here (tomli only before 3.11), without the extras' (marker `extra == "test"`).
+    names = [r.name for r in wanted if r.marker is None or r.marker.evaluate({"extra": ""})]
     return ["%s==%s" % (name, importlib.metadata.version(name)) for name in names + ["pytest"]]
 
 
