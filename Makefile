@@ -10,8 +10,11 @@ PACKAGE  ?= $(HANDLER)
 FUNCTION ?= handlers
 
 BENCH_ARGS ?=
+# pytest-xdist workers for `make test`: the tests mostly wait on runtime subprocesses, so more workers than
+# cores (2 here). Each test file runs in one worker (--dist loadfile: module-scoped fixtures are built once).
+TEST_WORKERS ?= 4
 
-.PHONY: demo test bench pack layer dist venv clean
+.PHONY: demo test lint bench pack layer dist venv clean
 
 venv: $(STAMP)
 
@@ -24,7 +27,16 @@ demo: $(STAMP)
 	$(PY) -m shim.local.demo --function $(FUNCTION) --handler $(HANDLER).Handle
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# ruff (check only: no formatting) and mypy, from the `lint` extra.
+lint: $(VENV)/.lint-installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+$(VENV)/.lint-installed: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lint]' --config-settings editable_mode=compat
+	touch $@
 
 # lambda-shim against awslambdaric, in one run; rewrites README's Performance section.
 bench: $(STAMP)
