@@ -7,7 +7,7 @@ invoke` does:
     lambda_function(path, handler="handler.Handle", ...)         # stopped after the test
     lambda_function_module(path, handler="handler.Handle", ...)  # stopped after the module
 
-Both return a shim.function.Function, already started (its init measured);
+Both return a shim.local.function.Function, already started (its init measured);
 `fn.invoke(event)` returns an InvokeResult with .payload, .ok, .error and
 .error_type, .records (the log lines of the invoke, parsed), .init_ms (on a
 cold start), .duration_ms, .max_memory_mb, .request_id; for a streamed response

@@ -37,11 +37,6 @@ _ERROR_BODY_LIMIT = 64 * 1024  # trailers are headers: stay far below what a ser
 _END = b"0\r\n\r\n"
 
 
-def is_streaming(handler):
-    """A generator function or an async generator function (flags on its code: no inspect import)."""
-    return bool(aio.code_flags(handler) & aio.GENERATOR_FLAGS)
-
-
 def prepare(handler):
     """At init, for a streaming handler: an async one gets the environment's loop now, not on the first invoke."""
     if aio.code_flags(handler) & _CO_ASYNC_GENERATOR:
