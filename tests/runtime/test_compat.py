@@ -1,8 +1,6 @@
 """Side by side with the official client: awslambdaric and lambda-shim run the same handlers
 against the same local Runtime API, and what the handler sees and what Lambda receives must match."""
 import json
-import os
-import sys
 import time
 
 import pytest
