@@ -11,7 +11,8 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 # pytest-xdist workers for `make test`: the tests mostly wait on runtime subprocesses, so more workers than
-# cores (2 here). Each test file runs in one worker (--dist loadfile: module-scoped fixtures are built once).
+# cores (2 here). --dist loadgroup: a test goes to any free worker, but those sharing a module-scoped fixture
+# stay together (tests/conftest.py groups them), so it is built once.
 TEST_WORKERS ?= 4
 
 .PHONY: demo test lint bench pack layer dist venv clean
@@ -27,7 +28,7 @@ demo: $(STAMP)
 	$(PY) -m shim.local.demo --function $(FUNCTION) --handler $(HANDLER).Handle
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # ruff (check only: no formatting) and mypy, from the `lint` extra.
 lint: $(VENV)/.lint-installed

@@ -50,3 +50,16 @@ def make_plugin():
             (root / rel).write_text(textwrap.dedent(source))
         return root
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`: --dist loadgroup), a test using a module-scoped fixture runs in the worker
+    that runs the rest of its module, so the fixture (a packed zip, a built wheel, a started server) is made once;
+    every other test goes to whichever worker is free."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        scopes = {d.scope for defs in (definitions.name2fixturedefs.values() if definitions else ()) for d in defs}
+        if "module" in scopes or "class" in scopes:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
