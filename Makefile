@@ -11,8 +11,9 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 # pytest-xdist workers for `make test`: the tests mostly wait on runtime subprocesses, so more workers than
-# cores (2 here). --dist loadgroup: a test goes to any free worker, but those sharing a module-scoped fixture
-# stay together (tests/conftest.py groups them), so it is built once.
+# cores (2 here). --dist loadfile: a file's tests run in one worker, so a module-scoped fixture is built once
+# (loadgroup cannot group with pytest 9 and xdist 3.8); in collection order, where tests/conftest.py puts the
+# files with slow tests first.
 TEST_WORKERS ?= 4
 
 .PHONY: demo test lint bench pack layer dist venv clean
@@ -28,7 +29,7 @@ demo: $(STAMP)
 	$(PY) -m shim.local.demo --function $(FUNCTION) --handler $(HANDLER).Handle
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # ruff (check only: no formatting) and mypy, from the `lint` extra.
 lint: $(VENV)/.lint-installed

@@ -53,13 +53,8 @@ def make_plugin():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test`: --dist loadgroup), a test using a module-scoped fixture runs in the worker
-    that runs the rest of its module, so the fixture (a packed zip, a built wheel, a started server) is made once;
-    every other test goes to whichever worker is free."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        definitions = getattr(item, "_fixtureinfo", None)
-        scopes = {d.scope for defs in (definitions.name2fixturedefs.values() if definitions else ()) for d in defs}
-        if "module" in scopes or "class" in scopes:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    """Under pytest-xdist (`make test`: one file per worker at a time, in this order), the files with a test
+    marked slow go first, so that none of them starts last and keeps one worker busy after the others are done."""
+    if hasattr(config, "workerinput"):  # an xdist worker: its collection is what the workers are given
+        slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: same order otherwise
