@@ -31,10 +31,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# ruff (check only: no formatting) and mypy, from the `lint` extra.
+# ruff (check only: no formatting) and mypy, from the `lint` extra; both report, either fails it.
 lint: $(VENV)/.lint-installed
-	$(PY) -m ruff check .
-	$(PY) -m mypy
+	$(PY) -m ruff check .; ruff=$$?; $(PY) -m mypy; test $$ruff -eq 0 -a $$? -eq 0
 
 $(VENV)/.lint-installed: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lint]' --config-settings editable_mode=compat
