@@ -2,7 +2,7 @@
 
 - a dotted `shim.…` name is an importable module or an attribute of one;
 - a path `shim/…` is a file or folder of the checkout;
-- an environment variable `SHIM_…` or `AWS_LAMBDA_…` is named in the code (shim/, the launcher included);
+- an environment variable `SHIM_…` or `AWS_LAMBDA_…` is named in the code (shim/ with its launcher, plugins/);
 - a flag in `shim COMMAND … --flag` is one of that command's options (shim.cli.build_parser).
 
 The files are found by walking the tree, so new docs are checked as they come. README.md is left out:
@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP_DIRS = {".git", ".venv", "venv", "build", "dist", ".setuptools-build", ".bench", "__pycache__", "node_modules"}
 SKIP_FILES = {"README.md"}
 
-DOTTED = re.compile(r"(?<![\w./-])shim(?:\.[A-Za-z_]\w*)+")
+DOTTED = re.compile(r"(?<![\w./-])shim(?:\.[A-Za-z_]\w*)+(?![\w*])")  # not a pattern (shim.register_*)
 PATH = re.compile(r"(?<![\w./-])shim(?:/[\w.-]+)+/?(?![\w<*{])")
 VARIABLE = re.compile(r"(?<![\w])((?:SHIM|AWS_LAMBDA)_[A-Z0-9_]*[A-Z0-9])(?![\w*])")
 COMMAND = re.compile(r"(?<![\w/.-])shim((?: +[^\s|;&`]+)+)")
@@ -85,10 +85,10 @@ def missing_paths(text):
 
 
 def _code_strings():
-    """Every string constant in shim/'s code (docstrings aside), and the launcher's text."""
+    """Every string constant in the code of shim/ and plugins/ (docstrings aside), and the launcher's text."""
     strings = []
     for path in _files(".py"):
-        if not os.path.relpath(path, REPO).startswith("shim" + os.sep):
+        if not os.path.relpath(path, REPO).startswith(("shim" + os.sep, "plugins" + os.sep)):
             continue
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), path)
@@ -162,8 +162,8 @@ def test_the_prose_is_found():
 
 def test_each_check_finds_a_stale_name():
     """A planted stale name of each kind is reported, and the live one beside it is not."""
-    assert missing_dotted("see shim.runtime.stream.HttpResponse and shim.frontend, or shim.local.function.Nope.") \
-        == ["shim.frontend", "shim.local.function.Nope"]
+    assert missing_dotted("see shim.runtime.stream.HttpResponse and shim.frontend, or shim.local.function.Nope; "
+                          "shim.register_* are patterns") == ["shim.frontend", "shim.local.function.Nope"]
     assert missing_paths("in shim/runtime/bootstrap, shim/runtime/, shim/logs.py and shim/cli/cmd_<name>.py.") \
         == ["shim/logs.py"]
     assert missing_variables("SHIM_PIPELINE=0, SHIM_NO_SUCH_SETTING=1, AWS_LAMBDA_RUNTIME_API, SHIM_*") \
