@@ -10,8 +10,13 @@ PACKAGE  ?= $(HANDLER)
 FUNCTION ?= handlers
 
 BENCH_ARGS ?=
+# pytest-xdist workers for `make test`: the tests mostly wait on runtime subprocesses, so more workers than
+# cores (2 here). --dist loadfile: a file's tests run in one worker, so a module-scoped fixture is built once
+# (loadgroup cannot group with pytest 9 and xdist 3.8); in collection order, where tests/conftest.py puts the
+# files with slow tests first.
+TEST_WORKERS ?= 4
 
-.PHONY: demo test bench pack layer dist venv clean docs sam-tools cdk-tools
+.PHONY: demo test lint bench pack layer dist venv clean docs sam-tools cdk-tools
 
 venv: $(STAMP)
 
@@ -24,7 +29,15 @@ demo: $(STAMP)
 	$(PY) -m shim.local.demo --function $(FUNCTION) --handler $(HANDLER).Handle
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# ruff (check only: no formatting) and mypy, from the `lint` extra; both report, either fails it.
+lint: $(VENV)/.lint-installed
+	$(PY) -m ruff check .; ruff=$$?; $(PY) -m mypy; test $$ruff -eq 0 -a $$? -eq 0
+
+$(VENV)/.lint-installed: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lint]' --config-settings editable_mode=compat
+	touch $@
 
 # The documentation site, into site/; --strict: a broken link or a page missing from the nav fails.
 DOCS_STAMP := $(VENV)/.docs-installed

@@ -50,3 +50,11 @@ def make_plugin():
             (root / rel).write_text(textwrap.dedent(source))
         return root
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`: one file per worker at a time, in this order), the files with a test
+    marked slow go first, so that none of them starts last and keeps one worker busy after the others are done."""
+    if hasattr(config, "workerinput"):  # an xdist worker: its collection is what the workers are given
+        slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: same order otherwise

@@ -225,6 +225,7 @@ def wheel_dir(tmp_path_factory):
     return wheels
 
 
+@pytest.mark.slow  # pip builds the plugin's wheel
 def test_listed_in_requirements_it_is_packed_found_and_writes_one_line_per_invoke(wheel_dir, make_function, tmp_path):
     from shim.local.function import Function
     from shim.local.taskroot import prepare

@@ -16,12 +16,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import threading
 import zipfile
 
 import pytest
+from packaging.requirements import Requirement  # installed with build
 
 import shim
 
@@ -66,8 +66,8 @@ def requirements_of(wheel):
     with zipfile.ZipFile(str(wheel)) as archive:
         [metadata] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         message = email.parser.Parser().parsestr(archive.read(metadata).decode())
-    from packaging.requirements import Requirement  # pytest's own dependency
     wanted = [Requirement(r) for r in message.get_all("Requires-Dist") or []]
+    # Those that apply here (tomli only before 3.11), without the extras' (marker `extra == "test"`).
     names = [r.name for r in wanted if r.marker is None or r.marker.evaluate({"extra": ""})]
     return ["%s==%s" % (name, importlib.metadata.version(name)) for name in names + ["pytest"]]
 

@@ -9,9 +9,9 @@ Invoke API's own path). With no FUNCTION in a project (pyproject.toml with
 (an unknown name gets the Invoke API's 404), and each with function_url = true
 on a URL prefix of its own, /<name>/ (see shim.local.routes). Unlike the emulator, a failed invoke is marked as the
 real Invoke API marks it: HTTP 200 with the error object as the body and
-`X-Amz-Function-Error: Unhandled`. The HTTP side is shim.frontend.
+`X-Amz-Function-Error: Unhandled`. The HTTP side is shim.local.invoke_api.
 
-Each environment is one runtime process (see shim.function.Function). A
+Each environment is one runtime process (see shim.local.function.Function). A
 request takes an idle one, waiting if all are busy, and gives it back when it
 is done; one that timed out or died is replaced by the next request that takes
 it, with a cold start, as Lambda does. So a slow or crashed environment only

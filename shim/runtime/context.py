@@ -13,11 +13,19 @@ import time
 from shim.runtime import errors
 from shim.runtime.client import deadline_ms
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from shim.runtime.client import Invocation
+
 _W3C_FIELDS = ("traceparent", "tracestate", "baggage")
 
 
 class CognitoIdentity:
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+    cognito_identity_id: "str | None"
+    cognito_identity_pool_id: "str | None"
 
     def __init__(self, identity_id=None, pool_id=None):
         self.cognito_identity_id = identity_id
@@ -30,6 +38,11 @@ class CognitoIdentity:
 
 class Client:
     __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+    installation_id: "str | None"
+    app_title: "str | None"
+    app_version_name: "str | None"
+    app_version_code: "str | None"
+    app_package_name: "str | None"
 
     def __init__(self, fields):
         for name in self.__slots__:
@@ -41,6 +54,9 @@ class Client:
 
 class ClientContext:
     __slots__ = ("custom", "env", "client")
+    custom: "dict[str, Any] | None"
+    env: "dict[str, Any] | None"
+    client: "Client | Any"  # a Client when the header's "client" is an object, else what it holds
 
     def __init__(self, fields):
         self.custom = fields.get("custom")
@@ -78,11 +94,24 @@ def forget_settings():
     _settings = None
 
 
-_NO_W3C = {}  # shared by every context without one: w3c() hands out copies, and nothing writes to it
+_NO_W3C: "dict[str, str]" = {}  # shared by every context without one: w3c() hands out copies, and nothing writes to it
 
 
 class LambdaContext:
-    def __init__(self, invocation):
+    """The handler's second argument: the invoke's and the function's details, as awslambdaric gives them."""
+
+    aws_request_id: str
+    invoked_function_arn: "str | None"
+    tenant_id: "str | None"
+    function_name: "str | None"           # the settings Lambda sets in the environment (None when unset)
+    function_version: "str | None"
+    memory_limit_in_mb: "str | None"      # a string, as the official client gives it
+    log_group_name: "str | None"
+    log_stream_name: "str | None"
+    client_context: "ClientContext | None"
+    identity: CognitoIdentity
+
+    def __init__(self, invocation: "Invocation") -> None:  # made by the runtime for each invoke
         self.aws_request_id = invocation.request_id
         (self.log_group_name, self.log_stream_name, self.function_name,
          self.memory_limit_in_mb, self.function_version) = _settings or function_settings()
@@ -110,17 +139,17 @@ class LambdaContext:
             if isinstance(identity, dict):
                 self.identity = CognitoIdentity(identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId"))
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         # Without a deadline header (a non-conforming API) there is no time left to promise.
         deadline = deadline_ms(self._deadline)
         if deadline is None:
             return 0
         return max(deadline - int(time.time() * 1000), 0)
 
-    def w3c(self):
+    def w3c(self) -> "dict[str, str]":
         return dict(self._w3c)
 
-    def log(self, msg):
+    def log(self, msg: object) -> None:
         sys.stdout.write(str(msg))
 
     def __repr__(self):

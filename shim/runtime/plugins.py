@@ -7,21 +7,8 @@ reads that file and imports what it lists, and nothing else: no importlib.metada
 no scan of the installed distributions, which together cost ~40-50 ms here, more than a
 whole cold start. Without the file the cost is one stat(): main does not even import this module.
 
-The entry point names an object (a module, an instance, ...) with any of these hooks:
-
-    init(handler, settings)    once, after the handler is loaded: the _HANDLER string and
-                               a dict of the function's settings (see settings_for)
-    wrap(handler) -> handler   middleware: gets a plain `handler(event, context)` callable
-                               (an async handler arrives already adapted) and returns one;
-                               a streaming handler's call returns its (async) generator, and
-                               under SHIM_ASYNC_CONCURRENCY the handler's coroutine: the wrapper
-                               passes it on, or wraps it in a generator or coroutine of its own
-    shutdown()                 when the runtime stops on SIGTERM: one of its shutdown callbacks
-
-Plugins are imported before the handler module (so they can instrument libraries the
-handler imports), their init hooks run in order after it, and the first plugin's wrap
-is the outermost. A fault names the plugin: Runtime.PluginError at init, and for an
-exception a wrapper raises itself (the handler's own pass through untouched).
+The plugin contract (the hooks init, wrap and shutdown, what each gets, their order and the
+faults) is described once, in shim.runtime.plugin_api.Plugin; this module implements it.
 """
 import os
 import sys

@@ -27,15 +27,14 @@ import json
 from shim.runtime import aio, errors, invoke, logs, protocol
 from shim.runtime.client import _clean
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Iterable, Mapping
+
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # as the Node.js runtime sends for a plain stream
 _ERROR_BODY_LIMIT = 64 * 1024  # trailers are headers: stay far below what a server takes
 _END = b"0\r\n\r\n"
-
-
-def is_streaming(handler):
-    """A generator function or an async generator function (flags on its code: no inspect import)."""
-    return bool(aio.code_flags(handler) & aio.GENERATOR_FLAGS)
 
 
 def prepare(handler):
@@ -57,8 +56,12 @@ class HttpResponse:
     """
 
     __slots__ = ("status_code", "headers", "cookies")
+    status_code: int
+    headers: "dict[str, str]"
+    cookies: "list[str]"
 
-    def __init__(self, status_code=200, headers=None, cookies=None):
+    def __init__(self, status_code: int = 200, headers: "Mapping[str, str | int] | None" = None,
+                 cookies: "Iterable[str] | None" = None) -> None:
         if type(status_code) is not int or not 100 <= status_code <= 599:
             raise ValueError("HttpResponse: status_code must be an int from 100 to 599, got %r" % (status_code,))
         headers = dict(headers or {})
@@ -84,12 +87,12 @@ class HttpResponse:
         self.headers = headers
         self.cookies = cookies
 
-    def prelude(self):
+    def prelude(self) -> bytes:
         """The bytes that go before the body: the JSON metadata (never a raw NUL inside) and 8 NUL bytes."""
         meta = {"statusCode": self.status_code, "headers": self.headers, "cookies": self.cookies}
         return json.dumps(meta, ensure_ascii=True).encode("ascii") + protocol.PRELUDE_DELIMITER
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "HttpResponse(%d, %r, cookies=%r)" % (self.status_code, self.headers, self.cookies)
 
 

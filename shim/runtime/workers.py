@@ -164,12 +164,3 @@ class Supervisor:
             logs.runtime_error("Could not answer for worker %s (pid %d): %s" % (child.tag, child.pid, exc))
         finally:
             crash.remove(child.base)
-
-    def kill_all(self):
-        for pid in list(self.children):
-            try:
-                os.kill(pid, _signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        while self.reap() is not None:
-            pass

@@ -1,8 +1,6 @@
 """Side by side with the official client: awslambdaric and lambda-shim run the same handlers
 against the same local Runtime API, and what the handler sees and what Lambda receives must match."""
 import json
-import os
-import sys
 import time
 
 import pytest
@@ -191,7 +189,9 @@ def both_platform(start, make_function, tmp_path):
         envs = {}
         for name, bootstrap in (("official", official), ("shim", None)):
             record = tmp_path / ("record-" + name)
-            envs[name] = start(function, "handler.Handle", bootstrap=bootstrap, ready=ready,
+            # A session of its own: the official client's worker processes outlive its SIGTERM'd parent and
+            # hold its output pipes open; stopped as a group, they go at once (not after two 5 s joins).
+            envs[name] = start(function, "handler.Handle", bootstrap=bootstrap, ready=ready, process_group=True,
                                env=dict(env, RECORD=str(record)), runtime_packages=OFFICIAL_PACKAGES if bootstrap else ())
             envs[name].record = record
         return envs

@@ -1,4 +1,4 @@
-"""A runtime that dies still answers: the bootstrap supervises it and reports through shim.crash."""
+"""A runtime that dies still answers: the bootstrap supervises it and reports through shim.runtime.crash."""
 import json
 import os
 import signal

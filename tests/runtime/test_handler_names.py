@@ -7,7 +7,8 @@ import json
 import pytest
 
 
-@pytest.mark.parametrize("spec", ["a..b", "a/.b", "a.", ".b", "a/..b", "dir//a.b"])
+# Every form: test_user_code.py, in-process; here the one that once ran, through the real process.
+@pytest.mark.parametrize("spec", ["a..b"])
 def test_an_empty_part_is_a_malformed_handler_name(start, make_function, spec):
     function = make_function({"a.py": "def b(event, context):\n    return 'ran'\n", "dir/a.py": "def b(e, c):\n    pass\n"})
     env = start(function, spec, ready=False)

@@ -237,6 +237,7 @@ def test_a_user_sigterm_handler_runs_exactly_once_and_decides_the_exit_status(ru
     _send(env, signal.SIGTERM, to_group)
     assert env.process.wait(10) == 3
     assert _lines(env.record) == ["user handler %d" % signal.SIGTERM]
+    env.kill()  # it ignores SIGTERM by design: the fixture's stop() would wait out its 5 s grace for nothing
 
 
 @pytest.mark.parametrize("to_group", [False, True], ids=["to the launcher", "to the group"])
@@ -256,6 +257,7 @@ def test_a_user_handler_that_returns_keeps_the_runtime_serving(run):
     assert env.invoke({}, timeout=10).kind == "response"
     assert env.returncode is None
     assert _lines(env.record) == ["user handler %d" % signal.SIGTERM]
+    env.kill()  # it ignores SIGTERM by design: the fixture's stop() would wait out its 5 s grace for nothing
 
 
 @pytest.mark.parametrize("to_group", [False, True], ids=["to the launcher", "to the group"])

@@ -4,7 +4,6 @@ import json
 import os
 import time
 
-import pytest
 
 HANDLER = """\
 import asyncio, os, threading, time

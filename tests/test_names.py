@@ -1,0 +1,173 @@
+"""Every name the prose gives exists: in docstrings (every .py file of the repository) and in the Markdown docs.
+
+- a dotted `shim.…` name is an importable module or an attribute of one;
+- a path `shim/…` is a file or folder of the checkout;
+- an environment variable `SHIM_…` or `AWS_LAMBDA_…` is named in the code (shim/ with its launcher, plugins/);
+- a flag in `shim COMMAND … --flag` is one of that command's options (shim.cli.build_parser).
+
+The files are found by walking the tree, so new docs are checked as they come. README.md is left out:
+it is being replaced by the docs site under docs/ (its own stale names are for that rewrite).
+"""
+import argparse
+import ast
+import importlib
+import os
+import re
+
+import pytest
+
+from shim import cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SKIP_DIRS = {".git", ".venv", "venv", "build", "dist", ".setuptools-build", ".bench", "__pycache__", "node_modules"}
+SKIP_FILES = {"README.md"}
+
+DOTTED = re.compile(r"(?<![\w./-])shim(?:\.[A-Za-z_]\w*)+(?![\w*])")  # not a pattern (shim.register_*)
+PATH = re.compile(r"(?<![\w./-])shim(?:/[\w.-]+)+/?(?![\w<*{])")
+VARIABLE = re.compile(r"(?<![\w])((?:SHIM|AWS_LAMBDA)_[A-Z0-9_]*[A-Z0-9])(?![\w*])")
+COMMAND = re.compile(r"(?<![\w/.-])shim((?: +[^\s|;&`]+)+)")
+
+
+def _files(suffix):
+    for directory, dirs, files in os.walk(REPO):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            if name.endswith(suffix) and name not in SKIP_FILES:
+                yield os.path.join(directory, name)
+
+
+def _docstrings(path):
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            text = ast.get_docstring(node, clean=False)
+            if text:
+                yield text
+
+
+def prose():
+    """(where, text) for every docstring and every Markdown file."""
+    found = []
+    for path in _files(".py"):
+        found += [(os.path.relpath(path, REPO), text) for text in _docstrings(path)]
+    for path in _files(".md"):
+        with open(path, encoding="utf-8") as handle:
+            found.append((os.path.relpath(path, REPO), handle.read()))
+    return found
+
+
+# -- the checks, each on a piece of text: a list of what it names that does not exist ---------------
+
+def missing_dotted(text):
+    return sorted({name for name in DOTTED.findall(text) if not _resolves(name)})
+
+
+def _resolves(dotted):
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def missing_paths(text):
+    return sorted({path for path in (p.rstrip(".") for p in PATH.findall(text))
+                   if not os.path.exists(os.path.join(REPO, *path.rstrip("/").split("/")))})
+
+
+def _code_strings():
+    """Every string constant in the code of shim/ and plugins/ (docstrings aside), and the launcher's text."""
+    strings = []
+    for path in _files(".py"):
+        if not os.path.relpath(path, REPO).startswith(("shim" + os.sep, "plugins" + os.sep)):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), path)
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        strings += [node.value for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    with open(os.path.join(REPO, "shim", "runtime", "bootstrap"), encoding="utf-8") as handle:
+        strings.append(handle.read())
+    return "\n".join(strings)
+
+
+CODE_STRINGS = _code_strings()
+
+
+def missing_variables(text, code=CODE_STRINGS):
+    return sorted({name for name in VARIABLE.findall(text)
+                   if not re.search(r"(?<![A-Z0-9_])%s(?![A-Z0-9_])" % re.escape(name), code)})
+
+
+def _options():
+    """{command: its option strings}, and None: the top level's."""
+    options = {}
+    for command in cli.COMMANDS:
+        parser = cli.build_parser([command])
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        options[command] = set(sub.choices[command]._option_string_actions)
+    options[None] = set(cli.build_parser([])._option_string_actions)
+    return options
+
+
+OPTIONS = _options()
+
+
+def missing_flags(text, options=OPTIONS):
+    missing = set()
+    for line in text.splitlines():
+        for match in COMMAND.finditer(line):
+            words = match.group(1).split()
+            command = words[0] if words[0] in options else None
+            if command is None and not words[0].startswith("-"):
+                continue  # prose ("shim ships ..."), not a command line
+            for word in words[1 if command else 0:]:
+                flag = word.split("=", 1)[0].rstrip(".,:)'\"")
+                if re.match(r"^--?[A-Za-z]", flag) and flag not in options[command]:
+                    missing.add("shim %s%s" % (command + " " if command else "", flag))
+    return sorted(missing)
+
+
+# -- the tests ----------------------------------------------------------------------------------------
+
+PROSE = prose()
+CHECKS = [missing_dotted, missing_paths, missing_variables, missing_flags]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_every_name_in_the_prose_exists(check):
+    stale = ["%s: %s" % (where, name) for where, text in PROSE for name in check(text)]
+    assert stale == []
+
+
+def test_the_prose_is_found():
+    """The walk is not empty by accident: known docstrings and what they name are there."""
+    wheres = {where for where, _ in PROSE}
+    assert os.path.join("shim", "runtime", "plugins.py") in wheres and os.path.join("tests", "test_names.py") in wheres
+    text = "\n".join(t for _, t in PROSE)
+    assert DOTTED.search(text) and PATH.search(text) and VARIABLE.search(text) and "shim invoke" in text
+
+
+def test_each_check_finds_a_stale_name():
+    """A planted stale name of each kind is reported, and the live one beside it is not."""
+    assert missing_dotted("see shim.runtime.stream.HttpResponse and shim.frontend, or shim.local.function.Nope; "
+                          "shim.register_* are patterns") == ["shim.frontend", "shim.local.function.Nope"]
+    assert missing_paths("in shim/runtime/bootstrap, shim/runtime/, shim/logs.py and shim/cli/cmd_<name>.py.") \
+        == ["shim/logs.py"]
+    assert missing_variables("SHIM_PIPELINE=0, SHIM_NO_SUCH_SETTING=1, AWS_LAMBDA_RUNTIME_API, SHIM_*") \
+        == ["SHIM_NO_SUCH_SETTING"]
+    assert missing_flags("`shim invoke fn --timeout 30 --with-boto3 --no-such-flag | jq --raw-output`\n"
+                         "`shim --version`, `shim --nope`; the shim ships --anything in prose") \
+        == ["shim --nope", "shim invoke --no-such-flag"]
