@@ -21,6 +21,8 @@ from shim import UsageError
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
+    parser.add_argument("--profile", action="store_true",
+                        help="break the cold start down (see `shim profile`): a summary on stderr, a chart in the cache")
 
 
 def add_function_arguments(parser):
@@ -132,7 +134,14 @@ def main(args):
     stop_on_signals()
     task_root = open_task_root(args)
     settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
+    session = None
+    if getattr(args, "profile", False):  # shim.local.profiler: the import timer's lines stay out of the logs
+        from shim.local.profiler import Session
+        session = Session()
+        settings["env"] = session.environment(settings["env"])
     fn = Function(task_root.path, echo=_echo, **settings)
+    if session is not None:
+        session.attach(fn)
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
         result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
@@ -144,6 +153,9 @@ def main(args):
         if fn.wants_sigterm:  # the function asked for SIGTERM (shim.on_shutdown, its own handler)
             for line in fn.shutdown_lines():
                 _echo("platform", line)
+        if session is not None:
+            session.report(sys.stderr, args.zip or args.function_dir or ".")
+            session.close()
     if not result.streamed:
         sys.stdout.buffer.write(result.body + b"\n")
     elif printer.needs_newline:

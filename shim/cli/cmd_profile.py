@@ -10,7 +10,6 @@ folder. See shim.local.profiler for how it is measured and docs/guides/profiling
 """
 import json
 import os
-import re
 import sys
 
 from shim import UsageError
@@ -32,6 +31,7 @@ def configure(parser):
 
 def main(args):
     from shim.local import flamechart, profile_run
+    from shim.local.profiler import default_output
 
     if args.max_concurrency is not None or args.snapstart:
         raise UsageError("profile measures an on-demand cold start: --max-concurrency and --snapstart do not apply")
@@ -61,8 +61,8 @@ def main(args):
     output = args.output or default_output(args.function_dir or args.zip or ".", args.handler)
     notes = ["%s, %s" % (os.path.abspath(args.zip or args.function_dir or "."),
                          "run in place" if args.no_pack else "packed and unpacked read-only, as Lambda runs it")]
-    if unused:
-        notes.append(profile_run.render_unused(unused, limit=8).replace("\n", "; "))
+    if unused is not None:
+        notes.extend(profile_run.render_unused(unused, limit=8).splitlines())
     page = flamechart.render(profile, notes=notes)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
@@ -92,14 +92,3 @@ def read_events(path):
     if not events:
         raise UsageError("the events file %s holds no event" % path)
     return events
-
-
-def cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "lambda-shim", "profiles")
-
-
-def default_output(source, handler):
-    name = os.path.basename(os.path.abspath(source)) or "function"
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "%s-%s" % (name, handler)).strip("-")
-    return os.path.join(cache_dir(), slug + ".html")

@@ -98,8 +98,44 @@ class Session:
         self.profile = Profile.build(result.init_ms or 0.0, result.duration_ms, site_ms, init_lines, invoke_lines,
                                      self.fn.handler if self.fn is not None else "", result)
 
+    def write_chart(self, source=None, output=None, notes=()):
+        """The latest cold start's chart, as HTML, to output (default: the cache, see default_output); its path."""
+        from shim.local import flamechart
+
+        if self.profile is None:
+            raise RuntimeError("no cold start was profiled yet")
+        output = output or default_output(source or (self.fn.task_root if self.fn is not None else "."),
+                                          self.profile.handler)
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(flamechart.render(self.profile, notes=notes))
+        return output
+
+    def report(self, stream, source=None, output=None):
+        """The summary and the chart's path to stream (`shim invoke --profile`); nothing if no cold start ran."""
+        if self.profile is None:
+            return None
+        path = self.write_chart(source, output)
+        stream.write(self.profile.summary() + "\nchart: %s\n" % path)
+        stream.flush()
+        return path
+
     def close(self):
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def cache_dir():
+    """Where charts go by default: the user's cache, never the function's folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lambda-shim", "profiles")
+
+
+def default_output(source, handler):
+    import re
+
+    name = os.path.basename(os.path.abspath(source)) or "function"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "%s-%s" % (name, handler)).strip("-")
+    return os.path.join(cache_dir(), slug + ".html")
 
 
 def _precompile(source):

@@ -32,22 +32,34 @@ class _Factory:
     def __init__(self, rootpath):
         self.rootpath = str(rootpath)
         self.started = []
+        self.sessions = []  # profilers (profile=True), removed at the end
 
     def __call__(self, path=None, handler="handler.Handle", *, zip=None, pack=False, timeout=3.0, memory=128,
-                 env=None, start=True, max_concurrency=None, snapstart=False, runtime_packages=()):
+                 env=None, start=True, max_concurrency=None, snapstart=False, runtime_packages=(), profile=False):
         """Start the function in `path` (relative to the rootdir; in place unless pack=True) or `zip`.
-        runtime_packages: installed distributions it may import beyond its own files, e.g. ("boto3",)."""
+        runtime_packages: installed distributions it may import beyond its own files, e.g. ("boto3",).
+        profile=True: its cold starts are profiled (see shim.local.profiler): fn.profiler.profile is the
+        latest one's Profile (.summary(), .tree), fn.profiler.write_chart() writes its chart."""
         from shim.local.function import Function, prepare
         if path is None and zip is None:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
         task_root = prepare(self._resolve(path), self._resolve(zip), pack=pack, handler=handler)
+        env = dict(task_root.env, **(env or {}))
+        session = None
+        if profile:
+            from shim.local.profiler import Session
+            session = Session()
+            env = session.environment(env)
+            self.sessions.append(session)
         try:
-            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory,
-                          env=dict(task_root.env, **(env or {})), max_concurrency=max_concurrency,
-                          snapstart=snapstart, runtime_packages=runtime_packages)
+            fn = Function(task_root.path, handler, timeout_s=timeout, memory_mb=memory, env=env,
+                          max_concurrency=max_concurrency, snapstart=snapstart, runtime_packages=runtime_packages)
         except BaseException:
             task_root.remove()
             raise
+        if session is not None:
+            session.attach(fn)
+            fn.profiler = session
         fn.observers.append(_record)
         self.started.append((fn, task_root))
         if start:
@@ -65,6 +77,9 @@ class _Factory:
             fn.close()
             task_root.remove()
         self.started = []
+        for session in self.sessions:
+            session.close()
+        self.sessions = []
 
 
 @pytest.fixture
