@@ -41,6 +41,9 @@ def configure(parser):
                              "defaults: " + " ".join(functiondir.DEFAULT_EXCLUDES))
     parser.add_argument("--compile-python", default=None, metavar="PATH",
                         help="interpreter of the target version to write bytecode with (default: searched for)")
+    parser.add_argument("--optimize", type=int, choices=(0, 1, 2), default=0, metavar="{0,1,2}",
+                        help="bytecode as `python -O` (1: asserts left out) or `-OO` (2: docstrings too) writes it; "
+                             "opt-in, as some libraries read docstrings (default: 0)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary and warnings")
 
 
@@ -66,6 +69,7 @@ def main(args):
         if not args.function_dir:
             raise UsageError("which function? give FUNCTION_DIR (or --layer for the runtime layer)")
         result = pack(args.function_dir, args.output, handler=args.handler or DEFAULT_HANDLER,
-                      requirements=args.requirements, exclude=args.exclude, runtime=not args.no_runtime, **target)
+                      requirements=args.requirements, exclude=args.exclude, runtime=not args.no_runtime,
+                      optimize=args.optimize, **target)
     print(summary(result))
     return 0
