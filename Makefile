@@ -11,7 +11,7 @@ FUNCTION ?= handlers
 
 BENCH_ARGS ?=
 
-.PHONY: demo test bench pack layer dist venv clean
+.PHONY: demo test bench bench-cold pack layer dist venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,10 @@ test: $(STAMP)
 # lambda-shim against awslambdaric, in one run; rewrites README's Performance section.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# Only the like-with-like cold start rows (instructions, wall, the dev .venv, the ecosystem functions).
+bench-cold: $(STAMP)
+	$(PY) benchmarks/bench.py --cold-only $(BENCH_ARGS)
 
 # The deployable zip: dist/$(PACKAGE).zip, handler $(HANDLER).Handle, from $(FUNCTION)/.
 pack: $(STAMP)

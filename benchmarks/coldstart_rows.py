@@ -73,6 +73,47 @@ def instructions(python, kind, root, handler, base_env, workdir):
     raise BenchmarkError("no totals in %s" % first)
 
 
+FILE_CALLS = ("stat", "lstat", "fstat", "newfstatat", "statx", "open", "openat", "getdents64", "readlink",
+              "access", "faccessat", "faccessat2")
+
+
+def file_calls(python, kind, root, handler, base_env, workdir):
+    """File-system calls (stat family, open, getdents, readlink, access) of the runtime's Python process from
+    exec until it exits just after its first /next (strace -c; the exit adds a few); None without strace."""
+    from server import BenchAPI, BenchmarkError
+
+    if shutil.which("strace") is None:
+        return None
+    api = BenchAPI()
+    out = os.path.join(workdir, "strace.out")
+    env = dict(base_env, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=root,
+               PYTHONPATH=root, TMPDIR=workdir, **CREDENTIALS)
+    program = ["-c", START] if kind == "shim" else ["-m", "awslambdaric", handler]
+    process = subprocess.Popen(["strace", "-c", "-o", out, "-e", "trace=" + ",".join(FILE_CALLS), python] + program,
+                               env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    api.process = process
+    try:
+        api.expect_next(timeout=120)
+    except BenchmarkError:
+        process.kill()
+        raise
+    finally:
+        api.close()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    total = 0
+    with open(out) as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] in FILE_CALLS:
+                total += int(parts[3])
+    return total
+
+
 def answered(body):
     """Any JSON response will do (both runtimes' answers are checked to be /response, not /error)."""
     import json
@@ -131,17 +172,22 @@ def run(metrics, api, pythons, dev_python, workdir, small_roots, ecosystem=True,
         runs = bench.alternate(pair, reps, lambda rt: bench.cold(rt, api, handler))
         metrics[label] = {name: summary([r["cold_ms"] for r in results]) for name, results in runs.items()}
 
-    def count_rows(label, roots, handler, ours_python, theirs_python):
+    def count_rows(label, roots, handler, ours_python, theirs_python, measure=instructions):
         row = {}
         for name, kind, root, python in ((ours_name, "shim", roots[0], ours_python),
                                          (theirs_name, "awslambdaric", roots[1], theirs_python)):
-            row[name] = summary([instructions(python, kind, root, handler, bench.BASE_ENV, workdir)])
+            value = measure(python, kind, root, handler, bench.BASE_ENV, workdir)
+            if value is None:
+                return
+            row[name] = summary([value])
         metrics[label] = row
 
     ours_small, theirs_small = small_roots
     log("cold start like with like: small function, instructions (callgrind) and wall time, %d runs ..." % reps)
     count_rows("instructions to the first /next, small function, clean venvs (M)", (ours_small, theirs_small),
                "trivial.Handle", pythons["shim"], pythons["awslambdaric"])
+    count_rows("file-system calls to the first /next, small function (strace)", (ours_small, theirs_small),
+               "trivial.Handle", pythons["shim"], pythons["awslambdaric"], file_calls)
     wall_rows("cold start, small function, clean venvs, median of %d (ms)" % reps,
               runtimes(ours_small, theirs_small, pythons["shim"], pythons["awslambdaric"]), "trivial.Handle")
     count_rows("instructions to the first /next, small function, on the dev .venv instead (M)",
@@ -159,6 +205,8 @@ def run(metrics, api, pythons, dev_python, workdir, small_roots, ecosystem=True,
                    "handler.handler", pythons["shim"], pythons["awslambdaric"])
         count_rows("instructions to the first /next, %s, ours packed --optimize 2 (M)" % what,
                    (roots["ours -OO"], roots["theirs"]), "handler.handler", pythons["shim"], pythons["awslambdaric"])
+        count_rows("file-system calls to the first /next, %s (strace)" % what, (roots["ours"], roots["theirs"]),
+                   "handler.handler", pythons["shim"], pythons["awslambdaric"], file_calls)
         pair = runtimes(roots["ours"], roots["theirs"], pythons["shim"], pythons["awslambdaric"])
         pair["ours -OO"] = bench.Runtime(ours_name + " -OO", roots["ours -OO"],
                                          lambda handler, r=roots["ours -OO"]: [os.path.join(r, "bootstrap")],

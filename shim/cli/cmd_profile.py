@@ -61,9 +61,8 @@ def main(args):
     output = args.output or default_output(args.function_dir or args.zip or ".", args.handler)
     notes = ["%s, %s" % (os.path.abspath(args.zip or args.function_dir or "."),
                          "run in place" if args.no_pack else "packed and unpacked read-only, as Lambda runs it")]
-    if unused is not None:
-        notes.extend(profile_run.render_unused(unused, limit=8).splitlines())
-    page = flamechart.render(profile, notes=notes)
+    findings = profile_run.render_unused(unused, limit=25) if unused is not None else ""
+    page = flamechart.render(profile, notes=notes, findings=findings)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
         handle.write(page)

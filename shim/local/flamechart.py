@@ -16,12 +16,14 @@ WIDTH = 1200          # px of the chart
 ROW = 22              # px per row
 MIN_LABEL = 36        # px: narrower bars carry no text (their title still shows on hover)
 CHAR = 6.6            # px per character at the label's size, for cutting labels to fit
+_HUES = {"python": 215, "runtime": 172, "handler": 28, "invoke": 265}
 _PHASE_COLOURS = {"root": "#4b5563", "python": "#64748b", "runtime": "#0f766e", "handler": "#b45309",
                   "invoke": "#6d28d9"}
 
 
-def render(profile, title=None, notes=()):
-    """The page (a str) for a shim.local.profiler.Profile; notes: extra lines for its head."""
+def render(profile, title=None, notes=(), findings=""):
+    """The page (a str) for a shim.local.profiler.Profile; notes: lines for its head; findings: text shown
+    after the summary (the unused modules of `shim profile --events`)."""
     tree = profile.tree
     title = title or "Cold start of %s" % profile.handler
     bars = []
@@ -42,41 +44,36 @@ def render(profile, title=None, notes=()):
     svg.append("</svg>")
     axis = _axis(tree.total_ms)
     head = "".join("<p>%s</p>" % html.escape(line) for line in notes)
-    summary = html.escape(profile.summary())
+    summary = html.escape(profile.summary() + ("\n\n" + findings if findings else ""))
     rows = "".join(_tree_rows(tree, tree.total_ms))
     return _PAGE % {"title": html.escape(title), "head": head, "svg": "\n".join(svg), "axis": axis,
                     "summary": summary, "rows": rows, "legend": _legend()}
 
 
-def _layout(node, x, depth, scale, colour, bars):
+def _layout(node, x, depth, scale, hue, bars):
     """Place node and its subtree; the deepest row used."""
-    colour = _colour(node, depth, colour)
+    hue = _HUES.get(node.kind, hue)
+    colour = _colour(node, depth, hue)
     width = node.total_ms * scale
     bars.append((x, depth * ROW, width, node, colour))
     deepest = depth
     at = x
     for child in node.children:
         if child.total_ms * scale >= 0.5:
-            deepest = max(deepest, _layout(child, at, depth + 1, scale, colour if depth >= 2 else None, bars))
+            deepest = max(deepest, _layout(child, at, depth + 1, scale, hue, bars))
         at += child.total_ms * scale
     return deepest
 
 
-def _colour(node, depth, inherited):
-    if node.kind in _PHASE_COLOURS and depth <= 1:
+def _colour(node, depth, hue):
+    """A phase in its own colour; what it imported in shades of it, each top-level package a hue of its own
+    near the phase's (the same name gets the same colour in every profile), paler as it goes deeper."""
+    if depth <= 1 and node.kind in _PHASE_COLOURS:
         return _PHASE_COLOURS[node.kind]
-    if inherited is not None:
-        return _shade(inherited, depth)
-    # A top-level import: a hue of its own, the same for the same name in every profile.
-    hue = int(hashlib.sha1(node.name.split(".")[0].encode()).hexdigest()[:4], 16) % 360
-    return "hsl(%d, 62%%, 48%%)" % hue
-
-
-def _shade(colour, depth):
-    if colour.startswith("hsl("):
-        hue, sat, light = colour[4:-1].split(",")
-        return "hsl(%s,%s, %d%%)" % (hue, sat, min(78, 48 + 6 * (depth - 2)))
-    return colour
+    if hue is None:
+        return "#6b7280"
+    shift = int(hashlib.sha1(node.name.split(".")[0].encode()).hexdigest()[:4], 16) % 29 - 14
+    return "hsl(%d, 58%%, %d%%)" % ((hue + shift) % 360, min(74, 44 + 5 * (depth - 2)))
 
 
 def _fit(text, room):

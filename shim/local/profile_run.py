@@ -9,6 +9,7 @@
    invoke ran any Python code of.
 """
 import dataclasses
+import sys
 from typing import List, Optional
 
 from shim.local import importtime
@@ -102,12 +103,18 @@ def unused(init_modules, used, roots):
 def render_unused(items: List[Unused], limit=15):
     if not items:
         return "every module the handler's import loaded ran some of its code during the invokes"
+    stdlib = getattr(sys, "stdlib_module_names", ())
+    own = [item for item in items if item.name.split(".")[0] not in stdlib]
+    std = [item for item in items if item.name.split(".")[0] in stdlib]
     lines = ["imported at init, none of their Python code ran in any invoke (candidates for a lazy import):"]
-    for item in items[:limit]:
+    for item in own[:limit]:
         cost = "%.1f ms" % item.import_ms if item.import_ms is not None else "cost not measured"
         lines.append("  %s  (%s%s)" % (item.name, cost, ", %d modules" % item.modules if item.modules > 1 else ""))
-    if len(items) > limit:
-        lines.append("  … and %d more" % (len(items) - limit))
+    if len(own) > limit:
+        lines.append("  … and %d more" % (len(own) - limit))
+    if std:
+        lines.append("  and %d standard-library modules (%s, …), loaded by the imports above"
+                     % (sum(item.modules for item in std), ", ".join(item.name for item in std[:4])))
     return "\n".join(lines)
 
 
