@@ -49,7 +49,7 @@ def main(args):
     cmd_invoke.stop_on_signals()
     task_root = cmd_invoke.open_task_root(args)
     try:
-        print("shim profile: %d cold start%s without profiling, then one with it%s ..."
+        print("shim profile: %d cold start%s without profiling (the first to warm up), then one with it%s ..."
               % (runs + 1, "" if runs == 0 else "s", ", then one running %d events" % len(events) if events else ""),
               file=sys.stderr, flush=True)
         profile, unused = profile_run.run(task_root, settings, event, events, runs)

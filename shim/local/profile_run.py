@@ -102,7 +102,7 @@ def unused(init_modules, used, roots):
 
 def render_unused(items: List[Unused], limit=15):
     if not items:
-        return "every module the handler's import loaded ran some of its code during the invokes"
+        return "no module the handler's import loaded went unused in the invokes"
     stdlib = getattr(sys, "stdlib_module_names", ())
     own = [item for item in items if item.name.split(".")[0] not in stdlib]
     std = [item for item in items if item.name.split(".")[0] in stdlib]
