@@ -22,7 +22,7 @@ class Unused:
 
     name: str
     modules: int
-    import_ms: Optional[float]   # its cumulative import time in that run, when the import timer saw it
+    import_ms: Optional[float]   # its modules' own (self) import time in that run, when the import timer saw it
 
 
 def run(task_root, settings, event=b"{}", events=None, runs=3, echo=None):
@@ -80,10 +80,15 @@ def unused(init_modules, used, roots):
     used = set(used)
     names = set(init_modules)
     idle = names - used
-    costs = {}
+    selfs = {}  # module -> its own (self) import time, in that run
     for root in roots:
         for node, _ in root.walk():
-            costs.setdefault(node.name, node.total_ms)
+            selfs.setdefault(node.name, node.self_ms)
+
+    def cost(name):
+        """The group's own import time: the self times of its modules (not what they pulled in from elsewhere)."""
+        found = [ms for module, ms in selfs.items() if module == name or module.startswith(name + ".")]
+        return sum(found) if found else None
 
     def wholly_idle(prefix):
         return all(name in idle for name in names if name == prefix or name.startswith(prefix + "."))
@@ -96,7 +101,7 @@ def unused(init_modules, used, roots):
         if any(".".join(parts[:length]) in candidates for length in range(1, len(parts))):
             continue  # inside a package listed as a whole
         count = sum(1 for n in idle if n == name or n.startswith(name + "."))
-        found[name] = Unused(name, count, costs.get(name))
+        found[name] = Unused(name, count, cost(name))
     return sorted(found.values(), key=lambda item: (-(item.import_ms or 0.0), item.name))
 
 
@@ -108,7 +113,7 @@ def render_unused(items: List[Unused], limit=15):
     std = [item for item in items if item.name.split(".")[0] in stdlib]
     lines = ["imported at init, none of their Python code ran in any invoke (candidates for a lazy import):"]
     for item in own[:limit]:
-        cost = "%.1f ms" % item.import_ms if item.import_ms is not None else "cost not measured"
+        cost = "%.1f ms to import" % item.import_ms if item.import_ms is not None else "cost not measured"
         lines.append("  %s  (%s%s)" % (item.name, cost, ", %d modules" % item.modules if item.modules > 1 else ""))
     if len(own) > limit:
         lines.append("  … and %d more" % (len(own) - limit))
