@@ -1,13 +1,18 @@
 """`make bench`: lambda-shim against the official client, awslambdaric, in one run on one machine.
 
-Both runtimes serve the same handlers (benchmarks/function/) from the same
-interpreter, against the same small Runtime API (benchmarks/server.py), pinned
+Both runtimes serve the same handlers (benchmarks/function/) from one base
+interpreter, each in a clean venv of its own with no .pth start-up hook
+(benchmarks/clean_venv.py), against the same small Runtime API (benchmarks/server.py), pinned
 with the server to one core, alternating A B A B. Ours runs the real packed zip:
 `shim pack`, unzipped into a read-only directory, started through its bootstrap.
 awslambdaric runs `python -m awslambdaric` with the handlers precompiled, its best case.
 
+The like-with-like cold start rows (instructions to the first /next, the dev .venv, the
+ecosystem functions) are benchmarks/coldstart_rows.py's.
+
 Every response is checked; a wrong or missing one exits non-zero. Results: a
-table on stdout, JSON in .bench/results.json, and the README's Performance section.
+table on stdout, JSON in .bench/results.json, the README's Performance section, and
+docs/performance.md's table with its charts in docs/img/ (benchmarks/perf_docs.py).
 """
 import argparse
 import json
@@ -587,7 +592,7 @@ def main():
         print("README.md Performance section updated.")
     if not args.no_docs and not args.platform_only:
         import perf_docs
-        print(perf_docs.update(report, header))
+        print(perf_docs.update(report, header, text))
     return 0
 
 

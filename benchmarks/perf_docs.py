@@ -73,7 +73,7 @@ def bar_chart(groups, unit, fmt, width=760):
     top = max(value for _, values in groups for value in values.values()) or 1.0
     label_w, bar_h, gap, pad = 300, 14, 12, 8
     plot_w = width - label_w - 70
-    y = 34
+    y = 50
     parts = []
     for label, values in groups:
         shown = [name for name in series if name in values]
@@ -90,8 +90,8 @@ def bar_chart(groups, unit, fmt, width=760):
             parts.append('<text x="%.1f" y="%d" class="v">%s%s</text>'
                          % (label_w + w + 4, y + index * bar_h + bar_h - 4, fmt % value, ratio))
         y += block + gap
-    legend = "".join('<rect x="%d" y="8" width="10" height="10" fill="%s"/><text x="%d" y="17" class="v">%s</text>'
-                     % (label_w + i * 190, COLOURS[name], label_w + i * 190 + 14, html.escape(name))
+    legend = "".join('<rect x="%d" y="26" width="10" height="10" fill="%s"/><text x="%d" y="35" class="v">%s</text>'
+                     % (label_w + i * 150, COLOURS[name], label_w + i * 150 + 14, html.escape(name))
                      for i, name in enumerate(series))
     height = y + 10
     return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">\n'
