@@ -397,8 +397,8 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
                 metrics.setdefault(name, {})[runtime_name] = summary([r[field] for r in results])
 
         import coldstart_rows  # instructions and wall time to the first /next; the dev .venv; ecosystem functions
-        report["ecosystem_pins"] = coldstart_rows.run(metrics, api, pythons, DEV_PYTHON, workdir, (runtimes[OURS].task_root,
-                           runtimes[THEIRS].task_root), ecosystem=ecosystem)
+        small = (runtimes[OURS].task_root, runtimes[THEIRS].task_root)
+        report["ecosystem_pins"] = coldstart_rows.run(metrics, api, pythons, DEV_PYTHON, workdir, small, ecosystem)
         if cold_only:
             report["soak"], report["floors_ms"] = {}, {"python -I -c pass": summary(floor(["-I"], reps))}
             return report
