@@ -21,11 +21,12 @@ from shim.runtime import errors, jsonc
 
 _ESCAPING_RUNTIMES = ("AWS_Lambda_python3.9", "AWS_Lambda_python3.10", "AWS_Lambda_python3.11")
 _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
-# The C halves of json.loads and json.dumps, called directly (shim.runtime.jsonc: without importing
-# the json package, with re and enum: 27 M instructions of a small function's cold start). JSONDecoder.decode would also match a
-# whitespace regex twice around the scan, and JSONEncoder.encode build a new C encoder on every call
-# (together ~40% of a small invoke's JSON work). What they would do differently (leading or trailing
-# whitespace, a BOM, errors and their messages) goes the stdlib way, so results and errors stay the stdlib's.
+# The C halves of json.loads and json.dumps, called directly (shim.runtime.jsonc), without importing
+# the json package (with re and enum: 27 M instructions of a small function's cold start).
+# JSONDecoder.decode would also match a whitespace regex twice around the scan, and JSONEncoder.encode
+# build a new C encoder on every call (together ~40% of a small invoke's JSON work). What they would do
+# differently (leading or trailing whitespace, a BOM, errors and their messages) goes the stdlib way,
+# so results and errors stay the stdlib's.
 _scan = jsonc.scanner()
 _C_ENCODER = jsonc.encoder(ensure_ascii=_ENSURE_ASCII) is not None
 _encode_c = None  # made by _c_encoder() (at import, below), dropped after any failure (its markers may be stale)
