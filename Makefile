@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 # files with slow tests first.
 TEST_WORKERS ?= 4
 
-.PHONY: demo test lint bench pack layer dist venv clean docs sam-tools cdk-tools
+.PHONY: demo test lint bench bench-cold pack layer dist venv clean docs sam-tools cdk-tools
 
 venv: $(STAMP)
 
@@ -51,6 +51,10 @@ docs: $(DOCS_STAMP)
 # lambda-shim against awslambdaric, in one run; rewrites README's Performance section.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# Only the like-with-like cold start rows (instructions, wall, the dev .venv, the ecosystem functions).
+bench-cold: $(STAMP)
+	$(PY) benchmarks/bench.py --cold-only $(BENCH_ARGS)
 
 # The deployable zip: dist/$(PACKAGE).zip, handler $(HANDLER).Handle, from $(FUNCTION)/.
 pack: $(STAMP)

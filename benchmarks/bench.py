@@ -1,13 +1,18 @@
 """`make bench`: lambda-shim against the official client, awslambdaric, in one run on one machine.
 
-Both runtimes serve the same handlers (benchmarks/function/) from the same
-interpreter, against the same small Runtime API (benchmarks/server.py), pinned
+Both runtimes serve the same handlers (benchmarks/function/) from one base
+interpreter, each in a clean venv of its own with no .pth start-up hook
+(benchmarks/clean_venv.py), against the same small Runtime API (benchmarks/server.py), pinned
 with the server to one core, alternating A B A B. Ours runs the real packed zip:
 `shim pack`, unzipped into a read-only directory, started through its bootstrap.
 awslambdaric runs `python -m awslambdaric` with the handlers precompiled, its best case.
 
+The like-with-like cold start rows (instructions to the first /next, the dev .venv, the
+ecosystem functions) are benchmarks/coldstart_rows.py's.
+
 Every response is checked; a wrong or missing one exits non-zero. Results: a
-table on stdout, JSON in .bench/results.json, and the README's Performance section.
+table on stdout, JSON in .bench/results.json, the README's Performance section, and
+docs/performance.md's table with its charts in docs/img/ (benchmarks/perf_docs.py).
 """
 import argparse
 import json
@@ -27,7 +32,9 @@ sys.path.insert(0, HERE)
 
 from server import BenchAPI, BenchmarkError, ceiling, next_reply  # noqa: E402
 
-PYTHON = sys.executable
+PYTHON = sys.executable  # run() puts the clean venvs' interpreters here (benchmarks/clean_venv.py)
+THEIRS_PYTHON = sys.executable
+DEV_PYTHON = sys.executable  # this repo's .venv: measured in rows of its own, for comparison
 OURS, THEIRS = "lambda-shim", "awslambdaric"
 OURS_ORJSON = "lambda-shim, SHIM_JSON=orjson"
 OURS_EMPTY_MANIFEST = "lambda-shim, empty plugin manifest"
@@ -51,13 +58,14 @@ BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAM
 class Runtime:
     """How to start one of the two runtimes on a handler."""
 
-    def __init__(self, name, task_root, command, env=None):
+    def __init__(self, name, task_root, command, env=None, python=None):
         self.name, self.task_root, self.command, self.env = name, task_root, command, env or {}
+        self.python = python  # the interpreter ours runs on (SHIM_PYTHON); None: PYTHON
 
     def start(self, api, handler, stdout=subprocess.DEVNULL):
         env = dict(BASE_ENV, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=self.task_root,
-                   SHIM_PYTHON=PYTHON, **self.env)
-        if self.name == THEIRS:
+                   SHIM_PYTHON=self.python or PYTHON, **self.env)
+        if self.name.startswith(THEIRS):
             env["PYTHONPATH"] = self.task_root  # what the managed runtime's PYTHONPATH gives it
         api.reset(None)
         started = time.perf_counter()
@@ -88,7 +96,7 @@ def prepare(workdir):
     subprocess.run([PYTHON, "-m", "compileall", "-q", theirs], check=True)
     runtimes = {
         OURS: Runtime(OURS, ours, lambda handler: [os.path.join(ours, "bootstrap")]),
-        THEIRS: Runtime(THEIRS, theirs, lambda handler: [PYTHON, "-m", "awslambdaric", handler]),
+        THEIRS: Runtime(THEIRS, theirs, lambda handler: [THEIRS_PYTHON, "-m", "awslambdaric", handler]),
     }
     runtimes.update(plugin_variants(workdir, zip_path))
     try:
@@ -202,13 +210,13 @@ def same_as_first(expected_value):
 # -- scenarios: each returns a dict of figures for one run of one runtime ----------------------
 
 
-def cold(runtime, api, handler="trivial.Handle"):
+def cold(runtime, api, handler="trivial.Handle", event=b'{"n": 1}', check=None):
     process, started = runtime.start(api, handler)
     try:
         polled = api.expect_next()
         init_rss = memory_kb(process.pid)
-        api.hand(next_reply(b"first", b'{"n": 1}'))
-        answered = api.expect_response(b"first", expect_json("ok"))
+        api.hand(next_reply(b"first", event))
+        answered = api.expect_response(b"first", check or expect_json("ok"))
         return {"cold_ms": (polled - started) * 1000, "first_ms": (answered - polled) * 1000, "init_rss_kb": init_rss}
     finally:
         stop(process)
@@ -354,12 +362,20 @@ def platform_rows(runtimes, quick, metrics, count=8):
         api.close()
 
 
-def run(quick, platform_only=False):
+def run(quick, platform_only=False, cold_only=False, ecosystem=True):
+    global PYTHON, THEIRS_PYTHON
     reps = 10 if quick else 20
     warm_count = 2000
     soak_count = 20000 if quick else 100000
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # us, the server and both runtimes: one core
     report = {"reps": reps, "quick": quick}
+    import clean_venv  # one base CPython; a venv each, with only what each runtime needs, no .pth hooks
+    pythons = clean_venv.prepare()
+    PYTHON, THEIRS_PYTHON = pythons["shim"], pythons["awslambdaric"]
+    report["interpreters"] = dict(pythons, base=clean_venv.base_interpreter(), dev=DEV_PYTHON,
+                                  dev_startup_hooks=clean_venv.startup_hooks(DEV_PYTHON))
+    print("Both runtimes on %s, each in a venv of its own with only what it needs and no .pth start-up hook "
+          "(checked): %s" % (clean_venv.base_interpreter(), ", ".join("%s %s" % i for i in pythons.items())))
     print("Runtime API server ceiling: ", end="", flush=True)
     report["server_ceiling_per_s"] = ceiling(5000 if quick else 20000)
     print("%.0f invokes/s (%.1f µs each)" % (report["server_ceiling_per_s"], 1e6 / report["server_ceiling_per_s"]))
@@ -379,6 +395,13 @@ def run(quick, platform_only=False):
         def collect(name, runs, field):
             for runtime_name, results in runs.items():
                 metrics.setdefault(name, {})[runtime_name] = summary([r[field] for r in results])
+
+        import coldstart_rows  # instructions and wall time to the first /next; the dev .venv; ecosystem functions
+        small = (runtimes[OURS].task_root, runtimes[THEIRS].task_root)
+        report["ecosystem_pins"] = coldstart_rows.run(metrics, api, pythons, DEV_PYTHON, workdir, small, ecosystem)
+        if cold_only:
+            report["soak"], report["floors_ms"] = {}, {"python -I -c pass": summary(floor(["-I"], reps))}
+            return report
 
         print("cold start and first invoke, %d runs each ..." % reps, flush=True)
         runs = alternate(runtimes, reps, lambda rt: cold(rt, api))
@@ -534,12 +557,17 @@ def main():
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
     parser.add_argument("--platform-only", action="store_true",
                         help="only the Managed Instances and SnapStart rows (implies --no-readme)")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the like-with-like cold start rows (instructions, wall, dev .venv, ecosystem)")
+    parser.add_argument("--no-ecosystem", action="store_true",
+                        help="leave out the ecosystem functions (their requirements come from PyPI)")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and its charts")
     parser.add_argument("--output", default=os.path.join(ROOT, ".bench", "results.json"))
     args = parser.parse_args()
-    args.no_readme = args.no_readme or args.platform_only
+    args.no_readme = args.no_readme or args.platform_only or args.cold_only
     started = time.time()
     try:
-        report = run(args.quick, args.platform_only)
+        report = run(args.quick, args.platform_only, args.cold_only, not args.no_ecosystem)
     except BenchmarkError as exc:
         print("BENCHMARK FAILED: %s" % exc, file=sys.stderr)
         return 1
@@ -551,9 +579,10 @@ def main():
     text = table(report)
     m = report["machine"]
     header = ("Measured %s on %d cores (%s), Python %s, awslambdaric %s; medians with min–max over %d runs; "
-              "runtimes and the API server pinned to one core. Command: `make bench%s`."
+              "runtimes and the API server pinned to one core; both runtimes on one base interpreter, each in a "
+              "clean venv (no .pth start-up hooks). Command: `make bench%s`."
               % (m["date"], m["cores"], m["cpu"], m["python"], m["awslambdaric"], report["reps"],
-                 " BENCH_ARGS=--quick" if args.quick else ""))
+                 " BENCH_ARGS=" + " ".join(sys.argv[1:]) if sys.argv[1:] else ""))
     print()
     print(header)
     print()
@@ -561,6 +590,9 @@ def main():
     print("\n(%.0f s; JSON in %s)" % (report["seconds"], args.output))
     if not args.no_readme and update_readme(header + "\n\n" + text):
         print("README.md Performance section updated.")
+    if not args.no_docs and not args.platform_only:
+        import perf_docs
+        print(perf_docs.update(report, header, text))
     return 0
 
 

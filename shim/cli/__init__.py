@@ -22,6 +22,7 @@ COMMANDS = {
     "runtime": ("shim.cli.cmd_runtime", "lambda-shim as a customer-managed runtime: the image's Dockerfile and its "
                 "file-system layout"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
+    "profile": ("shim.cli.cmd_profile", "where a function's cold start goes: its imports as a tree, and a chart"),
 }
 
 

@@ -25,6 +25,8 @@ from shim.cli.options import (add_function_arguments, function_config, open_task
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
+    parser.add_argument("--profile", action="store_true",
+                        help="break the cold start down (see `shim profile`): a summary on stderr, a chart in the cache")
 
 
 def read_event(source):
@@ -67,6 +69,13 @@ def main(args):
     except BaseException:
         task_root.remove()
         raise
+    if getattr(args, "profile", False):  # shim.local.profiler: the import timer's lines stay out of the logs
+        from shim.local.profiler import Session
+        session = Session()
+        fn.env = session.environment(fn.env)
+        session.attach(fn)
+    else:
+        session = None
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
         result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
@@ -78,6 +87,9 @@ def main(args):
         if fn.wants_sigterm:  # the function asked for SIGTERM (shim.on_shutdown, its own handler)
             for line in fn.shutdown_lines():
                 _echo("platform", line)
+        if session is not None:
+            session.report(sys.stderr, args.zip or args.function_dir or ".")
+            session.close()
     if not result.streamed:
         sys.stdout.buffer.write(result.body + b"\n")
     elif printer.needs_newline:

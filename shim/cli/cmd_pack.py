@@ -55,6 +55,9 @@ def configure(parser):
                              "defaults: " + " ".join(functiondir.DEFAULT_EXCLUDES))
     parser.add_argument("--compile-python", default=None, metavar="PATH",
                         help="interpreter of the target version to write bytecode with (default: searched for)")
+    parser.add_argument("--optimize", type=int, choices=(0, 1, 2), default=0, metavar="{0,1,2}",
+                        help="bytecode as `python -O` (1: asserts left out) or `-OO` (2: docstrings too) writes it; "
+                             "opt-in, as some libraries read docstrings (default: 0)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary and warnings")
 
 
@@ -97,7 +100,7 @@ def main(args):
         result = pack(config.path, output, handler=args.handler or config.handler,
                       requirements=args.requirements or config.requirements,
                       exclude=list(config.exclude) + list(args.exclude),
-                      runtime=not (args.no_runtime or config.runtime_layer),
+                      runtime=not (args.no_runtime or config.runtime_layer), optimize=args.optimize,
                       **dict(target, arch=args.arch or config.arch,
                              python_version=args.python_version or config.python))
     if args.extract_to:

@@ -34,14 +34,18 @@ class _Factory:
     def __init__(self, rootpath):
         self.rootpath = str(rootpath)
         self.started = []
+        self.sessions = []  # profilers (profile=True), removed at the end
 
     def __call__(self, path=None, handler=None, *, zip=None, pack=False, timeout=None, memory=None,
-                 env=None, start=True, max_concurrency=None, snapstart=None, runtime_packages=(), **settings):
+                 env=None, start=True, max_concurrency=None, snapstart=None, runtime_packages=(), profile=False,
+                 **settings):
         """Start the function `path`: a function's name in the project file (pyproject.toml's
         [tool.lambda-shim] at or above the rootdir), or a directory (relative to the rootdir; in place
         unless pack=True), or `zip`. The project's settings apply; the arguments override them, and any
         other FunctionConfig setting may be given by name (with_boto3=True, env_file=..., layers=[...]).
-        runtime_packages: installed distributions it may import beyond its own files, e.g. ("boto3",)."""
+        runtime_packages: installed distributions it may import beyond its own files, e.g. ("boto3",).
+        profile=True: its cold starts are profiled (see shim.local.profiler): fn.profiler.profile is the
+        latest one's Profile (.summary(), .tree), fn.profiler.write_chart() writes its chart."""
         from shim.local.function import Function
         from shim.local.taskroot import prepare_config
         if path is None and zip is None:
@@ -60,6 +64,15 @@ class _Factory:
         except BaseException:
             task_root.remove()
             raise
+        session = None
+        if profile:
+            from shim.local.profiler import Session
+            session = Session()
+            fn.env = session.environment(fn.env)
+            self.sessions.append(session)
+        if session is not None:
+            session.attach(fn)
+            fn.profiler = session
         fn.observers.append(_record)
         self.started.append((fn, task_root))
         if start:
@@ -91,6 +104,9 @@ class _Factory:
             fn.close()
             task_root.remove()
         self.started = []
+        for session in self.sessions:
+            session.close()
+        self.sessions = []
 
 
 @pytest.fixture

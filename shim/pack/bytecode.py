@@ -93,8 +93,10 @@ def find_interpreter(python_version, explicit=None):
     return None, tried
 
 
-def compile_all(jobs, python, workers=None):
-    """Compile jobs [(source, pyc path, co_filename)] with interpreter `python`; [(source, error)]."""
+def compile_all(jobs, python, workers=None, optimize=0):
+    """Compile jobs [(source, pyc path, co_filename)] with interpreter `python`; [(source, error)].
+    optimize: 1 or 2 writes what `python -O`/`-OO` would (asserts, and docstrings too, left out) into the
+    plain pyc names, which an unchecked-hash pyc is loaded from whatever the interpreter's flags."""
     from concurrent.futures import ThreadPoolExecutor
 
     jobs = sorted(jobs, key=lambda job: job[2])
@@ -103,6 +105,7 @@ def compile_all(jobs, python, workers=None):
         return []
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONHASHSEED"] = "0"      # frozenset constants are marshalled in hash order on older versions
+    env["_SHIM_PYC_OPTIMIZE"] = str(int(optimize))
     command = [python, "-S", "-s", os.path.abspath(__file__)]
 
     def run(chunk):
@@ -138,9 +141,10 @@ def _worker():
     import py_compile
 
     errors = []
+    optimize = int(os.environ.get("_SHIM_PYC_OPTIMIZE") or 0)
     for source, cfile, dfile in json.load(sys.stdin):
         try:
-            py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, optimize=0,
+            py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, optimize=optimize,
                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         except py_compile.PyCompileError as exc:
             errors.append([source, "%s: %s" % (exc.exc_type_name, exc.exc_value)])

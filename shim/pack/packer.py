@@ -77,8 +77,11 @@ def check_python_version(text):
 
 def pack(function_dir, output, handler="handler.Handle", arch=None, python_version=None, *,
          glibc=pipinstall.LAMBDA_GLIBC, requirements=None, exclude=(), compile_python=None, bootstrap=None,
-         runtime=True, log=None, quiet=None):
+         runtime=True, log=None, quiet=None, optimize=0):
     """Pack function_dir into the zip `output`; returns a PackResult.
+
+    optimize=2 writes the bytecode as `python -OO` would: no docstrings, no asserts (opt-in:
+    some libraries read docstrings); 1 leaves out the asserts only.
 
     runtime=False leaves the runtime out (the function then needs the layer, see
     pack_layer). log(line) receives progress and warnings (prefixed 'warning: ').
@@ -127,7 +130,11 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
         if not handler_found(handler, entries):
             build.warn("the handler module of %s is not in the zip (no %s)"
                        % (handler, " or ".join(module_files(handler))))
-        compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn)
+        compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
+                     optimize=optimize)
+        if optimize:
+            result.notes.append("bytecode written as by python -%s: %s" % (
+                "O" * optimize, "asserts and docstrings left out" if optimize > 1 else "asserts left out"))
         build.write(entries)
     return build.finish()
 
@@ -276,7 +283,8 @@ def _entries(files, executable=None):
     return {name: (path, _executable(path) if executable is None else executable) for name, path in files.items()}
 
 
-def compile_into(entries, scratch, python_version, compile_python, result, say, warn, root=bytecode.TASK_ROOT):
+def compile_into(entries, scratch, python_version, compile_python, result, say, warn, root=bytecode.TASK_ROOT,
+                 optimize=0):
     """Add a .pyc entry for every .py entry, written by an interpreter of the target version.
 
     `root` is where the zip is extracted on Lambda: the bytecode carries root/entry as its path.
@@ -304,7 +312,7 @@ def compile_into(entries, scratch, python_version, compile_python, result, say, 
         jobs.append((entries[name][0], cfile, root + "/" + name))
         pycs[pyc] = cfile
     try:
-        failures = dict(bytecode.compile_all(jobs, python))
+        failures = dict(bytecode.compile_all(jobs, python, optimize=optimize))
     except RuntimeError as exc:
         raise UsageError(str(exc).splitlines()[0] if str(exc) else "compiling failed") from None
     by_source = {entries[name][0]: name for name in sources}

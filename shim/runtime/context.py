@@ -5,7 +5,6 @@ Attribute names, types and None defaults match awslambdaric's LambdaContext
 memory_limit_in_mb is the *string* from the environment, identity is always an
 object whose fields may be None, and client_context is None without the header.
 """
-import json
 import os
 import sys
 import time
@@ -69,6 +68,8 @@ class ClientContext:
 
 
 def _parse_header(raw, name):
+    import json  # only for an invoke that carries a client context or a Cognito identity
+
     try:
         return json.loads(raw)
     except ValueError as exc:

@@ -24,11 +24,11 @@ fall back on, as the official client's global request id: one invoke runs
 at a time per runtime process, so the process-wide request is the right one.
 """
 import contextvars
-import json
 import os
 import sys
 import time
 
+from shim.runtime import jsonc
 from shim.runtime.errors import safe_str
 from shim.runtime.linestream import LineStream
 
@@ -173,7 +173,7 @@ def render_json(logger, method_name, event_dict):
     event_dict["message"] = _message(event_dict)
     ordered = {key: event_dict.pop(key) for key in _FIRST_KEYS if key in event_dict}
     ordered.update(event_dict)
-    return json.dumps({k: v for k, v in ordered.items() if v is not None}, default=safe_str, ensure_ascii=False)
+    return jsonc.dumps({k: v for k, v in ordered.items() if v is not None}, default=safe_str, ensure_ascii=False)
 
 
 # Keys the Text line shows in its own columns, or leaves to the JSON format.
@@ -185,7 +185,7 @@ def render_text(logger, method_name, event_dict):
     """[LEVEL]\t<timestamp>\t<requestId>\t<message> key=value ... [traceback]"""
     message = _message(event_dict)
     if isinstance(message, dict):
-        message = json.dumps(message, default=safe_str, ensure_ascii=False)
+        message = jsonc.dumps(message, default=safe_str, ensure_ascii=False)
     traceback_text = event_dict.pop("_traceback", None)
     extras = " ".join("%s=%s" % (k, v) for k, v in event_dict.items() if k not in _TEXT_HIDDEN)
     text = " ".join(part for part in (safe_str(message), extras) if part)

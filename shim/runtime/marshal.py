@@ -14,24 +14,21 @@ init. Anything orjson refuses goes the stdlib way, so the result or the
 MarshalError is the stdlib's; what differs is documented in the README.
 Events are always decoded by the stdlib: orjson turns integers above 64 bits into floats.
 """
-import json
 import os
 import sys
 
-from shim.runtime import errors
+from shim.runtime import errors, jsonc
 
 _ESCAPING_RUNTIMES = ("AWS_Lambda_python3.9", "AWS_Lambda_python3.10", "AWS_Lambda_python3.11")
 _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
-_encoder = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True)
-_encode_plain = _encoder.encode
-_decoder = json.JSONDecoder()
-_decode = _decoder.decode
-# The C halves of the two, called directly on the warm path: JSONDecoder.decode matches a whitespace
-# regex twice around the scan, and JSONEncoder.encode builds a new C encoder on every call (together
-# ~40% of a small invoke's JSON work). What they would do differently (leading or trailing whitespace,
-# a BOM, errors and their messages) goes the stdlib way, so results and errors stay the stdlib's.
-_scan = json.scanner.c_make_scanner(_decoder) if json.scanner.c_make_scanner else None
-_C_ENCODER = json.encoder.c_make_encoder
+# The C halves of json.loads and json.dumps, called directly (shim.runtime.jsonc), without importing
+# the json package (with re and enum: 27 M instructions of a small function's cold start).
+# JSONDecoder.decode would also match a whitespace regex twice around the scan, and JSONEncoder.encode
+# build a new C encoder on every call (together ~40% of a small invoke's JSON work). What they would do
+# differently (leading or trailing whitespace, a BOM, errors and their messages) goes the stdlib way,
+# so results and errors stay the stdlib's.
+_scan = jsonc.scanner()
+_C_ENCODER = jsonc.encoder(ensure_ascii=_ENSURE_ASCII) is not None
 _encode_c = None  # made by _c_encoder() (at import, below), dropped after any failure (its markers may be stale)
 _decimal_mark = None  # a per-process random token, made the first time a Decimal is seen
 _orjson = None        # the module, once choose_encoder() picked it
@@ -68,18 +65,31 @@ def decode_event(body, content_type):
             value, end = _scan(text, 0)
             if end == len(text):
                 return value
-        except (StopIteration, ValueError):
+        except (StopIteration, ValueError, SystemError):  # SystemError: see jsonc.scanner
             pass  # not a bare JSON document: the full decoder says what it is, or why not
     return _decode_fully(body)
 
 
+_WHITESPACE = " \t\n\r"  # JSON's, as json.decoder.WHITESPACE matches it
+
+
 def _decode_fully(body):
+    """A BOM, whitespace around the document (as json.loads allows), else the stdlib's decoder and its error."""
     if body[:3] == b"\xef\xbb\xbf":
         body = body[3:]  # by hand: the utf-8-sig codec is a module imported on first use
     try:
         # Lambda's events are UTF-8; json.loads(bytes) would first guess among
         # UTF-8/16/32 in Python code on every invoke.
-        return _decode(body.decode("utf-8"))
+        text = body.decode("utf-8")
+        if _scan is not None:
+            try:
+                value, end = _scan(text, len(text) - len(text.lstrip(_WHITESPACE)))
+                if not text[end:].strip(_WHITESPACE):
+                    return value
+            except (StopIteration, ValueError, SystemError):
+                pass  # the stdlib's decoder says why
+        import json  # only for an event that is not JSON: the stdlib's error message
+        return json.JSONDecoder().decode(text)
     except ValueError as exc:  # UnicodeDecodeError included
         raise errors.Fault(errors.UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % exc) from None
 
@@ -114,11 +124,13 @@ def _c_encoder():
     """What JSONEncoder.encode makes for every call (json.encoder's iterencode, one-shot), made once.
     Its markers dict (circular reference detection) is empty again after every successful encoding."""
     global _encode_c
-    e = _encoder
-    _encode_c = _C_ENCODER({}, e.default, json.encoder.encode_basestring_ascii if e.ensure_ascii
-                           else json.encoder.encode_basestring, e.indent, e.key_separator, e.item_separator,
-                           e.sort_keys, e.skipkeys, e.allow_nan)
+    _encode_c = jsonc.encoder(ensure_ascii=_ENSURE_ASCII)
     return _encode_c
+
+
+def _encode_plain(value):
+    import json
+    return json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True).encode(value)
 
 
 def _forget_c_encoder():
@@ -135,6 +147,7 @@ def _orjson_default(obj):
 
 
 def _encode_with_decimals(value):
+    import json
     from decimal import Decimal
 
     global _decimal_mark
@@ -153,7 +166,7 @@ def _encode_with_decimals(value):
     text = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True, default=default).encode(value)
     if not digits:
         return text
-    import re  # json has loaded it already
+    import re  # json has loaded it already (just above)
 
     placeholder = re.compile('"%s(\\d+)"' % re.escape(_decimal_mark))
     return placeholder.sub(lambda m: digits[int(m.group(1))], text)
