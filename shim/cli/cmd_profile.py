@@ -13,11 +13,11 @@ import os
 import sys
 
 from shim import UsageError
-from shim.cli import cmd_invoke
+from shim.cli import cmd_invoke, options
 
 
 def configure(parser):
-    cmd_invoke.add_function_arguments(parser)
+    options.add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the first invoke's event, a JSON file (default: {})")
     parser.add_argument("--events", metavar="FILE",
                         help="events to run after a cold start (a JSON array of events, or one JSON event per "
@@ -35,7 +35,7 @@ def main(args):
 
     if args.max_concurrency is not None or args.snapstart:
         raise UsageError("profile measures an on-demand cold start: --max-concurrency and --snapstart do not apply")
-    settings = cmd_invoke.function_settings(args)
+    config = options.function_config(args)
     event = cmd_invoke.read_event(args.event)
     events = read_events(args.events) if args.events else None
     if args.event is None and events:
@@ -47,19 +47,19 @@ def main(args):
     if runs < 0:
         raise UsageError("--runs must be 0 or more")
     cmd_invoke.stop_on_signals()
-    task_root = cmd_invoke.open_task_root(args)
+    task_root = options.open_task_root(args, config, "profile")
     try:
         print("shim profile: %d cold start%s without profiling (the first to warm up), then one with it%s ..."
               % (runs + 1, "" if runs == 0 else "s", ", then one running %d events" % len(events) if events else ""),
               file=sys.stderr, flush=True)
-        profile, unused = profile_run.run(task_root, settings, event, events, runs)
+        profile, unused = profile_run.run(task_root, config, event, events, runs)
     finally:
         task_root.remove()
     print(profile.summary())
     if unused is not None:
         print(profile_run.render_unused(unused))
-    output = args.output or default_output(args.function_dir or args.zip or ".", args.handler)
-    notes = ["%s, %s" % (os.path.abspath(args.zip or args.function_dir or "."),
+    output = args.output or default_output(args.zip or config.path or ".", config.handler)
+    notes = ["%s, %s" % (os.path.abspath(args.zip or config.path or "."),
                          "run in place" if args.no_pack else "packed and unpacked read-only, as Lambda runs it")]
     findings = profile_run.render_unused(unused, limit=25) if unused is not None else ""
     page = flamechart.render(profile, notes=notes, findings=findings)

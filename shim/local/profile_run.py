@@ -25,21 +25,20 @@ class Unused:
     import_ms: Optional[float]   # its modules' own (self) import time in that run, when the import timer saw it
 
 
-def run(task_root, settings, event=b"{}", events=None, runs=3, echo=None):
-    """(Profile, [Unused] or None) for the function at task_root; settings: Function keyword arguments."""
+def run(task_root, config, event=b"{}", events=None, runs=3, echo=None):
+    """(Profile, [Unused] or None) for the function at task_root; config: its FunctionConfig."""
     from shim.local.function import Function
 
-    base_env = dict(task_root.env, **settings.get("env", {}))
-    options = {k: v for k, v in settings.items() if k != "env"}
     plain = []
     for index in range(runs + 1):
-        with Function(task_root.path, env=base_env, **options) as fn:
+        with Function(task_root, config=config) as fn:
             result = fn.invoke(event)
             if index and result.init_ms is not None:
                 plain.append(result.init_ms)
     session = Session()
     try:
-        with Function(task_root.path, env=session.environment(base_env), echo=echo, **options) as fn:
+        with Function(task_root, config=config, echo=echo) as fn:
+            fn.env = session.environment(fn.env)
             session.attach(fn)
             fn.invoke(event)
         profile = session.profile
@@ -50,17 +49,18 @@ def run(task_root, settings, event=b"{}", events=None, runs=3, echo=None):
     profile.plain_init_ms = plain
     unused_modules = None
     if events is not None:
-        unused_modules = usage(task_root, base_env, options, events, echo)
+        unused_modules = usage(task_root, config, events, echo)
     return profile, unused_modules
 
 
-def usage(task_root, base_env, options, events, echo=None):
+def usage(task_root, config, events, echo=None):
     """[Unused], heaviest import first, from one cold start that runs every event."""
     from shim.local.function import Function
 
     session = Session(events=True)
     try:
-        with Function(task_root.path, env=session.environment(base_env), echo=echo, **options) as fn:
+        with Function(task_root, config=config, echo=echo) as fn:
+            fn.env = session.environment(fn.env)
             session.attach(fn)
             for event in events:
                 fn.invoke(event)
@@ -70,7 +70,7 @@ def usage(task_root, base_env, options, events, echo=None):
         session.close()
     if "init_modules" not in data:
         raise RuntimeError("the function's runtime did not report which modules it imported")
-    handler = handler_module(options.get("handler", ""))
+    handler = handler_module(config.handler)
     modules = {name: path for name, path in data["init_modules"].items() if name != handler}
     return unused(modules, data.get("used", []), importtime.parse(lines))
 
