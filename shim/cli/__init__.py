@@ -17,6 +17,7 @@ COMMANDS = {
     "pack": ("shim.cli.cmd_pack", "build a deployable Lambda zip (or the runtime layer) from a function directory"),
     "invoke": ("shim.cli.cmd_invoke", "run a function through the real bootstrap against a local Runtime API"),
     "serve": ("shim.cli.cmd_serve", "serve the Lambda invoke endpoint locally, like the AWS emulator"),
+    "event": ("shim.cli.cmd_event", "print a sample event (API Gateway, SQS, S3, ...), as the AWS service sends it"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
 }
 

@@ -21,6 +21,8 @@ from shim import UsageError
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
+    parser.add_argument("--event-type", metavar="TYPE",
+                        help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)")
 
 
 def add_function_arguments(parser):
@@ -114,6 +116,13 @@ def read_event(source):
     return data
 
 
+def sample_event(args):
+    if args.event is not None:
+        raise UsageError("give --event or --event-type, not both")
+    from shim.cli.cmd_event import sample
+    return json.dumps(sample(args.event_type)).encode("utf-8")
+
+
 def stop_on_signals():
     """Ctrl-C and SIGTERM raise KeyboardInterrupt, so the runtimes are stopped on the way out.
 
@@ -128,7 +137,7 @@ def stop_on_signals():
 def main(args):
     from shim.local.function import Function
     settings = function_settings(args)
-    event = read_event(args.event)
+    event = read_event(args.event) if not getattr(args, "event_type", None) else sample_event(args)
     stop_on_signals()
     task_root = open_task_root(args)
     settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
