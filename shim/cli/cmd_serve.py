@@ -32,6 +32,10 @@ def configure(parser):
     parser.add_argument("--function-url", action="store_true",
                         help="also serve every other path and method as the function's Function URL "
                              "(payload 2.0 events; a streamed HTTP response streams)")
+    parser.add_argument("--api", choices=("url", "rest"),
+                        help="serve every other path and method as an HTTP front: url (a Function URL, payload 2.0, "
+                             "as --function-url) or rest (an API Gateway REST API's Lambda proxy integration, "
+                             "payload 1.0)")
 
 
 def main(args):
@@ -47,7 +51,8 @@ def main(args):
     stop_on_signals()
     log = _Log()
     try:
-        server = Server(port, None, log, function_url=args.function_url)
+        server = Server(port, None, log, function_url=args.function_url or args.api is not None)
+        server.api = args.api or "url"
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError("port %d on 127.0.0.1 is in use (pick another with --port, or 0 for any free one)"
@@ -70,8 +75,10 @@ def main(args):
         log("shim serve: listening on %s (%d environment%s%s; runtime pids %s); Ctrl-C stops\n" % (
             url, concurrency, "" if concurrency == 1 else "s", ", %d invokes at once in each" % per if per else "",
             " ".join(str(fn.pid) for fn in pool.functions)))
-        if args.function_url:
-            log("shim serve: Function URL on http://127.0.0.1:%d/ (any other path)\n" % server.server_address[1])
+        if server.function_url:
+            log("shim serve: %s on http://127.0.0.1:%d/ (any other path)\n" % (
+                "API Gateway REST API (payload 1.0, stage local)" if server.api == "rest" else "Function URL",
+                server.server_address[1]))
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass

@@ -72,6 +72,7 @@ class Server(ThreadingHTTPServer):
         self.pool = pool
         self.log = log
         self.function_url = function_url  # every other path and method is the function's Function URL
+        self.api = "url"  # which front the other paths get: "url" (Function URL, 2.0) or "rest" (API Gateway REST, 1.0)
         self.in_flight = 0
         self._idle = threading.Condition()
 
@@ -187,6 +188,9 @@ class InvokeHandler(KeepAliveHandler):
         """The function's Function URL: the request as a payload 2.0 event, the answer as an HTTP response."""
         self.server.track(+1)
         try:
+            if self.server.api == "rest":  # or an API Gateway REST API's proxy integration (payload 1.0)
+                from shim.local import apigw_rest
+                return apigw_rest.serve(self, MAX_REQUEST_BYTES)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
