@@ -21,6 +21,9 @@ from shim import UsageError
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
+    parser.add_argument("--watch", action="store_true",
+                        help="invoke again after every edit of the function's directory, each time a cold start on "
+                             "the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
     parser.add_argument("--event-type", metavar="TYPE",
                         help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)")
 
@@ -136,6 +139,9 @@ def stop_on_signals():
 
 def main(args):
     from shim.local.function import Function
+    if getattr(args, "watch", False):
+        from shim.local.watch import rerun
+        return rerun(args, main)
     settings = function_settings(args)
     event = read_event(args.event) if not getattr(args, "event_type", None) else sample_event(args)
     stop_on_signals()

@@ -36,6 +36,9 @@ def configure(parser):
                         help="serve every other path and method as an HTTP front: url (a Function URL, payload 2.0, "
                              "as --function-url) or rest (an API Gateway REST API's Lambda proxy integration, "
                              "payload 1.0)")
+    parser.add_argument("--watch", action="store_true",
+                        help="redeploy on every edit of the function's directory: the next invoke is a cold start "
+                             "on the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
 
 
 def main(args):
@@ -60,12 +63,23 @@ def main(args):
         raise UsageError("cannot listen on 127.0.0.1:%d: %s" % (port, exc.strerror or exc)) from None
     task_root = None
     pool = None
+    redeploy = watcher = None
+
+    def make_pool(task_root):
+        env = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
+        return Pool(Function(task_root.path, function_name="function", **dict(settings, env=env))
+                    for _ in range(concurrency))
+
     try:
         task_root = open_task_root(args)
-        settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
-        pool = Pool(Function(task_root.path, function_name="function", **settings) for _ in range(concurrency))
+        pool = make_pool(task_root)
         server.pool = pool
         pool.start()
+        if args.watch:
+            from shim.local import watch
+            redeploy = watch.Redeployer(server, task_root, lambda: open_task_root(args), make_pool, log,
+                                        root=args.function_dir or ".")
+            watcher = watch.Watcher([args.function_dir or "."], redeploy)
         for fn in pool.functions:
             if fn.init_failure is not None:
                 log("shim serve: init failed (every invoke retries it): %s\n" % _one_line(fn.init_failure))
@@ -75,6 +89,8 @@ def main(args):
         log("shim serve: listening on %s (%d environment%s%s; runtime pids %s); Ctrl-C stops\n" % (
             url, concurrency, "" if concurrency == 1 else "s", ", %d invokes at once in each" % per if per else "",
             " ".join(str(fn.pid) for fn in pool.functions)))
+        if watcher is not None:
+            log("shim serve: watching %s: an edit redeploys (a cold start on the new code)\n" % watcher.paths[0])
         if server.function_url:
             log("shim serve: %s on http://127.0.0.1:%d/ (any other path)\n" % (
                 "API Gateway REST API (payload 1.0, stage local)" if server.api == "rest" else "Function URL",
@@ -87,6 +103,9 @@ def main(args):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.server_close()
+        if watcher is not None:
+            watcher.close()
+            pool, task_root = redeploy.current()
         if pool is not None:
             pool.close()
             for fn in pool.functions:  # what each runtime said on its way out, as Lambda logs it
