@@ -24,6 +24,9 @@ def configure(parser):
     parser.add_argument("--watch", action="store_true",
                         help="invoke again after every edit of the function's directory, each time a cold start on "
                              "the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
+    parser.add_argument("--debug-port", metavar="N", type=int,
+                        help="start the function under debugpy, listening on 127.0.0.1:N, and wait for an editor to "
+                             "attach before its module is imported (timeouts are not enforced then)")
     parser.add_argument("--event-type", metavar="TYPE",
                         help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)")
 
@@ -148,12 +151,16 @@ def main(args):
     task_root = open_task_root(args)
     settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
     fn = Function(task_root.path, echo=_echo, **settings)
+    from shim.local import debugging  # breakpoint() reaches pdb with our stdin; --debug-port: debugpy
+    debug = debugging.Session(fn, _echo, stdin=debugging.stdin_usable(args.event),
+                              debug_port=getattr(args, "debug_port", None), editor_root=args.function_dir or ".")
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
         result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
         for line in [result.end_line(), result.report_line()] + result.platform_lines():
-            _echo("platform", line + "\n")
+            debug.platform(line + "\n")
     finally:
+        debug.close()
         fn.close()
         task_root.remove()
         if fn.wants_sigterm:  # the function asked for SIGTERM (shim.on_shutdown, its own handler)
