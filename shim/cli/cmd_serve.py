@@ -51,6 +51,9 @@ def main(args):
     concurrency = _number("--concurrency", args.concurrency)
     if not 1 <= concurrency <= 64:
         raise UsageError("--concurrency must be between 1 and 64, got %s" % args.concurrency)
+    if args.watch:
+        from shim.local import watch
+        watch.watched_directory(args)  # a --zip cannot be watched: say so before anything starts
     stop_on_signals()
     log = _Log()
     try:
@@ -76,10 +79,9 @@ def main(args):
         server.pool = pool
         pool.start()
         if args.watch:
-            from shim.local import watch
-            redeploy = watch.Redeployer(server, task_root, lambda: open_task_root(args), make_pool, log,
-                                        root=args.function_dir or ".")
-            watcher = watch.Watcher([args.function_dir or "."], redeploy)
+            directory = watch.watched_directory(args)
+            redeploy = watch.Redeployer(server, task_root, lambda: open_task_root(args), make_pool, log, root=directory)
+            watcher = watch.Watcher([directory], redeploy)
         for fn in pool.functions:
             if fn.init_failure is not None:
                 log("shim serve: init failed (every invoke retries it): %s\n" % _one_line(fn.init_failure))

@@ -189,14 +189,20 @@ def one_line(failure):
     return "%s: %s" % (error_type, (str(message).splitlines() or [""])[0])
 
 
-def rerun(args, run, stderr=None):
-    """`shim invoke --watch`: run(args) now and again after each batch of edits, until Ctrl-C."""
-    stderr = stderr or sys.stderr
+def watched_directory(args):
+    """The function directory the command's options name, for --watch; UsageError for a zip."""
     directory = getattr(args, "function_dir", None) or "."
     if getattr(args, "zip", None):
         raise UsageError("--watch watches a function directory, not a --zip")
     if not os.path.isdir(directory):
         raise UsageError("no such function directory: %s" % directory)
+    return directory
+
+
+def rerun(args, run, stderr=None):
+    """`shim invoke --watch`: run(args) now and again after each batch of edits, until Ctrl-C."""
+    stderr = stderr or sys.stderr
+    directory = watched_directory(args)
     args.watch = False
     temporary = None
     if getattr(args, "event", None) == "-":  # read once, given to every run

@@ -6,13 +6,14 @@ import pty
 import select
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
 from dap import DAPClient
-from serving import SHIM, clean_env
+from serving import SHIM, clean_env, wheel
 
 PDB_HANDLER = """\
 def Handle(event, context):
@@ -165,3 +166,31 @@ def test_an_editor_attaches_over_dap_and_stops_at_a_breakpoint(function, mode):
     assert result["y"] == 42 and result["name"] == "Ada"
     assert result["left_ms"] == 0  # the function saw its real deadline go by (the context clamps at 0)
     assert any("timeouts (1 s) are not enforced in this run" in line for line in err)
+
+
+def test_debugpy_is_installed_on_demand_into_the_tools_cache_once(tmp_path):
+    """Without a debugpy beside lambda-shim, --debug-port installs one into the tools cache (here from a local
+    wheel, PIP_NO_INDEX: no network), and the next run finds it there."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel(wheels, "debugpy", "1.8.99")
+    script = ("import importlib.util, os, sys\n"
+              "real = importlib.util.find_spec\n"
+              "importlib.util.find_spec = lambda name, *a: None if name == 'debugpy' else real(name, *a)\n"
+              "from shim.local import debugging\n"
+              "said = []\n"
+              "for _ in range(2):\n"
+              "    found = debugging.find_debugpy(lambda stream, text: said.append(text))\n"
+              "    print(found, os.listdir(found), os.path.realpath(os.path.join(found, 'debugpy')))\n"
+              "print(len(said))\n")
+    env = dict(clean_env(), SHIM_CACHE_DIR=str(tmp_path / "cache"), PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
+    env.pop("PIP_CONSTRAINT", None)
+    done = subprocess.run([SHIM[0], "-c", script], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    first, second, said = done.stdout.splitlines()
+    assert first == second and said == "1"  # installed once, found the second time
+    installed = tmp_path / "cache" / "tools" / ("debugpy-py%d.%d" % sys.version_info[:2])
+    assert (installed / "debugpy-1.8.99.dist-info").is_dir()
+    # only the debugpy package reaches the function's path, a link to the cache's
+    assert first.split(" ", 1)[1] == "['debugpy'] %s" % (installed / "debugpy")

@@ -1,6 +1,5 @@
 """`shim serve --watch` and `shim invoke --watch`: edits to a function's folder redeploy it (real CLI, real files)."""
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -8,7 +7,7 @@ import time
 
 import pytest
 
-from serving import SHIM, ServeProcess
+from serving import SHIM, ServeProcess, wheel
 from support import snapshot
 
 PATH = "/2015-03-31/functions/function/invocations"
@@ -95,21 +94,21 @@ def test_in_flight_invokes_finish_on_the_old_code_and_noise_is_ignored(tmp_path)
         assert changed == ["shim serve: changed: handler.py; redeploying\n"], changed
 
 
-def test_a_requirements_edit_repacks(tmp_path):
+def test_a_requirements_edit_reinstalls_them(tmp_path):
     function = tmp_path / "fn"
     function.mkdir()
-    edit(function / "handler.py", "import os\ndef Handle(event, context):\n"
-                                  "    return sorted(n for n in os.listdir(os.environ['LAMBDA_TASK_ROOT']) if n.startswith('localdep'))\n")
-    dep = tmp_path / "localdep"
-    (dep / "localdep").mkdir(parents=True)
-    (dep / "localdep" / "__init__.py").write_text("")
-    (dep / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-                                        '[project]\nname = "localdep"\nversion = "1.0"\n')
+    edit(function / "handler.py", "import importlib\ndef Handle(event, context):\n"
+                                  "    try:\n        return importlib.import_module('localdep').VERSION\n"
+                                  "    except ImportError:\n        return None\n")
+    first, second = wheel(tmp_path, "localdep", "1.0"), wheel(tmp_path, "localdep", "2.0")
     with ServeProcess(str(function), "--watch") as server:
-        assert invoke(server)[1] == []
-        edit(function / "requirements.txt", "%s\n" % dep)
+        assert invoke(server)[1] is None
+        edit(function / "requirements.txt", "%s\n" % first)
         redeployed(server, 1)
-        assert "localdep" in invoke(server)[1]
+        assert invoke(server)[1] == "1.0"
+        edit(function / "requirements.txt", "%s\n" % second)
+        redeployed(server, 2)
+        assert invoke(server)[1] == "2.0"
 
 
 def test_invoke_watch_runs_again_after_each_edit(tmp_path):
