@@ -127,7 +127,8 @@ class Session:
         env = environment.extra_env
         if self.stdin:
             environment.stdin = None
-            environment.on_chunk = self._chunk
+            # Live while the environment echoes: Function.stop() silences it (on_line None) for the shutdown.
+            environment.on_chunk = lambda stream, data: self._chunk(stream, data) if environment.on_line else None
             if "PYTHONBREAKPOINT" not in env:
                 env["PYTHONBREAKPOINT"] = HOOK_MODULE + ".set_trace"
                 env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), _workdir()) if p)
