@@ -146,12 +146,13 @@ def main(args):
         from shim.local.watch import rerun
         return rerun(args, main)
     settings = function_settings(args)
+    from shim.local import debugging  # breakpoint() reaches pdb with our stdin; --debug-port: debugpy
+    debugging.check(getattr(args, "debug_port", None), settings.get("max_concurrency"))
     event = read_event(args.event) if not getattr(args, "event_type", None) else sample_event(args)
     stop_on_signals()
     task_root = open_task_root(args)
     settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
     fn = Function(task_root.path, echo=_echo, **settings)
-    from shim.local import debugging  # breakpoint() reaches pdb with our stdin; --debug-port: debugpy
     debug = debugging.Session(fn, _echo, stdin=debugging.stdin_usable(args.event),
                               debug_port=getattr(args, "debug_port", None), editor_root=args.function_dir or ".")
     printer = ChunkPrinter(sys.stdout.buffer, _echo)

@@ -98,6 +98,18 @@ def stdin_usable(event_source):
     return True
 
 
+def check(debug_port, max_concurrency=None):
+    """UsageError for a --debug-port that cannot work (call before anything is prepared)."""
+    if debug_port is None:
+        return
+    if not 1 <= debug_port <= 65535:
+        raise UsageError("--debug-port must be between 1 and 65535, got %s" % debug_port)
+    if max_concurrency:
+        raise UsageError("--debug-port and --max-concurrency do not combine: the workers are forked from one "
+                         "process, and one debug server cannot follow them all")
+    find_debugpy(lambda stream, text: sys.stderr.write(text))  # installed now if need be; found once
+
+
 class Session:
     """Set up a Function (shim.local.function) for a person at a debugger; say what changes, once.
 
@@ -112,6 +124,7 @@ class Session:
         self._decoders = {}
         self._open = False   # the last output left a line unended
         self._closed = threading.Event()
+        check(debug_port, fn.max_concurrency)
         self._debugpy = find_debugpy(echo) if debug_port is not None else None
         fn.configure_environment = self.configure
         if debug_port is not None:
@@ -204,8 +217,17 @@ def cache_dir():
     return os.path.join(root, "tools")
 
 
+_found = []
+
+
 def find_debugpy(echo=None):
     """A folder holding only a `debugpy` package for this Python: the installed one, or the tools cache's."""
+    if not _found:
+        _found.append(_find_debugpy(echo))
+    return _found[0]
+
+
+def _find_debugpy(echo):
     import importlib.util
     spec = importlib.util.find_spec("debugpy")
     if spec is not None and spec.origin:

@@ -139,8 +139,9 @@ class Redeployer:
             forget_bytecode()
             try:
                 task_root = self.prepare()
-            except (UsageError, ValueError, OSError) as exc:
-                self.log("shim serve: the redeploy failed, still serving the previous code: %s\n" % exc)
+            except Exception as exc:  # noqa: BLE001 - whatever the packer met, the server and the watch go on
+                self.log("shim serve: the redeploy failed, still serving the previous code: %s\n"
+                         % (exc if isinstance(exc, (UsageError, ValueError, OSError)) else repr(exc)))
                 return
             pool = self.build(task_root)
             pool.start()
@@ -196,6 +197,7 @@ def watched_directory(args):
         raise UsageError("--watch watches a function directory, not a --zip")
     if not os.path.isdir(directory):
         raise UsageError("no such function directory: %s" % directory)
+    _watchfiles()  # missing: say so now, before anything starts
     return directory
 
 

@@ -180,6 +180,7 @@ def test_debugpy_is_installed_on_demand_into_the_tools_cache_once(tmp_path):
               "from shim.local import debugging\n"
               "said = []\n"
               "for _ in range(2):\n"
+              "    del debugging._found[:]  # as a new shim invoke would\n"
               "    found = debugging.find_debugpy(lambda stream, text: said.append(text))\n"
               "    print(found, os.listdir(found), os.path.realpath(os.path.join(found, 'debugpy')))\n"
               "print(len(said))\n")
