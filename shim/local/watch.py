@@ -17,6 +17,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 
 from shim import UsageError
 
@@ -134,17 +135,17 @@ class Redeployer:
 
     def __call__(self, changes):
         with self._lock:
-            self.generation += 1
             self.log("shim serve: changed: %s; redeploying\n" % describe(changes, [self.root]))
             forget_bytecode()
             try:
                 task_root = self.prepare()
+                pool = self.build(task_root)
             except Exception as exc:  # noqa: BLE001 - whatever the packer met, the server and the watch go on
                 self.log("shim serve: the redeploy failed, still serving the previous code: %s\n"
                          % (exc if isinstance(exc, (UsageError, ValueError, OSError)) else repr(exc)))
                 return
-            pool = self.build(task_root)
             pool.start()
+            self.generation += 1
             old_pool, old_root = self.server.pool, self.task_root
             self.server.pool, self.task_root = pool, task_root
             failure = next((fn.init_failure for fn in pool.functions if fn.init_failure is not None), None)
@@ -154,26 +155,25 @@ class Redeployer:
             else:
                 self.log("shim serve: redeployed (%d); runtime pids %s\n"
                          % (self.generation, " ".join(str(fn.pid) for fn in pool.functions)))
+            self._retiring = [entry for entry in self._retiring if entry[2].is_alive()]
             thread = threading.Thread(target=self._retire, args=(old_pool, old_root), daemon=True)
             self._retiring.append((old_pool, old_root, thread))
             thread.start()
 
-    def _retire(self, pool, task_root):
+    @staticmethod
+    def _retire(pool, task_root):
         """Once the old environments' invokes in flight are done (they finish on the old code), stop them."""
         slots = pool_slots(pool)
-        idle = threading.Event()
-        while not idle.wait(0.05):
-            if pool._idle.qsize() >= slots:
-                idle.set()
+        while pool._idle.qsize() < slots:  # every slot given back: nothing runs on the old code any more
+            time.sleep(0.05)
         pool.close()
-        if task_root is not None and task_root is not self.task_root:
-            task_root.remove()
+        task_root.remove()
 
     def current(self):
-        """(pool, task root) now served; at exit, after the retiring ones are stopped."""
+        """(pool, task root) now served; at exit, after the retiring ones are stopped (at once if still busy)."""
         with self._lock:
             for pool, task_root, thread in self._retiring:
-                thread.join(5)
+                thread.join(2)
                 if thread.is_alive():
                     pool.close()
                     task_root.remove()

@@ -139,3 +139,19 @@ def test_invoke_watch_runs_again_after_each_edit(tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(30)
     assert process.returncode == 0
+
+
+def test_a_redeploy_that_cannot_be_packed_keeps_the_previous_code(tmp_path):
+    function = tmp_path / "fn"
+    function.mkdir()
+    edit(function / "handler.py", handler("v1"))
+    with ServeProcess(str(function), "--watch") as server:
+        edit(function / "requirements.txt", "%s\n" % (tmp_path / "missing-1.0-py3-none-any.whl"))
+        assert server.wait_for_output("the redeploy failed, still serving the previous code", timeout=120)
+        assert invoke(server)[1]["version"] == "v1"
+        (function / "requirements.txt").unlink()
+        edit(function / "handler.py", handler("v2"))
+        deadline = time.monotonic() + 60  # one redeploy or two, as the watcher batches the edits
+        while invoke(server)[1]["version"] != "v2":
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
