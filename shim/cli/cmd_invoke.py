@@ -27,6 +27,15 @@ def configure(parser):
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
     parser.add_argument("--profile", action="store_true",
                         help="break the cold start down (see `shim profile`): a summary on stderr, a chart in the cache")
+    parser.add_argument("--watch", action="store_true",
+                        help="invoke again after every edit of the function's directory, each time a cold start on "
+                             "the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
+    parser.add_argument("--debug-port", metavar="N", type=int,
+                        help="start the function under debugpy, listening on 127.0.0.1:N, and wait for an editor to "
+                             "attach before its module is imported (timeouts are not enforced then)")
+    parser.add_argument("--event-type", metavar="TYPE",
+                        help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)")
+
 
 
 def read_event(source):
@@ -47,6 +56,13 @@ def read_event(source):
     return data
 
 
+def sample_event(args):
+    if args.event is not None:
+        raise UsageError("give --event or --event-type, not both")
+    from shim.cli.cmd_event import sample
+    return json.dumps(sample(args.event_type)).encode("utf-8")
+
+
 def stop_on_signals():
     """Ctrl-C and SIGTERM raise KeyboardInterrupt, so the runtimes are stopped on the way out.
 
@@ -60,8 +76,13 @@ def stop_on_signals():
 
 def main(args):
     from shim.local.function import Function
+    if getattr(args, "watch", False):
+        from shim.local.watch import rerun
+        return rerun(args, main)
     config = function_config(args)
-    event = read_event(args.event)
+    from shim.local import debugging  # breakpoint() reaches pdb with our stdin; --debug-port: debugpy
+    debugging.check(getattr(args, "debug_port", None), config.max_concurrency)
+    event = read_event(args.event) if not getattr(args, "event_type", None) else sample_event(args)
     stop_on_signals()
     task_root = open_task_root(args, config)
     try:
@@ -76,12 +97,15 @@ def main(args):
         session.attach(fn)
     else:
         session = None
+    debug = debugging.Session(fn, _echo, stdin=debugging.stdin_usable(args.event),
+                              debug_port=getattr(args, "debug_port", None), editor_root=config.path or ".")
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
         result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
         for line in [result.end_line(), result.report_line()] + result.platform_lines():
-            _echo("platform", line + "\n")
+            debug.platform(line + "\n")
     finally:
+        debug.close()
         fn.close()
         task_root.remove()
         if fn.wants_sigterm:  # the function asked for SIGTERM (shim.on_shutdown, its own handler)

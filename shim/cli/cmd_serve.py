@@ -37,6 +37,13 @@ def configure(parser):
                         help="also serve every other path and method as the function's Function URL "
                              "(payload 2.0 events; a streamed HTTP response streams); for a whole project, "
                              "every function's, under /NAME/")
+    parser.add_argument("--api", choices=("url", "rest"),
+                        help="serve every other path and method as an HTTP front: url (a Function URL, payload 2.0, "
+                             "as --function-url) or rest (an API Gateway REST API's Lambda proxy integration, "
+                             "payload 1.0)")
+    parser.add_argument("--watch", action="store_true",
+                        help="redeploy on every edit of a function's directory: the next invoke is a cold start "
+                             "on the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
 
 
 def main(args):
@@ -48,12 +55,17 @@ def main(args):
     concurrency = _number("--concurrency", args.concurrency)
     if not 1 <= concurrency <= 64:
         raise UsageError("--concurrency must be between 1 and 64, got %s" % args.concurrency)
+    if args.watch:   # a --zip cannot be watched, nor can it go on without watchfiles: say so before anything starts
+        from shim.local import watch
+        for config in (configs if isinstance(configs, list) else [configs]):
+            watch.watched_directory(args, config)
     stop_on_signals()
     log = _Log()
     single = not isinstance(configs, list)
-    url = single and (args.function_url or configs.function_url)
+    url = single and (args.function_url or configs.function_url or args.api is not None or configs.api == "rest")
     try:
         server = Server(port, None, log, function_url=url)
+        server.api = args.api or (configs.api if single else "url")   # each pool's own `api` wins (_build)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError("port %d on 127.0.0.1 is in use (pick another with --port, or 0 for any free one)"
@@ -61,10 +73,13 @@ def main(args):
         raise UsageError("cannot listen on 127.0.0.1:%d: %s" % (port, exc.strerror or exc)) from None
     task_roots = []
     pool = None
+    watchers = []
     try:
         pool = (_pool if single else _routes)(configs, args, concurrency, task_roots, log)
         server.pool = pool
         pool.start()
+        if args.watch:
+            watchers = _watch(server, configs, args, concurrency, task_roots, log)
         failed = {}
         for fn in pool.functions:   # one line per function whose init failed
             if fn.init_failure is not None and fn.config.name not in failed:
@@ -79,10 +94,13 @@ def main(args):
             ", ".join("%s/2015-03-31/functions/%s/invocations" % (base, name) for name in names),
             len(functions), "" if len(functions) == 1 else "s",
             ", %d invokes at once in each" % per if per else "", " ".join(str(fn.pid) for fn in functions)))
-        if url:
-            log("shim serve: Function URL on %s/ (any other path)\n" % base)
+        front = "API Gateway REST API (payload 1.0, stage local)" if server.api == "rest" else "Function URL"
+        if server.function_url:
+            log("shim serve: %s on %s/ (any other path)\n" % (front, base))
         for prefix in ([] if single else pool.urls):
-            log("shim serve: %s's Function URL on %s%s/\n" % (prefix[1:], base, prefix))
+            log("shim serve: %s's %s on %s%s/\n" % (prefix[1:], front, base, prefix))
+        for watcher in watchers:
+            log("shim serve: watching %s: an edit redeploys (a cold start on the new code)\n" % watcher.paths[0])
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
@@ -91,7 +109,12 @@ def main(args):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.server_close()
+        for watcher in watchers:
+            watcher.close()
+            # The pools retired by redeploys are stopped; the served ones are closed below, and their code removed.
+            task_roots.append(watcher.on_change.current()[1])
         if pool is not None:
+            pool = server.pool
             pool.close()
             functions = pool.functions
             for fn in functions:  # what each runtime said on its way out, as Lambda logs it
@@ -121,11 +144,18 @@ def _functions(args):
 
 
 def _pool(config, args, concurrency, task_roots, log):
-    from shim.local.function import Function
-    from shim.local.invoke_api import Pool
     task_root = open_task_root(args, config, "serve")
     task_roots.append(task_root)
+    return _build(config, task_root, concurrency, log, args.api)
+
+
+def _build(config, task_root, concurrency, log, api=None):
+    """A Pool of `concurrency` environments of the function at task_root, not started; `api` is the HTTP
+    front its Function URL paths get (--api, else the project file's `api`)."""
+    from shim.local.function import Function
+    from shim.local.invoke_api import Pool
     pool = Pool(Function(task_root, config=config) for _ in range(concurrency))
+    pool.api = api or config.api
     hinted = []
 
     def hint(result):  # said once per function, beside the transcripts (the answers stay Lambda's)
@@ -145,8 +175,27 @@ def _routes(configs, args, concurrency, task_roots, log):
     routes = Routes()
     for config in configs:
         pool = _pool(config, args, concurrency, task_roots, log)
-        routes.add(config.name, pool, aliases=(config.lambda_name,), url=config.function_url or args.function_url)
+        routes.add(config.name, pool, aliases=(config.lambda_name,), url=config.function_url or args.function_url or args.api is not None or config.api == "rest")
     return routes
+
+
+def _watch(server, configs, args, concurrency, task_roots, log):
+    """--watch: a Watcher per function directory, each redeploying its function's pool on an edit."""
+    from shim.local import watch
+    watchers = []
+    for index, config in enumerate(configs if isinstance(configs, list) else [configs]):
+        target = server if not isinstance(configs, list) else server.pool.slot(config.name)
+        current = task_roots[index]   # in the order the functions were prepared
+
+        def prepare(config=config):
+            return open_task_root(args, config, "serve")
+
+        def build(task_root, config=config):
+            return _build(config, task_root, concurrency, log, args.api)
+
+        redeploy = watch.Redeployer(target, current, prepare, build, log, root=config.path)
+        watchers.append(watch.Watcher([config.path], redeploy))
+    return watchers
 
 
 def _one_line(failure):

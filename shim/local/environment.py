@@ -84,6 +84,8 @@ class Environment:
         self._drain_locks = {}        # stream name -> (pipe fd, lock held while a chunk is being read)
         self._partial = {}            # stream name -> bytes of a line not ended yet
         self.tmpdir = None            # the runtime's TMPDIR, deleted at stop()
+        self.stdin = subprocess.DEVNULL  # None: the caller's own (a debugger at the terminal: shim.local.debugging)
+        self.on_chunk = None          # on_chunk(stream, bytes) as output arrives, unended lines too (then not on_line)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class Environment:
         self.started_at = time.monotonic()
         try:
             self.process = subprocess.Popen(command, env=env, cwd=self.cwd,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=self.stdin,
                                             pass_fds=self.pass_fds, start_new_session=self.process_group)
         except BaseException:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -276,6 +278,8 @@ class Environment:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break
+                if self.on_chunk is not None:
+                    self.on_chunk(name, chunk)
                 *complete, self._partial[name] = (self._partial.get(name, b"") + chunk).split(b"\n")
                 if complete:
                     self._add(name, [line + b"\n" for line in complete])
@@ -289,7 +293,7 @@ class Environment:
         texts = [raw.decode("utf-8", "replace") for raw in raw_lines]
         with self._lines_lock:
             self.lines.extend((name, text) for text in texts)
-        if self.on_line is not None:
+        if self.on_line is not None and self.on_chunk is None:
             for text in texts:
                 self.on_line(name, text)
 

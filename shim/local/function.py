@@ -96,6 +96,8 @@ class Function:
         self._fresh = False      # started, not invoked yet: its first invoke reports the init
         self.observers = []      # callables given each InvokeResult (the pytest plugin keeps the logs)
         self._unclaimed = workerlogs.Unclaimed()  # Managed Instances: the environment's own records
+        self.configure_environment = None  # called with each Environment before it starts (shim.local.debugging)
+        self.timeout_enforced = True  # False: a debugger holds the invoke; its deadline stands, nobody kills it
         # One invoke at a time per environment, as in Lambda; N with Managed Instances' max concurrency.
         self._lock = threading.BoundedSemaphore(max_concurrency or 1)
         self._starting = threading.Lock()
@@ -122,6 +124,8 @@ class Function:
                 self.task_root, config=self.config, bootstrap=self.bootstrap, python=self.python, env=self.env,
                 process_group=True, on_line=self.echo, isolated=self.isolated,
                 runtime_packages=self.runtime_packages)
+            if self.configure_environment is not None:
+                self.configure_environment(environment)
             self.environment = environment
             self._init_from = 0
             self.starts += 1
@@ -320,7 +324,7 @@ class Function:
         while True:
             # The clock starts when the runtime takes the event (at once, as it is waiting for it).
             started = pending.taken_at or pending.submitted_at
-            deadline = started + self.timeout_s
+            deadline = started + (self.timeout_s if self.timeout_enforced else math.inf)
             event = pending.next_event(max(0.0, min(0.05, deadline - time.monotonic())))
             if event is END:
                 return pending, pending.duration_ms or 0.0

@@ -73,6 +73,7 @@ class Server(ThreadingHTTPServer):
         self.pool = pool  # a Pool (any function name), or shim.local.routes.Routes (a project's functions by name)
         self.log = log
         self.function_url = function_url  # every other path and method is the function's Function URL
+        self.api = "url"  # which front the other paths get: "url" (Function URL, 2.0) or "rest" (API Gateway REST, 1.0)
         self.in_flight = 0
         self._idle = threading.Condition()
 
@@ -204,6 +205,9 @@ class InvokeHandler(KeepAliveHandler):
         """The function's Function URL: the request as a payload 2.0 event, the answer as an HTTP response."""
         self.server.track(+1)
         try:
+            if (getattr(pool, "api", None) or self.server.api) == "rest":  # or API Gateway REST's (payload 1.0)
+                from shim.local import apigw_rest
+                return apigw_rest.serve(self, pool, target, MAX_REQUEST_BYTES)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:

@@ -26,6 +26,10 @@ class Routes:
         if url:
             self.urls["/" + name] = pool
 
+    def slot(self, name):
+        """An object whose `.pool` is the pool serving `name`, read and replaced (shim.local.watch redeploys)."""
+        return _Slot(self, name)
+
     @property
     def functions(self):
         return [fn for pool in self.pools.values() for fn in pool.functions]
@@ -51,6 +55,23 @@ class Routes:
 
     def close(self):
         _each(self.pools.values(), "close")
+
+
+class _Slot:
+    def __init__(self, routes, name):
+        self.routes, self.name = routes, name
+
+    @property
+    def pool(self):
+        return self.routes.pools[self.name]
+
+    @pool.setter
+    def pool(self, pool):
+        old = self.routes.pools[self.name]
+        self.routes.pools[self.name] = pool
+        for prefix, served in list(self.routes.urls.items()):
+            if served is old:
+                self.routes.urls[prefix] = pool
 
 
 def _each(pools, method):
