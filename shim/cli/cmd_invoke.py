@@ -97,7 +97,8 @@ def main(args):
         session.attach(fn)
     else:
         session = None
-    debug = debugging.Session(fn, _echo, stdin=debugging.stdin_usable(args.event),
+    # pdb gets our stdin (not while profiling: its output is passed on raw, past the profiler's filter).
+    debug = debugging.Session(fn, _echo, stdin=session is None and debugging.stdin_usable(args.event),
                               debug_port=getattr(args, "debug_port", None), editor_root=config.path or ".")
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:

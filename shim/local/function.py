@@ -18,6 +18,7 @@ a command's flags or the fixture's arguments over them). The older keywords
 still work and override the config. shim.local.taskroot.prepare() makes the task
 root from a directory or a zip.
 """
+import math
 import threading
 import time
 import uuid
