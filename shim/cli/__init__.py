@@ -17,6 +17,8 @@ COMMANDS = {
     "pack": ("shim.cli.cmd_pack", "build a deployable Lambda zip (or the runtime layer) from a function directory"),
     "invoke": ("shim.cli.cmd_invoke", "run a function through the real bootstrap against a local Runtime API"),
     "serve": ("shim.cli.cmd_serve", "serve the Lambda invoke endpoint locally, like the AWS emulator"),
+    "durable": ("shim.cli.cmd_durable", "answer a durable execution's callback, list or inspect executions "
+                "(shim serve --durable, shim invoke --durable)"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
 }
 

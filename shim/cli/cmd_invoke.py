@@ -21,6 +21,9 @@ from shim import UsageError
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
+    parser.add_argument("--tenant-id", metavar="ID", help="the invoke's tenant (X-Amz-Tenant-Id): context.tenant_id")
+    from shim.cli.cmd_durable import add_invoke_options
+    add_invoke_options(parser)
 
 
 def add_function_arguments(parser):
@@ -126,6 +129,9 @@ def stop_on_signals():
 
 
 def main(args):
+    if getattr(args, "durable", False):
+        from shim.cli.cmd_durable import invoke_durable
+        return invoke_durable(args)
     from shim.local.function import Function
     settings = function_settings(args)
     event = read_event(args.event)
@@ -135,7 +141,8 @@ def main(args):
     fn = Function(task_root.path, echo=_echo, **settings)
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
-        result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
+        tenant = {"tenant_id": args.tenant_id} if getattr(args, "tenant_id", None) else {}
+        result = fn.invoke(event, on_stream=printer, keep_stream=False, **tenant)  # a stream is printed as it comes
         for line in [result.end_line(), result.report_line()] + result.platform_lines():
             _echo("platform", line + "\n")
     finally:

@@ -22,6 +22,7 @@ The function's own boto3 finds the API through AWS_ENDPOINT_URL_LAMBDA (function
 Needs Python >= 3.11 and the `durable` extra; require() says so in one line otherwise.
 """
 import json
+import logging
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,11 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "shimlocal", "AWS_SECRET_ACCESS_KEY": 
                      "AWS_SESSION_TOKEN": "shimlocal"}
 ACCOUNT_ID = "000000000000"          # the local Runtime API's function ARN uses it too
 DEFAULT_EXECUTION_TIMEOUT_S = 24 * 3600
+
+
+# The testing package logs each execution's end as a warning; with no handler set up, Python's last resort
+# would print it on stderr, where shim invoke's output goes. Its records still reach handlers set up above.
+logging.getLogger("aws_durable_execution_sdk_python_testing").addHandler(logging.NullHandler())
 
 
 def require():
@@ -90,6 +96,14 @@ class DurableResult:
 
     def all_operations(self):
         return self.test_result.get_all_operations()
+
+    def failed_operations(self):
+        """(operation, its error dict) of each failed operation none of whose children failed: where an
+        error began (the user's own exception, before the SDK wrapped it in StepError and the like)."""
+        def failed(op):
+            return getattr(op, "error", None) is not None
+        return [(op, op.error.to_dict()) for op in self.all_operations()
+                if failed(op) and not any(failed(child) for child in getattr(op, "child_operations", None) or ())]
 
     def summary(self):
         return "durable execution %s: %d operation%s, %d invocation%s (%d replay%s), %s skipped" % (
