@@ -53,6 +53,38 @@ def add_invoke_options(parser):
                         help="with --durable: really wait out waits and retry delays (default: skip them)")
 
 
+def add_serve_options(parser):
+    """`shim serve`'s durable options."""
+    parser.add_argument("--durable", action="store_true",
+                        help="the function is durable: an Invoke starts an execution; also serve the durable-"
+                             "execution API (checkpoints, callbacks, GetDurableExecution...) on the same port")
+    parser.add_argument("--real-time", action="store_true",
+                        help="with --durable: really wait out waits and retry delays (default: skip them)")
+
+
+def serve_durable(args, server, task_root, settings, log):
+    """Make `shim serve` durable: a DurableService on the server, the functions' boto3 pointed at it."""
+    from shim.local import durable_service
+    durable_service.require()
+    if needs_sdk(task_root.path):
+        settings["runtime_packages"] = tuple(settings.get("runtime_packages", ())) + (SDK,)
+    url = "http://127.0.0.1:%d" % server.server_address[1]
+
+    def invoke(payload, **options):
+        return server.pool.invoke(payload, keep_stream=False, **options)
+
+    def waiting(arn, callback_id):
+        log("shim serve: callback %s is waiting; answer it with: shim durable --endpoint %s callback %s --result "
+            "JSON\n" % (callback_id, url, callback_id))
+
+    server.durable = durable_service.DurableService(
+        invoke, skip_time=not args.real_time, invocation_timeout_s=settings["timeout_s"],
+        on_invocation=lambda arn, result: log(result.transcript()), on_callback=waiting)
+    settings["env"] = dict(durable_service.function_env(url), **settings["env"])  # the user's --env wins
+    log("shim serve: durable: an Invoke starts an execution; the durable-execution API is on %s%s\n" % (
+        url, "" if args.real_time else " (waits and retry delays are skipped; --real-time keeps them)"))
+
+
 def main(args):
     base = args.endpoint.rstrip("/")
     if args.action == "callback":
@@ -102,7 +134,7 @@ def needs_sdk(task_root):
 
 def invoke_durable(args):
     from shim.cli.cmd_invoke import _echo, function_settings, open_task_root, read_event, stop_on_signals
-    from shim.local import durable_service
+    from shim.local import durable_http, durable_service
     from shim.local.function import Function
 
     durable_service.require()
@@ -128,7 +160,7 @@ def invoke_durable(args):
         fn.invoke, function_name=fn.function_name, skip_time=not args.real_time, invocation_timeout_s=fn.timeout_s,
         on_invocation=invoked, on_callback=waiting)
     try:
-        endpoint = durable_service.Endpoint(service).start()
+        endpoint = durable_http.Endpoint(service).start()
         fn.env.update({k: v for k, v in durable_service.function_env(endpoint.url).items()
                        if k not in settings["env"]})  # the user's --env wins
         result = service.run(event, tenant_id=getattr(args, "tenant_id", None))

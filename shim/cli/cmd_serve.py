@@ -32,6 +32,8 @@ def configure(parser):
     parser.add_argument("--function-url", action="store_true",
                         help="also serve every other path and method as the function's Function URL "
                              "(payload 2.0 events; a streamed HTTP response streams)")
+    from shim.cli.cmd_durable import add_serve_options
+    add_serve_options(parser)
 
 
 def main(args):
@@ -58,6 +60,9 @@ def main(args):
     try:
         task_root = open_task_root(args)
         settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
+        if getattr(args, "durable", False):
+            from shim.cli.cmd_durable import serve_durable
+            serve_durable(args, server, task_root, settings, log)
         pool = Pool(Function(task_root.path, function_name="function", **settings) for _ in range(concurrency))
         server.pool = pool
         pool.start()
@@ -80,6 +85,8 @@ def main(args):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.server_close()
+        if server.durable is not None:
+            server.durable.close()
         if pool is not None:
             pool.close()
             for fn in pool.functions:  # what each runtime said on its way out, as Lambda logs it

@@ -25,7 +25,6 @@ import json
 import logging
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from shim import UsageError
@@ -257,52 +256,6 @@ class DurableService:
             error = exc if isinstance(exc, AwsApiException) else ServiceException(str(exc))
             response = HTTPResponse.create_error_from_exception(error)
         return response.status_code, dict(response.headers), response.body_to_bytes() if response.body else b""
-
-
-class Endpoint(ThreadingHTTPServer):
-    """The durable-execution API of a DurableService on 127.0.0.1 (for `shim invoke --durable` and tests;
-    `shim serve --durable` answers it on its own port instead)."""
-
-    daemon_threads = True
-
-    def __init__(self, service, port=0):
-        super().__init__(("127.0.0.1", port), _EndpointHandler)
-        self.service = service
-        self._thread = None
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def start(self):
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-
-
-class _EndpointHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _any(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        status, headers, out = self.server.service.handle(self.command, self.path, self.headers.items(), body)
-        self.send_response(status)
-        for key, value in headers.items():
-            if key.lower() != "content-length":
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _any
-
-    def log_message(self, *args):
-        pass
 
 
 def _invoker_base():
