@@ -22,8 +22,6 @@ from shim import UsageError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
 API = "/2025-12-01"
-SDK = "aws-durable-execution-sdk-python"
-SDK_PACKAGE = "aws_durable_execution_sdk_python"
 
 
 def configure(parser):
@@ -66,6 +64,7 @@ def serve_durable(args, server, task_root, settings, log):
     """Make `shim serve` durable: a DurableService on the server, the functions' boto3 pointed at it."""
     from shim.local import durable_service
     durable_service.require()
+    from shim.local.durable_runner import SDK, needs_sdk
     if needs_sdk(task_root.path):
         settings["runtime_packages"] = tuple(settings.get("runtime_packages", ())) + (SDK,)
     url = "http://127.0.0.1:%d" % server.server_address[1]
@@ -126,16 +125,9 @@ def _call(method, url, body=None):
 
 # -- shim invoke --durable ------------------------------------------------------------------------
 
-def needs_sdk(task_root):
-    """Does a function's own code lack the SDK (run in place), so the local tools add this environment's?"""
-    import os
-    return not os.path.isdir(os.path.join(task_root, SDK_PACKAGE))
-
-
 def invoke_durable(args):
     from shim.cli.cmd_invoke import _echo, function_settings, open_task_root, read_event, stop_on_signals
-    from shim.local import durable_http, durable_service
-    from shim.local.function import Function
+    from shim.local import durable_service
 
     durable_service.require()
     settings = function_settings(args)
@@ -143,10 +135,8 @@ def invoke_durable(args):
     stop_on_signals()
     task_root = open_task_root(args)
     settings["env"] = dict(task_root.env, **settings["env"])
-    if needs_sdk(task_root.path):
-        settings["runtime_packages"] = tuple(settings.get("runtime_packages", ())) + (SDK,)
-    fn = Function(task_root.path, echo=_echo, **settings)
-    endpoint = None
+    from shim.local.durable_runner import DurableFunction
+    runner = None
 
     def invoked(arn, result):
         for line in [result.end_line(), result.report_line()] + result.platform_lines():
@@ -154,21 +144,16 @@ def invoke_durable(args):
 
     def waiting(arn, callback_id):
         _echo("platform", "shim invoke: callback %s is waiting; answer it with: shim durable --endpoint %s callback "
-                          "%s --result JSON\n" % (callback_id, endpoint.url, callback_id))
+                          "%s --result JSON\n" % (callback_id, runner.url, callback_id))
 
-    service = durable_service.DurableService(
-        fn.invoke, function_name=fn.function_name, skip_time=not args.real_time, invocation_timeout_s=fn.timeout_s,
-        on_invocation=invoked, on_callback=waiting)
     try:
-        endpoint = durable_http.Endpoint(service).start()
-        fn.env.update({k: v for k, v in durable_service.function_env(endpoint.url).items()
-                       if k not in settings["env"]})  # the user's --env wins
-        result = service.run(event, tenant_id=getattr(args, "tenant_id", None))
+        runner = DurableFunction(task_root.path, echo=_echo, skip_time=not args.real_time, on_invocation=invoked,
+                                 on_callback=waiting, **settings)
+        result = runner.run(event, tenant_id=getattr(args, "tenant_id", None),
+                            timeout=durable_service.DEFAULT_EXECUTION_TIMEOUT_S)
     finally:
-        service.close()
-        if endpoint is not None:
-            endpoint.stop()
-        fn.close()
+        if runner is not None:
+            runner.close()
         task_root.remove()
     _echo("platform", result.summary() + "\n")
     if result.status == "SUCCEEDED":

@@ -86,6 +86,18 @@ def lambda_function_module(request):
     factory.close()
 
 
+@pytest.fixture
+def durable_execution(request):
+    """A factory for durable functions (@durable_execution handlers): durable_execution(path, handler=...,
+    zip=..., pack=..., timeout=..., env=..., skip_time=True) returns a shim.local.durable_runner.DurableFunction;
+    its .run(event) runs an execution to its end through the real bootstrap and returns its result (.status,
+    .result, .error, .operations, .invocations). Needs Python >= 3.11 and lambda-shim[durable]."""
+    from shim.local.durable_runner import Factory
+    factory = Factory(request.config.rootpath, _record)
+    yield factory
+    factory.close()
+
+
 # -- the logs of a failing test ------------------------------------------------------------------
 
 _transcripts = []
