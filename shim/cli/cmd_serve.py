@@ -34,6 +34,10 @@ def configure(parser):
                              "(payload 2.0 events; a streamed HTTP response streams)")
     from shim.cli.cmd_durable import add_serve_options
     add_serve_options(parser)
+    parser.add_argument("--tenant-isolation", action="store_true",
+                        help="Lambda's tenant isolation mode: every invoke needs X-Amz-Tenant-Id, and runs in "
+                             "environments of its tenant only (--concurrency of them per tenant, started on the "
+                             "tenant's first invoke)")
 
 
 def main(args):
@@ -63,7 +67,14 @@ def main(args):
         if getattr(args, "durable", False):
             from shim.cli.cmd_durable import serve_durable
             serve_durable(args, server, task_root, settings, log)
-        pool = Pool(Function(task_root.path, function_name="function", **settings) for _ in range(concurrency))
+        if getattr(args, "tenant_isolation", False):
+            from shim.local.tenancy import TenantPool
+            if args.function_url:
+                raise UsageError("--tenant-isolation and --function-url do not combine: Lambda offers no Function "
+                                 "URLs for functions with tenant isolation")
+            pool = TenantPool(lambda: Function(task_root.path, function_name="function", **settings), concurrency)
+        else:
+            pool = Pool(Function(task_root.path, function_name="function", **settings) for _ in range(concurrency))
         server.pool = pool
         pool.start()
         for fn in pool.functions:
@@ -75,6 +86,9 @@ def main(args):
         log("shim serve: listening on %s (%d environment%s%s; runtime pids %s); Ctrl-C stops\n" % (
             url, concurrency, "" if concurrency == 1 else "s", ", %d invokes at once in each" % per if per else "",
             " ".join(str(fn.pid) for fn in pool.functions)))
+        if getattr(args, "tenant_isolation", False):
+            log("shim serve: tenant isolation: each tenant's invokes run in environments of its own (%d per "
+                "tenant), started on its first invoke\n" % concurrency)
         if args.function_url:
             log("shim serve: Function URL on http://127.0.0.1:%d/ (any other path)\n" % server.server_address[1])
         server.serve_forever(poll_interval=0.2)

@@ -145,6 +145,8 @@ class InvokeHandler(KeepAliveHandler):
         if kind == "DryRun":
             return self._send(204, b"")
         tenant = {"tenant_id": self.headers[TENANT_HEADER]} if self.headers.get(TENANT_HEADER) else {}
+        if not tenant and getattr(self.server.pool, "requires_tenant", False):  # shim.local.tenancy.TenantPool
+            return self._fail(400, "InvalidParameterValueException", self.server.pool.requires_tenant)
         if self.server.durable is not None and not streaming and _durable().starts_execution(self.headers, event):
             return _durable().answer_invoke(self, self.server.durable, event, kind, **tenant)
         if kind == "Event" and not streaming:  # asynchronous: accepted now, run in the background
