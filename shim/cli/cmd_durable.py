@@ -125,16 +125,10 @@ def _call(method, url, body=None):
 
 # -- shim invoke --durable ------------------------------------------------------------------------
 
-def invoke_durable(args):
-    from shim.cli.cmd_invoke import _echo, function_settings, open_task_root, read_event, stop_on_signals
+def invoke_durable(args, task_root, settings, event, _echo):
+    """The rest of `shim invoke --durable` once cmd_invoke has read the options and the event and prepared
+    the task root: run the execution to its end, print its result."""
     from shim.local import durable_service
-
-    durable_service.require()
-    settings = function_settings(args)
-    event = read_event(args.event)
-    stop_on_signals()
-    task_root = open_task_root(args)
-    settings["env"] = dict(task_root.env, **settings["env"])
     from shim.local.durable_runner import DurableFunction
     runner = None
 

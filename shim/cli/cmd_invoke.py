@@ -129,15 +129,18 @@ def stop_on_signals():
 
 
 def main(args):
-    if getattr(args, "durable", False):
-        from shim.cli.cmd_durable import invoke_durable
-        return invoke_durable(args)
     from shim.local.function import Function
     settings = function_settings(args)
+    if getattr(args, "durable", False):
+        from shim.local.durable_service import require
+        require()  # before packing: one line if this Python or environment cannot run it
     event = read_event(args.event)
     stop_on_signals()
     task_root = open_task_root(args)
     settings["env"] = dict(task_root.env, **settings["env"])  # e.g. the plugin manifest of a run in place
+    if getattr(args, "durable", False):
+        from shim.cli.cmd_durable import invoke_durable
+        return invoke_durable(args, task_root, settings, event, _echo)
     fn = Function(task_root.path, echo=_echo, **settings)
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
