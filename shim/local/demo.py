@@ -23,6 +23,7 @@ SAMPLE_EVENTS = {
     "http_stream": {"version": "2.0", "rawPath": "/", "rawQueryString": "name=Ada",
                     "queryStringParameters": {"name": "Ada"},
                     "requestContext": {"http": {"method": "GET", "path": "/"}}},
+    "durable": {"order_id": "A-17", "items": [{"sku": "pen", "price": 2.5, "quantity": 4}]},
 }
 
 
@@ -47,6 +48,9 @@ def demo(function_dir, handler, event_text=None):
             handler.rpartition(".")[0].split("/")[-1], SAMPLE_EVENTS["handler"])
     except ValueError as exc:
         raise ValueError("--event is not JSON: %s" % exc) from None
+    if handler.rpartition(".")[0].split("/")[-1] == "durable":  # a durable function: shim.local.durable_demo
+        from shim.local.durable_demo import demo as durable_demo
+        return durable_demo(function_dir, handler, event, say)
     began = time.monotonic()
     task_root = prepare(function_dir, pack=True, handler=handler)
     try:
