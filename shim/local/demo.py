@@ -23,7 +23,6 @@ SAMPLE_EVENTS = {
     "http_stream": {"version": "2.0", "rawPath": "/", "rawQueryString": "name=Ada",
                     "queryStringParameters": {"name": "Ada"},
                     "requestContext": {"http": {"method": "GET", "path": "/"}}},
-    "durable": {"order_id": "A-17", "items": [{"sku": "pen", "price": 2.5, "quantity": 4}]},
 }
 
 
@@ -48,9 +47,10 @@ def demo(function_dir, handler, event_text=None):
             handler.rpartition(".")[0].split("/")[-1], SAMPLE_EVENTS["handler"])
     except ValueError as exc:
         raise ValueError("--event is not JSON: %s" % exc) from None
-    if handler.rpartition(".")[0].split("/")[-1] == "durable":  # a durable function: shim.local.durable_demo
+    from shim.local.durable_demo import is_durable
+    if is_durable(function_dir, handler):  # e.g. make demo FUNCTION=examples/durable
         from shim.local.durable_demo import demo as durable_demo
-        return durable_demo(function_dir, handler, event, say)
+        return durable_demo(function_dir, handler, None if event_text is None else event, say)
     began = time.monotonic()
     task_root = prepare(function_dir, pack=True, handler=handler)
     try:

@@ -1,17 +1,35 @@
-"""`make demo HANDLER=durable`: handlers/durable.py run as a durable function, end to end.
+"""`make demo FUNCTION=examples/durable`: a durable function (@durable_execution), end to end.
 
 Packs the directory, unpacks it read-only, then runs one execution through the real bootstrap under
 the local durable service (shim.local.durable_runner): each invocation's Lambda lines, then the
 operations the service checkpointed, the result and the summary (invocations, replays, time skipped).
 """
 import json
+import os
 import time
 
 from shim.local.function import for_terminal, prepare
 
 
+def is_durable(function_dir, handler):
+    """Is the handler's module a durable function's (it uses @durable_execution)?"""
+    module = handler.rpartition(".")[0]
+    try:
+        with open(os.path.join(function_dir, *module.split(".")) + ".py", encoding="utf-8") as source:
+            return "durable_execution" in source.read()
+    except OSError:
+        return False
+
+
 def demo(function_dir, handler, event, say):
+    """event None: the function directory's event.json, or {}."""
     from shim.local.durable_runner import DurableFunction
+    if event is None:
+        try:
+            with open(os.path.join(function_dir, "event.json"), encoding="utf-8") as f:
+                event = json.load(f)
+        except (OSError, ValueError):
+            event = {}
     began = time.monotonic()
     task_root = prepare(function_dir, pack=True, handler=handler)
     try:

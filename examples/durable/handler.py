@@ -5,10 +5,13 @@ Lambda runs it as several invocations: the wait suspends it (the handler returns
 later Lambda invokes it again; the SDK replays the finished steps from their checkpoints instead of
 running them twice. Locally (waits skipped, in seconds):
 
-    shim invoke handlers --handler durable.Handle --durable --event event.json
+    shim invoke examples/durable --durable --event examples/durable/event.json
 """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution, durable_step
 from aws_durable_execution_sdk_python.config import Duration
+
+
+SAMPLE_ITEMS = [{"sku": "pen", "price": 2.5, "quantity": 4}]
 
 
 @durable_step
@@ -29,7 +32,7 @@ def ship(step_context, order_id):
 @durable_execution
 def Handle(event, context: DurableContext):
     order_id = event.get("order_id", "A-17")
-    items = event.get("items", [])
+    items = event.get("items", SAMPLE_ITEMS)
     reservation = context.step(reserve(order_id, items), name="reserve")
     context.wait(Duration.from_hours(1), name="cooling-off")
     payment = context.step(charge(order_id, sum(i["price"] * i["quantity"] for i in items)), name="charge")
