@@ -122,3 +122,11 @@ def test_a_runtime_killed_mid_step_resumes_from_its_last_checkpoint_in_a_new_env
     assert len(one) == 1  # step one was checkpointed before the crash: replayed, not run again
     assert len(two) == 2 and two[0] != two[1] == str(local.result["pid"])  # step two ran again, in the new process
     assert local.test_result.get_step("one").attempt == 1
+
+
+def test_a_callback_nobody_answers_times_out_after_its_own_timeout(durable_execution):
+    fn = durable_execution(FN, "shapes.callback_timeout", timeout=30)
+    local = fn.run({}, timeout=60)  # waits and retries are skipped; a callback's timeout is not
+    assert local.status == "SUCCEEDED" and local.result["timed_out"].startswith("Callback"), local.result
+    assert local.test_result.get_callback("too-late").status.value == "TIMED_OUT"
+    assert_same(local, in_process(shapes.callback_timeout, {}))

@@ -111,3 +111,12 @@ def crashing(event, context: DurableContext):
 
     total = context.step(one, name="one") + context.step(two, name="two")
     return {"total": total, "pid": os.getpid()}
+
+
+@durable_execution
+def callback_timeout(event, context: DurableContext):
+    cb = context.create_callback(name="too-late", config=CallbackConfig(timeout=Duration.from_seconds(2)))
+    try:
+        return {"approved": cb.result()}
+    except Exception as exc:  # the SDK's CallbackError: nobody answered within the callback's timeout
+        return {"timed_out": type(exc).__name__}
