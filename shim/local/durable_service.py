@@ -23,6 +23,7 @@ Needs Python >= 3.11 and the `durable` extra; require() says so in one line othe
 """
 import json
 import logging
+import os
 import sys
 import threading
 from urllib.parse import parse_qs, urlparse
@@ -121,7 +122,7 @@ class DurableService:
     result) sees every invocation's InvokeResult; on_callback(arn, callback_id) every callback created.
     """
 
-    def __init__(self, invoke, *, function_name="function", region="us-east-1", skip_time=True,
+    def __init__(self, invoke, *, function_name="function", region=None, skip_time=True,
                  invocation_timeout_s=900, on_invocation=None, on_callback=None):
         require()
         from aws_durable_execution_sdk_python_testing.checkpoint.processor import CheckpointProcessor
@@ -133,7 +134,8 @@ class DurableService:
         from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
         self.function_name = function_name
-        self.region = region
+        # The local Runtime API's region (shim.local.emulator): the function ARN and the executions' agree.
+        region = self.region = region or os.environ.get("AWS_REGION", "us-east-1")
         self.skip_time = skip_time
         self.on_invocation = on_invocation
         self.on_callback = on_callback
