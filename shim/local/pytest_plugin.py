@@ -13,6 +13,9 @@ Both return a shim.function.Function, already started (its init measured);
 cold start), .duration_ms, .max_memory_mb, .request_id; for a streamed response
 also .chunks, .chunk_times_ms, .first_byte_ms and .stream_error.
 
+A third, `durable_execution(path, handler=...)`, runs a durable function's executions to their end
+(shim.local.durable_runner; Python >= 3.11 and lambda-shim[durable]).
+
 When a test fails, the Lambda log stream (START, logs, END, REPORT) of every
 invoke it made is added to the report.
 
