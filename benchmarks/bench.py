@@ -480,6 +480,8 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         print("streaming ...", flush=True)
         import streaming_rows  # not `streaming`: that is the handlers' module in function/, on sys.path too
         report["streaming"] = streaming_rows.run(runtimes[OURS], api, reps, summary)
+        import durable_row  # a durable execution: wall time and invocations (no row below Python 3.11)
+        report.setdefault("reference", {}).update(durable_row.run(3 if quick else 5, summary))
 
         print("soak, %d invokes ..." % soak_count, flush=True)
         report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}

@@ -22,6 +22,8 @@ COMMANDS = {
     "runtime": ("shim.cli.cmd_runtime", "lambda-shim as a customer-managed runtime: the image's Dockerfile and its "
                 "file-system layout"),
     "event": ("shim.cli.cmd_event", "print a sample event (API Gateway, SQS, S3, ...), as the AWS service sends it"),
+    "durable": ("shim.cli.cmd_durable", "answer a durable execution's callback, list or inspect executions "
+                "(shim serve --durable, shim invoke --durable)"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
     "profile": ("shim.cli.cmd_profile", "where a function's cold start goes: its imports as a tree, and a chart"),
 }

@@ -35,6 +35,9 @@ def configure(parser):
                              "attach before its module is imported (timeouts are not enforced then)")
     parser.add_argument("--event-type", metavar="TYPE",
                         help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)")
+    parser.add_argument("--tenant-id", metavar="ID", help="the invoke's tenant (X-Amz-Tenant-Id): context.tenant_id")
+    from shim.cli.cmd_durable import add_invoke_options
+    add_invoke_options(parser)
 
 
 
@@ -80,11 +83,17 @@ def main(args):
         from shim.local.watch import rerun
         return rerun(args, main)
     config = function_config(args)
+    if getattr(args, "durable", False):
+        from shim.local.durable_service import require
+        require()  # before packing: one line if this Python or environment cannot run it
     from shim.local import debugging  # breakpoint() reaches pdb with our stdin; --debug-port: debugpy
     debugging.check(getattr(args, "debug_port", None), config.max_concurrency)
     event = read_event(args.event) if not getattr(args, "event_type", None) else sample_event(args)
     stop_on_signals()
     task_root = open_task_root(args, config)
+    if getattr(args, "durable", False):
+        from shim.cli.cmd_durable import invoke_durable
+        return invoke_durable(args, task_root, config, event, _echo)
     try:
         fn = Function(task_root, config=config, echo=_echo)
     except BaseException:
@@ -102,7 +111,8 @@ def main(args):
                               debug_port=getattr(args, "debug_port", None), editor_root=config.path or ".")
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
-        result = fn.invoke(event, on_stream=printer, keep_stream=False)  # a stream is printed as it comes
+        tenant = {"tenant_id": args.tenant_id} if getattr(args, "tenant_id", None) else {}
+        result = fn.invoke(event, on_stream=printer, keep_stream=False, **tenant)  # a stream is printed as it comes
         for line in [result.end_line(), result.report_line()] + result.platform_lines():
             debug.platform(line + "\n")
     finally:

@@ -44,6 +44,12 @@ def configure(parser):
     parser.add_argument("--watch", action="store_true",
                         help="redeploy on every edit of a function's directory: the next invoke is a cold start "
                              "on the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
+    from shim.cli.cmd_durable import add_serve_options
+    add_serve_options(parser)
+    parser.add_argument("--tenant-isolation", action="store_true",
+                        help="Lambda's tenant isolation mode: every invoke needs X-Amz-Tenant-Id, and runs in "
+                             "environments of its tenant only (--concurrency of them per tenant, started on the "
+                             "tenant's first invoke)")
 
 
 def main(args):
@@ -75,7 +81,7 @@ def main(args):
     pool = None
     watchers = []
     try:
-        pool = (_pool if single else _routes)(configs, args, concurrency, task_roots, log)
+        pool = (_pool if single else _routes)(configs, args, concurrency, task_roots, log, server)
         server.pool = pool
         pool.start()
         if args.watch:
@@ -101,6 +107,9 @@ def main(args):
             log("shim serve: %s's %s on %s%s/\n" % (prefix[1:], front, base, prefix))
         for watcher in watchers:
             log("shim serve: watching %s: an edit redeploys (a cold start on the new code)\n" % watcher.paths[0])
+        if getattr(args, "tenant_isolation", False):
+            log("shim serve: tenant isolation: each tenant's invokes run in environments of its own (%d per "
+                "tenant), started on its first invoke\n" % concurrency)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
@@ -113,6 +122,8 @@ def main(args):
             watcher.close()
             # The pools retired by redeploys are stopped; the served ones are closed below, and their code removed.
             task_roots.append(watcher.on_change.current()[1])
+        if server.durable is not None:
+            server.durable.close()
         if pool is not None:
             pool = server.pool
             pool.close()
@@ -140,23 +151,39 @@ def _functions(args):
                          % found.file)
     if args.handler:
         raise UsageError("--handler names one function's handler: give its name too (shim serve NAME --handler ...)")
+    if getattr(args, "durable", False):
+        if len(found.functions) > 1:
+            raise UsageError("--durable serves one function: give its name (shim serve NAME --durable)")
+        return function_config(args, next(iter(found.functions.values())))
     return [function_config(args, config) for config in found.functions.values()]
 
 
-def _pool(config, args, concurrency, task_roots, log):
+def _pool(config, args, concurrency, task_roots, log, server=None):
     task_root = open_task_root(args, config, "serve")
     task_roots.append(task_root)
-    return _build(config, task_root, concurrency, log, args.api)
+    durable = None
+    if getattr(args, "durable", False):   # one function (checked in _functions): Invoke starts an execution
+        from shim.cli.cmd_durable import serve_durable
+        durable = serve_durable(args, server, task_root, config, log)
+    return _build(config, task_root, concurrency, log, args.api, durable, getattr(args, "tenant_isolation", False))
 
 
-def _build(config, task_root, concurrency, log, api=None):
+def _build(config, task_root, concurrency, log, api=None, durable=None, tenant_isolation=False):
     """A Pool of `concurrency` environments of the function at task_root, not started; `api` is the HTTP
-    front its Function URL paths get (--api, else the project file's `api`)."""
+    front its Function URL paths get (--api, else the project file's `api`); durable: (variables, runtime
+    packages) that point the function's boto3 at the local durable-execution API; tenant_isolation:
+    environments per tenant (shim.local.tenancy)."""
     from shim.local.function import Function
     from shim.local.invoke_api import Pool
-    pool = Pool(Function(task_root, config=config) for _ in range(concurrency))
-    pool.api = api or config.api
     hinted = []
+
+    def make():
+        fn = Function(task_root, config=config, runtime_packages=durable[1] if durable else ())
+        if durable:
+            fn.env = dict(durable[0], **fn.env)   # the user's own variables win
+        fn.observers.append(hint)
+        return fn
+
 
     def hint(result):  # said once per function, beside the transcripts (the answers stay Lambda's)
         if not result.ok and not hinted:
@@ -165,12 +192,16 @@ def _build(config, task_root, concurrency, log, api=None):
             if lines:
                 hinted.append(True)
                 log("".join("shim serve: %s: %s\n" % (config.name, line) for line in lines))
-    for fn in pool.functions:
-        fn.observers.append(hint)
+    if tenant_isolation:
+        from shim.local.tenancy import TenantPool
+        pool = TenantPool(make, concurrency)
+    else:
+        pool = Pool(make() for _ in range(concurrency))
+    pool.api = api or config.api
     return pool
 
 
-def _routes(configs, args, concurrency, task_roots, log):
+def _routes(configs, args, concurrency, task_roots, log, server=None):
     from shim.local.routes import Routes
     routes = Routes()
     for config in configs:
@@ -191,7 +222,8 @@ def _watch(server, configs, args, concurrency, task_roots, log):
             return open_task_root(args, config, "serve")
 
         def build(task_root, config=config):
-            return _build(config, task_root, concurrency, log, args.api)
+            return _build(config, task_root, concurrency, log, args.api, None,
+                          getattr(args, "tenant_isolation", False))
 
         redeploy = watch.Redeployer(target, current, prepare, build, log, root=config.path)
         watchers.append(watch.Watcher([config.path], redeploy))

@@ -49,6 +49,10 @@ def demo(function_dir, handler, event_text=None):
             handler.rpartition(".")[0].split("/")[-1], SAMPLE_EVENTS["handler"])
     except ValueError as exc:
         raise ValueError("--event is not JSON: %s" % exc) from None
+    from shim.local.durable_demo import is_durable
+    if is_durable(function_dir, handler):  # e.g. make demo FUNCTION=examples/durable
+        from shim.local.durable_demo import demo as durable_demo
+        return durable_demo(function_dir, handler, None if event_text is None else event, say)
     began = time.monotonic()
     task_root = prepare(function_dir, pack=True, handler=handler)
     try:

@@ -22,6 +22,7 @@ MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's
 TAIL_BYTES = relay.TAIL_BYTES        # what X-Amz-Log-Type: Tail returns, as in Lambda
 DRAIN_BYTES = 64 * 1024 * 1024       # an oversized body is read (and dropped) up to this, so the client sees the 413
 DRAIN_TIMEOUT_S = 10.0
+TENANT_HEADER = "X-Amz-Tenant-Id"    # the invoke's tenant: the runtime gets it as Lambda-Runtime-Aws-Tenant-Id
 
 
 class Pool:
@@ -57,6 +58,15 @@ class Pool:
             thread.join()
 
 
+def _durable_api(path):
+    return path.startswith("/2025-12-01/")  # the durable-execution API's routes (shim.local.durable_http)
+
+
+def _durable():
+    from shim.local import durable_http  # only with shim serve --durable: it needs the durable extra
+    return durable_http
+
+
 def _start(fn):
     try:
         fn.start()
@@ -74,6 +84,7 @@ class Server(ThreadingHTTPServer):
         self.log = log
         self.function_url = function_url  # every other path and method is the function's Function URL
         self.api = "url"  # which front the other paths get: "url" (Function URL, 2.0) or "rest" (API Gateway REST, 1.0)
+        self.durable = None  # a shim.local.durable_service.DurableService (shim serve --durable)
         self.in_flight = 0
         self._idle = threading.Condition()
 
@@ -110,6 +121,8 @@ class InvokeHandler(KeepAliveHandler):
 
     def _post(self):
         path = self.path.split("?", 1)[0]
+        if self.server.durable is not None and _durable_api(path):
+            return _durable().answer_api(self, self.server.durable)
         streaming = STREAM_PATH.fullmatch(path)
         match = INVOKE_PATH.fullmatch(path) or streaming
         if not match:
@@ -147,8 +160,13 @@ class InvokeHandler(KeepAliveHandler):
         kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if kind == "DryRun":
             return self._send(204, b"")
+        tenant = {"tenant_id": self.headers[TENANT_HEADER]} if self.headers.get(TENANT_HEADER) else {}
+        if not tenant and getattr(pool, "requires_tenant", False):  # shim.local.tenancy.TenantPool
+            return self._fail(400, "InvalidParameterValueException", pool.requires_tenant)
+        if self.server.durable is not None and not streaming and _durable().starts_execution(self.headers, event):
+            return _durable().answer_invoke(self, self.server.durable, event, kind, **tenant)
         if kind == "Event" and not streaming:  # asynchronous: accepted now, run in the background
-            threading.Thread(target=self._invoke, args=(event, pool), daemon=True).start()
+            threading.Thread(target=self._invoke, args=(event, pool), kwargs=tenant, daemon=True).start()
             return self._send(202, b"")
         if kind != "RequestResponse":
             return self._fail(400, "InvalidParameterValueException", "Unknown X-Amz-Invocation-Type %r" % kind)
@@ -156,7 +174,7 @@ class InvokeHandler(KeepAliveHandler):
         want_tail = (self.headers.get("X-Amz-Log-Type") or "").lower() == "tail"
         # A function that streams is relayed as it streams; one that does not is answered whole below.
         sink = (relay.EventStreamRelay if streaming else relay.InvokeRelay)(self, request_id, want_tail)
-        result = self._invoke(event, pool, request_id=request_id, on_stream=sink.on_stream)
+        result = self._invoke(event, pool, request_id=request_id, on_stream=sink.on_stream, **tenant)
         if result is None and sink.writer.started:
             return sink.writer.abort()
         if result is None:
@@ -188,6 +206,8 @@ class InvokeHandler(KeepAliveHandler):
             pass
 
     def do_GET(self):
+        if self.server.durable is not None and _durable_api(self.path):
+            return _durable().answer_api(self, self.server.durable)
         route = self.server.url_for(self.path)
         if route is not None:
             return self._url(*route)

@@ -15,6 +15,9 @@ them. Both return a shim.local.function.Function, already started (its init meas
 cold start), .duration_ms, .max_memory_mb, .request_id; for a streamed response
 also .chunks, .chunk_times_ms, .first_byte_ms and .stream_error.
 
+A third, `durable_execution(path, handler=...)`, runs a durable function's executions to their end
+(shim.local.durable_runner; Python >= 3.11 and lambda-shim[durable]).
+
 When a test fails, the Lambda log stream (START, logs, END, REPORT) of every
 invoke it made is added to the report.
 
@@ -124,6 +127,18 @@ def lambda_function_module(request):
     """Like lambda_function, but the functions it starts live until the end of the module,
     so later tests see them warm."""
     factory = _Factory(request.config.rootpath)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def durable_execution(request):
+    """A factory for durable functions (@durable_execution handlers): durable_execution(path, handler=...,
+    zip=..., pack=..., timeout=..., env=..., skip_time=True) returns a shim.local.durable_runner.DurableFunction;
+    its .run(event) runs an execution to its end through the real bootstrap and returns its result (.status,
+    .result, .error, .operations, .invocations). Needs Python >= 3.11 and lambda-shim[durable]."""
+    from shim.local.durable_runner import Factory
+    factory = Factory(request.config.rootpath, _record)
     yield factory
     factory.close()
 

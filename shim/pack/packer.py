@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from shim import UsageError, __version__
+from shim.pack import durable_check
 from shim.pack import bytecode, functiondir, pipinstall, plugins, requirements as requirement_files, vendor, ziputil
 from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
 from shim.runtime import errors, loader
@@ -122,6 +123,7 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
                                 % (len(overridden), overridden[0]))
         entries.update(_entries(installed))
         entries.update(_entries(walk.files))
+        durable_check.check(entries, build.say, build.warn)  # the durable SDK needs a boto3 with its APIs
         if runtime:
             entries.update(_entries(vendor.shim_files(), executable=False))
             entries["bootstrap"] = (_launcher(bootstrap), True)

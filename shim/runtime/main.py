@@ -38,6 +38,8 @@ def main(argv=None):
         recorder.end()  # said and done: nothing for the supervisor to report, and nowhere to report it
         sys.exit(2)
     api.wake_on(guard.wakeup_fd())
+    if environ.get("AWS_EXECUTION_ENV") in PREVIEW_RUNTIMES and not environ.get("LAMBDA_DISABLE_PREVIEW_WARN"):
+        logs.runtime_warning(preview_warning(environ))
     # The official client and the AWS emulator pass the handler as the last argument.
     spec = argv[-1] if argv else environ.get("_HANDLER", "")
     loader.prepare_sys_path(environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
@@ -61,6 +63,17 @@ def main(argv=None):
             serve_from_here(recorder)
     except FatalSignal as sig:  # during init, or the SnapStart hooks
         shutdown.stop_in_init(sig, recorder)
+
+
+# Managed runtimes awslambdaric calls previews: it warns once, at init, unless LAMBDA_DISABLE_PREVIEW_WARN is set.
+PREVIEW_RUNTIMES = ("AWS_Lambda_python3.15",)
+
+
+def preview_warning(environ):
+    """The warning for a preview runtime (run as its AWS_LAMBDA_EXEC_WRAPPER), as awslambdaric gives it."""
+    docs = "docs.amazonaws.cn" if environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
+    return ("LAMBDA_WARNING: %s is a preview runtime, not for production workloads; see "
+            "https://%s/lambda/latest/dg/lambda-runtimes.html" % (environ["AWS_EXECUTION_ENV"][len("AWS_Lambda_"):], docs))
 
 
 def initialize(api, spec, recorder, adapt=aio.adapt, others_may_report=False):
