@@ -85,10 +85,13 @@ def missing_paths(text):
 
 
 def _code_strings():
-    """Every string constant in the code of shim/ and plugins/ (docstrings aside), and the launcher's text."""
+    """Every string constant in the code of shim/, plugins/ and tests/ (docstrings aside; a variable the tests
+    read, such as the path of a tool they need, counts), and the launcher's text."""
     strings = []
     for path in _files(".py"):
-        if not os.path.relpath(path, REPO).startswith(("shim" + os.sep, "plugins" + os.sep)):
+        where = os.path.relpath(path, REPO)
+        if not where.startswith(("shim" + os.sep, "plugins" + os.sep, "tests" + os.sep)) or \
+                where == os.path.join("tests", "test_names.py"):   # its planted names are not read anywhere
             continue
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), path)
@@ -111,13 +114,23 @@ def missing_variables(text, code=CODE_STRINGS):
                    if not re.search(r"(?<![A-Z0-9_])%s(?![A-Z0-9_])" % re.escape(name), code)})
 
 
+def _all_options(parser):
+    """A parser's option strings and its subcommands' (`shim durable callback --result`)."""
+    found = set(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found |= _all_options(child)
+    return found
+
+
 def _options():
     """{command: its option strings}, and None: the top level's."""
     options = {}
     for command in cli.COMMANDS:
         parser = cli.build_parser([command])
         [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        options[command] = set(sub.choices[command]._option_string_actions)
+        options[command] = _all_options(sub.choices[command])
     options[None] = set(cli.build_parser([])._option_string_actions)
     return options
 

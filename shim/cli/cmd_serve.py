@@ -94,7 +94,7 @@ def main(args):
                     % (fn.config.name, _one_line(fn.init_failure)))
         base = "http://127.0.0.1:%d" % server.server_address[1]
         functions = pool.functions
-        per = functions[0].max_concurrency if single else None
+        per = configs.max_concurrency if single else None
         names = ["function"] if single else list(pool.pools)
         log("shim serve: listening on %s (%d environment%s%s; runtime pids %s); Ctrl-C stops\n" % (
             ", ".join("%s/2015-03-31/functions/%s/invocations" % (base, name) for name in names),
