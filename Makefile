@@ -7,7 +7,7 @@ STAMP       := $(VENV)/.installed
 
 HANDLER  ?= handler
 PACKAGE  ?= $(HANDLER)
-FUNCTION ?= handlers
+FUNCTION ?= shim/local/templates/handlers
 
 BENCH_ARGS ?=
 # pytest-xdist workers for `make test`: the tests mostly wait on runtime subprocesses, so more workers than

@@ -1,4 +1,4 @@
-"""`make bench`'s durable row: a 3-step execution with a one-hour wait (examples/durable), time-skipped.
+"""`make bench`'s durable row: a 3-step execution with a one-hour wait (shim/local/templates/durable), time-skipped.
 
 Each run is a new execution through the real bootstrap under the local durable service
 (shim.local.durable_runner), in a fresh execution environment (its cold start included): the wall
@@ -24,7 +24,7 @@ def run(reps, summary):
         return {}
     times, invocations = [], set()
     for _ in range(reps):
-        fn = DurableFunction(os.path.join(ROOT, "examples", "durable"), "handler.Handle", timeout_s=30)
+        fn = DurableFunction(os.path.join(ROOT, "shim", "local", "templates", "durable"), "handler.Handle", timeout_s=30)
         try:
             started = time.perf_counter()
             result = fn.run(EVENT, timeout=120)

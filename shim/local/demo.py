@@ -5,13 +5,15 @@ Lambda does, starts it through the real `bootstrap` against a local Runtime
 API (a cold start), invokes it with a sample event, then once more warm, and
 prints the results with Lambda's log lines.
 
-    python -m shim.local.demo --function handlers --handler handler.Handle
+    python -m shim.local.demo --function shim/local/templates/handlers --handler handler.Handle
 """
 import argparse
 import json
 import os
 import sys
 import time
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates", "handlers")
 
 # A sample event for each example handler in handlers/; others get SAMPLE_EVENTS["handler"].
 SAMPLE_EVENTS = {
@@ -28,7 +30,7 @@ SAMPLE_EVENTS = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m shim.local.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--function", default="handlers", help="the function directory (default: handlers)")
+    parser.add_argument("--function", default=EXAMPLES, help="the function directory (default: the example handlers)")
     parser.add_argument("--handler", default="handler.Handle", help="MODULE.FUNCTION (default: handler.Handle)")
     parser.add_argument("--event", help="the event as JSON text (default: a sample for the example handlers)")
     args = parser.parse_args(argv)
@@ -50,7 +52,7 @@ def demo(function_dir, handler, event_text=None):
     except ValueError as exc:
         raise ValueError("--event is not JSON: %s" % exc) from None
     from shim.local.durable_demo import is_durable
-    if is_durable(function_dir, handler):  # e.g. make demo FUNCTION=examples/durable
+    if is_durable(function_dir, handler):  # e.g. make demo FUNCTION=shim/local/templates/durable
         from shim.local.durable_demo import demo as durable_demo
         return durable_demo(function_dir, handler, None if event_text is None else event, say)
     began = time.monotonic()

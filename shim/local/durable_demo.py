@@ -1,4 +1,4 @@
-"""`make demo FUNCTION=examples/durable`: a durable function (@durable_execution), end to end.
+"""`make demo FUNCTION=shim/local/templates/durable`: a durable function (@durable_execution), end to end.
 
 Packs the directory, unpacks it read-only, then runs one execution through the real bootstrap under
 the local durable service (shim.local.durable_runner): each invocation's Lambda lines, then the
@@ -22,11 +22,11 @@ def is_durable(function_dir, handler):
 
 
 def demo(function_dir, handler, event, say):
-    """event None: the function directory's event.json, or {}."""
+    """event None: the function directory's tests/event.json (what `shim new --template durable` writes), or {}."""
     from shim.local.durable_runner import DurableFunction
     if event is None:
         try:
-            with open(os.path.join(function_dir, "event.json"), encoding="utf-8") as f:
+            with open(os.path.join(function_dir, "tests", "event.json"), encoding="utf-8") as f:
                 event = json.load(f)
         except (OSError, ValueError):
             event = {}

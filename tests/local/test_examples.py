@@ -1,28 +1,33 @@
-"""The example handlers in handlers/, each run through the real bootstrap with the pytest plugin's fixture."""
+"""The example handlers (shim/local/templates/handlers/, what `shim new --template` writes), each run through
+the real bootstrap with the pytest plugin's fixture."""
 import base64
 import json
+import os
 
 import pytest
+
+HANDLERS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "shim", "local", "templates", "handlers")
 
 
 @pytest.fixture(scope="module")
 def hello(lambda_function_module):
-    return lambda_function_module("handlers", "handler.Handle", env={"AWS_LAMBDA_LOG_LEVEL": "INFO"})
+    return lambda_function_module(HANDLERS, "handler.Handle", env={"AWS_LAMBDA_LOG_LEVEL": "INFO"})
 
 
 @pytest.fixture(scope="module")
 def api(lambda_function_module):
-    return lambda_function_module("handlers", "api.Handle")
+    return lambda_function_module(HANDLERS, "api.Handle")
 
 
 @pytest.fixture(scope="module")
 def structured(lambda_function_module):
-    return lambda_function_module("handlers", "structured.Handle", env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    return lambda_function_module(HANDLERS, "structured.Handle", env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
 
 
 @pytest.fixture(scope="module")
 def failing(lambda_function_module):
-    return lambda_function_module("handlers", "failing.Handle")
+    return lambda_function_module(HANDLERS, "failing.Handle")
 
 
 def test_hello_greets_and_keeps_state_while_warm(hello):
@@ -85,12 +90,12 @@ def test_failing_shows_the_error_payload(failing):
 
 @pytest.fixture(scope="module")
 def text_stream(lambda_function_module):
-    return lambda_function_module("handlers", "stream.Handle")
+    return lambda_function_module(HANDLERS, "stream.Handle")
 
 
 @pytest.fixture(scope="module")
 def http_stream(lambda_function_module):
-    return lambda_function_module("handlers", "http_stream.Handle")
+    return lambda_function_module(HANDLERS, "http_stream.Handle")
 
 
 def test_text_stream_arrives_word_by_word(text_stream):

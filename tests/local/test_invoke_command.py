@@ -11,7 +11,7 @@ from shim.local.function import Function
 from shim.local.result import InvokeResult, parse_line, parse_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HANDLERS = os.path.join(REPO, "handlers")
+HANDLERS = os.path.join(REPO, "shim", "local", "templates", "handlers")
 
 # One handler for every way an invoke can end.
 PROBE = """\

@@ -13,7 +13,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HANDLERS = os.path.join(REPO, "handlers")
+HANDLERS = os.path.join(REPO, "shim", "local", "templates", "handlers")
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 
 HANDLER = """\

@@ -8,7 +8,9 @@ import pytest
 from shim import cli
 from shim.local import scaffold
 
-WRITTEN = ["handler.py", "requirements.txt", os.path.join("tests", "test_handler.py"), "README.md"]
+def written_for(name):
+    """What `shim new NAME` writes: its test module is named after the function, unique in a project."""
+    return ["handler.py", "requirements.txt", os.path.join("tests", "test_%s.py" % name), "README.md"]
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def tree(root):
 def test_the_generated_test_passes_from_another_rootdir(new, tmp_path, capsys):
     function = tmp_path / "project" / "orders"
     assert new(function) == 0
-    assert tree(function) == sorted(WRITTEN)
+    assert tree(function) == sorted(written_for("orders"))
     out = capsys.readouterr().out
     assert "shim invoke %s --event -" % function in out and "shim pack %s --output orders.zip" % function in out
     assert (function / "requirements.txt").read_text() == ""
@@ -35,7 +37,7 @@ def test_the_generated_test_passes_from_another_rootdir(new, tmp_path, capsys):
     # pytest's rootdir is tmp_path (its pytest.ini), not the function: the test finds its function by itself.
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                           os.path.join("project", "orders", "tests", "test_handler.py")],
+                           os.path.join("project", "orders", "tests", "test_orders.py")],
                           cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=120)
     assert done.returncode == 0, done.stdout
@@ -53,10 +55,10 @@ def test_the_handler_is_packed_and_the_tests_are_not(new, tmp_path):
 def test_an_existing_empty_folder_is_fine(new, tmp_path):
     (tmp_path / "fn").mkdir()
     assert new(tmp_path / "fn") == 0
-    assert tree(tmp_path / "fn") == sorted(WRITTEN)
+    assert tree(tmp_path / "fn") == sorted(written_for("fn"))
 
 
-@pytest.mark.parametrize("existing", WRITTEN)
+@pytest.mark.parametrize("existing", written_for("fn"))
 def test_it_refuses_to_overwrite_any_file_and_writes_nothing(new, tmp_path, capsys, existing):
     function = tmp_path / "fn"
     (function / existing).parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +79,6 @@ def test_a_file_in_the_way_is_one_line(new, tmp_path, capsys):
 
 def test_templates_name_the_folder(tmp_path):
     written = scaffold.create(tmp_path / "billing")
-    assert [os.path.relpath(p, str(tmp_path / "billing")) for p in written] == WRITTEN
+    assert [os.path.relpath(p, str(tmp_path / "billing")) for p in written] == written_for("billing")
     assert "@NAME@" not in "".join(open(p).read() for p in written)
     assert "billing" in open(written[0]).read()

@@ -234,7 +234,7 @@ def test_cli_builds_the_layer_without_a_function_dir(pack_cli, tmp_path, capsys)
 
 def test_cli_no_runtime_leaves_the_runtime_out(pack_cli, tmp_path, capsys):
     output = tmp_path / "fn.zip"
-    assert pack_cli(["pack", os.path.join(REPO, "handlers"), "--no-runtime", "-o", str(output), "-q"]) == 0
+    assert pack_cli(["pack", os.path.join(REPO, "shim", "local", "templates", "handlers"), "--no-runtime", "-o", str(output), "-q"]) == 0
     names = zipfile.ZipFile(str(output)).namelist()
     assert "handler.py" in names and not [n for n in names if n == "bootstrap" or n.startswith(("shim/", "structlog"))]
     assert "shim pack --layer" in capsys.readouterr().out

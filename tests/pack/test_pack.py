@@ -18,7 +18,7 @@ from shim.pack.packer import extract, pack, summary
 from support import network_reachable, snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HANDLERS = os.path.join(REPO, "handlers")
+HANDLERS = os.path.join(REPO, "shim", "local", "templates", "handlers")
 TAG = sys.implementation.cache_tag
 VERSION = "%d.%d" % sys.version_info[:2]
 # The interpreter behind the venv: it has none of the shim's dependencies, so a
@@ -62,7 +62,7 @@ def test_bootstrap_is_stored_executable(packed):
 def test_zip_ships_exactly_the_runtime_part_and_its_dependency_closure(packed):
     names = set(read_zip(packed.path))
     user = {n for n in names if "/" not in n and n.endswith(".py")}
-    assert user == {"api.py", "failing.py", "handler.py", "http_stream.py", "stream.py", "structured.py"}
+    assert user == {"api.py", "failing.py", "handler.py", "http_stream.py", "sqs.py", "stream.py", "structured.py"}
     user_pycs = {bytecode.pyc_name(n, VERSION) for n in user}
     structlog_version = importlib.metadata.version("structlog")
     # The top level: the launcher, the user's code, the shim package, structlog and its metadata. Nothing
@@ -568,7 +568,7 @@ def test_make_pack_follows_the_variables(variables, handler, zip_name):
     assert done.returncode == 0, done.stdout
     [line] = [line for line in done.stdout.splitlines() if " pack " in line]
     assert "--handler %s" % handler in line and "--output %s" % zip_name in line
-    assert (" src " if "FUNCTION=src" in variables else " handlers ") in line
+    assert (" src " if "FUNCTION=src" in variables else " shim/local/templates/handlers ") in line
 
 
 _PEAK = """

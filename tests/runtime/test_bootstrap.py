@@ -136,7 +136,7 @@ def test_bytecode_for_another_version_is_reported(lab):
 def test_a_packed_function_runs_behind_a_managed_runtimes_command(tmp_path, start):
     """Lambda's managed runtime, minus Lambda: the wrapper gets `python3.X /var/runtime/bootstrap.py`."""
     version = "%d.%d" % sys.version_info[:2]
-    result = pack(os.path.join(REPO, "handlers"), tmp_path / "handler.zip")
+    result = pack(os.path.join(REPO, "shim", "local", "templates", "handlers"), tmp_path / "handler.zip")
     task = extract(result.path, tmp_path / "task")
     try:
         lang = tmp_path / "var" / "lang" / "bin"

@@ -357,7 +357,7 @@ def test_the_documented_command_line(tmp_path):
 
     with RuntimeAPIServer() as api:
         env = {"PATH": os.environ["PATH"], "SHIM_PYTHON": sys.executable, "AWS_LAMBDA_RUNTIME_API": api.address,
-               "_HANDLER": "handler.Handle", "LAMBDA_TASK_ROOT": "handlers"}
+               "_HANDLER": "handler.Handle", "LAMBDA_TASK_ROOT": "shim/local/templates/handlers"}
         process = subprocess.Popen(["shim/runtime/bootstrap"], cwd=SHIM_PARENT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -1,5 +1,5 @@
 def test_example_handler_answers_through_bootstrap(start):
-    env = start("handlers")
+    env = start("shim/local/templates/handlers")
     result = env.invoke({"name": "Ada"}, timeout=10)
     assert result.kind == "response", env.output()
     assert result.payload["message"] == "Hello, Ada!"

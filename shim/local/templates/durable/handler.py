@@ -5,7 +5,7 @@ Lambda runs it as several invocations: the wait suspends it (the handler returns
 later Lambda invokes it again; the SDK replays the finished steps from their checkpoints instead of
 running them twice. Locally (waits skipped, in seconds):
 
-    shim invoke examples/durable --durable --event examples/durable/event.json
+    shim invoke shop --durable --event shop/tests/event.json     # after `shim new shop --template durable`
 """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution, durable_step
 from aws_durable_execution_sdk_python.config import Duration
