@@ -10,6 +10,7 @@ A page is a script, read top to bottom:
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -96,6 +97,24 @@ def _environment(scratch):
     return env
 
 
+def _run(command, cwd, env, timeout=60):
+    """The block in a process group of its own, which is killed after it: a server it started in the
+    background (and did not stop, having failed first) does not outlive it."""
+    process = subprocess.Popen(command, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out = b"(still running after %d s)" % timeout
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        process.wait()
+    return subprocess.CompletedProcess(command, process.returncode, out)
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if runnable(p)], ids=lambda p: os.path.relpath(p, REPO))
 def test_the_examples_of_a_page_run(page, tmp_path):
     scratch = tmp_path / "work"
@@ -111,7 +130,6 @@ def test_the_examples_of_a_page_run(page, tmp_path):
             command = [sys.executable, "-c", block.text]
         else:
             command = ["bash", "-c", "set -euo pipefail\n" + block.text]
-        done = subprocess.run(command, cwd=str(scratch), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=120)
+        done = _run(command, scratch, env)
         assert done.returncode == 0, "%r failed (exit %d):\n%s\n--- output ---\n%s" % (
             block, done.returncode, block.text, done.stdout.decode("utf-8", "replace")[-4000:])
