@@ -41,6 +41,9 @@ def configure(parser):
                              "defaults: " + " ".join(functiondir.DEFAULT_EXCLUDES))
     parser.add_argument("--compile-python", default=None, metavar="PATH",
                         help="interpreter of the target version to write bytecode with (default: searched for)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="resolve and install the requirements again instead of taking them from the cache "
+                             "(shim cache shows where it is)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary and warnings")
 
 
@@ -54,7 +57,7 @@ def main(args):
             print(line, file=sys.stderr, flush=True)
 
     target = dict(arch=args.arch, python_version=args.python_version, glibc=args.glibc,
-                  compile_python=args.compile_python, log=progress)
+                  compile_python=args.compile_python, log=progress, refresh=args.refresh)
     if args.layer:
         given = [option for option, value in (("FUNCTION_DIR", args.function_dir), ("--handler", args.handler),
                                               ("--requirements", args.requirements), ("--exclude", args.exclude))

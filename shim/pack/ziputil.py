@@ -8,6 +8,7 @@ import os
 import stat
 import time
 import zipfile
+import zlib
 
 from shim import UsageError
 
@@ -15,6 +16,7 @@ ZIP_EPOCH = 315532800        # 1980-01-01T00:00:00Z, the earliest time a zip ent
 ZIP_LAST = 4354819198        # 2107-12-31T23:59:58Z, the latest
 COMPRESS_LEVEL = 9
 UNIX = 3
+PRECOMPRESS_MIN = 8192       # smaller members compress in no time: not worth a lookup
 
 
 def timestamp(environ=None):
@@ -42,10 +44,13 @@ def check_name(name):
     return name
 
 
-def write(path, entries, date_time=None):
+def write(path, entries, date_time=None, deflate=None):
     """Write entries {name: (source path or bytes, executable)} to path atomically.
 
-    Returns (number of entries, total uncompressed bytes).
+    deflate(data, level), if given, returns the raw deflate stream of data (e.g. from a
+    store of earlier packs, shim.pack.objects) for members of at least PRECOMPRESS_MIN
+    bytes; the zip is the same bytes either way. Returns (number of entries, total
+    uncompressed bytes).
     """
     date_time = date_time or timestamp()
     directory = os.path.dirname(os.path.abspath(path))
@@ -69,13 +74,35 @@ def write(path, entries, date_time=None):
                 info.create_system = UNIX
                 info.external_attr = (0o100755 if executable else 0o100644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
+                if deflate is not None and len(data) >= PRECOMPRESS_MIN:
+                    _write_deflated(archive, info, data, deflate(data, COMPRESS_LEVEL))
+                else:
+                    archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
                 total += len(data)
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
     return len(entries), total
+
+
+def _write_deflated(archive, info, data, blob):
+    """What ZipFile.writestr does for a deflated member, with the compressed bytes given: the same
+    local header (written once, with the final sizes and CRC), the same central directory record."""
+    info.file_size = len(data)
+    info.CRC = zlib.crc32(data)
+    info.compress_size = len(blob)
+    info.flag_bits = 0
+    zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT
+    archive.fp.seek(archive.start_dir)
+    info.header_offset = archive.fp.tell()
+    archive._writecheck(info)
+    archive._didModify = True
+    archive.fp.write(info.FileHeader(zip64))
+    archive.fp.write(blob)
+    archive.filelist.append(info)
+    archive.NameToInfo[info.filename] = info
+    archive.start_dir = archive.fp.tell()
 
 
 def extract(zip_path, dest, read_only=True):
