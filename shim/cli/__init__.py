@@ -18,6 +18,7 @@ COMMANDS = {
     "invoke": ("shim.cli.cmd_invoke", "run a function through the real bootstrap against a local Runtime API"),
     "serve": ("shim.cli.cmd_serve", "serve the Lambda invoke endpoint locally, like the AWS emulator"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
+    "cache": ("shim.cli.cmd_cache", "show where the cache of installed requirements is and its size; `clear` empties it"),
 }
 
 

@@ -30,6 +30,12 @@ def add_function_arguments(parser):
     parser.add_argument("--handler", default="handler.Handle", help="MODULE.FUNCTION (default: handler.Handle)")
     parser.add_argument("--no-pack", action="store_true",
                         help="run the directory in place instead of packing it into a zip first")
+    parser.add_argument("--refresh", action="store_true",
+                        help="resolve and install the requirements again instead of taking them from the cache")
+    parser.add_argument("--arch", default=None, choices=["x86_64", "arm64"],
+                        help="the Lambda architecture the requirements are installed for (default: this machine's)")
+    parser.add_argument("--python-version", default=None, metavar="3.N",
+                        help="the Lambda CPython the requirements are installed for (default: this interpreter's)")
     parser.add_argument("--timeout", default="3", metavar="SECONDS", help="the function's timeout (default: 3)")
     parser.add_argument("--memory", default="128", metavar="MB", help="the memory size to report (default: 128)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
@@ -88,10 +94,11 @@ def open_task_root(args):
     if args.zip and args.no_pack:
         raise UsageError("--no-pack is for a FUNCTION_DIR; a --zip is always unpacked")
     try:
-        task_root = function.prepare(args.function_dir or ".", args.zip, pack=not args.no_pack, handler=args.handler)
+        task_root = function.prepare(args.function_dir or ".", args.zip, pack=not args.no_pack, handler=args.handler,
+                                     refresh=args.refresh, python_version=args.python_version, arch=args.arch)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for warning in task_root.pack_result.warnings if task_root.pack_result else ():
+    for warning in (task_root.pack_result.warnings if task_root.pack_result else []) + task_root.warnings:
         print("shim %s: warning: %s" % (getattr(args, "command", "invoke"), warning), file=sys.stderr)
     return task_root
 

@@ -539,8 +539,13 @@ class TaskRoot:
         self.temporary = temporary
         self.pack_result = pack_result
         self.env = dict(env or {})
+        self.warnings = []      # one line each, for the user before the run (e.g. a target this machine cannot run)
+        self.held = []          # closed at remove(): e.g. the cache entry of the requirements a run in place uses
 
     def remove(self):
+        for item in self.held:
+            item.close()
+        self.held = []
         if self.temporary:
             remove_tree(self.temporary)
             self.temporary = None
@@ -552,12 +557,15 @@ class TaskRoot:
         self.remove()
 
 
-def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle", quiet=True):
+def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle", quiet=True, refresh=False,
+            python_version=None, arch=None):
     """A TaskRoot for a function directory (packed into a zip first unless pack=False) or a zip.
 
     A zip is unpacked read-only into a temporary directory, as Lambda mounts the
     package: writing anywhere but /tmp fails there too. Raises ValueError with
-    a one-line message for a missing or unusable source.
+    a one-line message for a missing or unusable source. The requirements, packed or
+    in place, come from the cache (refresh=True installs them again), installed for
+    python_version and arch (default: this interpreter's and this machine's).
     """
     if zip_path is not None:
         if not os.path.isfile(zip_path):
@@ -565,14 +573,15 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
     elif not os.path.isdir(function_dir or ""):
         raise ValueError("no such function directory: %s" % function_dir)
     if zip_path is None and not pack:
-        return _in_place(function_dir)
+        return _in_place(function_dir, refresh, python_version, arch, quiet)
     from shim.pack import packer as packing  # only when packing: it is the heavier import
     temporary = tempfile.mkdtemp(prefix="shim-task-")
     try:
         result = None
         if zip_path is None:
             zip_path = os.path.join(temporary, "function.zip")
-            result = packing.pack(function_dir, zip_path, handler=handler, quiet=quiet)
+            result = packing.pack(function_dir, zip_path, handler=handler, quiet=quiet, refresh=refresh,
+                                  python_version=python_version, arch=arch)
         task_root = os.path.join(temporary, "task")
         packing.extract(zip_path, task_root, read_only=True)
         return TaskRoot(task_root, temporary, result)
@@ -581,19 +590,37 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
         raise
 
 
-def _in_place(function_dir):
-    """The directory as it is, with the plugins pack would find in it (and in this interpreter's site)."""
+def _in_place(function_dir, refresh=False, python_version=None, arch=None, quiet=True):
+    """The directory as it is, with its requirements from the cache on PYTHONPATH (shim.local.inplace),
+    and the plugins pack would find in it (and in this interpreter's site)."""
+    from shim.local import inplace
     from shim.pack import plugins  # importlib-metadata: paid only by runs in place
+    entry, site = inplace.requirements_site(function_dir, python_version, arch, refresh=refresh,
+                                            log=None if quiet else _stderr)
     temporary = tempfile.mkdtemp(prefix="shim-plugins-")
     try:
-        env, found = plugins.write_in_place_manifest(function_dir, temporary)
+        environ = dict(os.environ, PYTHONPATH=site) if site else None
+        env, found = plugins.write_in_place_manifest(function_dir, temporary, environ)
     except BaseException:
         remove_tree(temporary)
+        if entry is not None:
+            entry.close()
         raise
     if not found:
         remove_tree(temporary)
         temporary = None
-    return TaskRoot(os.path.abspath(function_dir), temporary, env=env)
+    if site:
+        env["PYTHONPATH"] = site  # after the function's folder, as the zip has them beside its files
+    task_root = TaskRoot(os.path.abspath(function_dir), temporary, env=env)
+    task_root.held += [entry] if entry is not None else []
+    warning = inplace.target_warning(python_version, arch) if site else None
+    task_root.warnings += [warning] if warning else []
+    return task_root
+
+
+def _stderr(line):
+    import sys
+    print(line, file=sys.stderr, flush=True)
 
 
 def remove_tree(path):

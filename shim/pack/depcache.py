@@ -140,6 +140,7 @@ def _build(root, key, inputs, build):
     try:
         installer, notes = build(os.path.join(aside, "site"))
         os.makedirs(os.path.join(aside, "site"), exist_ok=True)
+        _read_only(os.path.join(aside, "site"))
         files = manifest(os.path.join(aside, "site"))
         record = {"format": FORMAT, "key": key, "packer": shim.__version__, "inputs": inputs,
                   "installer": installer, "notes": notes, "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -178,6 +179,15 @@ def manifest(site):
                     digest.update(block)
             found[rel] = "%s %s" % (digest.hexdigest(), "x" if st.st_mode & 0o111 else "-")
     return found
+
+
+def _read_only(site):
+    """Files a-w (not folders, so the entry can still be deleted): an accidental write fails."""
+    for directory, dirs, names in os.walk(site):
+        for name in names:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) & ~0o222)
 
 
 def _compare(recorded, actual):

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from shim import UsageError
+from shim.pack import requirements
 
 # The manylinux glibc versions uv's --python-platform can name (uv 0.8 and later).
 UV_GLIBC = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
@@ -53,6 +54,9 @@ def uv_command(uv, requirement_files, target, arch, python_version, glibc, build
     command = [uv, "pip", "install"]
     for path in requirement_files:
         command += ["--requirement", path]
+    # The files' own index options once more, as arguments: uv lets its environment (UV_INDEX_URL, ...)
+    # override what a file says, and the file must win, as with pip.
+    command += _index_arguments(requirements.index_options(requirement_files))
     command += ["--target", target, "--python-platform", python_platform(arch, glibc)[0],
                 "--python-version", python_version, "--python", sys.executable,
                 "--only-binary", ":all:"]
@@ -61,7 +65,23 @@ def uv_command(uv, requirement_files, target, arch, python_version, glibc, build
     for name in build_from_source:
         if name != "*":
             command += ["--no-binary", name]
-    return command + ["--no-compile", "--no-progress", "--color", "never"]
+    # copy: uv would hardlink files from its own cache, and a change to one would change both.
+    return command + ["--link-mode", "copy", "--no-compile", "--no-progress", "--color", "never"]
+
+
+def _index_arguments(options):
+    kept, index = [], 0
+    while index < len(options):
+        option = options[index]
+        if option == "--no-index":
+            kept.append(option)
+        elif option in ("--index-url", "-i", "--extra-index-url", "--find-links", "-f"):
+            kept += [{"-i": "--index-url", "-f": "--find-links"}.get(option, option), options[index + 1]]
+            index += 1
+        elif option in ("-c", "--constraint", "--trusted-host"):
+            index += 1
+        index += 1
+    return kept
 
 
 def run(command, log, cwd=None):
