@@ -458,6 +458,10 @@ def run(quick, platform_only=False):
         import streaming_rows  # not `streaming`: that is the handlers' module in function/, on sys.path too
         report["streaming"] = streaming_rows.run(runtimes[OURS], api, reps, summary)
 
+        print("dependencies (requests + pydantic) ...", flush=True)
+        import deps_rows
+        report["deps"] = deps_rows.run(min(reps, 5), summary)
+
         print("soak, %d invokes ..." % soak_count, flush=True)
         report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}
 
@@ -498,6 +502,8 @@ def table(report):
     for name, (ours, baseline, theirs) in report.get("streaming", {}).items():
         lines.append("| %s | %s | cannot stream; baseline, %s: %s | %.2f× |"
                      % (name, _cell(ours), baseline, _cell(theirs), ours["median"] / theirs["median"]))
+    for row in deps_rows_lines(report):
+        lines.append(row)
     for name, values in report.get("reference", {}).items():
         lines.append("| reference: %s | %s | | |" % (name, _cell(values)))
     for name, runs in report["soak"].items():
@@ -507,6 +513,11 @@ def table(report):
     for name, values in report["floors_ms"].items():
         lines.append("| floor: `%s` (ms) | %s | | |" % (name, _cell(values)))
     return "\n".join(lines)
+
+
+def deps_rows_lines(report):
+    import deps_rows
+    return [row + " | |" for row in deps_rows.lines(report.get("deps", {}))]
 
 
 def _cell(values):

@@ -2,6 +2,9 @@
 
     shim cache           the folder ($SHIM_CACHE_DIR, else $XDG_CACHE_HOME/lambda-shim, else ~/.cache/lambda-shim)
     shim cache clear     delete what it holds (an entry a running command uses is left, and said so)
+
+It holds the installed requirements, the zips `shim invoke` and `shim serve` unpacked, and the
+bytecode and compressed files of earlier packs.
 """
 
 def configure(parser):
@@ -20,6 +23,7 @@ def main(args):
                                           if busy else ""))
         return 0
     print(root)
-    print("  %s, %d set%s of installed requirements (shim cache clear empties it)"
-          % (size(total), entries, "" if entries == 1 else "s"))
+    print("  %s: %d set%s of installed requirements, %d unpacked zip%s (shim cache clear empties it)"
+          % (size(total), entries["deps"], "" if entries["deps"] == 1 else "s", entries["trees"],
+             "" if entries["trees"] == 1 else "s"))
     return 0

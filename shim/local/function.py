@@ -582,9 +582,11 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
             zip_path = os.path.join(temporary, "function.zip")
             result = packing.pack(function_dir, zip_path, handler=handler, quiet=quiet, refresh=refresh,
                                   python_version=python_version, arch=arch)
-        task_root = os.path.join(temporary, "task")
-        packing.extract(zip_path, task_root, read_only=True)
-        return TaskRoot(task_root, temporary, result)
+        from shim.local import taskroots  # unpacked once per zip, kept in the cache
+        entry = taskroots.unpacked(zip_path, result.sha256 if result else None, log=_stderr)
+        task_root = TaskRoot(entry.site, temporary, result)
+        task_root.held.append(entry)
+        return task_root
     except BaseException:
         remove_tree(temporary)
         raise

@@ -48,8 +48,11 @@ def cache_dir(environ=None):
     return os.path.join(os.path.abspath(base), "lambda-shim")
 
 
-def deps_dir(environ=None):
-    return os.path.join(cache_dir(environ), "deps")
+AREAS = ("deps", "trees")   # installed requirements; unpacked zips (shim.local.taskroots)
+
+
+def deps_dir(environ=None, area="deps"):
+    return os.path.join(cache_dir(environ), area)
 
 
 def key_of(inputs):
@@ -82,13 +85,13 @@ class Entry:
         self.close()
 
 
-def open_entry(inputs, build, log, refresh=False, environ=None):
+def open_entry(inputs, build, log, refresh=False, environ=None, area="deps", what="the cached requirements"):
     """An Entry for `inputs`: the cached one if it verifies (and not refresh), else one build(site) fills.
 
     build(site) installs into the folder site and returns (installer, notes). Close the
     Entry (or use it as a context manager) when done with its files.
     """
-    root = deps_dir(environ)
+    root = deps_dir(environ, area)
     key = key_of(inputs)
     os.makedirs(root, exist_ok=True)
     if not refresh:
@@ -101,8 +104,8 @@ def open_entry(inputs, build, log, refresh=False, environ=None):
             if found is not None:
                 return found
             if problem:
-                log("  the cached requirements %s were changed since they were written (%s): installing them again"
-                    % (key[:12], problem))
+                log("  %s %s were changed since they were written (%s): %s them again"
+                    % (what, key[:12], problem, "installing" if area == "deps" else "making"))
         _remove_stale(root, key)
         return _build(root, key, inputs, build)
 
@@ -128,6 +131,10 @@ def _current(root, key):
     except (OSError, ValueError) as exc:
         record, problem = None, "entry.json is unreadable: %s" % (getattr(exc, "strerror", None) or exc)
     if problem is None and os.path.isdir(path):
+        try:
+            os.utime(os.path.join(folder, "current"))    # last used: prune() keeps the recent ones
+        except OSError:
+            pass
         return Entry(key, path, record, lock_fd, hit=True), None
     os.close(lock_fd)
     return None, problem or "its files are missing"
@@ -152,7 +159,7 @@ def _build(root, key, inputs, build):
         path = os.path.join(folder, generation)
         os.rename(aside, path)
     except BaseException:
-        shutil.rmtree(aside, ignore_errors=True)
+        _rmtree(aside, ignore_errors=True)
         raise
     lock_fd = os.open(os.path.join(path, "lock"), os.O_RDONLY)
     fcntl.flock(lock_fd, fcntl.LOCK_SH)
@@ -227,11 +234,36 @@ def _exclusive(path, blocking=True):
         os.close(fd)
 
 
+def _rmtree(path, ignore_errors=True):
+    """rmtree, for a tree whose folders may be read-only too (an unpacked zip, as Lambda mounts it)."""
+    for directory, dirs, names in os.walk(path):
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(directory, name), 0o755)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
+def prune(area, keep, environ=None):
+    """Delete the entries of `area` beyond the `keep` most recently used ones that no run holds."""
+    root = deps_dir(environ, area)
+    try:
+        keys = [name for name in os.listdir(root) if os.path.isfile(os.path.join(root, name, "current"))]
+    except OSError:
+        return
+    keys.sort(key=lambda name: os.stat(os.path.join(root, name, "current")).st_mtime, reverse=True)
+    for name in keys[keep:]:
+        with _exclusive(os.path.join(root, name + ".lock"), blocking=False) as got:
+            if got and not _collect(os.path.join(root, name)):
+                _rmtree(os.path.join(root, name))
+
+
 def _remove_stale(root, key):
     """Folders left by installs of this key that were killed (the caller holds the key's lock)."""
     for name in os.listdir(root):
         if name.startswith(".build-%s-" % key):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            _rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def _collect(folder, keep=None):
@@ -244,7 +276,7 @@ def _collect(folder, keep=None):
         try:
             fd = os.open(os.path.join(path, "lock"), os.O_RDONLY)
         except OSError:
-            shutil.rmtree(path, ignore_errors=True)   # never finished: nothing can hold it
+            _rmtree(path, ignore_errors=True)   # never finished: nothing can hold it
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -253,60 +285,66 @@ def _collect(folder, keep=None):
             left += 1
             continue
         try:
-            shutil.rmtree(path, ignore_errors=True)
+            _rmtree(path, ignore_errors=True)
         finally:
             os.close(fd)
     return left
 
 
 def usage(environ=None):
-    """(cache folder, total bytes, number of dependency entries)."""
+    """(cache folder, total bytes, {area: number of entries})."""
     root = cache_dir(environ)
-    total, entries = 0, 0
+    total = 0
     for directory, dirs, names in os.walk(root):
         for name in names:
             try:
                 total += os.lstat(os.path.join(directory, name)).st_size
             except OSError:
                 pass
-    deps = deps_dir(environ)
-    if os.path.isdir(deps):
-        entries = sum(1 for name in os.listdir(deps) if os.path.isfile(os.path.join(deps, name, "current")))
-    return root, total, entries
+    counts = {}
+    for area in AREAS:
+        folder = deps_dir(environ, area)
+        counts[area] = sum(1 for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name, "current"))) \
+            if os.path.isdir(folder) else 0
+    return root, total, counts
 
 
 def clear(environ=None):
-    """Empty the cache; returns how many dependency entries were left because a run holds them."""
+    """Empty the cache; returns how many entries were left because a run holds them."""
     root = cache_dir(environ)
-    deps = deps_dir(environ)
-    busy = 0
-    if os.path.isdir(deps):
-        for name in sorted(os.listdir(deps)):
-            path = os.path.join(deps, name)
-            if name.endswith(".lock") or not os.path.isdir(path) or name.startswith(".build-"):
-                continue
-            with _exclusive(path + ".lock", blocking=False) as got:
-                if not got:
-                    busy += 1
-                    continue
-                if os.path.isfile(os.path.join(path, "current")):
-                    os.unlink(os.path.join(path, "current"))
-                left = _collect(path)
-                if left:
-                    busy += 1
-                else:
-                    shutil.rmtree(path, ignore_errors=True)
-                    os.unlink(path + ".lock")   # held: a run that opened it meanwhile just installs again
-        for name in os.listdir(deps):
-            path = os.path.join(deps, name)
-            key = name[len(".build-"):].split("-")[0] if name.startswith(".build-") else None
-            if key and not os.path.isdir(os.path.join(deps, key)):
-                with _exclusive(os.path.join(deps, key + ".lock"), blocking=False) as got:
-                    if got:
-                        shutil.rmtree(path, ignore_errors=True)
+    busy = sum(_clear_area(deps_dir(environ, area)) for area in AREAS)
     if os.path.isdir(root):
         for name in os.listdir(root):
-            if name != "deps":
+            if name not in AREAS:
                 path = os.path.join(root, name)
-                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+                _rmtree(path) if os.path.isdir(path) else os.unlink(path)
+    return busy
+
+
+def _clear_area(deps):
+    busy = 0
+    if not os.path.isdir(deps):
+        return busy
+    for name in sorted(os.listdir(deps)):
+        path = os.path.join(deps, name)
+        if name.endswith(".lock") or not os.path.isdir(path) or name.startswith(".build-"):
+            continue
+        with _exclusive(path + ".lock", blocking=False) as got:
+            if not got:
+                busy += 1
+                continue
+            if os.path.isfile(os.path.join(path, "current")):
+                os.unlink(os.path.join(path, "current"))
+            if _collect(path):
+                busy += 1
+            else:
+                _rmtree(path)
+                os.unlink(path + ".lock")   # held: a run that opened it meanwhile just installs again
+    for name in os.listdir(deps):
+        path = os.path.join(deps, name)
+        key = name[len(".build-"):].split("-")[0] if name.startswith(".build-") else None
+        if key and not os.path.isdir(os.path.join(deps, key)):
+            with _exclusive(os.path.join(deps, key + ".lock"), blocking=False) as got:
+                if got:
+                    _rmtree(path)
     return busy

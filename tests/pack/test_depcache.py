@@ -224,13 +224,13 @@ def test_a_cache_hit_packs_and_invokes_with_the_index_unreachable(tmp_path):
 def test_shim_cache_shows_where_and_how_much_and_clear_empties_it(function, tmp_path):
     empty = shim("cache")
     assert empty.returncode == 0 and empty.stdout.splitlines()[0] == os.environ["SHIM_CACHE_DIR"]
-    assert "0 sets" in empty.stdout
+    assert "0 bytes: 0 sets of installed requirements, 0 unpacked zips" in empty.stdout
     assert shim("pack", function, "-o", tmp_path / "a.zip").returncode == 0
     full = shim("cache")
     assert "1 set of installed requirements" in full.stdout and " 0 bytes" not in full.stdout
     cleared = shim("cache", "clear")
     assert cleared.returncode == 0 and "Cleared %s" % os.environ["SHIM_CACHE_DIR"] in cleared.stdout
-    assert "0 bytes, 0 sets" in shim("cache").stdout
+    assert "0 bytes: 0 sets" in shim("cache").stdout
     assert installs(shim("pack", function, "-o", tmp_path / "b.zip")) == 1
 
 
@@ -328,6 +328,22 @@ def test_a_resolver_conflict_is_one_line(fp, function, tmp_path):
 
 
 # -- in place ------------------------------------------------------------------------------------------
+
+def test_invoke_runs_a_zip_from_the_tree_it_unpacked_before_and_checks_it(function):
+    first = shim("invoke", function)
+    assert first.returncode == 0 and json.loads(first.stdout) == {"value": "purewheel 1.0"}
+    [tree] = glob.glob(os.path.join(depcache.deps_dir(area="trees"), "*", "g-*", "site"))
+    assert os.path.isfile(os.path.join(tree, "purewheel", "__init__.py"))
+    assert "1 unpacked zip " in shim("cache").stdout
+    target = os.path.join(tree, "handler.py")
+    os.chmod(target, 0o644)
+    with open(target, "w") as handle:
+        handle.write("def Handle(event, context):\n    return 'tampered'\n")
+    again = shim("invoke", function)
+    assert again.returncode == 0 and json.loads(again.stdout) == {"value": "purewheel 1.0"}
+    [line] = [line for line in again.stderr.splitlines() if "changed since" in line]
+    assert "the unpacked zip" in line and "handler.py differs" in line
+
 
 def test_invoke_in_place_imports_a_requirement_from_the_cache(function):
     before = snapshot(function)
