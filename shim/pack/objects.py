@@ -15,6 +15,7 @@ An object that fails its check is ignored (and rewritten); writes go aside and a
 """
 import hashlib
 import os
+import threading
 import zlib
 
 from shim.pack import depcache
@@ -38,7 +39,7 @@ class Store:
 
     def _write(self, kind, key, data):
         path = self._path(kind, key)
-        partial = "%s.%d.partial" % (path, os.getpid())
+        partial = "%s.%d.%d.partial" % (path, os.getpid(), threading.get_ident())
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(partial, "wb") as handle:

@@ -57,25 +57,19 @@ def write(path, entries, date_time=None, deflate=None):
     os.makedirs(directory, exist_ok=True)
     partial = os.path.join(directory, ".%s.partial" % os.path.basename(path))
     total = 0
+    blobs = _deflate_all(entries, deflate) if deflate is not None else {}
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in sorted(entries):
                 source, executable = entries[name]
                 check_name(name)
-                if isinstance(source, bytes):
-                    data = source
-                else:
-                    try:
-                        with open(source, "rb") as handle:
-                            data = handle.read()
-                    except OSError as exc:
-                        raise UsageError("cannot read %r for the zip: %s" % (source, exc.strerror or exc)) from None
+                data = _read(source)
                 info = zipfile.ZipInfo(name, date_time)
                 info.create_system = UNIX
                 info.external_attr = (0o100755 if executable else 0o100644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                if deflate is not None and len(data) >= PRECOMPRESS_MIN:
-                    _write_deflated(archive, info, data, deflate(data, COMPRESS_LEVEL))
+                if name in blobs:
+                    _write_deflated(archive, info, data, blobs.pop(name))
                 else:
                     archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
                 total += len(data)
@@ -84,6 +78,34 @@ def write(path, entries, date_time=None, deflate=None):
         if os.path.exists(partial):
             os.unlink(partial)
     return len(entries), total
+
+
+def _read(source):
+    if isinstance(source, bytes):
+        return source
+    try:
+        with open(source, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError("cannot read %r for the zip: %s" % (source, exc.strerror or exc)) from None
+
+
+def _deflate_all(entries, deflate):
+    """{name: deflate stream} of the members of at least PRECOMPRESS_MIN bytes, made on all cores
+    (zlib lets go of the GIL), the largest first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sizes = {}
+    for name, (source, _) in entries.items():
+        size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
+        if size >= PRECOMPRESS_MIN:
+            sizes[name] = size
+    if not sizes:
+        return {}
+    names = sorted(sizes, key=lambda name: (-sizes[name], name))
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        blobs = pool.map(lambda name: deflate(_read(entries[name][0]), COMPRESS_LEVEL), names)
+        return dict(zip(names, blobs))
 
 
 def _write_deflated(archive, info, data, blob):
