@@ -586,6 +586,10 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
         entry = taskroots.unpacked(zip_path, result.sha256 if result else None, log=_stderr)
         task_root = TaskRoot(entry.site, temporary, result)
         task_root.held.append(entry)
+        if result is not None and result.installer:
+            from shim.local import inplace
+            warning = inplace.target_warning(result.python_version, result.arch)
+            task_root.warnings += [warning] if warning else []
         return task_root
     except BaseException:
         remove_tree(temporary)

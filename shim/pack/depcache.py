@@ -257,6 +257,7 @@ def prune(area, keep, environ=None):
         with _exclusive(os.path.join(root, name + ".lock"), blocking=False) as got:
             if got and not _collect(os.path.join(root, name)):
                 _rmtree(os.path.join(root, name))
+                os.unlink(os.path.join(root, name + ".lock"))
 
 
 def _remove_stale(root, key):

@@ -355,15 +355,16 @@ def test_invoke_in_place_imports_a_requirement_from_the_cache(function):
     assert len(generations()) == 1
 
 
-def test_in_place_for_another_target_says_so_in_one_line(function):
+@pytest.mark.parametrize("mode", [["--no-pack"], []], ids=["in-place", "packed"])
+def test_another_target_says_so_in_one_line(function, mode):
     other = "arm64" if os.uname().machine == "x86_64" else "x86_64"
     machine = "x86_64" if other == "arm64" else "arm64"
-    run = shim("invoke", function, "--no-pack", "--arch", other)
+    run = shim("invoke", function, "--arch", other, *mode)
     assert run.returncode == 0, run.stderr       # pure Python: it still runs
     [line] = [line for line in run.stderr.splitlines() if "installed for Lambda's" in line]
     assert line.startswith("shim invoke: warning: ") and "--arch %s" % machine in line
     assert json.loads(run.stdout) == {"value": "purewheel 1.0"}
-    same = shim("invoke", function, "--no-pack")
+    same = shim("invoke", function, *mode)
     assert "installed for Lambda's" not in same.stderr
 
 
