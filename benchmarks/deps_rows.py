@@ -80,6 +80,8 @@ def run(reps=5, summary=None, python=None, code=None):
         _ok(bench.shim(["invoke", bench.function], cache))
         for _ in range(reps):
             invoke.append(_ok(bench.shim(["invoke", bench.function], cache)))
+        if not code:   # the installers alone, with this checkout's commands
+            rows.update(installers(bench, reps, summary))
         rows["first shim pack, download cache warm (s)"] = summary(first)
         rows["shim pack, cache hit (s)"] = summary(hit)
         rows["shim invoke, second run, end to end (s)"] = summary(invoke)
@@ -94,6 +96,29 @@ def run(reps=5, summary=None, python=None, code=None):
         subprocess.run(["chmod", "-R", "u+w", workdir])
         shutil.rmtree(workdir, ignore_errors=True)
     return rows
+
+
+def installers(bench, reps, summary):
+    """The two installers alone, alternating, download caches warm: what `shim pack` runs for the requirements."""
+    from shim.pack import pipinstall, uvinstall
+    requirements = os.path.join(bench.function, "requirements.txt")
+    uv = uvinstall.find_uv()
+    commands = {"pip install --target, for Lambda's platform (s)":
+                lambda target: pipinstall.pip_command([requirements], target, "x86_64", "3.12")}
+    if uv:
+        commands["uv pip install --target, for Lambda's platform (s)"] = \
+            lambda target: uvinstall.uv_command(uv, [requirements], target, "x86_64", "3.12", "2.34")
+    times = {name: [] for name in commands}
+    for _ in range(reps):
+        for name, command in commands.items():
+            target = tempfile.mkdtemp(prefix="site-", dir=bench.workdir)
+            started = time.perf_counter()
+            done = subprocess.run(command(target), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  universal_newlines=True)
+            if done.returncode != 0:
+                raise RuntimeError("%s failed: %s" % (name, done.stderr[-1500:]))
+            times[name].append(time.perf_counter() - started)
+    return {name: summary(values) for name, values in times.items()}
 
 
 def _outcome(bench, args, cache, env):

@@ -129,7 +129,8 @@ def _current(root, key):
             record = json.load(handle)
         problem = _compare(record.get("files") or {}, manifest(os.path.join(path, "site")))
     except (OSError, ValueError) as exc:
-        record, problem = None, "entry.json is unreadable: %s" % (getattr(exc, "strerror", None) or exc)
+        where = os.path.relpath(getattr(exc, "filename", None) or os.path.join(path, "entry.json"), path)
+        record, problem = None, "%s is unreadable: %s" % (where, getattr(exc, "strerror", None) or exc)
     if problem is None and os.path.isdir(path):
         try:
             os.utime(os.path.join(folder, "current"))    # last used: prune() keeps the recent ones
@@ -265,6 +266,10 @@ def _remove_stale(root, key):
     for name in os.listdir(root):
         if name.startswith(".build-%s-" % key):
             _rmtree(os.path.join(root, name), ignore_errors=True)
+    folder = os.path.join(root, key)
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        if name.endswith(".partial"):      # a `current` whose writer was killed
+            os.unlink(os.path.join(folder, name))
 
 
 def _collect(folder, keep=None):

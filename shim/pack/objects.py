@@ -2,8 +2,8 @@
 
 A pack whose requirements come from the cache (shim.pack.depcache) would still spend
 most of its time compiling the same sources and deflating the same files at level 9.
-Both are pure functions of their inputs, so their outputs are stored under
-cache_dir()/objects, one file each, named by the digest of the inputs:
+Both are pure functions of their inputs, so their outputs are stored in
+cache_dir()/objects.db, each under the digest of its inputs:
 
 - pyc/: the .pyc for (source bytes, its path on Lambda, the compiling interpreter);
   stored with a digest of the .pyc, checked on every read;
@@ -11,7 +11,7 @@ cache_dir()/objects, one file each, named by the digest of the inputs:
   makes it, so the zip is the same, byte for byte, as one compressed from scratch);
   stored with a digest of the stream, checked on every read.
 
-An object that fails its check is ignored (and rewritten); writes go aside and are renamed.
+An object that fails its check is ignored (and rewritten).
 """
 import hashlib
 import os
@@ -20,36 +20,47 @@ import zlib
 
 from shim.pack import depcache
 
+DATABASE = "objects.db"
+
 
 class Store:
+    """The objects, in one SQLite file (objects.db): one row each, not one file each, as a pack makes
+    hundreds and creating files is what a busy disk is slowest at. Safe for threads and processes."""
+
     def __init__(self, root=None):
-        self.root = root or os.path.join(depcache.cache_dir(), "objects")
+        self.root = root or depcache.cache_dir()
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()
+        self._db = None
 
-    def _path(self, kind, key):
-        return os.path.join(self.root, kind, key[:2], key)
+    def _connect(self):
+        if self._db is None:
+            import sqlite3
+            os.makedirs(self.root, exist_ok=True)
+            self._db = sqlite3.connect(os.path.join(self.root, DATABASE), timeout=60, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # each object carries its own digest anyway
+            self._db.execute("CREATE TABLE IF NOT EXISTS objects (kind TEXT, key TEXT, data BLOB, "
+                             "PRIMARY KEY (kind, key))")
+        return self._db
 
     def _read(self, kind, key):
         try:
-            with open(self._path(kind, key), "rb") as handle:
-                return handle.read()
-        except OSError:
+            with self._lock:
+                row = self._connect().execute("SELECT data FROM objects WHERE kind = ? AND key = ?",
+                                              (kind, key)).fetchone()
+        except Exception:   # sqlite3.Error, or no cache folder: as good as not stored
             return None
+        return bytes(row[0]) if row else None
 
     def _write(self, kind, key, data):
-        path = self._path(kind, key)
-        partial = "%s.%d.%d.partial" % (path, os.getpid(), threading.get_ident())
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(partial, "wb") as handle:
-                handle.write(data)
-            os.replace(partial, path)
-        except OSError:
-            try:
-                os.unlink(partial)
-            except OSError:
-                pass
+            with self._lock:
+                self._connect().execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (kind, key, data))
+        except Exception:
+            pass
 
     # -- bytecode ---------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import urllib.parse
-import urllib.request
 
 from shim import UsageError
 
@@ -142,7 +141,7 @@ def _line(line, number, path, prepared, including):
         url = named.group("url")
         if not url.startswith("file:"):
             return line
-        local = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
+        local = _url2pathname(urllib.parse.urlparse(url).path)
         return "%s @ %s%s" % (named.group("name"), _local(local, line, where, prepared, as_url=True),
                               named.group("rest"))
     spec = _PATH.match(line)
@@ -150,7 +149,7 @@ def _line(line, number, path, prepared, including):
     if not spec or _is_url(token):
         return line
     if token.startswith("file:"):
-        local = urllib.request.url2pathname(urllib.parse.urlparse(token).path)
+        local = _url2pathname(urllib.parse.urlparse(token).path)
         return _local(local, line, where, prepared, as_url=True) + spec.group("rest")
     if _looks_like_path(token, prepared.cwd):
         return _local(_absolute(token, prepared.cwd), line, where, prepared) + spec.group("rest")
@@ -172,7 +171,7 @@ def _local(path, line, where, prepared, as_url=False):
         path = copy
     elif not os.path.exists(path):
         raise UsageError("%s: %r names %s, which does not exist" % (where, line, path))
-    return urllib.parse.urljoin("file:", urllib.request.pathname2url(path)) if as_url else path
+    return urllib.parse.urljoin("file:", _pathname2url(path)) if as_url else path
 
 
 def _fingerprint(path, contents=False):
@@ -200,6 +199,16 @@ def _fingerprint(path, contents=False):
         else:
             digest.update(str(st.st_mtime_ns).encode())
     return digest.hexdigest()
+
+
+def _url2pathname(path):
+    import urllib.request  # http.client and friends: ~50 ms, only for a file: URL
+    return urllib.request.url2pathname(path)
+
+
+def _pathname2url(path):
+    import urllib.request
+    return urllib.request.pathname2url(path)
 
 
 def _ignore(directory, names):
