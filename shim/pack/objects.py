@@ -33,6 +33,8 @@ class Store:
         self.misses = 0
         self._lock = threading.Lock()
         self._db = None
+        self._pool = None
+        self._pending = {}       # digest of the data -> future of its deflate stream (prefetch)
 
     def _connect(self):
         if self._db is None:
@@ -84,15 +86,41 @@ class Store:
 
     # -- deflate ----------------------------------------------------------------------------------
 
+    def prefetch(self, paths, level, minimum):
+        """Start deflating the files `paths` of at least `minimum` bytes in the background (on all cores),
+        e.g. while the bytecode is compiled; deflated() then takes the result."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        for path in sorted(set(paths), key=lambda p: -os.path.getsize(p)):
+            if os.path.getsize(path) < minimum:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+            key = hashlib.sha256(data).hexdigest()
+            if key not in self._pending:
+                self._pending[key] = self._pool.submit(self._deflated, data, level, key)
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._pending.clear()
+
     def deflated(self, data, level):
         """The raw deflate stream of data at level (as zipfile writes it), from the store or made now."""
-        kind = "deflate-%d" % level
         key = hashlib.sha256(data).hexdigest()
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending.result()
+        return self._deflated(data, level, key)
+
+    def _deflated(self, data, level, key):
+        kind = "deflate-%d" % level
         stored = self._read(kind, key)
         if stored is not None and len(stored) >= 32 and hashlib.sha256(stored[32:]).digest() == stored[:32]:
-            self.hits += 1
             return stored[32:]
-        self.misses += 1
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
         blob = compressor.compress(data) + compressor.flush()
         self._write(kind, key, hashlib.sha256(blob).digest() + blob)

@@ -135,7 +135,9 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
         if not handler_found(handler, entries):
             build.warn("the handler module of %s is not in the zip (no %s)"
                        % (handler, " or ".join(module_files(handler))))
-        compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn)
+        build.prefetch(entries)
+        compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
+                     store=build.store)
         build.write(entries)
     return build.finish()
 
@@ -163,8 +165,9 @@ def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBD
         entries.update(_entries(vendor.shim_files(), executable=False))
         entries = {LAYER_PYTHON + name: entry for name, entry in entries.items()}
         entries["bootstrap"] = (_launcher(bootstrap), True)
+        build.prefetch(entries)
         compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
-                     root=bytecode.LAYER_ROOT)
+                     root=bytecode.LAYER_ROOT, store=build.store)
         build.write(entries)
     return build.finish()
 
@@ -183,6 +186,7 @@ class _Build:
         python_version = check_python_version(python_version or "%d.%d" % sys.version_info[:2])
         pipinstall.parse_glibc(glibc)
         self.output = os.path.abspath(str(output))
+        self.store = objects.Store()   # bytecode and deflate streams of earlier packs (shim.pack.objects)
         self.result = PackResult(path=self.output, arch=arch, python_version=python_version, glibc=glibc)
 
     def warn(self, message):
@@ -194,9 +198,17 @@ class _Build:
 
     def write(self, entries):
         self.say("  writing %s" % _display(self.output))
-        self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries,
-                                                                      deflate=objects.Store().deflated)
+        try:
+            self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries,
+                                                                          deflate=self.store.deflated)
+        finally:
+            self.store.close()
         self.result.names = sorted(entries)
+
+    def prefetch(self, entries):
+        """Deflate what is known of the zip while the bytecode is compiled (one core is often idle then)."""
+        self.store.prefetch([source for source, _ in entries.values() if not isinstance(source, bytes)],
+                            ziputil.COMPRESS_LEVEL, ziputil.PRECOMPRESS_MIN)
 
     def finish(self):
         result = self.result
@@ -271,7 +283,8 @@ def _entries(files, executable=None):
     return {name: (path, _executable(path) if executable is None else executable) for name, path in files.items()}
 
 
-def compile_into(entries, scratch, python_version, compile_python, result, say, warn, root=bytecode.TASK_ROOT):
+def compile_into(entries, scratch, python_version, compile_python, result, say, warn, root=bytecode.TASK_ROOT,
+                 store=None):
     """Add a .pyc entry for every .py entry, written by an interpreter of the target version.
 
     `root` is where the zip is extracted on Lambda: the bytecode carries root/entry as its path.
@@ -293,7 +306,8 @@ def compile_into(entries, scratch, python_version, compile_python, result, say, 
     say("  compiling %d Python files for CPython %s ..." % (len(sources), python_version))
     step = time.monotonic()
     jobs, pycs, keys = [], {}, {}
-    store, compiler = objects.Store(), "%s %s" % (os.path.realpath(python), bytecode.cache_tag(python_version))
+    store = store or objects.Store()
+    compiler = "%s %s" % (os.path.realpath(python), bytecode.cache_tag(python_version))
     for name in sources:
         pyc = bytecode.pyc_name(name, python_version)
         cfile = os.path.join(scratch, "pyc", *pyc.split("/"))
