@@ -35,7 +35,8 @@ def configure(parser):
                         help="target glibc for manylinux wheels (default: %s, Amazon Linux 2023; 2.26 for the "
                              "Amazon Linux 2 runtimes python3.9-3.11)" % pipinstall.LAMBDA_GLIBC)
     parser.add_argument("--requirements", default=None, metavar="FILE",
-                        help="requirements file (default: FUNCTION_DIR/requirements.txt when present)")
+                        help="requirements file (default: FUNCTION_DIR/requirements.txt when present), installed by uv "
+                             "(pip where uv cannot) through the cache")
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="leave out files matching PATTERN (repeatable; '!PATTERN' drops a default rule); "
                              "defaults: " + " ".join(functiondir.DEFAULT_EXCLUDES))
