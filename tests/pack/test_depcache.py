@@ -371,3 +371,33 @@ def test_another_target_says_so_in_one_line(function, mode):
 def test_the_fixture_in_place_sees_the_requirements(function, lambda_function):
     fn = lambda_function(str(function))
     assert fn.invoke({}).payload == {"value": "purewheel 1.0"}
+
+
+@pytest.mark.parametrize("mode", [[], ["--no-pack"]], ids=["packed", "in-place"])
+def test_serve_answers_with_the_requirements_and_refresh_installs_again(function, mode):
+    import http.client
+    import re
+    import threading
+    assert shim("pack", function, "-o", str(function.parent / "warm.zip")).returncode == 0
+    before = generations()
+    process = subprocess.Popen([sys.executable, "-m", "shim.cli", "serve", str(function), "--port", "0", "--refresh"]
+                               + mode, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+    lines, listening = [], threading.Event()
+
+    def read():
+        for line in process.stderr:
+            lines.append(line)
+            if "listening on" in line:
+                listening.set()
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert listening.wait(60), "".join(lines)
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", "".join(lines)).group(1))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", "/2015-03-31/functions/function/invocations", b"{}")
+        assert json.loads(connection.getresponse().read()) == {"value": "purewheel 1.0"}
+        connection.close()
+        assert len(generations()) == 1 and generations() != before     # --refresh: a new generation
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
