@@ -31,8 +31,9 @@ def _record(files, info):
     return ("\n".join(lines) + "\n").encode()
 
 
-def wheel(folder, name, version, modules=None, requires=()):
-    """Write NAME-VERSION-py3-none-any.whl into folder; modules: {path in the wheel: source}."""
+def wheel(folder, name, version, modules=None, requires=(), tag="py3-none-any"):
+    """Write NAME-VERSION-TAG.whl into folder; modules: {path in the wheel: source}. A tag other than
+    py3-none-any makes a platform wheel (of pure Python files: only its name says where it runs)."""
     os.makedirs(str(folder), exist_ok=True)
     dist = name.replace("-", "_")
     modules = modules or {"%s/__init__.py" % dist: "VALUE = %r\n" % ("%s %s" % (name, version))}
@@ -41,9 +42,10 @@ def wheel(folder, name, version, modules=None, requires=()):
     metadata = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
     metadata += "".join("Requires-Dist: %s\n" % r for r in requires)
     files[info + "METADATA"] = metadata.encode()
-    files[info + "WHEEL"] = b"Wheel-Version: 1.0\nGenerator: wheelhouse\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[info + "WHEEL"] = ("Wheel-Version: 1.0\nGenerator: wheelhouse\nRoot-Is-Purelib: %s\nTag: %s\n"
+                             % ("true" if tag == "py3-none-any" else "false", tag)).encode()
     files[info + "RECORD"] = _record(files, info)
-    path = os.path.join(str(folder), "%s-%s-py3-none-any.whl" % (dist, version))
+    path = os.path.join(str(folder), "%s-%s-%s.whl" % (dist, version, tag))
     with zipfile.ZipFile(path, "w") as archive:
         for entry in sorted(files):
             archive.writestr(zipfile.ZipInfo(entry, (2020, 1, 1, 0, 0, 0)), files[entry])

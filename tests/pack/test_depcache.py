@@ -270,6 +270,28 @@ def test_the_sdist_fallback_finds_a_pure_python_sdist_through_find_links(install
     assert read(tmp_path / "a.zip", "purepkg/__init__.py") == "VALUE = 'purepkg 1.0 from source'\n"
 
 
+def test_a_glibc_uv_cannot_name_falls_back_to_pip_when_uv_finds_nothing(tmp_path):
+    # Amazon Linux 2's glibc 2.26: uv's nearest platform is manylinux_2_17, which a manylinux_2_24 wheel
+    # does not fit; pip, given every tag from 2.26 down, takes it.
+    links = tmp_path / "links"
+    tag = "cp%d%d-cp%d%d-manylinux_2_24_x86_64" % (sys.version_info[:2] * 2)
+    wheel(links, "purewheel", "1.0", tag=tag)
+    root = tmp_path / "fn"
+    root.mkdir()
+    (root / "handler.py").write_text(HANDLER)
+    (root / "requirements.txt").write_text("--no-index\n--find-links %s\npurewheel==1.0\n" % links)
+    version = "%d.%d" % sys.version_info[:2]
+    run = shim("pack", root, "-o", tmp_path / "a.zip", "--glibc", "2.26", "--arch", "x86_64", "--python-version",
+               version, env={"PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "uv targets x86_64-manylinux_2_17, the nearest it names to glibc 2.26" in run.stderr
+    assert "pip installs them (uv cannot name glibc 2.26 exactly)" in run.stderr
+    assert "installer pip" in run.stdout
+    assert read(tmp_path / "a.zip", "purewheel/__init__.py") == "VALUE = 'purewheel 1.0'\n"
+    exact = shim("pack", root, "-o", tmp_path / "b.zip", "--glibc", "2.28", "--arch", "x86_64")
+    assert exact.returncode == 0 and "installer uv" in exact.stdout    # 2.28 uv names: the wheel fits
+
+
 def test_an_sdist_that_builds_compiled_code_is_refused(tmp_path):
     links = tmp_path / "sdists"
     sdist(links, "fastpkg", "1.0", tag="cp311-cp311-linux_x86_64")
