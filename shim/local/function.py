@@ -561,8 +561,9 @@ def prepare(function_dir=None, zip_path=None, pack=True, handler="handler.Handle
             python_version=None, arch=None):
     """A TaskRoot for a function directory (packed into a zip first unless pack=False) or a zip.
 
-    A zip is unpacked read-only into a temporary directory, as Lambda mounts the
-    package: writing anywhere but /tmp fails there too. Raises ValueError with
+    A zip is unpacked read-only, as Lambda mounts the package (writing anywhere but
+    /tmp fails there too), once: the tree is kept in the cache by the zip's digest
+    (shim.local.taskroots) and held until remove(). Raises ValueError with
     a one-line message for a missing or unusable source. The requirements, packed or
     in place, come from the cache (refresh=True installs them again), installed for
     python_version and arch (default: this interpreter's and this machine's).
