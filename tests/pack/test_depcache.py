@@ -233,6 +233,19 @@ def test_shim_cache_shows_where_and_how_much_and_clear_empties_it(function, tmp_
     assert installs(shim("pack", function, "-o", tmp_path / "b.zip")) == 1
 
 
+def test_clear_leaves_an_entry_a_run_holds_and_says_so(function, tmp_path):
+    entry = dependencies.open_site(str(function / "requirements.txt"), str(function), str(tmp_path / "s"), "3.11",
+                                   "x86_64", "2.34", lambda line: None)
+    try:   # as a running `shim serve --no-pack` holds it
+        cleared = shim("cache", "clear")
+        assert cleared.returncode == 0 and "1 entry in use by a running command left" in cleared.stdout
+        assert os.path.isfile(os.path.join(entry.site, "purewheel", "__init__.py"))
+    finally:
+        entry.close()
+    assert "1 entry in use" not in shim("cache", "clear").stdout
+    assert not generations()
+
+
 def test_refresh_installs_again_and_drops_the_old_generation(function, tmp_path):
     assert shim("pack", function, "-o", tmp_path / "a.zip").returncode == 0
     before = generations()
