@@ -483,6 +483,10 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         import durable_row  # a durable execution: wall time and invocations (no row below Python 3.11)
         report.setdefault("reference", {}).update(durable_row.run(3 if quick else 5, summary))
 
+        print("dependencies (requests + pydantic) ...", flush=True)
+        import deps_rows
+        report["deps"] = deps_rows.run(min(reps, 5), summary)
+
         print("soak, %d invokes ..." % soak_count, flush=True)
         report["soak"] = {name: soak(rt, api, soak_count, soak_count // 10) for name, rt in runtimes.items()}
 
@@ -523,6 +527,8 @@ def table(report):
     for name, (ours, baseline, theirs) in report.get("streaming", {}).items():
         lines.append("| %s | %s | cannot stream; baseline, %s: %s | %.2f× |"
                      % (name, _cell(ours), baseline, _cell(theirs), ours["median"] / theirs["median"]))
+    for row in deps_rows_lines(report):
+        lines.append(row)
     for name, values in report.get("reference", {}).items():
         lines.append("| reference: %s | %s | | |" % (name, _cell(values)))
     for name, runs in report["soak"].items():
@@ -532,6 +538,11 @@ def table(report):
     for name, values in report["floors_ms"].items():
         lines.append("| floor: `%s` (ms) | %s | | |" % (name, _cell(values)))
     return "\n".join(lines)
+
+
+def deps_rows_lines(report):
+    import deps_rows
+    return [row + " | |" for row in deps_rows.lines(report.get("deps", {}))]
 
 
 def _cell(values):

@@ -1,8 +1,24 @@
+import atexit
+import os
+import shutil
+import tempfile
 import textwrap
 
 import pytest
 
 from shim.local.environment import Environment
+
+
+# The packer's cache (shim.pack.depcache): never the developer's own, and one per test (below), so that
+# a faked install cannot reach another test. Module-scoped fixtures share this session-wide one.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="shim-test-cache-")
+atexit.register(shutil.rmtree, _SESSION_CACHE, True)
+os.environ["SHIM_CACHE_DIR"] = _SESSION_CACHE
+
+
+@pytest.fixture(autouse=True)
+def _shim_cache_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SHIM_CACHE_DIR", str(tmp_path_factory.mktemp("shim-cache")))
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ COMMANDS = {
                 "(shim serve --durable, shim invoke --durable)"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
     "profile": ("shim.cli.cmd_profile", "where a function's cold start goes: its imports as a tree, and a chart"),
+    "cache": ("shim.cli.cmd_cache", "show where the cache of installed requirements is and its size; `clear` empties it"),
 }
 
 

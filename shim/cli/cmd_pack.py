@@ -49,7 +49,8 @@ def configure(parser):
                         help="target glibc for manylinux wheels (default: %s, Amazon Linux 2023; 2.26 for the "
                              "Amazon Linux 2 runtimes python3.9-3.11)" % pipinstall.LAMBDA_GLIBC)
     parser.add_argument("--requirements", default=None, metavar="FILE",
-                        help="requirements file (default: FUNCTION_DIR/requirements.txt when present)")
+                        help="requirements file (default: FUNCTION_DIR/requirements.txt when present), installed by uv "
+                             "(pip where uv cannot) through the cache")
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="leave out files matching PATTERN (repeatable; '!PATTERN' drops a default rule); "
                              "defaults: " + " ".join(functiondir.DEFAULT_EXCLUDES))
@@ -58,6 +59,9 @@ def configure(parser):
     parser.add_argument("--optimize", type=int, choices=(0, 1, 2), default=0, metavar="{0,1,2}",
                         help="bytecode as `python -O` (1: asserts left out) or `-OO` (2: docstrings too) writes it; "
                              "opt-in, as some libraries read docstrings (default: 0)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="resolve and install the requirements again instead of taking them from the cache "
+                             "(shim cache shows where it is)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary and warnings")
 
 
@@ -76,7 +80,7 @@ def main(args):
             args.output = os.path.join(scratch, "function.zip")
             return main(args)
     target = dict(arch=args.arch, python_version=args.python_version, glibc=args.glibc,
-                  compile_python=args.compile_python, log=progress)
+                  compile_python=args.compile_python, log=progress, refresh=args.refresh)
     if args.layer:
         given = [option for option, value in (("FUNCTION_DIR", args.function_dir), ("--handler", args.handler),
                                               ("--requirements", args.requirements), ("--exclude", args.exclude))

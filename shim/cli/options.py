@@ -31,6 +31,14 @@ def add_function_arguments(parser):
                                                         "handler.Handle)")
     parser.add_argument("--no-pack", action="store_true",
                         help="run the directory in place instead of packing it into a zip first")
+    parser.add_argument("--refresh", action="store_true",
+                        help="resolve and install the requirements again instead of taking them from the cache")
+    parser.add_argument("--arch", default=None, choices=["x86_64", "arm64"],
+                        help="the Lambda architecture the requirements are installed for (default: the project "
+                             "file's, else this machine's)")
+    parser.add_argument("--python-version", default=None, metavar="3.N",
+                        help="the Lambda CPython the requirements are installed for (default: the project file's, "
+                             "else this interpreter's)")
     parser.add_argument("--timeout", default=None, metavar="SECONDS", help="the function's timeout (default: 3)")
     parser.add_argument("--memory", default=None, metavar="MB", help="the memory size to report (default: 128)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
@@ -83,7 +91,8 @@ def function_config(args, config=None):
 def overrides(args):
     """The settings the flags give (only those given); UsageError naming the flag for a bad value."""
     changes = {"handler": args.handler, "snapstart": args.snapstart, "with_boto3": args.with_boto3,
-               "layers": args.layers, "env_file": args.env_file}
+               "layers": args.layers, "env_file": args.env_file, "arch": getattr(args, "arch", None),
+               "python": getattr(args, "python_version", None)}
     if args.timeout is not None:
         changes["timeout"] = _number("--timeout", args.timeout, float)
         if not 0 < changes["timeout"] <= 900:
@@ -121,10 +130,12 @@ def open_task_root(args, config, command="invoke"):
     from shim.local.runconfig import interpreter_for, target_python
     from shim.local.taskroot import prepare_config
     try:
-        task_root = prepare_config(config, getattr(args, "zip", None), pack=not getattr(args, "no_pack", False))
+        task_root = prepare_config(config, getattr(args, "zip", None), pack=not getattr(args, "no_pack", False),
+                                   refresh=getattr(args, "refresh", False))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    lines = ["warning: %s" % warning for warning in (task_root.pack_result.warnings if task_root.pack_result else ())]
+    lines = ["warning: %s" % warning
+             for warning in list(task_root.pack_result.warnings if task_root.pack_result else ()) + task_root.warnings]
     lines += hints.runtime_notes(task_root) + hints.target_warnings(task_root, interpreter_for(target_python(config, task_root)))
     for line in lines:
         print("shim %s: %s" % (command, line), file=sys.stderr)

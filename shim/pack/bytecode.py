@@ -87,6 +87,8 @@ def find_interpreter(python_version, explicit=None):
         if path in seen or not os.access(path, os.X_OK) or os.path.isdir(path):
             continue
         seen.add(path)
+        if path == sys.executable and sys.implementation.cache_tag == wanted:
+            return path, tried      # this interpreter: no need to run it to ask
         if probe(path) == wanted:
             return path, tried
         tried.append(path)

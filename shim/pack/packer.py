@@ -14,6 +14,8 @@ will have on Lambda. The steps live in their own modules: functiondir (what of
 the user's files goes in), vendor (the shim and its dependencies), pipinstall
 (requirements.txt), bytecode (the .pyc files), ziputil (the zip itself).
 """
+import contextlib
+import hashlib
 import os
 import platform
 import re
@@ -22,8 +24,8 @@ import tempfile
 import time
 
 from shim import UsageError, __version__
-from shim.pack import durable_check
-from shim.pack import bytecode, functiondir, pipinstall, plugins, requirements as requirement_files, vendor, ziputil
+from shim.pack import bytecode, dependencies, durable_check, functiondir, objects, pipinstall, plugins, vendor, ziputil
+from shim.pack.compiling import compile_into
 from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
 from shim.runtime import errors, loader
 
@@ -32,7 +34,9 @@ ZIPPED_LIMIT = 50 * 1024 * 1024        # direct upload of a zip (larger ones go 
 UNZIPPED_LIMIT = 250 * 1024 * 1024     # function and layers, unzipped
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
 RESERVED = ("bootstrap", "shim/", plugins.MANIFEST)  # the runtime's own entries; user files may not replace them
-LAYER_PYTHON = "python/"               # a layer's Python code: /opt/python is on sys.path on Lambda
+LAYER_PYTHON = "python/"
+# The installers' bookkeeping in a .dist-info: not the package's (uv's two record its cache and build).
+INSTALLER_METADATA = vendor.SKIPPED_METADATA | {"uv_cache.json", "uv_build.json"}               # a layer's Python code: /opt/python is on sys.path on Lambda
 
 
 class PackResult:
@@ -56,6 +60,8 @@ class PackResult:
         self.warnings = []
         self.seconds = 0.0
         self.function_dir = ""
+        self.installer = None          # what installed the requirements ('uv' or 'pip'); None: nothing to install
+        self.cache = None              # 'hit' or 'miss' for the installed requirements (shim.pack.depcache)
         self.runtime = True            # the zip carries the runtime (bootstrap, shim/, its dependencies)
         self.layer = False             # the zip is the runtime layer, not a function
         self.__dict__.update(fields)
@@ -78,7 +84,7 @@ def check_python_version(text):
 
 def pack(function_dir, output, handler="handler.Handle", arch=None, python_version=None, *,
          glibc=pipinstall.LAMBDA_GLIBC, requirements=None, exclude=(), compile_python=None, bootstrap=None,
-         runtime=True, log=None, quiet=None, optimize=0):
+         runtime=True, log=None, quiet=None, refresh=False, optimize=0):
     """Pack function_dir into the zip `output`; returns a PackResult.
 
     optimize=2 writes the bytecode as `python -OO` would: no docstrings, no asserts (opt-in:
@@ -88,7 +94,8 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
     pack_layer). log(line) receives progress and warnings (prefixed 'warning: ').
     Without a log it is quiet, unless quiet=False: then the lines go to stderr.
     Warnings are also in the result. requirements: a requirements file; None means
-    FUNCTION_DIR/requirements.txt when present.
+    FUNCTION_DIR/requirements.txt when present. refresh=True installs them again
+    instead of taking them from the cache (shim.pack.depcache).
     """
     build = _Build(output, arch, python_version, glibc, log, quiet)
     check_handler(handler)
@@ -112,8 +119,9 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
     elif not os.path.isfile(requirements):
         raise UsageError("requirements file %s does not exist" % requirements)
 
-    with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
-        installed = install_requirements(requirements, plan, walk.root, scratch, result, build.say)
+    with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch, contextlib.ExitStack() as held:
+        installed, site = install_requirements(requirements, plan, walk.root, scratch, result, build.say, held,
+                                               refresh)
         entries = {}
         if runtime:
             entries.update(runtime_entries(plan, installed, walk.files, bootstrap, result, build.say))
@@ -127,13 +135,14 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
         if runtime:
             entries.update(_entries(vendor.shim_files(), executable=False))
             entries["bootstrap"] = (_launcher(bootstrap), True)
-        result.plugins = plugins.add_manifest(entries, walk.root, os.path.join(scratch, "site"), build.say,
+        result.plugins = plugins.add_manifest(entries, walk.root, site or os.path.join(scratch, "site"), build.say,
                                               build.warn)
         if not handler_found(handler, entries):
             build.warn("the handler module of %s is not in the zip (no %s)"
                        % (handler, " or ".join(module_files(handler))))
+        build.prefetch(entries)
         compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
-                     optimize=optimize)
+                     store=build.store, optimize=optimize)
         if optimize:
             result.notes.append("bytecode written as by python -%s: %s" % (
                 "O" * optimize, "asserts and docstrings left out" if optimize > 1 else "asserts left out"))
@@ -142,7 +151,7 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
 
 
 def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBDA_GLIBC, compile_python=None,
-               bootstrap=None, log=None, quiet=None, root=bytecode.LAYER_ROOT):
+               bootstrap=None, log=None, quiet=None, refresh=False, root=bytecode.LAYER_ROOT):
     """The runtime layer: `bootstrap` at its root, the runtime and its dependencies under python/.
 
     Functions packed with runtime=False use it: Lambda extracts layers into /opt and
@@ -158,15 +167,16 @@ def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBD
     build.say("Packing the lambda-shim runtime layer: CPython %s, %s, glibc %s"
               % (result.python_version, result.arch, glibc))
     plan = build.plan()
-    with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch:
-        installed = install_requirements(None, plan, scratch, scratch, result, build.say)
+    with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch, contextlib.ExitStack() as held:
+        installed, _ = install_requirements(None, plan, scratch, scratch, result, build.say, held, refresh)
         entries = runtime_entries(plan, installed, {}, bootstrap, result, build.say)
         entries.update(_entries(installed))
         entries.update(_entries(vendor.shim_files(), executable=False))
         entries = {LAYER_PYTHON + name: entry for name, entry in entries.items()}
         entries["bootstrap"] = (_launcher(bootstrap), True)
+        build.prefetch(entries)
         compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
-                     root=root)
+                     root=root, store=build.store)
         build.write(entries)
     return build.finish()
 
@@ -185,6 +195,7 @@ class _Build:
         python_version = check_python_version(python_version or "%d.%d" % sys.version_info[:2])
         pipinstall.parse_glibc(glibc)
         self.output = os.path.abspath(str(output))
+        self.store = objects.Store()   # bytecode and deflate streams of earlier packs (shim.pack.objects)
         self.result = PackResult(path=self.output, arch=arch, python_version=python_version, glibc=glibc)
 
     def warn(self, message):
@@ -200,8 +211,17 @@ class _Build:
         comment = ziputil.target_comment(arch=result.arch, python=result.python_version, glibc=result.glibc,
                                          kind="layer" if result.layer else "function",
                                          runtime="yes" if result.runtime else "no", version=__version__)
-        self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries, comment=comment)
+        try:
+            self.result.files, self.result.unzipped_bytes = ziputil.write(self.output, entries, comment=comment,
+                                                                          deflate=self.store.deflated)
+        finally:
+            self.store.close()
         self.result.names = sorted(entries)
+
+    def prefetch(self, entries):
+        """Deflate what is known of the zip while the bytecode is compiled (one core is often idle then)."""
+        self.store.prefetch([source for source, _ in entries.values() if not isinstance(source, bytes)],
+                            ziputil.COMPRESS_LEVEL, ziputil.PRECOMPRESS_MIN, ziputil.PRECOMPRESS_MAX)
 
     def finish(self):
         result = self.result
@@ -225,39 +245,29 @@ def _check_launcher(bootstrap):
     return bootstrap
 
 
-def install_requirements(requirements, plan, cwd, scratch, result, say):
-    """pip for the user's requirements, and for the shim's when this environment's copies do not fit.
+def install_requirements(requirements, plan, cwd, scratch, result, say, held, refresh=False):
+    """The user's requirements, and the shim's when this environment's copies do not fit, installed for the
+    target (shim.pack.dependencies: from the cache, else by uv or pip), as entries.
 
-    pip runs in `scratch` on rewritten requirement files (see shim.pack.requirements): it never
-    writes into the function's folder, and editable installs are refused before it runs."""
-    files, what = [], []
-    if requirements and pipinstall.has_requirements(requirements):
-        prepared = requirement_files.prepare([requirements], cwd, scratch)
-        files += prepared.paths
-        what.append(_display(requirements))
-        for line, copy in prepared.copies:
-            say("  %s: a local folder, built from a copy (pip writes build files into what it builds)" % line)
+    Editable installs are refused before anything runs. The cache entry stays held (`held`, an
+    ExitStack) until the zip is written. Returns (entries, the folder they are installed in or None)."""
     if plan.reason:
-        say("  the shim's dependencies here do not fit the target (%s): pip installs them for it" % plan.reason)
-        files.append(os.path.join(scratch, "shim-requirements.txt"))
-        with open(files[-1], "w") as handle:
-            handle.write("\n".join(plan.requirements) + "\n")
-        what.append("the shim's dependencies")
-    if not files:
-        return {}
-    say("  installing %s with pip for manylinux %s, CPython %s (slow the first time) ..."
-        % (" and ".join(what), pipinstall.MACHINES[result.arch], result.python_version))
-    step = time.monotonic()
-    site = os.path.join(scratch, "site")
-    result.notes += pipinstall.install(files, site, result.arch, result.python_version, result.glibc, say, cwd=scratch)
-    installed = installed_files(site)
+        say("  the shim's dependencies here do not fit the target (%s): they are installed for it" % plan.reason)
+    entry = dependencies.open_site(requirements, cwd, scratch, result.python_version, result.arch, result.glibc, say,
+                                   refresh=refresh, shim_requirements=plan.requirements if plan.reason else (),
+                                   display=_display)
+    if entry is None:
+        return {}, None
+    held.enter_context(entry)
+    result.installer, result.cache = entry.installer, "hit" if entry.hit else "miss"
+    result.notes += entry.notes
+    installed = installed_files(entry.site)
     check_reserved(installed, "the requirements")
     links = [name for name in installed if name.startswith("__editable__") or name.endswith(".egg-link")]
     if links:
         raise UsageError("the requirements installed %s, a link to a folder of this machine (an editable install): "
                          "Lambda cannot follow it; list that requirement without -e" % links[0])
-    say("  installed in %.1f s" % (time.monotonic() - step))
-    return installed
+    return installed, entry.site
 
 
 def runtime_entries(plan, installed, user_files, bootstrap, result, say):
@@ -285,50 +295,6 @@ def _entries(files, executable=None):
     return {name: (path, _executable(path) if executable is None else executable) for name, path in files.items()}
 
 
-def compile_into(entries, scratch, python_version, compile_python, result, say, warn, root=bytecode.TASK_ROOT,
-                 optimize=0):
-    """Add a .pyc entry for every .py entry, written by an interpreter of the target version.
-
-    `root` is where the zip is extracted on Lambda: the bytecode carries root/entry as its path.
-    """
-    sources = sorted(name for name in entries if name.endswith(".py"))
-    python, tried = bytecode.find_interpreter(python_version, compile_python)
-    running = "%d.%d" % sys.version_info[:2]
-    if python is None:
-        cost = bytecode.estimate_cold_compile_ms(entries[name][0] for name in sources
-                                                 if not isinstance(entries[name][0], bytes))
-        warn("the target is CPython %s but no CPython %s was found here to compile with (tried: %s), so the zip "
-             "has no bytecode: on Lambda every import compiles from source at every cold start, because /var/task "
-             "is read-only (compiling all %d files took %.0f ms here). Install Python %s or pass --compile-python"
-             % (python_version, python_version, ", ".join(tried) or "PATH, pyenv, uv", len(sources), cost,
-                python_version))
-        return
-    if python_version != running:
-        say("  the target is CPython %s and this is %s: compiling with %s" % (python_version, running, python))
-    say("  compiling %d Python files for CPython %s ..." % (len(sources), python_version))
-    step = time.monotonic()
-    jobs, pycs = [], {}
-    for name in sources:
-        pyc = bytecode.pyc_name(name, python_version)
-        cfile = os.path.join(scratch, "pyc", *pyc.split("/"))
-        jobs.append((entries[name][0], cfile, root + "/" + name))
-        pycs[pyc] = cfile
-    try:
-        failures = dict(bytecode.compile_all(jobs, python, optimize=optimize))
-    except RuntimeError as exc:
-        raise UsageError(str(exc).splitlines()[0] if str(exc) else "compiling failed") from None
-    by_source = {entries[name][0]: name for name in sources}
-    for source, message in sorted(failures.items()):
-        warn("%s does not compile for CPython %s, importing it will fail: %s"
-             % (by_source.get(source, source), python_version, message))
-    for pyc, cfile in pycs.items():
-        if os.path.isfile(cfile):
-            entries[pyc] = (cfile, False)
-            result.compiled += 1
-    result.compiled_with = python
-    say("  compiled in %.1f s" % (time.monotonic() - step))
-
-
 def installed_files(site):
     """Files pip put in `site`, as entries: scripts and installer bookkeeping left out."""
     files = {}
@@ -340,7 +306,9 @@ def installed_files(site):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         in_metadata = rel_dir.split("/")[0].endswith(".dist-info")
         for name in names:
-            if name.endswith((".pyc", ".pyo")) or (in_metadata and name in vendor.SKIPPED_METADATA):
+            if name.endswith((".pyc", ".pyo")) or (in_metadata and name in INSTALLER_METADATA):
+                continue
+            if not rel_dir and name == ".lock":       # uv's lock on the --target folder
                 continue
             files[rel_dir + name] = os.path.join(directory, name)
     return files
@@ -424,6 +392,9 @@ def summary(result):
     if result.plugins:
         lines.append("  plugins   %s (SHIM_PLUGINS picks and orders them at deploy time)"
                      % ", ".join("%s from %s %s" % (e.name, e.distribution, e.version) for e in result.plugins))
+    if result.installer:
+        lines.append("  installer %s%s" % (result.installer, " (cache hit: nothing was resolved or downloaded)"
+                                            if result.cache == "hit" else ""))
     lines += ["  note: " + note for note in result.notes]
     if result.layer:
         lines += _layer_deploy(result)

@@ -1,4 +1,4 @@
-"""requirements.txt installed for Lambda's platform, whatever machine the pack runs on.
+"""requirements.txt installed for Lambda's platform by pip: the fallback when uv cannot (shim.pack.installer).
 
 pip resolves for the target: manylinux wheels for its architecture and glibc,
 its CPython version, binary wheels only. A requirement with no such wheel
@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from shim import UsageError
+from shim.pack import requirements
 
 LAMBDA_GLIBC = "2.34"           # Amazon Linux 2023: provided.al2023 and python3.12+
 MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -61,11 +62,14 @@ def pip_command(requirement_files, target, arch, python_version, glibc=LAMBDA_GL
     return command
 
 
-def wheel_command(requirement, name, wheel_dir, python=None):
-    """Build one requirement's wheel from its source distribution (no dependencies: pip resolves those)."""
+def wheel_command(requirement, name, wheel_dir, python=None, options=()):
+    """Build one requirement's wheel from its source distribution (no dependencies: pip resolves those).
+
+    options: the requirement files' index options (shim.pack.requirements.index_options), so the
+    source distribution is looked for where the files say, as the install looked for wheels."""
     return [python or sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-binary", name,
-            "--wheel-dir", wheel_dir, "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-            requirement]
+            "--wheel-dir", wheel_dir, "--disable-pip-version-check", "--no-input", "--progress-bar", "off"
+            ] + list(options) + [requirement]
 
 
 def run(command, log, cwd=None):
@@ -102,16 +106,17 @@ def install(requirement_files, target, arch, python_version, glibc=LAMBDA_GLIBC,
                              % (status, _last_error(tail)))
         requirement = missing[0]
         tried.add(requirement)
-        notes.append(build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd))
+        options = requirements.index_options(requirement_files)
+        notes.append(build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd, options))
 
 
-def build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd=None):
+def build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd=None, options=()):
     name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement).group()
     where = "Linux %s / CPython %s" % (arch, python_version)
     log("  %s has no wheel for %s; building one from its source distribution" % (requirement, where))
     os.makedirs(wheel_dir, exist_ok=True)
     before = set(os.listdir(wheel_dir))
-    status, tail = run(wheel_command(requirement, name, wheel_dir), log, cwd)
+    status, tail = run(wheel_command(requirement, name, wheel_dir, options=options), log, cwd)
     built = sorted(set(os.listdir(wheel_dir)) - before)
     if status != 0 and any(_NO_MATCH.search(line) for line in tail):
         # Not a build failure: there is nothing to build, no wheel and no source distribution.

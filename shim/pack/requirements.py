@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import urllib.parse
-import urllib.request
 
 from shim import UsageError
 
@@ -26,6 +25,9 @@ _EDITABLE = re.compile(r"^(-e|--editable)(\s+|=|$)")
 _NESTED = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s+|=)(.+)$")
 _FIND_LINKS = re.compile(r"^(-f|--find-links)(?:\s+|=)(.+)$")
 _NAMED_URL = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*@\s*(?P<url>\S+)(?P<rest>.*)$")
+# Options that decide where packages come from: a source build must be given them too.
+_INDEX_OPTION = re.compile(r"^(--index-url|-i|--extra-index-url|--find-links|-f|--no-index|--trusted-host|--pre|"
+                           r"-c|--constraint)(?:\s+|=|$)(.*)$")
 _PATH = re.compile(r"^(?P<path>[^\s;\[]+)(?P<rest>.*)$")
 # Not worth copying, and what a build leaves behind (so it is not picked up as stale metadata).
 _NOT_COPIED = ("__pycache__", ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "build", "*.egg-info",
@@ -39,6 +41,7 @@ class Prepared:
         self.paths = []            # the rewritten files, one for each file given, for pip
         self.files = {}            # every file read (nested ones too) -> its rewritten copy
         self.copies = []           # (what the line said, the copy built instead)
+        self.inputs = []           # what decides the install, for the cache key (shim.pack.depcache)
 
 
 def prepare(files, cwd, scratch):
@@ -47,6 +50,35 @@ def prepare(files, cwd, scratch):
     os.makedirs(os.path.join(scratch, "requirements"), exist_ok=True)
     prepared.paths = [_rewrite(os.path.abspath(path), prepared, ()) for path in files]
     return prepared
+
+
+def index_options(paths, _seen=None):
+    """The index options (--index-url, --extra-index-url, --find-links, --no-index, --trusted-host, --pre, -c)
+    of requirement files and the files they include, as arguments for a pip command that gets no file."""
+    seen = set() if _seen is None else _seen
+    options = []
+    for path in paths:
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for _, line in _logical_lines(text):
+            nested = _NESTED.match(line)
+            if nested and nested.group(1) in ("-r", "--requirement"):
+                target = os.path.join(os.path.dirname(path), nested.group(2).strip())
+                options += index_options([os.path.abspath(target)], seen)
+                continue
+            option = _INDEX_OPTION.match(line)
+            if option:
+                value = option.group(2).strip()
+                if option.group(1) in ("-c", "--constraint", "-f", "--find-links") and not _is_url(value):
+                    value = os.path.join(os.path.dirname(path), value)
+                options += [option.group(1)] + ([value] if value else [])
+    return options
 
 
 def _rewrite(path, prepared, including):
@@ -60,6 +92,7 @@ def _rewrite(path, prepared, including):
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError("cannot read the requirements file %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
     out = os.path.join(prepared.scratch, "requirements", "%d-%s" % (len(prepared.files), os.path.basename(path)))
+    prepared.inputs.append(["file %d" % len(prepared.files), text])
     prepared.files[path] = out
     lines = [_line(line, number, path, prepared, including + (path,)) for number, line in _logical_lines(text)]
     with open(out, "w", encoding="utf-8") as handle:
@@ -96,7 +129,11 @@ def _line(line, number, path, prepared, including):
     links = _FIND_LINKS.match(line)
     if links:
         value = links.group(2).strip()
-        return line if _is_url(value) else "%s %s" % (links.group(1), _absolute(value, prepared.cwd))
+        if _is_url(value):
+            return line
+        folder = _absolute(value, prepared.cwd)
+        prepared.inputs.append(["find-links " + folder, _fingerprint(folder)])
+        return "%s %s" % (links.group(1), folder)
     if line.startswith("-"):
         return line  # other options (--index-url, --hash on its own, ...) are pip's business
     named = _NAMED_URL.match(line)
@@ -104,7 +141,7 @@ def _line(line, number, path, prepared, including):
         url = named.group("url")
         if not url.startswith("file:"):
             return line
-        local = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
+        local = _url2pathname(urllib.parse.urlparse(url).path)
         return "%s @ %s%s" % (named.group("name"), _local(local, line, where, prepared, as_url=True),
                               named.group("rest"))
     spec = _PATH.match(line)
@@ -112,7 +149,7 @@ def _line(line, number, path, prepared, including):
     if not spec or _is_url(token):
         return line
     if token.startswith("file:"):
-        local = urllib.request.url2pathname(urllib.parse.urlparse(token).path)
+        local = _url2pathname(urllib.parse.urlparse(token).path)
         return _local(local, line, where, prepared, as_url=True) + spec.group("rest")
     if _looks_like_path(token, prepared.cwd):
         return _local(_absolute(token, prepared.cwd), line, where, prepared) + spec.group("rest")
@@ -122,6 +159,8 @@ def _line(line, number, path, prepared, including):
 def _local(path, line, where, prepared, as_url=False):
     """The absolute path (or file: URL) to give pip for a local requirement; folders are copied first."""
     path = os.path.abspath(path)
+    if os.path.exists(path):
+        prepared.inputs.append(["local " + line, _fingerprint(path, contents=True)])
     if os.path.isdir(path):
         copy = os.path.join(prepared.scratch, "local", "%d-%s" % (len(prepared.copies), os.path.basename(path)))
         try:
@@ -132,7 +171,44 @@ def _local(path, line, where, prepared, as_url=False):
         path = copy
     elif not os.path.exists(path):
         raise UsageError("%s: %r names %s, which does not exist" % (where, line, path))
-    return urllib.parse.urljoin("file:", urllib.request.pathname2url(path)) if as_url else path
+    return urllib.parse.urljoin("file:", _pathname2url(path)) if as_url else path
+
+
+def _fingerprint(path, contents=False):
+    """A digest of what a local file or folder holds: names, sizes and times (and contents with contents=True)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    if os.path.isfile(path):
+        found = [(os.path.basename(path), path)]
+    else:
+        found = []
+        for directory, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in _ignore(directory, dirs))
+            found += [(os.path.relpath(os.path.join(directory, n), path), os.path.join(directory, n))
+                      for n in sorted(set(names) - _ignore(directory, names))]
+    for rel, full in found:
+        try:
+            st = os.stat(full)
+        except OSError:
+            continue
+        digest.update(("%s\0%d\0" % (rel, st.st_size)).encode("utf-8", "surrogateescape"))
+        if contents:
+            with open(full, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+        else:
+            digest.update(str(st.st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
+def _url2pathname(path):
+    import urllib.request  # http.client and friends: ~50 ms, only for a file: URL
+    return urllib.request.url2pathname(path)
+
+
+def _pathname2url(path):
+    import urllib.request
+    return urllib.request.pathname2url(path)
 
 
 def _ignore(directory, names):

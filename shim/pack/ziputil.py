@@ -8,6 +8,7 @@ import os
 import stat
 import time
 import zipfile
+import zlib
 
 from shim import UsageError
 
@@ -16,6 +17,8 @@ ZIP_LAST = 4354819198        # 2107-12-31T23:59:58Z, the latest
 COMPRESS_LEVEL = 9
 UNIX = 3
 CHUNK = 1 << 20
+PRECOMPRESS_MIN = 8192       # smaller members compress in no time: not worth a lookup
+PRECOMPRESS_MAX = 16 << 20     # larger ones are streamed into the zip a chunk at a time (flat memory)
 
 
 def timestamp(environ=None):
@@ -43,18 +46,21 @@ def check_name(name):
     return name
 
 
-def write(path, entries, date_time=None, comment=b""):
+def write(path, entries, date_time=None, comment=b"", deflate=None):
     """Write entries {name: (source path or bytes, executable)} to path atomically.
 
     comment: the zip's comment (no entry: Lambda and the runtime never see it); see target_comment.
-
-    Returns (number of entries, total uncompressed bytes).
+    deflate(data, level), if given, returns the raw deflate stream of data (e.g. from a
+    store of earlier packs, shim.pack.objects) for members of PRECOMPRESS_MIN to
+    PRECOMPRESS_MAX bytes; larger files are streamed a chunk at a time. The zip is the
+    same bytes either way. Returns (number of entries, total uncompressed bytes).
     """
     date_time = date_time or timestamp()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     partial = os.path.join(directory, ".%s.partial" % os.path.basename(path))
     total = 0
+    blobs = _deflate_all(entries, deflate) if deflate is not None else {}
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in sorted(entries):
@@ -65,7 +71,11 @@ def write(path, entries, date_time=None, comment=b""):
                 info.external_attr = (0o100755 if executable else 0o100644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info._compresslevel = COMPRESS_LEVEL  # what writestr(compresslevel=) sets (3.13: compress_level)
-                if isinstance(source, bytes):
+                if name in blobs:
+                    data = _read(source)
+                    _write_deflated(archive, info, data, blobs.pop(name))
+                    total += len(data)
+                elif isinstance(source, bytes):
                     archive.writestr(info, source, compresslevel=COMPRESS_LEVEL)
                     total += len(source)
                 else:
@@ -127,6 +137,51 @@ def read_target(zip_path):
     if not comment.startswith(TARGET_PREFIX):
         return {}
     return dict(item.split("=", 1) for item in comment[len(TARGET_PREFIX):].split() if "=" in item)
+def _read(source):
+    if isinstance(source, bytes):
+        return source
+    try:
+        with open(source, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError("cannot read %r for the zip: %s" % (source, exc.strerror or exc)) from None
+
+
+def _deflate_all(entries, deflate):
+    """{name: deflate stream} of the members of at least PRECOMPRESS_MIN bytes, made on all cores
+    (zlib lets go of the GIL), the largest first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sizes = {}
+    for name, (source, _) in entries.items():
+        size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
+        if PRECOMPRESS_MIN <= size <= PRECOMPRESS_MAX:
+            sizes[name] = size
+    if not sizes:
+        return {}
+    names = sorted(sizes, key=lambda name: (-sizes[name], name))
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        blobs = pool.map(lambda name: deflate(_read(entries[name][0]), COMPRESS_LEVEL), names)
+        return dict(zip(names, blobs))
+
+
+def _write_deflated(archive, info, data, blob):
+    """What ZipFile.writestr does for a deflated member, with the compressed bytes given: the same
+    local header (written once, with the final sizes and CRC), the same central directory record."""
+    info.file_size = len(data)
+    info.CRC = zlib.crc32(data)
+    info.compress_size = len(blob)
+    info.flag_bits = 0
+    zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT
+    archive.fp.seek(archive.start_dir)
+    info.header_offset = archive.fp.tell()
+    archive._writecheck(info)
+    archive._didModify = True
+    archive.fp.write(info.FileHeader(zip64))
+    archive.fp.write(blob)
+    archive.filelist.append(info)
+    archive.NameToInfo[info.filename] = info
+    archive.start_dir = archive.fp.tell()
 
 
 def extract(zip_path, dest, read_only=True):

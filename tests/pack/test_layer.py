@@ -94,6 +94,7 @@ def test_the_layer_holds_the_bootstrap_and_under_python_the_runtime_and_structlo
 
 
 def test_when_the_runtimes_dependencies_here_do_not_fit_pip_installs_them_under_python(fp, monkeypatch, tmp_path):
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
     from shim.pack import vendor
     monkeypatch.setattr(vendor, "plan", lambda environment: vendor.Plan(requirements=["structlog>=23.1"],
                                                                         reason="a stand-in reason"))
@@ -142,7 +143,8 @@ def test_a_function_without_the_runtime_holds_only_its_own_code(make_function, t
     assert "/var/task/bootstrap" not in text and "docker" not in text
 
 
-def test_without_the_runtime_what_the_requirements_bring_still_goes_in(fp, make_function, tmp_path):
+def test_without_the_runtime_what_the_requirements_bring_still_goes_in(fp, make_function, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n", "requirements.txt": "structlog\n"})
 
     def install(process):   # pip, faked: it installs a structlog of the user's own

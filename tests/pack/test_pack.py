@@ -488,7 +488,8 @@ def test_other_pip_failures_are_one_clear_line(fp, tmp_path):
         pipinstall.install([requirements], target, "x86_64", "3.12")
 
 
-def test_pack_includes_what_pip_installed_without_its_bookkeeping(fp, make_function, tmp_path):
+def test_pack_includes_what_pip_installed_without_its_bookkeeping(fp, make_function, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
     function = make_function({"handler.py": "import fakepkg\ndef Handle(e, c):\n    return fakepkg.X\n",
                               "requirements.txt": "fakepkg==1.0\n"})
 

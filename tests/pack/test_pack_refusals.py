@@ -104,7 +104,8 @@ def test_a_missing_local_requirement(function, tmp_path):
 
 # -- pip, faked where the index would be needed -------------------------------------------------------
 
-def test_a_package_that_exists_nowhere_says_so(fp, function, tmp_path, capsys):
+def test_a_package_that_exists_nowhere_says_so(fp, function, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
     (function / "requirements.txt").write_text("shim-no-such-package==1.0\n")
     missing = ["ERROR: Could not find a version that satisfies the requirement shim-no-such-package==1.0 "
                "(from versions: none)", "ERROR: No matching distribution found for shim-no-such-package==1.0"]
@@ -117,7 +118,8 @@ def test_a_package_that_exists_nowhere_says_so(fp, function, tmp_path, capsys):
     assert "did not build" not in line
 
 
-def test_pip_runs_outside_the_function_folder(fp, function, tmp_path):
+def test_pip_runs_outside_the_function_folder(fp, function, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
     (function / "requirements.txt").write_text("six==1.17.0\n")
     seen = []
 

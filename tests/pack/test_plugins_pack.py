@@ -60,7 +60,8 @@ def test_two_plugins_in_distribution_then_entry_point_order(make_function, make_
     assert again.sha256 == result.sha256
 
 
-def test_a_plugin_pip_installed_from_the_requirements_is_found(fp, make_function, tmp_path):
+def test_a_plugin_pip_installed_from_the_requirements_is_found(fp, make_function, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
     root = make_function(dict(HANDLER, **{"requirements.txt": "fake-plugin==1.0\n"}))
 
     def install(process):
