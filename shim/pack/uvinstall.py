@@ -156,6 +156,8 @@ def check_built(target, no_wheel_names, arch, python_version):
     where = "Linux %s / CPython %s" % (arch, python_version)
     wanted = {_normal(name) for name in no_wheel_names}
     notes = []
+    if not os.path.isdir(target):   # nothing was installed (nothing needed installing)
+        return notes
     for entry in sorted(os.listdir(target)):
         info = os.path.join(target, entry)
         if not entry.endswith(".dist-info") or not os.path.isfile(os.path.join(info, "uv_build.json")):
