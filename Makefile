@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 # files with slow tests first.
 TEST_WORKERS ?= 4
 
-.PHONY: demo test lint bench bench-cold pack layer dist venv clean docs sam-tools cdk-tools
+.PHONY: demo test test-slow test-all lint bench bench-cold pack layer dist venv clean docs sam-tools cdk-tools
 
 venv: $(STAMP)
 
@@ -28,8 +28,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m shim.local.demo --function $(FUNCTION) --handler $(HANDLER).Handle
 
+# `make test`: the suite but its slow tier, the developer's loop (at most 90 s on 2 cores). `make test-slow`:
+# the tests marked slow (real package installs and builds, sam build, cdk synth, whole durable executions,
+# every example of the docs). `make test-all`: both, as CI runs them.
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PYTEST) -m "not slow"
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow
+
+test-all: test test-slow
 
 # ruff (check only: no formatting) and mypy, from the `lint` extra; both report, either fails it.
 lint: $(VENV)/.lint-installed

@@ -9,16 +9,23 @@ import pytest
 from shim.local.environment import Environment
 
 
-# The packer's cache (shim.pack.depcache): never the developer's own, and one per test (below), so that
-# a faked install cannot reach another test. Module-scoped fixtures share this session-wide one.
+# The packer's cache (shim.pack.depcache): never the developer's own. One for the session, which every
+# test shares (its entries are verified and content-addressed: bytecode, deflated members and unpacked
+# trees compiled or made once serve every later pack of the same files); a test that fakes the installer,
+# or looks into the cache itself, gets one of its own, so that a faked install cannot reach another test.
 _SESSION_CACHE = tempfile.mkdtemp(prefix="shim-test-cache-")
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 os.environ["SHIM_CACHE_DIR"] = _SESSION_CACHE
+_OWN_CACHE_MODULES = {"test_depcache.py", "test_installer_failures.py"}
 
 
 @pytest.fixture(autouse=True)
-def _shim_cache_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("SHIM_CACHE_DIR", str(tmp_path_factory.mktemp("shim-cache")))
+def _shim_cache_dir(request, tmp_path_factory, monkeypatch):
+    if ({"fp", "fake_process"} & set(request.fixturenames)
+            or os.path.basename(str(request.node.fspath)) in _OWN_CACHE_MODULES):
+        monkeypatch.setenv("SHIM_CACHE_DIR", str(tmp_path_factory.mktemp("shim-cache")))
+    else:
+        monkeypatch.setenv("SHIM_CACHE_DIR", _SESSION_CACHE)
 
 
 @pytest.fixture

@@ -115,6 +115,7 @@ def _run(command, cwd, env, timeout=60):
     return subprocess.CompletedProcess(command, process.returncode, out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in PAGES if runnable(p)], ids=lambda p: os.path.relpath(p, REPO))
 def test_the_examples_of_a_page_run(page, tmp_path):
     scratch = tmp_path / "work"

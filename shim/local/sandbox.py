@@ -133,13 +133,27 @@ def pycache_dir():
 
 
 def packages_dir(names):
-    """A directory holding the installed distributions `names` and their requirements (as links)."""
+    """A directory holding the installed distributions `names` and their requirements (as links).
+
+    A regular package (its __init__.py among the files) is one link to its folder; other files (modules,
+    .dist-info, namespace packages, which other distributions may share) are linked one by one. boto3's
+    closure is ~2,300 files in ~10 packages: ten links instead of thousands."""
     names = tuple(sorted(set(names)))
     key = ("packages",) + names
     with _lock:
         if key not in _made:
             where = os.path.join(_home(), "packages-%d" % len(_made))
-            for entry, source in closure(names).items():
+            os.makedirs(where, exist_ok=True)
+            entries = closure(names)
+            whole = set()
+            for entry, source in entries.items():
+                top, sep, rest = entry.partition("/")
+                if sep and rest == "__init__.py" and top not in whole:
+                    os.symlink(os.path.dirname(source), os.path.join(where, top))
+                    whole.add(top)
+            for entry, source in entries.items():
+                if entry.partition("/")[0] in whole:
+                    continue
                 target = os.path.join(where, *entry.split("/"))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.symlink(source, target)

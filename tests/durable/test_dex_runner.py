@@ -19,6 +19,9 @@ import pytest
 
 pytest.importorskip("aws_durable_execution_sdk_python_testing", reason="needs Python >= 3.11 and the durable SDK")
 
+# The slow tier (`make test-slow`, and CI): real installs and whole executions, many seconds each.
+pytestmark = pytest.mark.slow
+
 from test_durable_cli import FN, Serve  # noqa: E402
 
 RUNNER = os.path.join(os.path.dirname(sys.executable), "dex-local-runner")

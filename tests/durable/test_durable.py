@@ -13,6 +13,9 @@ import pytest
 
 pytest.importorskip("aws_durable_execution_sdk_python_testing", reason="needs Python >= 3.11 and the durable SDK")
 
+# The slow tier (`make test-slow`, and CI): real installs and whole executions, many seconds each.
+pytestmark = pytest.mark.slow
+
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner  # noqa: E402
 
 FN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fn")

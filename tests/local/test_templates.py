@@ -5,11 +5,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from shim.local import scaffold
 
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 
 
+@pytest.mark.slow
 def test_every_template_scaffolds_a_function_whose_tests_pass_beside_the_others(tmp_path):
     for template in scaffold.TEMPLATES:
         done = subprocess.run(SHIM + ["new", "fn_" + template.replace("-", "_"), "--template", template],

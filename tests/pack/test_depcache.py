@@ -17,6 +17,9 @@ from shim.pack import depcache, dependencies
 from support import snapshot
 from wheelhouse import Index, sdist, wheel
 
+# The slow tier (`make test-slow`, and CI): real installs and whole executions, many seconds each.
+pytestmark = pytest.mark.slow
+
 UNREACHABLE = "http://127.0.0.1:9/simple"
 HANDLER = "import purewheel\ndef Handle(event, context):\n    return {'value': purewheel.VALUE}\n"
 
