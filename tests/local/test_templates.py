@@ -23,11 +23,13 @@ def test_every_template_scaffolds_a_function_whose_tests_pass_beside_the_others(
     # The sample event of each template is real JSON, and the SQS one is the sample `shim event sqs` prints.
     sqs = json.loads((tmp_path / "fn_sqs" / "tests" / "event.json").read_text())
     assert [record["eventSource"] for record in sqs["Records"]] == ["aws:sqs", "aws:sqs"]
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"],
+    # Not the durable one's test: its requirements.txt would install the SDK from PyPI, and tests stay offline
+    # (tests/durable runs durable executions through the real bootstrap with this environment's SDK).
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+                           "--ignore", "fn_durable"],
                           cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:]
-    expected = 2 * (len(scaffold.TEMPLATES) - 1) + 1   # two tests each, one durable execution
-    assert ("%d passed" % expected) in done.stdout or "skipped" in done.stdout, done.stdout[-2000:]
+    assert "%d passed" % (2 * (len(scaffold.TEMPLATES) - 1)) in done.stdout, done.stdout[-2000:]
 
 
 def test_an_unknown_template_is_one_line_and_writes_nothing(tmp_path):
