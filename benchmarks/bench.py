@@ -551,7 +551,8 @@ def _cell(values):
 
 
 def update_readme(text):
-    path = os.path.join(ROOT, "README.md")
+    """The full table, between the perf markers of docs/performance-history.md (the README links to the docs)."""
+    path = os.path.join(ROOT, "docs", "performance-history.md")
     with open(path) as f:
         readme = f.read()
     start, end = "<!-- perf:start -->", "<!-- perf:end -->"

@@ -135,8 +135,9 @@ def test_the_sdist_and_the_wheel_carry_the_launcher_executable(installed):
     with zipfile.ZipFile(str(installed.wheel)) as wheel:
         assert wheel.getinfo("shim/runtime/bootstrap").external_attr >> 16 & 0o777 == 0o755
         assert "shim/local/scaffold.py" in wheel.namelist() and "shim/pack/packer.py" in wheel.namelist()
-    # setuptools' own output went to .setuptools-build/, not into build/ beside the Dockerfile.
-    assert sorted(os.listdir(str(installed.src / "build"))) == ["Dockerfile", "Dockerfile.dockerignore"]
+    # setuptools' own output went to .setuptools-build/, not into build/; the Dockerfile ships in the package.
+    assert not (installed.src / "build").exists()
+    assert "shim/local/templates/docker/Dockerfile" in zipfile.ZipFile(str(installed.wheel)).namelist()
 
 
 def test_the_venv_imports_the_installed_package_not_the_checkout(installed):

@@ -24,6 +24,8 @@ COMMANDS = {
     "event": ("shim.cli.cmd_event", "print a sample event (API Gateway, SQS, S3, ...), as the AWS service sends it"),
     "durable": ("shim.cli.cmd_durable", "answer a durable execution's callback, list or inspect executions "
                 "(shim serve --durable, shim invoke --durable)"),
+    "dockerfile": ("shim.cli.cmd_dockerfile", "write the Dockerfile that builds a function into a Lambda container "
+                   "image"),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
     "profile": ("shim.cli.cmd_profile", "where a function's cold start goes: its imports as a tree, and a chart"),
     "cache": ("shim.cli.cmd_cache", "show where the cache of installed requirements is and its size; `clear` empties it"),

@@ -419,7 +419,7 @@ def _function_deploy(result):
         "or SHIM_PYTHON=/opt/.../python%s)" % (python, python),
         "  3. container image:  docker build --platform linux/%s --build-arg PYTHON_VERSION=%s -f Dockerfile %s"
         % (amd, python, _display(result.function_dir)),
-        "     with lambda-shim's Dockerfile (build/Dockerfile in its repository; README, \"A container image\")",
+        "     with the Dockerfile `shim dockerfile` writes (docs: Deployment packages, \"A container image\")",
     ]
 
 

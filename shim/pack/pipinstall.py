@@ -129,7 +129,7 @@ def build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd=None
     if impure:
         raise UsageError("%s has no wheel for %s, and its source distribution builds compiled code (%s), "
                          "which would be for this machine, not Lambda: pin a version that has manylinux "
-                         "wheels, or pack inside a Lambda image (build/Dockerfile)" % (requirement, where, impure[0]))
+                         "wheels, or pack inside a Lambda image (shim dockerfile)" % (requirement, where, impure[0]))
     note = "%s: no wheel for %s, so it was built from its source distribution (pure Python: %s)" % (
         requirement, where, built[0])
     log("  " + note)

@@ -167,7 +167,7 @@ def check_built(target, no_wheel_names, arch, python_version):
         if not tags or not all(tag.endswith("-none-any") for tag in tags):
             raise UsageError("%s %s was built from source here, and it is compiled code (%s) for this machine, not "
                              "for Lambda (%s): pin a version that has manylinux wheels, or pack inside a Lambda image "
-                             "(build/Dockerfile)" % (name, version, ", ".join(tags) or "no tag", where))
+                             "(shim dockerfile)" % (name, version, ", ".join(tags) or "no tag", where))
         if _normal(name) in wanted:
             notes.append("%s: no wheel for %s, so it was built from its source distribution (pure Python: "
                          "%s-%s-%s)" % (name, where, name, version, tags[0]))

@@ -1,4 +1,5 @@
-"""build/Dockerfile, read (Docker does not run here): it needs no clone, and what it calls exists."""
+"""The function image's Dockerfile (shim dockerfile; shim/local/templates/docker/), read (Docker does not run
+here): it needs no clone, and what it calls exists."""
 import ast
 import importlib
 import importlib.util
@@ -10,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def instructions():
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    with open(os.path.join(REPO, "build", "Dockerfile")) as handle:
+    with open(os.path.join(REPO, "shim", "local", "templates", "docker", "Dockerfile")) as handle:
         text = re.sub(r"\\\n\s*", " ", "".join(line for line in handle if not line.lstrip().startswith("#")))
     return [tuple(line.strip().split(None, 1)) for line in text.splitlines() if line.strip()]
 

@@ -106,7 +106,7 @@ def test_summary_names_everything_a_deploy_needs(packed):
     text = summary(packed)
     for expected in (packed.path, "Handler handler.Handle", "Architecture %s" % packed.arch,
                      "AWS_LAMBDA_EXEC_WRAPPER=/var/task/bootstrap", "provided.al2023", "python%s" % VERSION,
-                     "build/Dockerfile", "zipped", "unzipped", packed.sha256):
+                     "shim dockerfile", "zipped", "unzipped", packed.sha256):
         assert expected in text
 
 
