@@ -24,6 +24,7 @@ import sys
 import threading
 
 from shim import UsageError
+from shim.local.result import one_line
 from shim.cli.cmd_invoke import add_function_arguments, stop_on_signals
 from shim.cli.options import function_config, open_task_root
 
@@ -91,7 +92,7 @@ def main(args):
             if fn.init_failure is not None and fn.config.name not in failed:
                 failed[fn.config.name] = True
                 log("shim serve: %s: init failed (every invoke retries it): %s\n"
-                    % (fn.config.name, _one_line(fn.init_failure)))
+                    % (fn.config.name, one_line(fn.init_failure)))
         base = "http://127.0.0.1:%d" % server.server_address[1]
         functions = pool.functions
         per = configs.max_concurrency if single else None
@@ -228,15 +229,6 @@ def _watch(server, configs, args, concurrency, task_roots, log):
         redeploy = watch.Redeployer(target, current, prepare, build, log, root=config.path)
         watchers.append(watch.Watcher([config.path], redeploy))
     return watchers
-
-
-def _one_line(failure):
-    body, error_type = failure
-    try:
-        message = json.loads(body).get("errorMessage", "")
-    except (ValueError, AttributeError):
-        message = ""
-    return "%s: %s" % (error_type, (str(message).splitlines() or [""])[0])
 
 
 class _Log:

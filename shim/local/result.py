@@ -176,3 +176,13 @@ def for_terminal(text):
 
 def _ending_in_newline(text):
     return text if text.endswith("\n") else text + "\n"
+
+
+def one_line(failure):
+    """An init failure ((error body, errorType), as Function.init_failure holds it) in one line."""
+    body, error_type = failure
+    try:
+        message = json.loads(body).get("errorMessage", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return "%s: %s" % (error_type, (str(message).splitlines() or [""])[0])

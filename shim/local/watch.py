@@ -20,6 +20,7 @@ import threading
 import time
 
 from shim import UsageError
+from shim.local.result import one_line
 
 STEP_MS = 50          # how long the folder must be quiet before a batch of changes is acted on
 DEBOUNCE_MS = 1000    # the longest a stream of changes is gathered before acting anyway
@@ -178,16 +179,6 @@ class Redeployer:
                     pool.close()
                     task_root.remove()
             return self.server.pool, self.task_root
-
-
-def one_line(failure):
-    import json
-    body, error_type = failure
-    try:
-        message = json.loads(body).get("errorMessage", "")
-    except (ValueError, AttributeError):
-        message = ""
-    return "%s: %s" % (error_type, (str(message).splitlines() or [""])[0])
 
 
 def watched_directory(args, config=None):

@@ -74,8 +74,15 @@ def wheel_command(requirement, name, wheel_dir, python=None, options=()):
 
 def run(command, log, cwd=None):
     """Run pip, passing its lines to log as they come; (exit status, last lines)."""
-    env = dict(os.environ, **PIP_QUIET_ENV)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    return stream(command, log, cwd, dict(os.environ, **PIP_QUIET_ENV))
+
+
+def stream(command, log, cwd=None, env=None):
+    """Run an installer, passing its lines to log as they come; (exit status, its last 40 lines)."""
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    except OSError as exc:
+        return 127, ["cannot run %s: %s" % (command[0], exc.strerror or exc)]
     tail = []
     for raw in iter(process.stdout.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip()

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from shim import UsageError
-from shim.pack import requirements
+from shim.pack import pipinstall, requirements
 
 # The manylinux glibc versions uv's --python-platform can name (uv 0.8 and later).
 UV_GLIBC = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
@@ -87,19 +87,7 @@ def _index_arguments(options):
 def run(command, log, cwd=None):
     """Run the installer, passing its lines to log as they come; (exit status, last lines)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", UV_NO_PROGRESS="1")
-    try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env)
-    except OSError as exc:
-        return 127, ["cannot run %s: %s" % (command[0], exc.strerror or exc)]
-    tail = []
-    for raw in iter(process.stdout.readline, b""):
-        line = raw.decode("utf-8", "replace").rstrip()
-        if not line:
-            continue
-        tail = (tail + [line])[-40:]
-        log("    " + line)
-    process.stdout.close()
-    return process.wait(), tail
+    return pipinstall.stream(command, log, cwd, env)
 
 
 def install(uv, requirement_files, target, arch, python_version, glibc, log, cwd=None):
