@@ -18,7 +18,6 @@ it, with a cold start, as Lambda does. So a slow or crashed environment only
 ever holds up its own request. Ctrl-C or SIGTERM stops every runtime before exiting.
 """
 import errno
-import json
 import signal
 import sys
 import threading
