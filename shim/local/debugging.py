@@ -217,7 +217,7 @@ def cache_dir():
     return os.path.join(root, "tools")
 
 
-_found = []
+_found = []  # type: list
 
 
 def find_debugpy(echo=None):

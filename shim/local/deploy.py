@@ -62,7 +62,7 @@ def deploy(configs: List[FunctionConfig], *, role: Optional[str] = None, plan_on
     session = aws.boto3_session(region, profile)
     client = session.client("lambda")
     s3 = session.client("s3") if s3_bucket else None
-    layers = {}   # (python, arch) -> the runtime layer's ARN (or a placeholder in a plan)
+    layers = {}  # type: dict  # (python, arch) -> the runtime layer's ARN (or a placeholder in a plan)
     if plan_only:
         out("Plan: what shim deploy would change (nothing is changed)")
     with tempfile.TemporaryDirectory(prefix="shim-deploy-") as scratch:
@@ -99,10 +99,11 @@ def make_target(config: FunctionConfig, role: Optional[str], client) -> Target:
             raise UsageError("%s: runtime = {...} needs a botocore that knows Lambda's RuntimeConfig "
                              "(customer-managed runtimes, Lambda Core API 2026-10-01); botocore %s does not: "
                              "pip install -U boto3" % (config.name, botocore.__version__))
+        runtime = config.runtime or {}
         settings["Runtime"] = "custom"
-        settings["RuntimeConfig"] = {"RuntimeArn": config.runtime["arn"]}
-        if config.runtime.get("alias"):
-            settings["RuntimeConfig"]["RuntimeAlias"] = config.runtime["alias"]
+        settings["RuntimeConfig"] = {"RuntimeArn": runtime["arn"]}
+        if runtime.get("alias"):
+            settings["RuntimeConfig"]["RuntimeAlias"] = runtime["alias"]
     else:
         settings["Runtime"] = "python%s" % python
         environment["AWS_LAMBDA_EXEC_WRAPPER"] = EXEC_WRAPPER[kind]

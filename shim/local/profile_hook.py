@@ -52,7 +52,7 @@ def _start():
     if settings["_SHIM_PROFILE_EVENTS"] == "1":  # beside this file, whose directory _leave() took off sys.path
         sys.path.insert(0, settings["_SHIM_PROFILE_DIR"])
         try:
-            from _shim_profile_usage import Usage
+            from _shim_profile_usage import Usage  # type: ignore[import-not-found]  # written beside this file
         finally:
             del sys.path[0]
         Usage(out, _SITE).install()

@@ -143,7 +143,7 @@ def load(path: str, data: Optional[Mapping[str, Any]] = None) -> Project:
 
 
 _FIELDS = {field.name: field for field in dataclasses.fields(FunctionConfig)}
-_TYPES = {"timeout": (int, float), "memory": int, "max_concurrency": int, "environment": dict, "exclude": list,
+_TYPES: Dict[str, Any] = {"timeout": (int, float), "memory": int, "max_concurrency": int, "environment": dict, "exclude": list,
           "layers": list, "runtime_layer": bool, "with_boto3": bool, "function_url": bool, "streaming": bool,
           "snapstart": bool, "runtime": dict}
 _PATHS = ("path", "env_file", "requirements")

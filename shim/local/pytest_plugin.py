@@ -145,7 +145,7 @@ def durable_execution(request):
 
 # -- the logs of a failing test ------------------------------------------------------------------
 
-_transcripts = []
+_transcripts = []  # type: list
 
 
 def _record(invocation):

@@ -40,7 +40,7 @@ from shim import UsageError
 BOTO3 = ("boto3",)  # what --with-boto3 adds, with its requirements (botocore, jmespath, s3transfer, ...)
 
 _lock = threading.RLock()
-_made = {}          # key -> path, for this process
+_made = {}  # type: dict  # key -> path, for this process
 _root = None
 
 

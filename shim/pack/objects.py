@@ -53,7 +53,7 @@ class Store:
             with self._lock:
                 row = self._connect().execute("SELECT data FROM objects WHERE kind = ? AND key = ?",
                                               (kind, key)).fetchone()
-        except Exception:   # sqlite3.Error, or no cache folder: as good as not stored
+        except Exception:  # noqa: BLE001 - sqlite3.Error, or no cache folder: as good as not stored
             return None
         return bytes(row[0]) if row else None
 
@@ -61,7 +61,7 @@ class Store:
         try:
             with self._lock:
                 self._connect().execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (kind, key, data))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a store that cannot be written is a store that misses
             pass
 
     # -- bytecode ---------------------------------------------------------------------------------

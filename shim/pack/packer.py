@@ -15,7 +15,6 @@ the user's files goes in), vendor (the shim and its dependencies), pipinstall
 (requirements.txt), bytecode (the .pyc files), ziputil (the zip itself).
 """
 import contextlib
-import hashlib
 import os
 import platform
 import re

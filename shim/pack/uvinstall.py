@@ -13,7 +13,6 @@ uv reads the requirement files' own options (--index-url, --extra-index-url,
 """
 import os
 import re
-import subprocess
 import sys
 
 from shim import UsageError

@@ -129,7 +129,7 @@ class Server:
             result = await self.handler(event, context)
             body, content_type = marshal.encode_result(result)
             return invoke.Answer(body, content_type)
-        except BaseException as exc:  # noqa: B036 - cancelled, sys.exit, anything: the request is answered
+        except BaseException as exc:  # noqa: BLE001 - cancelled, sys.exit, anything: the request is answered
             if isinstance(exc, self.asyncio.CancelledError) and self.stopping is not None:
                 exc = self.stopping
             return invoke.failure(exc, invocation.request_id)

@@ -17,8 +17,8 @@ from itertools import repeat
 from shim import __version__
 from shim.runtime import protocol
 from shim.runtime.panic import drain
-from shim.runtime.protocol import API, NEXT
-USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % ((__version__,) + tuple(sys.version_info[:3]))
+from shim.runtime.protocol import NEXT
+USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % (__version__, *sys.version_info[:3])
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
 
 

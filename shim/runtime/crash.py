@@ -165,7 +165,7 @@ def report(base, status, api_address, setup_logs=True):
         for child in children_of(base):
             try:
                 answered = report(child, status, api_address, setup_logs) or answered
-            except Exception as exc:  # the others still get their answers
+            except Exception as exc:  # noqa: BLE001 - the others still get their answers
                 sys.stderr.write("lambda-shim: could not report for %s: %s\n" % (child, exc))
             setup_logs = False
         return answered
@@ -232,7 +232,7 @@ def main(argv=None):
     try:
         if base and os.environ.get("AWS_LAMBDA_RUNTIME_API"):
             report(base, status, os.environ["AWS_LAMBDA_RUNTIME_API"])
-    except Exception as exc:  # the Runtime API may be gone too; say so and keep the exit status
+    except Exception as exc:  # noqa: BLE001 - the Runtime API may be gone too; say so and keep the exit status
         sys.stderr.write("lambda-shim: could not report the runtime's exit: %s\n" % exc)
     finally:
         if base:

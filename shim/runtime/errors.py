@@ -99,7 +99,7 @@ def is_runtime_frame(filename):
 def safe_str(value):
     try:
         return str(value)
-    except BaseException:  # noqa: B036 - a user __str__ may raise anything
+    except BaseException:  # noqa: BLE001 - a user __str__ may raise anything
         return "<unprintable %s object>" % type(value).__name__
 
 
@@ -133,7 +133,7 @@ def from_exception(exc, request_id="", culprit="Handler"):
         frames = user_frames(exc.__traceback__)
         body = payload(error_type, message, frames.format(), request_id)
         return body, xray_cause(error_type, message, frames)
-    except BaseException:  # noqa: B036 - e.g. MemoryError while formatting
+    except BaseException:  # noqa: BLE001 - e.g. MemoryError while formatting
         return payload(type(exc).__name__, "(the error could not be formatted)", [], request_id), None
 
 

@@ -71,7 +71,7 @@ def register(address, name=NAME):
 def _park(api, ident):
     try:
         api.call("GET", protocol.EXTENSION_NEXT, b"", "%s: %s\r\n" % (protocol.EXTENSION_ID, ident))
-    except BaseException:  # noqa: B036 - the process is going away; nothing to say
+    except BaseException:  # noqa: BLE001 - the process is going away; nothing to say
         pass
 
 

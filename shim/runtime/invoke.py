@@ -52,7 +52,7 @@ def run(handler, invocation, guard):
     try:
         body, content_type = marshal.encode_result(call(handler, invocation, guard))
         return Answer(body, content_type)
-    except BaseException as exc:  # noqa: B036 - a panic must still answer the request
+    except BaseException as exc:  # noqa: BLE001 - a panic must still answer the request
         guard.where = guard.RUNTIME
         return failure(exc, invocation.request_id)
 

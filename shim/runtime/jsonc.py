@@ -14,7 +14,7 @@ Without `_json` (not CPython), `json` is imported at once and used throughout.
 try:
     import _json
 except ImportError:  # pragma: no cover - CPython always has it
-    _json = None
+    _json = None  # type: ignore[assignment]
 
 
 class _ScannerContext:

@@ -78,7 +78,7 @@ def _import(module_name):
                            "Syntax error in module '%s': %s" % (module_name, exc), trace) from None
     except FatalSignal:  # a terminating signal during the import: the runtime stops, the module did not fail
         raise
-    except BaseException as exc:  # noqa: B036 - sys.exit() at import time must reach /init/error too
+    except BaseException as exc:  # noqa: BLE001 - sys.exit() at import time must reach /init/error too
         error_type, message = errors.describe(exc, "Module '%s'" % module_name)
         raise errors.Fault(error_type, message, _frames_of(exc)) from None
 

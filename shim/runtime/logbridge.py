@@ -48,7 +48,7 @@ class AfterImport:
             execute(module)
             try:
                 callback(module)
-            except Exception as exc:  # the user's import must not fail because of our wiring
+            except Exception as exc:  # noqa: BLE001 - the user's import must not fail because of our wiring
                 logs.runtime_error("Could not wire %s into the log pipeline: %r" % (name, exc))
 
         loader.exec_module = exec_then_wire
@@ -84,7 +84,7 @@ def _wire_logging(logging, pipeline):
                 }
                 event.update((k, v) for k, v in record.__dict__.items() if k not in standard)
                 pipeline.emit(event, record.levelno, "exception" if record.exc_info else "msg")
-            except Exception:
+            except Exception:  # noqa: BLE001 - logging's own contract: a handler's failure goes to handleError
                 self.handleError(record)
 
     handler = PipelineHandler()
@@ -124,7 +124,7 @@ def _level_method(levelno):
 
 for _name, _levelno in logs.METHOD_LEVELS.items():
     setattr(SinkLogger, _name, _level_method(_levelno))
-SinkLogger.failure = SinkLogger.error
+SinkLogger.failure = SinkLogger.error  # type: ignore[attr-defined]  # set by the loop above
 
 
 def add_level(logger, method_name, event_dict):

@@ -112,7 +112,7 @@ def encode_result(value):
         return text.encode(), "application/json"  # UTF-8
     except errors.Fault:
         raise
-    except Exception as exc:  # TypeError, ValueError (circular), RecursionError, ...
+    except Exception as exc:  # noqa: BLE001 - TypeError, ValueError (circular), RecursionError, ...
         _forget_c_encoder()
         raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: %s" % exc) from None
     except BaseException:  # a signal or sys.exit() from a user's __str__ or default, mid-encoding

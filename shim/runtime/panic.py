@@ -189,7 +189,7 @@ class UserHandler:
                 sys.stderr.write("%s\n" % (code,))  # what sys.exit("message") prints
         except KeyboardInterrupt:
             status = 128 + signum
-        except BaseException as exc:  # noqa: B036 - whatever it raised, it asked to stop
+        except BaseException as exc:  # noqa: BLE001 - whatever it raised, it asked to stop
             from shim.runtime import logs
             logs.runtime_error("The %s handler installed by the function raised %s: %s; stopping"
                                % (NAMES.get(signum, signum), type(exc).__name__, exc))

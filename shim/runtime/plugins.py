@@ -59,7 +59,7 @@ class Plugin:
         """The hook `name`, or None; a hook that is there but not callable is the plugin's fault."""
         try:
             hook = getattr(self.obj, name, None)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the plugin's attribute lookup raised is its fault, reported as such
             raise failure(self.entry, "broke when its %s hook was looked up" % name, exc) from None
         if hook is not None and not callable(hook):
             raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its %s hook is a %s, not a function"
@@ -160,7 +160,7 @@ def resolve(entry):
         return obj
     except FatalSignal:
         raise
-    except BaseException as exc:  # noqa: B036 - sys.exit() at import time is the plugin's fault too
+    except BaseException as exc:  # noqa: BLE001 - sys.exit() at import time is the plugin's fault too
         raise failure(entry, "could not be imported", exc) from None
 
 
@@ -175,7 +175,7 @@ def start(plugins, handler, spec, environ, started):
                 init(spec, settings_for(plugin, names, spec, environ, started, streaming, awaitable))
             except FatalSignal:
                 raise
-            except BaseException as exc:  # noqa: B036
+            except BaseException as exc:  # noqa: BLE001
                 raise failure(plugin.entry, "failed in its init hook", exc) from None
     handler = chain(plugins, handler)
     for plugin in plugins:
@@ -234,7 +234,7 @@ def chain(plugins, handler):
             wrapped = wrap(current)
         except FatalSignal:
             raise
-        except BaseException as exc:  # noqa: B036
+        except BaseException as exc:  # noqa: BLE001
             raise failure(plugin.entry, "failed in its wrap hook", exc) from None
         if not callable(wrapped):
             raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its wrap hook returned a %s, not a handler"

@@ -29,7 +29,7 @@ import sys
 from shim.runtime import logs
 
 DEFAULT_BUDGET_MS = 300
-_callbacks = []
+_callbacks = []  # type: list
 _init_over = False   # Lambda closed extension registration (our first /next went out)
 _warned = False
 
@@ -177,7 +177,7 @@ def run_callbacks(budget, status=0):
                 clean += 1
             except _Expired:
                 logs.runtime_error("Shutdown callback %s did not finish within %d ms; interrupted" % (name, share * 1000))
-            except BaseException as exc:  # noqa: B036 - logged; the exit goes on
+            except BaseException as exc:  # noqa: BLE001 - logged; the exit goes on
                 _own_story(exc, stopping)
                 logs.pipeline.emit({"event": "Shutdown callback %s raised %s: %s" % (name, type(exc).__name__, exc),
                                     "logger": "lambda-shim", "location": None,

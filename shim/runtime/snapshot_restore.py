@@ -21,8 +21,8 @@ __all__ = ["register_before_snapshot", "register_after_restore"]
 
 MODULE = "snapshot_restore_py"
 
-_before_snapshot_registry = []
-_after_restore_registry = []
+_before_snapshot_registry = []  # type: list[tuple]
+_after_restore_registry = []  # type: list[tuple]
 
 
 def register_before_snapshot(func, *args, **kwargs):

@@ -88,7 +88,7 @@ def checkpoint(api, recorder, guard, serve):
         headers = api.restore_next()
     except FatalSignal:
         raise
-    except BaseException as exc:  # noqa: B036 - whatever a hook raises fails the snapshot
+    except BaseException as exc:  # noqa: BLE001 - whatever a hook raises fails the snapshot
         _fail(exc, errors.BEFORE_SNAPSHOT_ERROR, api.init_error, recorder, BEFORE_SNAPSHOT_EXIT,
               "A before-snapshot hook")
     api.close()
@@ -104,7 +104,7 @@ def _restored(api, hooks, recorder, serve):
     refresh(api)
     try:
         run_after_restore(hooks)
-    except BaseException as exc:  # noqa: B036
+    except BaseException as exc:  # noqa: BLE001
         _fail(exc, errors.AFTER_RESTORE_ERROR, api.restore_error, recorder, AFTER_RESTORE_EXIT,
               "An after-restore hook")
     recorder.end()

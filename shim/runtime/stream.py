@@ -73,10 +73,10 @@ class HttpResponse:
         cookies = list(cookies or ())
         if not all(isinstance(cookie, str) for cookie in cookies):
             raise TypeError("HttpResponse: cookies is a list of str (Set-Cookie values), got %r" % (cookies,))
-        headers = {name: str(value) for name, value in headers.items()}
+        plain = {name: str(value) for name, value in headers.items()}
         # What would end a header line early (CR, LF) or is no header at all: refused here, in the
         # handler's own frame, so it is the function's error and never bytes on the wire.
-        for name, value in headers.items():
+        for name, value in plain.items():
             problem = header_problem(name, value)
             if problem:
                 raise ValueError("HttpResponse: header %r: %s" % (name, problem))
@@ -84,7 +84,7 @@ class HttpResponse:
             if not _plain_value(cookie):
                 raise ValueError("HttpResponse: cookie %r: %s" % (cookie, _VALUE_PROBLEM))
         self.status_code = status_code
-        self.headers = headers
+        self.headers = plain
         self.cookies = cookies
 
     def prelude(self) -> bytes:
@@ -125,7 +125,7 @@ def run(api, handler, invocation, guard):
     (an error before the first chunk is an ordinary /error); None when the stream answered."""
     try:
         chunks = invoke.call(handler, invocation, guard)  # a generator: runs none of its code yet
-    except BaseException as exc:  # noqa: B036 - a panic must still answer the request
+    except BaseException as exc:  # noqa: BLE001 - a panic must still answer the request
         guard.where = guard.RUNTIME
         return invoke.failure(exc, invocation.request_id)
     writer = _Writer(api, invocation)
@@ -133,7 +133,7 @@ def run(api, handler, invocation, guard):
         return _drive(chunks, writer, guard)
     try:
         return aio.event_loop().run_until_complete(_drive_async(chunks, writer, guard))
-    except BaseException as exc:  # noqa: B036 - raised in the loop itself (a signal while it waited)
+    except BaseException as exc:  # noqa: BLE001 - raised in the loop itself (a signal while it waited)
         guard.where = guard.RUNTIME
         return None if writer.done else writer.fail(exc)
 
@@ -153,7 +153,7 @@ def _drive(chunks, writer, guard):
     except _Disconnected as exc:
         _close(chunks, guard)
         return writer.disconnected(exc)
-    except BaseException as exc:  # noqa: B036
+    except BaseException as exc:  # noqa: BLE001
         _close(chunks, guard)  # a bad chunk: the generator is suspended, let its finally run
         return writer.fail(exc)
     return writer.finish()
@@ -175,7 +175,7 @@ async def _drive_async(chunks, writer, guard):
     except _Disconnected as exc:
         await _aclose(chunks, guard)
         return writer.disconnected(exc)
-    except BaseException as exc:  # noqa: B036
+    except BaseException as exc:  # noqa: BLE001
         await _aclose(chunks, guard)
         return writer.fail(exc)
     return writer.finish()
@@ -185,7 +185,7 @@ def _close(chunks, guard):
     guard.where = guard.HANDLER
     try:
         chunks.close()
-    except BaseException as exc:  # noqa: B036 - its finally raised: say so, the answer goes on
+    except BaseException as exc:  # noqa: BLE001 - its finally raised: say so, the answer goes on
         logs.runtime_error("The streaming handler raised while being closed: %s: %s"
                            % (type(exc).__name__, errors.safe_str(exc)))
     finally:
@@ -196,7 +196,7 @@ async def _aclose(chunks, guard):
     guard.where = guard.HANDLER
     try:
         await chunks.aclose()
-    except BaseException as exc:  # noqa: B036
+    except BaseException as exc:  # noqa: BLE001
         logs.runtime_error("The streaming handler raised while being closed: %s: %s"
                            % (type(exc).__name__, errors.safe_str(exc)))
     finally:

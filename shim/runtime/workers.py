@@ -84,7 +84,7 @@ class Supervisor:
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        except BaseException:  # noqa: B036 - a child must never return into its parent's code
+        except BaseException:  # noqa: BLE001 - a child must never return into its parent's code
             import traceback
             traceback.print_exc()
         finally:

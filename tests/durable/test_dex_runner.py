@@ -22,7 +22,7 @@ pytest.importorskip("aws_durable_execution_sdk_python_testing", reason="needs Py
 # The slow tier (`make test-slow`, and CI): real installs and whole executions, many seconds each.
 pytestmark = pytest.mark.slow
 
-from test_durable_cli import FN, Serve  # noqa: E402
+from test_durable_cli import Serve  # noqa: E402
 
 RUNNER = os.path.join(os.path.dirname(sys.executable), "dex-local-runner")
 

@@ -1,5 +1,4 @@
 """The project file: [tool.lambda-shim] read into FunctionConfig, and a name or directory resolved to one."""
-import os
 
 import pytest
 

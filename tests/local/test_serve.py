@@ -1,7 +1,6 @@
 """`shim serve`: the Invoke endpoint on 127.0.0.1 in front of N runtimes, started as a real subprocess."""
 import http.client
 import json
-import os
 import re
 import signal
 import socket

@@ -3,7 +3,6 @@ boto3, Function URL), `shim invoke`, and the Function/InvokeResult the pytest pl
 import base64
 import http.client
 import json
-import os
 import re
 import subprocess
 import sys

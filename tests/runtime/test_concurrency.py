@@ -1,7 +1,6 @@
 """Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY) through the real bootstrap: overlap, exactly
 once, per-request logs, dying workers, SIGTERM, the telemetry socket, and the async single process."""
 import json
-import os
 import signal
 import socket
 import threading

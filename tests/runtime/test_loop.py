@@ -58,7 +58,7 @@ class LoopThread:
     def _run(self, handler):
         try:
             main.loop(self.client, handler, self.guard, NoRecorder())
-        except BaseException as exc:  # noqa: B036 - the test looks at how it ended
+        except BaseException as exc:  # noqa: BLE001 - the test looks at how it ended
             self.error = exc
 
     def stop(self):

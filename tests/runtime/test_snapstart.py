@@ -3,7 +3,6 @@ of one snapshot into forked children (shim.local.snaprestore)."""
 import json
 import os
 import sys
-import time
 
 import pytest
 

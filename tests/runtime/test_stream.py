@@ -1,7 +1,6 @@
 """Streamed responses through the real bootstrap: what goes on the wire, chunk by chunk, and when."""
 import base64
 import json
-import time
 
 import pytest
 

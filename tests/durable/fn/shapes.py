@@ -118,5 +118,5 @@ def callback_timeout(event, context: DurableContext):
     cb = context.create_callback(name="too-late", config=CallbackConfig(timeout=Duration.from_seconds(2)))
     try:
         return {"approved": cb.result()}
-    except Exception as exc:  # the SDK's CallbackError: nobody answered within the callback's timeout
+    except Exception as exc:  # noqa: BLE001 - the SDK's CallbackError: nobody answered within the callback's timeout
         return {"timed_out": type(exc).__name__}
