@@ -4,7 +4,7 @@ Three parts, and the CLI on top:
   shim/runtime/  what runs on Lambda: shipped inside every deployment zip (or the runtime layer)
   shim/pack/     the packer: builds the zip (or the layer) on your machine
   shim/local/    the local tools: a Runtime API emulator, execution environments, the pytest plugin
-  shim/cli/      `shim new | pack | invoke | serve`
+  shim/cli/      `shim COMMAND`: new, pack, invoke, serve, deploy, ...
 Only this file, shim/__main__.py and shim/runtime/ ship to Lambda.
 
 The function's API is this module's __all__. `import shim` stays cheap, as the runtime imports it on
@@ -53,10 +53,6 @@ def __getattr__(name: str) -> "Any":
 
 def __dir__() -> "List[str]":
     return sorted(set(globals()) | set(_LAZY))
-
-
-class UsageError(Exception):
-    """Bad input from a developer (packer, local tools): the CLI prints it as one line, exit status 2."""
 
 
 # The function's API (these ship in the zip with shim/runtime; each imports what it needs when called).

@@ -10,7 +10,9 @@ import argparse
 import importlib
 import sys
 
-from shim import UsageError, __version__
+from shim import __version__
+
+from shim.pack.errors import UsageError
 
 COMMANDS = {
     "new": ("shim.cli.cmd_new", "scaffold a function: handler.py, requirements.txt, a test and a README"),

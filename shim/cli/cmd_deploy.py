@@ -8,7 +8,7 @@ boto3 is the `deploy` extra: pip install 'lambda-shim[deploy]'.
 """
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.local import project
 
 

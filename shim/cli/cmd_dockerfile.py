@@ -11,7 +11,7 @@ docs/guides/deployment-packages.md. Nothing is overwritten: if either file exist
 import os
 import shutil
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 FILES = ("Dockerfile", "Dockerfile.dockerignore")
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "local", "templates", "docker")

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
 API = "/2025-12-01"

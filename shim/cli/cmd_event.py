@@ -9,7 +9,7 @@ The templates are in shim.local.events; each type takes the options that make se
 import json
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 # option -> (argparse keyword arguments); the dest is the builder's keyword
 OPTIONS = [

@@ -17,7 +17,7 @@ import json
 import signal
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.cli.options import (add_function_arguments, function_config, open_task_root,  # noqa: F401 - shared
                               MAX_CONCURRENCY)
 

@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.pack import functiondir, pipinstall
 from shim.pack.packer import ARCHES, pack, pack_layer, summary
 

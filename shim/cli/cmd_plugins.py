@@ -15,7 +15,7 @@ import sys
 import tempfile
 import zipfile
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 
 def configure(parser):

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.cli import cmd_invoke, options
 
 

@@ -5,7 +5,7 @@
 """
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 
 def configure(parser):

@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.local.result import one_line
 from shim.cli.cmd_invoke import add_function_arguments, stop_on_signals
 from shim.cli.options import function_config, open_task_root

@@ -11,7 +11,7 @@ setting (--env merges into its environment). A flag not given leaves it alone.
 """
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 MAX_CONCURRENCY = 64  # worker processes on this machine; Lambda's default is 16 per vCPU for Python
 

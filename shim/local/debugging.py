@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 NOTICE_VARIABLE = "_SHIM_BREAKPOINT_NOTICE"
 HOOK_MODULE = "_shim_breakpoint"

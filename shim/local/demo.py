@@ -34,7 +34,7 @@ def main(argv=None):
     parser.add_argument("--handler", default="handler.Handle", help="MODULE.FUNCTION (default: handler.Handle)")
     parser.add_argument("--event", help="the event as JSON text (default: a sample for the example handlers)")
     args = parser.parse_args(argv)
-    from shim import UsageError
+    from shim.pack.errors import UsageError
     try:
         return demo(args.function, args.handler, args.event)
     except (UsageError, ValueError, OSError) as exc:

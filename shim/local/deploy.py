@@ -22,7 +22,9 @@ import sys
 import tempfile
 from typing import Any, Dict, List, Optional
 
-from shim import UsageError, __version__
+from shim import __version__
+
+from shim.pack.errors import UsageError
 from shim.local import deploy_aws as aws
 from shim.local.project import FunctionConfig
 

@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 INSTALL_HINT = "shim deploy needs boto3: pip install 'lambda-shim[deploy]' (or pip install boto3)"
 ASSUME_HINT = ("the role %s cannot be assumed by Lambda: it must exist, in this account, and its trust policy must "

@@ -28,7 +28,7 @@ import sys
 import threading
 from urllib.parse import parse_qs, urlparse
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 API_PREFIX = "/2025-12-01/"           # every durable-execution route of the Lambda API
 ARN_HEADER = "X-Amz-Durable-Execution-Arn"

@@ -209,7 +209,7 @@ class RuntimeAPIServer:
         self._answered = {}          # request id -> Exchange, once answered
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()
         self._server = _Server((host, port), _make_handler(self))
         self._thread = None
 
@@ -231,7 +231,7 @@ class RuntimeAPIServer:
         return self
 
     def stop(self):
-        self._stopping.set()
+        self.stopping.set()
         if self._thread is not None:  # shutdown() waits for serve_forever, which never ran otherwise
             self._server.shutdown()
         self._server.server_close()
@@ -346,7 +346,7 @@ class RuntimeAPIServer:
 
     # -- the runtime's side (called from the HTTP handler threads) -------------------------
 
-    def _next(self, peer_open=None):
+    def take_next(self, peer_open=None):
         self.extensions.close()  # Lambda closes extension registration at the first /next
         with self._lock:
             if self.first_next_at is None:
@@ -357,7 +357,7 @@ class RuntimeAPIServer:
             self.poll_times.append(self.last_poll_at)
             self._polled.notify_all()
         self._ready.set()
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 pending = self._queue.get(timeout=0.1)
             except queue.Empty:
@@ -373,7 +373,7 @@ class RuntimeAPIServer:
             return pending
         return None
 
-    def _answer(self, request_id, kind, body, headers, record):
+    def take_answer(self, request_id, kind, body, headers, record):
         status, reply, pending = self._settle(request_id, kind, body, headers)
         record.status = status  # before the caller can see the result
         if pending is not None:
@@ -395,7 +395,7 @@ class RuntimeAPIServer:
             self._answered[request_id] = pending
         return 202, {"status": "OK"}, pending
 
-    def _claim_stream(self, request_id, record):
+    def claim_stream(self, request_id, record):
         """A streamed answer's head arrived: (None, the Exchange) if it may go on, else (status, reply)."""
         with self._lock:
             pending = self._pending.get(request_id)
@@ -410,7 +410,7 @@ class RuntimeAPIServer:
             self._answered[request_id] = pending
         return None, pending
 
-    def _init_failed(self, body, headers, record):
+    def take_init_error(self, body, headers, record):
         with self._lock:
             if self.init_error is not None:
                 record.status = 403
@@ -533,7 +533,7 @@ def _make_handler(api):
             headers = self._record(b"")
             if self.path == protocol.RESTORE_NEXT:
                 api.extensions.close()
-                fork = api.restores.next(api._stopping)
+                fork = api.restores.next(api.stopping)
                 if fork is None:
                     return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
                 return self._reply(200, None, {protocol.RESTORE_FORK: "1"} if fork else {}, raw=b"")
@@ -541,11 +541,11 @@ def _make_handler(api):
                 if not api.extensions.known(headers.get(protocol.EXTENSION_ID.lower())):
                     return self._reply(403, {"errorMessage": "Unknown extension identifier",
                                              "errorType": "Extension.InvalidExtensionIdentifier"})
-                api._stopping.wait()  # subscribed to no events: nothing ever comes
+                api.stopping.wait()  # subscribed to no events: nothing ever comes
                 return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
             if self.path != protocol.NEXT:
                 return self._reply(404, {"errorMessage": "Unknown path %s" % self.path, "errorType": "NotFound"})
-            pending = api._next(lambda: _peer_open(self.connection))
+            pending = api.take_next(lambda: _peer_open(self.connection))
             if pending is None:  # shutting down, or the runtime is gone
                 return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
             self._reply(200, None, pending.event_headers, raw=pending.event)
@@ -559,24 +559,24 @@ def _make_handler(api):
             headers = self._record(body)
             self.recorded.trailers = getattr(self, "trailers", {})
             if path == protocol.INIT_ERROR:
-                return self._reply(*api._init_failed(body, headers, self.recorded))
+                return self._reply(*api.take_init_error(body, headers, self.recorded))
             if path == protocol.RESTORE_ERROR:  # the restored environment is torn down: like a failed init
                 api.restores.failed(body, headers)
-                return self._reply(*api._init_failed(body, headers, self.recorded))
+                return self._reply(*api.take_init_error(body, headers, self.recorded))
             if path == protocol.EXTENSION_REGISTER:
                 status, reply, extra = api.extensions.register(headers.get(protocol.EXTENSION_NAME.lower()), body)
                 return self._reply(status, reply, extra)
             if path.startswith(PREFIX + "invocation/"):
                 request_id, _, action = path[len(PREFIX + "invocation/"):].partition("/")
                 if action in ("response", "error"):
-                    return self._reply(*api._answer(request_id, action, body, headers, self.recorded))
+                    return self._reply(*api.take_answer(request_id, action, body, headers, self.recorded))
             self._reply(404, {"errorMessage": "Unknown path %s" % path, "errorType": "NotFound"})
 
         def _stream(self, request_id):
             """A streamed response: claimed when its head arrives, each chunk handed on as it comes,
             answered (202) only once the terminating chunk and the trailers are in."""
             headers = self._record(b"")
-            refused, pending = api._claim_stream(request_id, self.recorded)
+            refused, pending = api.claim_stream(request_id, self.recorded)
             if refused is not None:
                 self.close_connection = True  # its body is still on the wire
                 return self._reply(*refused)

@@ -16,7 +16,7 @@ import io
 import json
 from typing import Dict, Iterable
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 PARAMETERS = "Parameters"   # SAM's key for what every function gets
 

@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 _VERSION = re.compile(r'^__version__\s*=\s*["\']([^"\']+)["\']', re.M)
 

@@ -24,7 +24,7 @@ import os
 import sys
 from typing import Any, Dict, List, Mapping, Optional
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 FILE = "pyproject.toml"
 TABLE = "lambda-shim"          # [tool.lambda-shim]

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.local import project
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

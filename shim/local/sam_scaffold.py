@@ -18,7 +18,7 @@ import os
 import re
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 TEMPLATE = '''\
 AWSTemplateFormatVersion: "2010-09-09"

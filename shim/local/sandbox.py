@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 BOTO3 = ("boto3",)  # what --with-boto3 adds, with its requirements (botocore, jmespath, s3transfer, ...)
 

@@ -17,7 +17,7 @@ run from the folder that holds it, which is where `shim new` was run.
 import os
 import re
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 HANDLER = '''\
 """@NAME@: a Lambda function. Its Handler setting is handler.Handle.

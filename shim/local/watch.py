@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.local.result import one_line
 
 STEP_MS = 50          # how long the folder must be quiet before a batch of changes is acted on

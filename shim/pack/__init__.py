@@ -8,6 +8,7 @@ It imports from the runtime only what it needs to check a handler name.
 
 `shim.pack.pack`, `.pack_layer`, `.summary`, `.extract` and `.PackResult` are the
 packer's, loaded on first use: importing one step (ziputil, say) does not load the rest.
+UsageError, the developer tools' one-line error, is in shim.pack.errors.
 """
 _API = ("pack", "pack_layer", "summary", "extract", "PackResult")
 

@@ -74,7 +74,7 @@ def _newest_first(paths):
 
 def find_interpreter(python_version, explicit=None):
     """A CPython of python_version to compile with: (path or None, [paths tried that did not fit])."""
-    from shim import UsageError
+    from shim.pack.errors import UsageError
 
     wanted = cache_tag(python_version)
     if explicit:

@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.pack import bytecode, objects
 
 

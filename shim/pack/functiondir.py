@@ -13,7 +13,7 @@ import errno
 import fnmatch
 import os
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 IGNORE_FILE = ".shimignore"
 

@@ -10,7 +10,7 @@
 import os
 import shutil
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.pack import pipinstall, uvinstall
 
 

@@ -22,7 +22,9 @@ import sys
 import tempfile
 import time
 
-from shim import UsageError, __version__
+from shim import __version__
+
+from shim.pack.errors import UsageError
 from shim.pack import bytecode, dependencies, durable_check, functiondir, objects, pipinstall, plugins, vendor, ziputil
 from shim.pack.compiling import compile_into
 from shim.pack.summary import (UNZIPPED_LIMIT, ZIPPED_LIMIT, _display, _left_out_text,  # noqa: F401 - its API

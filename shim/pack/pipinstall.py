@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.pack import requirements
 
 LAMBDA_GLIBC = "2.34"           # Amazon Linux 2023: provided.al2023 and python3.12+

@@ -19,7 +19,7 @@ import re
 import shutil
 import urllib.parse
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 _EDITABLE = re.compile(r"^(-e|--editable)(\s+|=|$)")
 _NESTED = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s+|=)(.+)$")

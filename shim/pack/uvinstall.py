@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.pack import pipinstall, requirements
 
 # The manylinux glibc versions uv's --python-platform can name (uv 0.8 and later).

@@ -10,7 +10,7 @@ import time
 import zipfile
 import zlib
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 
 ZIP_EPOCH = 315532800        # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 ZIP_LAST = 4354819198        # 2107-12-31T23:59:58Z, the latest

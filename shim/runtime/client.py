@@ -135,8 +135,9 @@ def _text(raw):
         return raw.decode("latin-1")
 
 
-def _clean(value):
-    # A header value must not carry CR/LF (an exception class name can).
+def header_value(value):
+    """value as a header value may be: printable ASCII, anything else (CR, LF: an exception class name can
+    carry them) as '?'."""
     return "".join(ch if " " <= ch <= "~" else "?" for ch in value)
 
 
@@ -292,7 +293,7 @@ class RuntimeAPI:
         path = protocol.response_path(request_id)
         extra = "Content-Type: %s\r\n" % content_type
         if invocation_id:
-            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, _clean(invocation_id))
+            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return self._post(path, body, extra, then_next)
 
     def fail(self, request_id, error_body, error_type, xray_cause=None, invocation_id=None, then_next=False):
@@ -355,6 +356,10 @@ class RuntimeAPI:
         self._next_sent = False
         self._buf = b""
 
+    def fileno(self):
+        """The descriptor of the connection to the Runtime API, or None while there is none."""
+        return self._sock.fileno() if self._sock is not None else None
+
     # -- a streamed answer (shim.runtime.stream frames the body) ---------------------------
 
     def stream_begin(self, path, extra_headers):
@@ -397,11 +402,11 @@ class RuntimeAPI:
 
     @staticmethod
     def _error_headers(error_type, xray_cause, invocation_id):
-        extra = "Content-Type: application/json\r\n%s: %s\r\n" % (protocol.ERROR_TYPE, _clean(error_type))
+        extra = "Content-Type: application/json\r\n%s: %s\r\n" % (protocol.ERROR_TYPE, header_value(error_type))
         if xray_cause:
-            extra += "%s: %s\r\n" % (protocol.XRAY_CAUSE, _clean(xray_cause))
+            extra += "%s: %s\r\n" % (protocol.XRAY_CAUSE, header_value(xray_cause))
         if invocation_id:
-            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, _clean(invocation_id))
+            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return extra
 
     def _post(self, path, body, extra_headers, then_next):

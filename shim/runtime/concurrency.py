@@ -212,8 +212,8 @@ class Pool:
 
     def _warn_about_sockets(self):
         own = extension.own_fds()
-        if self.api._sock is not None:
-            own.add(self.api._sock.fileno())
+        if self.api.fileno() is not None:
+            own.add(self.api.fileno())
         found = open_sockets(own)
         if found:
             logs.runtime_error(

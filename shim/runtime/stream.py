@@ -25,7 +25,7 @@ If the Runtime API closes the connection mid-stream, the generator is closed (it
 import json
 
 from shim.runtime import aio, errors, invoke, logs, protocol
-from shim.runtime.client import _clean
+from shim.runtime.client import header_value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ class _Writer:
             return answer
         logs.uncaught(answer.error, answer.exception)
         trailers = "0\r\n%s: %s\r\n%s: %s\r\n\r\n" % (
-            protocol.ERROR_TYPE, _clean(answer.error_type), protocol.ERROR_BODY, error_body(answer.error))
+            protocol.ERROR_TYPE, header_value(answer.error_type), protocol.ERROR_BODY, error_body(answer.error))
         return self._end(trailers.encode("ascii"))
 
     def disconnected(self, exc):
@@ -279,7 +279,7 @@ class _Writer:
         extra = "Content-Type: %s\r\n%s: %s\r\nTrailer: %s, %s\r\n" % (
             content_type, protocol.RESPONSE_MODE, protocol.STREAMING, protocol.ERROR_TYPE, protocol.ERROR_BODY)
         if self.invocation_id:
-            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, _clean(self.invocation_id))
+            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(self.invocation_id))
         try:
             self.sock = self.api.stream_begin(protocol.response_path(self.request_id), extra)
         except OSError as exc:

@@ -6,7 +6,8 @@ while a function is being created or updated), with a fake clock.
 """
 import pytest
 
-from shim import UsageError, cli
+from shim import cli
+from shim.pack.errors import UsageError
 from shim.local import deploy_aws, sam_scaffold
 
 

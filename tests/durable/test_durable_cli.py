@@ -46,7 +46,7 @@ def test_invoke_durable_bad_event_is_a_usage_error():
 
 
 def test_durable_needs_3_11_and_says_so(monkeypatch):
-    from shim import UsageError
+    from shim.pack.errors import UsageError
     from shim.local import durable_service
     monkeypatch.setattr(sys, "version_info", (3, 10, 4, "final", 0))
     with pytest.raises(UsageError, match="Python 3.11 or later"):

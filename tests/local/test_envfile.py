@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.local import envfile
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.local import project
 
 PYPROJECT = """\

@@ -127,11 +127,19 @@ def test_invoke_watch_runs_again_after_each_edit(tmp_path):
             time.sleep(0.02)
         assert sum(text in line for line in lines) >= count, "".join(err)
 
+    def wait_for_results(count):   # stdout has its own reader: its line may come after stderr's
+        deadline = time.monotonic() + 30
+        while len(out) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(out) >= count, "".join(err)
+
     try:
         wait_for(err, "for changes (Ctrl-C stops)")
+        wait_for_results(1)
         assert json.loads(out[0])["version"] == "v1"
         edit(function / "handler.py", handler("v2"))
         wait_for(err, "for changes (Ctrl-C stops)", 2)
+        wait_for_results(2)
         assert json.loads(out[1])["version"] == "v2"
         assert sum("Init Duration" in line for line in err) == 2  # each run a cold start
         assert any("changed: handler.py; invoking again" in line for line in err)

@@ -356,7 +356,7 @@ def test_a_resolver_conflict_is_one_line(fp, function, tmp_path):
                 "  ╰─▶ Because a==1 depends on b==2 and you require b==1, we can conclude that your requirements are "
                 "unsatisfiable."]
     fp.register([fp.any(min=1, max=1), "pip", "install", fp.any()], returncode=1, stdout=conflict)
-    from shim import UsageError
+    from shim.pack.errors import UsageError
     with pytest.raises(UsageError) as caught:
         dependencies.open_site(str(function / "requirements.txt"), str(function), str(tmp_path / "s"), "3.11",
                                "x86_64", "2.34", lambda line: None)

@@ -13,7 +13,7 @@ from shim import cli
 from shim.pack import pipinstall
 from shim.pack import vendor
 from shim.pack import ziputil
-from shim import UsageError
+from shim.pack.errors import UsageError
 from shim.pack.packer import extract, pack, summary
 from support import network_reachable, snapshot
 

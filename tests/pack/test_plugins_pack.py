@@ -6,7 +6,8 @@ import zipfile
 
 import pytest
 
-from shim import UsageError, cli
+from shim import cli
+from shim.pack.errors import UsageError
 from shim.pack import plugins as discovery
 from shim.pack.packer import extract, pack, summary
 from shim.runtime import errors, plugins

@@ -113,7 +113,7 @@ def test_a_post_whose_bytes_were_written_is_never_sent_twice(faulty):
                 body = self._body()
                 headers = self._record(body)
                 request_id, _, action = self.path[len(prefix):].partition("/")
-                taken.append(api._answer(request_id, action, body, headers, self.recorded))
+                taken.append(api.take_answer(request_id, action, body, headers, self.recorded))
                 reset(self.connection)
                 self.close_connection = True
         return ResetAfterPost
