@@ -13,7 +13,7 @@ import uuid
 from http.server import ThreadingHTTPServer
 
 from shim.local import function_url, relay
-from shim.local.emulator import KeepAliveHandler
+from shim.local.runtime_api_http import KeepAliveHandler
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 # InvokeWithResponseStream: the answer in the binary event-stream format (shim.local.relay).
