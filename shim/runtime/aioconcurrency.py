@@ -24,10 +24,10 @@ by SIGTERM"), then the shutdown callbacks run and the process exits.
 """
 import sys
 
-from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, panic, shutdown
+from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, signals, shutdown
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.context import LambdaContext
-from shim.runtime.panic import TERMINATING, FatalSignal
+from shim.runtime.signals import TERMINATING, FatalSignal
 
 
 def _require_async(handler):
@@ -75,10 +75,10 @@ class Server:
         # A signal that lands just before the loop's select(), or in a thread of the function's
         # (run_in_executor's), would wake it only at its next event: the wake-up pipe does.
         wakeup = guard.wakeup_fd()
-        self.loop.add_reader(wakeup, panic.drain, wakeup)
+        self.loop.add_reader(wakeup, signals.drain, wakeup)
         for index in range(self.count):
             poller = self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True)
-            panic.start_thread(poller.start)  # signals go to the main thread, which runs the loop
+            signals.start_thread(poller.start)  # signals go to the main thread, which runs the loop
         self.loop.run_forever()
         if self.failure is not None:
             logs.runtime_error("Runtime API failure, exiting: %s" % self.failure)

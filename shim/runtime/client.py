@@ -16,7 +16,7 @@ from itertools import repeat
 
 from shim import __version__
 from shim.runtime import protocol
-from shim.runtime.panic import drain
+from shim.runtime.signals import drain
 from shim.runtime.protocol import NEXT
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % (__version__, *sys.version_info[:3])
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
@@ -340,7 +340,7 @@ class RuntimeAPI:
             self.notice(message)
 
     def wake_on(self, fd, on_wake=None):
-        """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.panic's wake-up pipe)
+        """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.signals's wake-up pipe)
         instead of in recv(): a signal that arrives just before the wait, or in another thread, then
         ends the wait too, and its handler runs at once; then on_wake() (which may raise, to stop
         waiting) unless the reply is there. For the main thread's connection only."""

@@ -39,7 +39,7 @@ import sys
 
 from shim.runtime import crash, errors, extension, lifeline, logs, shutdown, workers
 from shim.runtime.client import RuntimeAPI
-from shim.runtime.panic import FatalSignal
+from shim.runtime.signals import FatalSignal
 
 LIMIT = 1024
 SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
@@ -192,7 +192,7 @@ class Pool:
             logs.runtime_error("All %d workers have exited; the runtime exits" % self.count)
         self.recorder.end()  # every worker was answered for: nothing left for the bootstrap
         shutdown.flush()
-        from shim.runtime.panic import FatalSignal
+        from shim.runtime.signals import FatalSignal
         os._exit(1 if stopping is None else FatalSignal(stopping).status)
 
     def _own_output(self):

@@ -19,7 +19,7 @@ request at init, a parked thread and one connection.
 """
 import _thread
 
-from shim.runtime import logs, panic, protocol, shutdown
+from shim.runtime import logs, signals, protocol, shutdown
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 
 NAME = "lambda-shim"
@@ -64,7 +64,7 @@ def register(address, name=NAME):
         return None
     identifier = (headers.get(protocol.EXTENSION_ID.lower().encode()) or b"").decode("latin-1")
     _parked = RuntimeAPI(address, pipeline=False)
-    panic.start_thread(_thread.start_new_thread, _park, (_parked, identifier))
+    signals.start_thread(_thread.start_new_thread, _park, (_parked, identifier))
     return identifier
 
 

@@ -35,7 +35,7 @@ def failure(exc, request_id):
 def call(handler, invocation, guard):
     """What the handler returns for this event (or raises): the trace id exported, the context and the
     event made, and control handed to the function; a terminating signal deferred while the event was
-    read interrupts it as it starts (shim.runtime.panic). A streaming handler returns its generator."""
+    read interrupts it as it starts (shim.runtime.signals). A streaming handler returns its generator."""
     export_trace_id(invocation.trace_id)
     context = LambdaContext(invocation)
     event = marshal.decode_event(invocation.body, invocation.content_type)

@@ -27,7 +27,7 @@ import _signal
 import _thread
 import os
 
-from shim.runtime import panic
+from shim.runtime import signals
 
 
 _held = None  # (poller on the launcher's pidfd, its pid, the fd), until watch() starts the thread
@@ -59,7 +59,7 @@ def watch():
     (poller, launcher, _), _held = _held, None
     if os.getppid() != launcher:
         _die()  # it went during the init: not one /next for an orphan
-    panic.start_thread(_thread.start_new_thread, _watch, (poller,))
+    signals.start_thread(_thread.start_new_thread, _watch, (poller,))
 
 
 def watch_parent():
@@ -70,7 +70,7 @@ def watch_parent():
         _held = None
     fd = _pidfd(os.getppid())
     if fd is not None:
-        panic.start_thread(_thread.start_new_thread, _watch, (_poller(fd),))
+        signals.start_thread(_thread.start_new_thread, _watch, (_poller(fd),))
 
 
 def _pidfd(pid):

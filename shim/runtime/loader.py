@@ -8,7 +8,7 @@ import os
 import sys
 
 from shim.runtime import errors
-from shim.runtime.panic import FatalSignal
+from shim.runtime.signals import FatalSignal
 
 
 def python_path(task_root):

@@ -14,7 +14,7 @@ from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE
 from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
                           shutdown, snapshot_restore, watchdog)
 from shim.runtime.client import AnswerUnconfirmed, RuntimeAPI, RuntimeAPIError
-from shim.runtime.panic import FatalSignal, Guard
+from shim.runtime.signals import FatalSignal, Guard
 
 _STARTED = time.monotonic()  # the runtime's start (this module is what the launcher imports): plugins see it
 RUNTIME = Guard.RUNTIME

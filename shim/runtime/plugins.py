@@ -14,7 +14,7 @@ import os
 import sys
 
 from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE, aio, errors
-from shim.runtime.panic import FatalSignal
+from shim.runtime.signals import FatalSignal
 
 GROUP = "lambda_shim.plugins"
 MANIFEST = PLUGIN_MANIFEST                   # at the root of the zip, i.e. the task root

@@ -38,7 +38,7 @@ import sys
 
 from shim.runtime import context, crash, errors, lifeline, logs, protocol, snapshot_restore
 from shim.runtime.client import RuntimeAPIError
-from shim.runtime.panic import FatalSignal
+from shim.runtime.signals import FatalSignal
 
 INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 SNAP_START = "snap-start"

@@ -10,14 +10,14 @@ Cost: one long-lived thread, started at init, that the invoke loop arms by writi
 Invocation into `armed` and disarms by writing None: two attribute stores per invoke,
 no syscall, no allocation. The watcher polls (POLL_S) for a new invoke, then sleeps
 until its warning time; if the invoke is still the armed one then, it warns, once.
-Not SIGALRM: that signal belongs to the handler (see shim.runtime.panic), and arming a
+Not SIGALRM: that signal belongs to the handler (see shim.runtime.signals), and arming a
 timer costs two syscalls per invoke.
 """
 import _thread
 import sys
 import time
 
-from shim.runtime import errors, logs, panic
+from shim.runtime import errors, logs, signals
 
 ENV = "SHIM_TIMEOUT_WARNING_MS"
 SHARE = 0.1          # of the time an invoke has: enough to capture a stack, late enough to mean it
@@ -37,7 +37,7 @@ class Watchdog:
 
     def start(self):
         self.running = True
-        panic.start_thread(_thread.start_new_thread, self._watch, ())
+        signals.start_thread(_thread.start_new_thread, self._watch, ())
         return self
 
     def _watch(self):

@@ -12,7 +12,7 @@ is killed and its request answered, so nothing is left behind and every request
 gets its answer before Lambda's own SIGKILL.
 
 The supervisor waits for its children in a poll of the signal wake-up pipe (see
-shim.runtime.panic.Guard.wakeup_fd), with SIGCHLD given a Python handler so that a
+shim.runtime.signals.Guard.wakeup_fd), with SIGCHLD given a Python handler so that a
 child's exit writes to it too, rather than in a blocking waitpid(): a signal that
 landed just before waitpid() began would be forwarded only when some child exited.
 
@@ -23,7 +23,7 @@ import _signal
 import os
 import sys
 
-from shim.runtime import crash, lifeline, logs, panic
+from shim.runtime import crash, lifeline, logs, signals
 
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1, _signal.SIGUSR2)
 TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
@@ -144,7 +144,7 @@ class Supervisor:
             if pid == 0:
                 if not waits:
                     return None
-                panic.await_signal(self.wakeup_fd)  # a child's exit, or a signal to forward
+                signals.await_signal(self.wakeup_fd)  # a child's exit, or a signal to forward
                 continue
             child = self.children.pop(pid, None)
             if child is None:

@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from shim.runtime import errors, invoke
-from shim.runtime.panic import FatalSignal, Guard
+from shim.runtime.signals import FatalSignal, Guard
 
 TRACE = "_X_AMZN_TRACE_ID"
 pytestmark = pytest.mark.usefixtures("trace_env")

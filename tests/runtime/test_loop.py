@@ -12,7 +12,7 @@ from shim.local.emulator import RuntimeAPIServer
 from shim.runtime import errors, invoke, logs, main, protocol
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.crash import NoRecorder
-from shim.runtime.panic import RECOVERABLE, TERMINATING, FatalSignal, Guard
+from shim.runtime.signals import RECOVERABLE, TERMINATING, FatalSignal, Guard
 
 pytestmark = pytest.mark.usefixtures("trace_env", "socket_timeout")
 PIPELINE = pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "not-pipelined"])

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from shim.runtime import errors, invoke, loader
-from shim.runtime.panic import Guard
+from shim.runtime.signals import Guard
 
 pytestmark = pytest.mark.usefixtures("trace_env")
 
