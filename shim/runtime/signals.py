@@ -8,8 +8,8 @@ and acted on at once while idle on /next. Terminating signals (TERM, INT, HUP)
 stop the runtime after the request is answered; the others are recoverable.
 A terminating signal deferred before the handler started (while the event was
 read) is raised as the handler starts: the request is answered with the
-signal's error, not run to completion after Lambda asked us to stop. The loop
-is never IDLE: it waits for events in RUNTIME, and the wait wakes through the
+signal's error, not run to completion after Lambda asked us to stop. Only the
+init is INIT (a signal raises at once); the loop waits for events in RUNTIME, and the wait wakes through the
 signal wake-up pipe to act on what was deferred (see wakeup_fd), so a signal
 never strikes between the event's arrival and its handling, where the request
 would be taken from /next and never answered.
@@ -56,10 +56,12 @@ class FatalSignal(BaseException):
 class Guard:
     """Where the runtime is, so a signal can be raised, deferred or obeyed."""
 
-    IDLE, RUNTIME, HANDLER = 0, 1, 2
+    # INIT: the init (a signal raises at once); RUNTIME: the runtime's own work, the wait for an event
+    # included (deferred); HANDLER: the user's code (raised into it, and remembered).
+    INIT, RUNTIME, HANDLER = 0, 1, 2
 
     def __init__(self):
-        self.where = self.IDLE
+        self.where = self.INIT
         self.pending = None  # a signal that arrived while the runtime was busy
         self.exit_status = None  # of the pending signal, when a user's handler decided it
         self.notify = None  # called when a signal is deferred (the async mode's event loop)
@@ -100,7 +102,7 @@ class Guard:
         return self._wakeup[1]
 
     def _on_signal(self, signum, frame, exit_status=None):
-        if self.where != self.IDLE:
+        if self.where != self.INIT:
             self.pending = signum  # so a terminating signal still stops us once the request is answered
             self.exit_status = exit_status
             if self.notify is not None:
