@@ -75,7 +75,7 @@ def test_zip_ships_exactly_the_runtime_part_and_its_dependency_closure(packed):
         "shim/runtime/" + f for f in os.listdir(runtime_dir) if f.endswith(".py")}
     assert shipped == expected
     for module in ("main", "client", "loader", "invoke", "context", "marshal", "errors", "logs", "logbridge",
-                   "panic", "crash", "aio"):
+                   "signals", "crash", "aio"):
         assert "shim/runtime/%s.py" % module in shipped
     assert not [n for n in names if n.startswith(("shim/pack/", "shim/local/", "shim/cli/", "importlib_metadata",
                                                   "zipp"))]
