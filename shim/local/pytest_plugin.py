@@ -112,6 +112,28 @@ class _Factory:
         self.sessions = []
 
 
+class _DurableFactory(_Factory):
+    """durable_execution: DurableFunctions (shim.local.durable_runner), found and set up as lambda_function's."""
+
+    def __call__(self, path=None, handler=None, *, zip=None, pack=False, timeout=None, memory=None, env=None,
+                 skip_time=True, runtime_packages=()):
+        from shim.local.durable_runner import DurableFunction
+        from shim.local.taskroot import prepare_config
+        if path is None and zip is None:
+            raise ValueError("durable_execution needs a function directory or zip=PATH")
+        config = self._config(path).with_overrides(handler=handler, timeout=timeout, memory=memory)
+        task_root = prepare_config(config, self._resolve(zip), pack=pack)
+        try:
+            fn = DurableFunction(task_root, config.handler, config=config, env=env, skip_time=skip_time,
+                                 runtime_packages=runtime_packages)
+        except BaseException:
+            task_root.remove()
+            raise
+        fn.function.observers.append(_record)
+        self.started.append((fn, task_root))
+        return fn
+
+
 @pytest.fixture
 def lambda_function(request):
     """A factory: lambda_function(name_or_path, handler=..., zip=..., pack=..., timeout=..., memory=..., env=...,
@@ -137,8 +159,7 @@ def durable_execution(request):
     zip=..., pack=..., timeout=..., env=..., skip_time=True) returns a shim.local.durable_runner.DurableFunction;
     its .run(event) runs an execution to its end through the real bootstrap and returns its result (.status,
     .result, .error, .operations, .invocations). Needs Python >= 3.11 and lambda-shim[durable]."""
-    from shim.local.durable_runner import Factory
-    factory = Factory(request.config.rootpath, _record)
+    factory = _DurableFactory(request.config.rootpath)
     yield factory
     factory.close()
 

@@ -28,8 +28,8 @@ _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
 # differently (leading or trailing whitespace, a BOM, errors and their messages) goes the stdlib way,
 # so results and errors stay the stdlib's.
 _scan = jsonc.scanner()
-_C_ENCODER = jsonc.encoder(ensure_ascii=_ENSURE_ASCII) is not None
-_encode_c = None  # made by _c_encoder() (at import, below), dropped after any failure (its markers may be stale)
+_encode_c = jsonc.encoder(ensure_ascii=_ENSURE_ASCII)  # made now, not in the first invoke; remade by _c_encoder()
+_C_ENCODER = _encode_c is not None                     # after a failure drops it (its markers may be stale)
 _decimal_mark = None  # a per-process random token, made the first time a Decimal is seen
 _orjson = None        # the module, once choose_encoder() picked it
 _ORJSON_OPTIONS = 0
@@ -170,7 +170,3 @@ def _encode_with_decimals(value):
 
     placeholder = re.compile('"%s(\\d+)"' % re.escape(_decimal_mark))
     return placeholder.sub(lambda m: digits[int(m.group(1))], text)
-
-
-if _C_ENCODER:
-    _c_encoder()  # now, not in the first invoke
