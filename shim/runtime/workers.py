@@ -23,7 +23,7 @@ import _signal
 import os
 import sys
 
-from shim.runtime import crash, lifeline, logs, signals
+from shim.runtime import crash, lifeline, logs, shutdown, signals
 
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1, _signal.SIGUSR2)
 TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
@@ -76,11 +76,15 @@ class Supervisor:
             if self._saved is not None:  # the function's handlers, not our forwarding ones
                 for signum, handler in self._saved.items():
                     _signal.signal(signum, handler)
-            # Unblocked whatever the caller had blocked around the fork: the child takes its signals.
-            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, FORWARDED)
             lifeline.watch_parent()
             recorder = crash.Recorder(base) if base else crash.NoRecorder()
-            run(recorder)
+            try:
+                # Unblocked what the caller had blocked around the fork: the child takes its signals. One
+                # forwarded since the fork runs its handler here, before run() can take it.
+                _signal.pthread_sigmask(_signal.SIG_UNBLOCK, FORWARDED)
+                run(recorder)
+            except signals.FatalSignal as sig:  # a stop before the child was ready for one, not a failure
+                shutdown.stop_in_init(sig, recorder)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1

@@ -41,6 +41,14 @@ if os.environ.get("SIGTERM_WHEN"):  # a thread of the function's takes SIGTERM o
         signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
     threading.Thread(target=_sigterm_when, daemon=True).start()
 
+if os.environ.get("SIGTERM_AT_FORK"):  # each worker has a SIGTERM forwarded to it before it can take one
+    import signal
+
+    def _at_fork():
+        os.kill(os.getppid(), signal.SIGTERM)  # blocked there until every worker exists
+        time.sleep(0.3)  # still blocked here: the supervisor forwards it meanwhile
+    os.register_at_fork(after_in_child=_at_fork)
+
 def Handle(event, context):
     started = time.time()
     log.warning("marker %s", event.get("marker"))
@@ -224,6 +232,17 @@ def test_a_sigterm_taken_by_a_thread_of_the_supervisor_still_stops_every_worker(
     trigger.touch()
     assert env.process.wait(10) == 0
     assert len([line for line in _lines(env.record) if line.startswith("callback")]) == 2
+
+
+def test_a_sigterm_forwarded_before_a_worker_takes_signals_stops_it_cleanly(start, function, tmp_path):
+    """A worker takes the signals forwarded to it as it unblocks them, before its first line: it stops as in an
+    init (its callbacks, a clean exit) rather than failing with a traceback."""
+    record = tmp_path / "record"
+    env = start(function, ready=False, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_FORK_AFTER_INIT": "1",
+                                            "CALLBACKS": "1", "SIGTERM_AT_FORK": "1", "RECORD": str(record)})
+    assert env.process.wait(10) == 0, env.output()
+    assert "Traceback" not in env.output()
+    assert len([line for line in _lines(record) if line.startswith("callback")]) == 2
 
 
 def test_a_sigterm_taken_by_an_executor_thread_stops_the_idle_async_mode(run):
