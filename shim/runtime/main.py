@@ -3,7 +3,7 @@
 One invoke at a time, as Lambda runs most functions, unless the environment says otherwise:
 - AWS_LAMBDA_MAX_CONCURRENCY=N (Lambda Managed Instances): N at once (shim.runtime.concurrency);
 - AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: the SnapStart hooks around the snapshot between
-  init and the loop (shim.runtime.snapstart).
+  init and the loop (shim.runtime.checkpoint).
 A terminating signal ends in shim.runtime.shutdown (callbacks, flush, exit).
 """
 import os
@@ -12,7 +12,7 @@ import time
 
 from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE
 from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
-                          shutdown, snapshot_restore, watchdog)
+                          shutdown, snapshot_hooks, watchdog)
 from shim.runtime.client import AnswerUnconfirmed, RuntimeAPI, RuntimeAPIError
 from shim.runtime.signals import FatalSignal, Guard
 
@@ -28,7 +28,7 @@ def main(argv=None):
     lifeline.hold(environ)  # before the recorder takes _SHIM_CRASH_FILE out of the environment
     recorder = crash.recorder_from_environment(environ)
     logbridge.install(logs.setup())
-    snapshot_restore.install()
+    snapshot_hooks.install()
     try:
         api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0",
                          notice=logs.runtime_warning)
@@ -57,8 +57,8 @@ def main(argv=None):
             serve(api, handler, guard, recorder)
 
         if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
-            from shim.runtime import snapstart
-            snapstart.checkpoint(api, recorder, guard, serve_from_here)
+            from shim.runtime import checkpoint
+            checkpoint.checkpoint(api, recorder, guard, serve_from_here)
         else:
             serve_from_here(recorder)
     except FatalSignal as sig:  # during init, or the SnapStart hooks

@@ -1,4 +1,4 @@
-"""`snapshot_restore_py` for a zip that does not ship it: the SnapStart hook registry.
+"""The SnapStart hook registry: `snapshot_restore_py`, or this module standing in for it when the zip has none.
 
 Lambda's managed Python runtimes preinstall AWS's snapshot-restore-py package,
 whose two decorators are the documented way to register SnapStart hooks:
@@ -12,7 +12,7 @@ module, which has the package's whole API (1.0.0) with the same behaviour:
 register_X(func, *args, **kwargs) appends (func, args, kwargs) and returns func, so
 it works as a bare decorator; get_X() returns the live list. A real copy, in the
 zip through requirements.txt or on a managed runtime, wins, and its registry is
-the one the runtime runs (shim.runtime.snapstart imports whichever is found).
+the one the runtime runs (shim.runtime.checkpoint imports whichever is found).
 """
 import sys
 

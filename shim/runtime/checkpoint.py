@@ -1,4 +1,4 @@
-"""SnapStart: runtime hooks around the snapshot, when AWS_LAMBDA_INITIALIZATION_TYPE=snap-start.
+"""The SnapStart checkpoint: runtime hooks around the snapshot, when AWS_LAMBDA_INITIALIZATION_TYPE=snap-start.
 
 After init, as the official client does (awslambdaric's bootstrap.on_init_complete):
 
@@ -13,7 +13,7 @@ Runtime.BeforeSnapshotError (POST /init/error; exit status 64); a hook that rais
 in 3 is posted to /runtime/restore/error as Runtime.AfterRestoreError (exit status 65).
 The error body is the official client's: errorType is the exception's class name.
 
-Hooks come from snapshot_restore_py (a real copy, or shim.runtime.snapshot_restore
+Hooks come from snapshot_restore_py (a real copy, or shim.runtime.snapshot_hooks
 standing in for it) and from shim.register_before_snapshot / register_after_restore,
 which register into the same list, so their relative order is kept.
 
@@ -36,7 +36,7 @@ memory, as on Lambda. Lambda never sends that header.
 import os
 import sys
 
-from shim.runtime import context, crash, errors, lifeline, logs, protocol, snapshot_restore
+from shim.runtime import context, crash, errors, lifeline, logs, protocol, snapshot_hooks
 from shim.runtime.client import RuntimeAPIError
 from shim.runtime.signals import FatalSignal
 
@@ -53,12 +53,12 @@ def enabled(environ=os.environ):
 
 def register_before_snapshot(func, *args, **kwargs):
     """Run func(*args, **kwargs) before the snapshot (as snapshot_restore_py's, into its registry)."""
-    return snapshot_restore.registry().register_before_snapshot(func, *args, **kwargs)
+    return snapshot_hooks.registry().register_before_snapshot(func, *args, **kwargs)
 
 
 def register_after_restore(func, *args, **kwargs):
     """Run func(*args, **kwargs) after each restore (as snapshot_restore_py's, into its registry)."""
-    return snapshot_restore.registry().register_after_restore(func, *args, **kwargs)
+    return snapshot_hooks.registry().register_after_restore(func, *args, **kwargs)
 
 
 def run_before_snapshot(hooks):
@@ -77,7 +77,7 @@ def checkpoint(api, recorder, guard, serve):
     """Hooks around the snapshot, then serve(recorder), in the restored process. Does not return."""
     from shim.runtime import extension
 
-    hooks = snapshot_restore.registry()
+    hooks = snapshot_hooks.registry()
     recorder.begin(crash.INIT, None)  # a native crash in a hook is an init error
     try:
         run_before_snapshot(hooks)
