@@ -6,7 +6,7 @@ After init, as the official client does (awslambdaric's bootstrap.on_init_comple
 2. GET /runtime/restore/next, which returns once Lambda has restored the snapshot
    into a new execution environment (possibly much later, possibly many times);
 3. after-restore hooks, in registration order;
-4. then the invoke loop, as after any init.
+4. then the invoke loop (Runtime.serve), as after any init.
 
 A hook that raises in 1, or a failed restore/next, is an init error of type
 Runtime.BeforeSnapshotError (POST /init/error; exit status 64); a hook that raises
@@ -33,6 +33,8 @@ at the snapshot point itself, supervising it; when the child is gone, it waits
 on restore/next for the next restore. Every restore so starts from the same
 memory, as on Lambda. Lambda never sends that header.
 """
+from __future__ import annotations
+
 import os
 import sys
 
@@ -40,43 +42,36 @@ from shim.runtime import context, crash, errors, lifeline, logs, protocol, snaps
 from shim.runtime.client import RuntimeAPIError
 from shim.runtime.signals import FatalSignal
 
-INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
-SNAP_START = "snap-start"
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Callable, NoReturn
+
+    from shim.runtime.client import RuntimeAPI
+    from shim.runtime.main import Recorder, Runtime
+
 BEFORE_SNAPSHOT_EXIT = 64
 AFTER_RESTORE_EXIT = 65
 _FORK = protocol.RESTORE_FORK.lower().encode()
 
 
-def enabled(environ=os.environ):
-    return environ.get(INITIALIZATION_TYPE) == SNAP_START
-
-
-def register_before_snapshot(func, *args, **kwargs):
-    """Run func(*args, **kwargs) before the snapshot (as snapshot_restore_py's, into its registry)."""
-    return snapshot_hooks.registry().register_before_snapshot(func, *args, **kwargs)
-
-
-def register_after_restore(func, *args, **kwargs):
-    """Run func(*args, **kwargs) after each restore (as snapshot_restore_py's, into its registry)."""
-    return snapshot_hooks.registry().register_after_restore(func, *args, **kwargs)
-
-
-def run_before_snapshot(hooks):
+def run_before_snapshot(hooks: ModuleType) -> None:
     registry = hooks.get_before_snapshot()
     while registry:
         func, args, kwargs = registry.pop()
         func(*args, **kwargs)
 
 
-def run_after_restore(hooks):
+def run_after_restore(hooks: ModuleType) -> None:
     for func, args, kwargs in hooks.get_after_restore():
         func(*args, **kwargs)
 
 
-def checkpoint(api, recorder, guard, serve):
-    """Hooks around the snapshot, then serve(recorder), in the restored process. Does not return."""
+def run(runtime: Runtime) -> None:
+    """After init: the hooks around the snapshot, then runtime.serve() in the restored process. Does not return."""
     from shim.runtime import extension
 
+    api, recorder, guard = runtime.api, runtime.recorder, runtime.guard
     hooks = snapshot_hooks.registry()
     recorder.begin(crash.INIT, None)  # a native crash in a hook is an init error
     try:
@@ -94,36 +89,38 @@ def checkpoint(api, recorder, guard, serve):
     api.close()
     recorder.end()
     if headers.get(_FORK):
-        _restore_in_children(api, recorder, guard, hooks, serve)
+        _restore_in_children(runtime, hooks)
     else:
-        _restored(api, hooks, recorder, serve)
+        _restored(runtime, hooks)
 
 
-def _restored(api, hooks, recorder, serve):
+def _restored(runtime: Runtime, hooks: ModuleType) -> None:
+    recorder = runtime.recorder
     recorder.begin(crash.RESTORE, None)  # a native crash now goes to /restore/error
-    refresh(api)
+    refresh(runtime.api)
     try:
         run_after_restore(hooks)
     except BaseException as exc:  # noqa: BLE001
-        _fail(exc, errors.AFTER_RESTORE_ERROR, api.restore_error, recorder, AFTER_RESTORE_EXIT,
+        _fail(exc, errors.AFTER_RESTORE_ERROR, runtime.api.restore_error, recorder, AFTER_RESTORE_EXIT,
               "An after-restore hook")
     recorder.end()
-    serve(recorder)
+    runtime.serve()
 
 
-def refresh(api):
+def refresh(api: RuntimeAPI) -> None:
     """What the runtime holds from before the snapshot that must differ in each restored environment."""
     random = sys.modules.get("random")
     if random is not None:
         random.seed()  # from os.urandom
     tempfile = sys.modules.get("tempfile")
     if tempfile is not None:
-        tempfile._name_sequence = None  # rebuilt, reseeded, on next use
+        tempfile._name_sequence = None  # type: ignore[attr-defined]  # rebuilt, reseeded, on next use
     context.forget_settings()
     api.close()
 
 
-def _fail(exc, error_type, post, recorder, status, culprit):
+def _fail(exc: BaseException, error_type: str, post: Callable[[bytes, str], object], recorder: Recorder, status: int,
+          culprit: str) -> NoReturn:
     error, _ = errors.from_exception(exc, culprit=culprit)
     logs.uncaught(error, exc)
     try:
@@ -134,18 +131,24 @@ def _fail(exc, error_type, post, recorder, status, culprit):
     sys.exit(status)
 
 
-def _restore_in_children(api, recorder, guard, hooks, serve):
+def _restore_in_children(runtime: Runtime, hooks: ModuleType) -> None:
     """Locally: stay at the snapshot point; restore into a forked child, again and again. Never returns
     here (only the children go on, into serve)."""
     from shim.runtime import shutdown, workers
 
+    api, recorder = runtime.api, runtime.recorder
     recorder.supervise()
-    supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, guard.wakeup_fd())
+    supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, runtime.guard.wakeup_fd())
     supervisor.take_signals()
+
+    def restored(child_recorder: Recorder) -> None:
+        runtime.in_child(child_recorder)  # the same connection object: closed, it reconnects in the child
+        _restored(runtime, hooks)
+
     restores = 0
     while True:
         restores += 1
-        supervisor.spawn("restore%d" % restores, lambda child_recorder: _restored(api, hooks, child_recorder, serve))
+        supervisor.spawn("restore%d" % restores, restored)
         while supervisor.children:
             supervisor.reap()
         if supervisor.stopping is None:
