@@ -22,8 +22,6 @@ Signals never interrupt a task here: the Guard only records them and wakes the l
 On SIGTERM every task in flight is cancelled and answered ("Handler was interrupted
 by SIGTERM"), then the shutdown callbacks run and the process exits.
 """
-from __future__ import annotations
-
 import sys
 
 from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, signals, shutdown
@@ -41,7 +39,7 @@ if TYPE_CHECKING:
     from shim.runtime.main import Handler, Runtime
 
 
-def _require_async(handler: Handler) -> Handler:
+def _require_async(handler: "Handler") -> "Handler":
     if not aio.is_async(handler):
         raise errors.Fault(errors.INVALID_CONFIGURATION,
                            "SHIM_ASYNC_CONCURRENCY=1 serves `async def` handlers only, and %s is not one; unset it "
@@ -50,7 +48,7 @@ def _require_async(handler: Handler) -> Handler:
     return handler
 
 
-def run(runtime: Runtime, count: int) -> None:
+def run(runtime: "Runtime", count: "int") -> "None":
     """The init (an async handler only), then N polls at once on the one event loop, until stopped."""
     runtime.init(adapt=_require_async)
     runtime.guard.adopt()
@@ -62,7 +60,7 @@ def run(runtime: Runtime, count: int) -> None:
 class TaskLoop:
     """The event loop that runs each event as a task, fed by N poller threads, each with its own connection."""
 
-    def __init__(self, runtime: Runtime, count: int) -> None:
+    def __init__(self, runtime: "Runtime", count: "int") -> "None":
         import asyncio
         import threading
 
@@ -72,17 +70,17 @@ class TaskLoop:
         assert runtime.handler is not None, "init() comes first"
         self.handler = runtime.handler
         self.count = count
-        self.in_flight: Dict[str, Optional[str]] = {}
+        self.in_flight: "Dict[str, Optional[str]]" = {}
         self.loop = aio.event_loop()  # the environment's one loop (made at init when the handler is async)
-        self.tasks: Set[asyncio.Task[Any]] = set()  # tasks in flight (the loop's thread only)
+        self.tasks: "Set[asyncio.Task[Any]]" = set()  # tasks in flight (the loop's thread only)
         self.active = 0               # events taken and not yet answered (any thread)
         self.lock = threading.Condition()
         self.threading = threading
-        self.stopping: FatalSignal | None = None  # the FatalSignal we stop on
-        self.failure: BaseException | None = None  # a Runtime API failure that ends the runtime
+        self.stopping: "FatalSignal | None" = None  # the FatalSignal we stop on
+        self.failure: "BaseException | None" = None  # a Runtime API failure that ends the runtime
         self._deadline = 0.0
 
-    def run(self) -> None:
+    def run(self) -> "None":
         guard = self.guard
         guard.where = guard.RUNTIME   # record signals, never raise them into a task
         guard.notify = lambda: self.loop.call_soon_threadsafe(self._on_signal)
@@ -102,7 +100,7 @@ class TaskLoop:
 
     # -- the pollers' threads --------------------------------------------------------------------
 
-    def _poll(self) -> None:
+    def _poll(self) -> "None":
         runtime = self.runtime
         api = RuntimeAPI(runtime.api.address, pipeline=runtime.api.pipeline)
         try:
@@ -134,7 +132,7 @@ class TaskLoop:
 
     # -- the loop's thread -------------------------------------------------------------------------
 
-    async def _run(self, invocation: Invocation) -> Answer:
+    async def _run(self, invocation: "Invocation") -> "Answer":
         """The handler on one event, as a task of its own: its Answer, whatever happens."""
         task = self.asyncio.current_task()
         assert task is not None  # this coroutine runs as a task of the loop
@@ -153,7 +151,7 @@ class TaskLoop:
         finally:
             self.tasks.discard(task)
 
-    def _on_signal(self) -> None:
+    def _on_signal(self) -> "None":
         signum, self.guard.pending = self.guard.pending, None
         if signum not in TERMINATING or self.stopping is not None:
             return
@@ -163,7 +161,7 @@ class TaskLoop:
         self._deadline = self.loop.time() + shutdown.budget_s()
         self.loop.call_soon(self._when_answered)
 
-    def _when_answered(self) -> None:
+    def _when_answered(self) -> "None":
         with self.lock:
             done = self.active == 0
         if done or self.loop.time() >= self._deadline:

@@ -33,8 +33,6 @@ at the snapshot point itself, supervising it; when the child is gone, it waits
 on restore/next for the next restore. Every restore so starts from the same
 memory, as on Lambda. Lambda never sends that header.
 """
-from __future__ import annotations
-
 import os
 import sys
 
@@ -55,19 +53,19 @@ AFTER_RESTORE_EXIT = 65
 _FORK = protocol.RESTORE_FORK.lower().encode()
 
 
-def run_before_snapshot(hooks: ModuleType) -> None:
+def run_before_snapshot(hooks: "ModuleType") -> "None":
     registry = hooks.get_before_snapshot()
     while registry:
         func, args, kwargs = registry.pop()
         func(*args, **kwargs)
 
 
-def run_after_restore(hooks: ModuleType) -> None:
+def run_after_restore(hooks: "ModuleType") -> "None":
     for func, args, kwargs in hooks.get_after_restore():
         func(*args, **kwargs)
 
 
-def run(runtime: Runtime) -> None:
+def run(runtime: "Runtime") -> "None":
     """After init: the hooks around the snapshot, then runtime.serve() in the restored process. Does not return."""
     from shim.runtime import extension
 
@@ -94,7 +92,7 @@ def run(runtime: Runtime) -> None:
         _restored(runtime, hooks)
 
 
-def _restored(runtime: Runtime, hooks: ModuleType) -> None:
+def _restored(runtime: "Runtime", hooks: "ModuleType") -> "None":
     recorder = runtime.recorder
     recorder.begin(crash.RESTORE, None)  # a native crash now goes to /restore/error
     refresh(runtime.api)
@@ -107,7 +105,7 @@ def _restored(runtime: Runtime, hooks: ModuleType) -> None:
     runtime.serve()
 
 
-def refresh(api: RuntimeAPI) -> None:
+def refresh(api: "RuntimeAPI") -> "None":
     """What the runtime holds from before the snapshot that must differ in each restored environment."""
     random = sys.modules.get("random")
     if random is not None:
@@ -119,8 +117,8 @@ def refresh(api: RuntimeAPI) -> None:
     api.close()
 
 
-def _fail(exc: BaseException, error_type: str, post: Callable[[bytes, str], object], recorder: Recorder, status: int,
-          culprit: str) -> NoReturn:
+def _fail(exc: "BaseException", error_type: "str", post: "Callable[[bytes, str], object]", recorder: "Recorder", status: "int",
+          culprit: "str") -> "NoReturn":
     error, _ = errors.from_exception(exc, culprit=culprit)
     logs.uncaught(error, exc)
     try:
@@ -131,7 +129,7 @@ def _fail(exc: BaseException, error_type: str, post: Callable[[bytes, str], obje
     sys.exit(status)
 
 
-def _restore_in_children(runtime: Runtime, hooks: ModuleType) -> None:
+def _restore_in_children(runtime: "Runtime", hooks: "ModuleType") -> "None":
     """Locally: stay at the snapshot point; restore into a forked child, again and again. Never returns
     here (only the children go on, into serve)."""
     from shim.runtime import shutdown, workers
@@ -141,7 +139,7 @@ def _restore_in_children(runtime: Runtime, hooks: ModuleType) -> None:
     supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, runtime.guard.wakeup_fd())
     supervisor.take_signals()
 
-    def restored(child_recorder: Recorder) -> None:
+    def restored(child_recorder: "Recorder") -> "None":
         runtime.in_child(child_recorder)  # the same connection object: closed, it reconnects in the child
         _restored(runtime, hooks)
 

@@ -34,8 +34,6 @@ trace id. With _LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET set, each worker connect
 two streams to that Unix socket and makes them its stdout and stderr, as the
 official client does; this process keeps the output Lambda gave it.
 """
-from __future__ import annotations
-
 import os
 import sys
 
@@ -58,7 +56,7 @@ PRELOAD = ("logging", "re", "enum", "typing", "decimal", "datetime", "uuid", "so
            "base64", "urllib.parse")
 
 
-def parse(value: str | None) -> int | None:
+def parse(value: "str | None") -> "int | None":
     """AWS_LAMBDA_MAX_CONCURRENCY as a number of workers, or None if it is not one."""
     try:
         number = int((value or "").strip())
@@ -67,7 +65,7 @@ def parse(value: str | None) -> int | None:
     return number if 1 <= number <= LIMIT else None
 
 
-def run(runtime: Runtime) -> None:
+def run(runtime: "Runtime") -> "None":
     """Serve N at once: the init (here or in each worker), then the workers' invoke loops."""
     environ = runtime.environ
     raw = environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
@@ -92,7 +90,7 @@ def run(runtime: Runtime) -> None:
         processes.init_per_worker()
 
 
-def _refuse(runtime: Runtime, raw: str | None) -> NoReturn:
+def _refuse(runtime: "Runtime", raw: "str | None") -> "NoReturn":
     """An AWS_LAMBDA_MAX_CONCURRENCY that is no number of workers: an init error."""
     fault = errors.Fault(errors.INVALID_CONFIGURATION, "AWS_LAMBDA_MAX_CONCURRENCY must be a whole number "
                          "from 1 to %d, got %r" % (LIMIT, raw))
@@ -110,14 +108,14 @@ class WorkerProcesses:
     """N forked workers, each serving one request at a time with its own connection; this process
     supervises them (shim.runtime.workers) and exits when the last one is gone."""
 
-    def __init__(self, runtime: Runtime, count: int, log_socket: str | None) -> None:
+    def __init__(self, runtime: "Runtime", count: "int", log_socket: "str | None") -> "None":
         self.runtime = runtime
         self.count = count
         self.log_socket = log_socket
         self.supervisor = workers.Supervisor(runtime.recorder.base, runtime.api.address, shutdown.budget_s() + 0.15,
                                              runtime.guard.wakeup_fd())
 
-    def init_per_worker(self) -> NoReturn:
+    def init_per_worker(self) -> "NoReturn":
         """Fork first; each worker imports the handler. Lambda closes extension registration at the
         first /next, so the first worker to finish its init asks this process (which outlives any
         worker) whether to register the shutdown extension, and every worker waits for the answer
@@ -126,7 +124,7 @@ class WorkerProcesses:
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
 
-        def work(recorder: Recorder) -> None:
+        def work(recorder: "Recorder") -> "None":
             os.close(ready_r)
             os.close(go_w)
             self._own_output()
@@ -160,7 +158,7 @@ class WorkerProcesses:
         os.close(go_w)
         self._supervise()
 
-    def fork_after_init(self) -> NoReturn:
+    def fork_after_init(self) -> "NoReturn":
         """Init here, once; then fork workers that go straight to /next."""
         runtime = self.runtime
         runtime.init()
@@ -168,7 +166,7 @@ class WorkerProcesses:
         extension.before_first_next(runtime.api.address, runtime.guard)
         self._warn_about_sockets()
 
-        def work(recorder: Recorder) -> None:
+        def work(recorder: "Recorder") -> "None":
             extension.forget_in_child()
             self._own_output()
             runtime.in_child(recorder, reconnect=True)
@@ -180,7 +178,7 @@ class WorkerProcesses:
 
     # -- the parts ---------------------------------------------------------------------------------
 
-    def _spawn_all(self, work: Callable[[Recorder], None]) -> None:
+    def _spawn_all(self, work: "Callable[[Recorder], None]") -> "None":
         import _signal
         # Signals wait until every worker exists and this process forwards them.
         previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, workers.FORWARDED)
@@ -191,7 +189,7 @@ class WorkerProcesses:
         finally:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
 
-    def _supervise(self) -> NoReturn:
+    def _supervise(self) -> "NoReturn":
         """Until every worker is gone; then exit (0 when stopped by SIGTERM)."""
         lifeline.watch()
         supervisor = self.supervisor
@@ -211,7 +209,7 @@ class WorkerProcesses:
         shutdown.flush()
         os._exit(1 if stopping is None else FatalSignal(stopping).status)
 
-    def _own_output(self) -> None:
+    def _own_output(self) -> "None":
         """In a worker: stdout and stderr to the telemetry socket, when Lambda provides one."""
         if not self.log_socket:
             return
@@ -226,7 +224,7 @@ class WorkerProcesses:
                 sock.close()
         self.runtime.log.sink = logs.StdoutSink(sys.__stdout__)
 
-    def _warn_about_sockets(self) -> None:
+    def _warn_about_sockets(self) -> "None":
         own = extension.own_fds()
         fileno = self.runtime.api.fileno()
         if fileno is not None:
@@ -241,14 +239,14 @@ class WorkerProcesses:
                 % (len(found), "" if len(found) == 1 else "s", self.count, "; ".join(found)))
 
 
-def open_sockets(exclude: Collection[int] = ()) -> List[str]:
+def open_sockets(exclude: "Collection[int]" = ()) -> "List[str]":
     """Sockets among this process's descriptors (not stdin/stdout/stderr, not `exclude`), described."""
-    found: List[str] = []
+    found: "List[str]" = []
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
         return found
-    peers: Dict[str, str] | None = None
+    peers: "Dict[str, str] | None" = None
     for name in sorted(names, key=int):
         fd = int(name)
         if fd <= 2 or fd in exclude:
@@ -264,9 +262,9 @@ def open_sockets(exclude: Collection[int] = ()) -> List[str]:
     return found
 
 
-def _socket_table() -> Dict[str, str]:
+def _socket_table() -> "Dict[str, str]":
     """inode -> 'tcp 127.0.0.1:5000 -> 127.0.0.1:5432' from /proc/net (IPv4 in full, others by kind)."""
-    table: Dict[str, str] = {}
+    table: "Dict[str, str]" = {}
     for kind in ("tcp", "udp", "tcp6", "udp6", "unix"):
         try:
             with open("/proc/net/" + kind) as f:
@@ -289,7 +287,7 @@ def _socket_table() -> Dict[str, str]:
     return table
 
 
-def _address(hex_pair: str) -> str:
+def _address(hex_pair: "str") -> "str":
     host, port = hex_pair.split(":")
     octets = bytes.fromhex(host)[::-1]
     return "%s:%d" % (".".join(str(b) for b in octets), int(port, 16))

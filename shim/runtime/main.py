@@ -7,8 +7,6 @@ One invoke at a time, as Lambda runs most functions, unless the environment says
 Those modes take the Runtime and use its init(), serve() and answer(): they cannot import this module.
 A terminating signal ends in shim.runtime.shutdown (callbacks, flush, exit).
 """
-from __future__ import annotations
-
 import os
 import sys
 import time
@@ -35,7 +33,7 @@ if TYPE_CHECKING:
 _STARTED = time.monotonic()  # the runtime's start (this module is what the launcher imports): plugins see it
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: "Sequence[str] | None" = None) -> "None":
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ
     guard = Guard()
@@ -79,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 PREVIEW_RUNTIMES = ("AWS_Lambda_python3.15",)
 
 
-def preview_warning(environ: MutableMapping[str, str]) -> str:
+def preview_warning(environ: "MutableMapping[str, str]") -> "str":
     """The warning for a preview runtime (run as its AWS_LAMBDA_EXEC_WRAPPER), as awslambdaric gives it."""
     docs = "docs.amazonaws.cn" if environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
     return ("LAMBDA_WARNING: %s is a preview runtime, not for production workloads; see "
@@ -91,8 +89,8 @@ class Runtime:
     it serves) timeout watchdog, and the handler its init loaded. A forked child (a Managed Instances
     worker, a restore) carries on with its copy, given its own recorder and connection (in_child)."""
 
-    def __init__(self, api: RuntimeAPI, guard: Guard, recorder: Recorder, log: Pipeline, spec: str = "",
-                 environ: MutableMapping[str, str] = os.environ, handler: Handler | None = None) -> None:
+    def __init__(self, api: "RuntimeAPI", guard: "Guard", recorder: "Recorder", log: "Pipeline", spec: "str" = "",
+                 environ: "MutableMapping[str, str]" = os.environ, handler: "Handler | None" = None) -> "None":
         self.api = api
         self.guard = guard
         self.recorder = recorder
@@ -100,16 +98,16 @@ class Runtime:
         self.environ = environ
         self.handler = handler            # set by init()
         self.log = log                    # logs.setup()'s
-        self.watch: watchdog.Watchdog | None = None  # the timeout warning's, made by serve()
+        self.watch: "watchdog.Watchdog | None" = None  # the timeout warning's, made by serve()
 
-    def in_child(self, recorder: Recorder, reconnect: bool = False) -> None:
+    def in_child(self, recorder: "Recorder", reconnect: "bool" = False) -> "None":
         """In a forked child: its own crash record, and with reconnect its own connection to the Runtime API
         (not one shared with its parent and siblings)."""
         self.recorder = recorder
         if reconnect:
             self.api = RuntimeAPI(self.api.address, pipeline=self.api.pipeline)
 
-    def init(self, adapt: Callable[[Handler], Handler] = aio.adapt, others_may_report: bool = False) -> Handler:
+    def init(self, adapt: "Callable[[Handler], Handler]" = aio.adapt, others_may_report: "bool" = False) -> "Handler":
         """Load the runtime plugins and the handler (the init phase); on failure report it and exit 1."""
         environ = self.environ
         try:
@@ -131,7 +129,7 @@ class Runtime:
         logs.warm_up()
         return handler
 
-    def report_init_error(self, fault: errors.Fault, others_may_report: bool = False) -> None:
+    def report_init_error(self, fault: "errors.Fault", others_may_report: "bool" = False) -> "None":
         error = errors.payload(fault.error_type, fault.message, fault.stack_trace)
         logs.uncaught(error)
         try:
@@ -142,7 +140,7 @@ class Runtime:
         except OSError as exc:
             logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
 
-    def serve(self) -> None:
+    def serve(self) -> "None":
         """After init, in the process that serves (after a fork, a restore): the invoke loop, until a
         terminating signal (then shutdown) or the Runtime API fails. Does not return."""
         try:
@@ -159,7 +157,7 @@ class Runtime:
             logs.runtime_error("Runtime API failure, exiting: %s" % exc)
             sys.exit(1)
 
-    def loop(self) -> None:
+    def loop(self) -> "None":
         """Forever: take an event from /next, run it, post its one answer (the next GET rides along).
         A streaming handler's answer is posted as it is produced; only an error before its first chunk comes
         back here. The watchdog (a stand-in that never starts when serve() made none) is armed for each invoke."""
@@ -167,7 +165,7 @@ class Runtime:
         api, handler, guard, recorder = self.api, self.handler, self.guard, self.recorder
         assert handler is not None, "init() comes first"
         watch = self.watch or watchdog.Watchdog()
-        run_stream: RunStream | None = _streaming(handler)
+        run_stream: "RunStream | None" = _streaming(handler)
         post = self.answer
         out, err = logs.streams  # stdout and stderr: their `open` says a line was left without its newline
         # RUNTIME throughout, the wait for an event included: a signal is deferred, never raised between
@@ -201,7 +199,7 @@ class Runtime:
             # encoded is 5 MB more at that invoke's peak.
             del invocation, answer
 
-    def answer(self, invocation: Invocation, answer: Answer, api: RuntimeAPI | None = None) -> None:
+    def answer(self, invocation: "Invocation", answer: "Answer", api: "RuntimeAPI | None" = None) -> "None":
         """Post the answer for an invocation (on api: the connection it came on, when not self.api)."""
         if api is None:
             api = self.api
@@ -225,7 +223,7 @@ class Runtime:
             self.answer(invocation, invoke.failure(fault, request_id), api)
 
 
-def _plugins(environ: MutableMapping[str, str]) -> ModuleType | None:
+def _plugins(environ: "MutableMapping[str, str]") -> "ModuleType | None":
     """shim.runtime.plugins when the zip lists runtime plugins; None, with one stat() and no import, when not."""
     task_root = environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     if environ.get(PLUGIN_MANIFEST_VARIABLE) or os.path.exists(os.path.join(task_root, PLUGIN_MANIFEST)):
@@ -234,7 +232,7 @@ def _plugins(environ: MutableMapping[str, str]) -> ModuleType | None:
     return None
 
 
-def _streaming(handler: Handler | None) -> RunStream | None:
+def _streaming(handler: "Handler | None") -> "RunStream | None":
     """stream.run for a generator handler, which streams its response; None for any other.
     Found by the function's code flags, so a function that does not stream never loads the module.
     Under runtime plugins' wrappers, the function's own handler decides (its generator passes through them)."""

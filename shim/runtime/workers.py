@@ -19,8 +19,6 @@ landed just before waitpid() began would be forwarded only when some child exite
 A child never returns into the code that forked it: it ends with os._exit, after
 atexit functions and a flush, with the status its run() exited with.
 """
-from __future__ import annotations
-
 import _signal
 import os
 import sys
@@ -45,31 +43,31 @@ class Stopped(BaseException):
 class Child:
     __slots__ = ("pid", "tag", "base")
 
-    def __init__(self, pid: int, tag: str, base: str | None) -> None:
+    def __init__(self, pid: "int", tag: "str", base: "str | None") -> "None":
         self.pid, self.tag, self.base = pid, tag, base
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> "str":
         return "<worker %s pid %d>" % (self.tag, self.pid)
 
 
-def _child_exited(signum: int, frame: FrameType | None) -> None:
+def _child_exited(signum: "int", frame: "FrameType | None") -> "None":
     pass  # only for its byte in the wake-up pipe: reap() does the rest
 
 
 class Supervisor:
-    def __init__(self, base: str | None, api_address: str, grace_s: float, wakeup_fd: int | None = None) -> None:
+    def __init__(self, base: "str | None", api_address: "str", grace_s: "float", wakeup_fd: "int | None" = None) -> "None":
         self.base = base              # the runtime's own record base, or None without the bootstrap
         self.api_address = api_address
         self.grace_s = grace_s
         self.wakeup_fd = wakeup_fd    # this process's signal wake-up pipe; None: reap() blocks in waitpid
-        self.children: Dict[int, Child] = {}  # pid -> Child, while alive
-        self.stopping: int | None = None      # the terminating signal we are stopping on (-1: the Runtime API failed)
+        self.children: "Dict[int, Child]" = {}  # pid -> Child, while alive
+        self.stopping: "int | None" = None      # the terminating signal we are stopping on (-1: the Runtime API failed)
         self.stop_when_idle = False           # with no children, a terminating signal raises Stopped
-        self._saved: Dict[int, Any] | None = None  # the handlers the children get back after a fork
+        self._saved: "Dict[int, Any] | None" = None  # the handlers the children get back after a fork
 
     # -- forking -----------------------------------------------------------------------------
 
-    def spawn(self, tag: str, run: Callable[[Recorder], None]) -> Child:
+    def spawn(self, tag: "str", run: "Callable[[Recorder], None]") -> "Child":
         """Fork a child that runs run(recorder) and exits; in the parent, the Child."""
         base = "%s.%s" % (self.base, tag) if self.base else None
         for stream in (sys.stdout, sys.stderr):
@@ -86,7 +84,7 @@ class Supervisor:
                 for signum, handler in self._saved.items():
                     _signal.signal(signum, handler)
             lifeline.watch_parent()
-            recorder: Recorder = crash.Recorder(base) if base else crash.NoRecorder()
+            recorder: "Recorder" = crash.Recorder(base) if base else crash.NoRecorder()
             try:
                 # Unblocked what the caller had blocked around the fork: the child takes its signals. One
                 # forwarded since the fork runs its handler here, before run() can take it.
@@ -111,7 +109,7 @@ class Supervisor:
 
     # -- signals -----------------------------------------------------------------------------
 
-    def take_signals(self) -> None:
+    def take_signals(self) -> "None":
         """From now on this process forwards the signals it gets to its children."""
         if self._saved is None:
             self._saved = {signum: _signal.getsignal(signum) for signum in FORWARDED + (_signal.SIGCHLD,)}
@@ -121,7 +119,7 @@ class Supervisor:
         if self.wakeup_fd is not None:
             _signal.signal(_signal.SIGCHLD, _child_exited)
 
-    def _forward(self, signum: int, frame: FrameType | None) -> None:
+    def _forward(self, signum: "int", frame: "FrameType | None") -> "None":
         for pid in list(self.children):
             try:
                 os.kill(pid, signum)
@@ -133,7 +131,7 @@ class Supervisor:
                 raise Stopped()
             _signal.setitimer(_signal.ITIMER_REAL, self.grace_s)
 
-    def _grace_over(self, signum: int, frame: FrameType | None) -> None:
+    def _grace_over(self, signum: "int", frame: "FrameType | None") -> "None":
         for child in list(self.children.values()):
             logs.runtime_error("Worker %s (pid %d) did not stop within %d ms; killing it"
                                % (child.tag, child.pid, self.grace_s * 1000))
@@ -144,7 +142,7 @@ class Supervisor:
 
     # -- reaping -----------------------------------------------------------------------------
 
-    def reap(self, block: bool = True) -> Tuple[Child, int] | None:
+    def reap(self, block: "bool" = True) -> "Tuple[Child, int] | None":
         """Wait for a child to exit and answer for its request: (Child, shell-style status), or None
         when there are no children (or, with block=False, none has exited)."""
         waits = block and self.wakeup_fd is not None and self._saved is not None  # SIGCHLD wakes us
@@ -168,7 +166,7 @@ class Supervisor:
             return child, shell_status
         return None
 
-    def answer_for(self, child: Child, shell_status: int) -> None:
+    def answer_for(self, child: "Child", shell_status: "int") -> "None":
         if not child.base:
             return
         try:
