@@ -87,7 +87,8 @@ class TaskLoop:
         # A signal that lands just before the loop's select(), or in a thread of the function's
         # (run_in_executor's), would wake it only at its next event: the wake-up pipe does.
         wakeup = guard.wakeup_fd()
-        self.loop.add_reader(wakeup, signals.drain, wakeup)
+        if wakeup is not None:  # None only outside the main thread
+            self.loop.add_reader(wakeup, signals.drain, wakeup)
         for index in range(self.count):
             poller = self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True)
             signals.start_thread(poller.start)  # signals go to the main thread, which runs the loop
@@ -96,6 +97,7 @@ class TaskLoop:
             logs.runtime_error("Runtime API failure, exiting: %s" % self.failure)
             shutdown.flush()
             sys.exit(1)
+        assert self.stopping is not None  # the loop stops on a Runtime API failure or on a terminating signal
         shutdown.stop(self.stopping)
 
     # -- the pollers' threads --------------------------------------------------------------------

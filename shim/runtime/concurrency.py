@@ -222,7 +222,8 @@ class WorkerProcesses:
                 os.dup2(sock.fileno(), fd)
             finally:
                 sock.close()
-        self.runtime.log.sink = logs.StdoutSink(sys.__stdout__)
+        if sys.__stdout__ is not None:  # None only when Python started without a stdout
+            self.runtime.log.sink = logs.StdoutSink(sys.__stdout__)
 
     def _warn_about_sockets(self) -> "None":
         own = extension.own_fds()

@@ -205,6 +205,7 @@ class Runtime:
             api = self.api
         request_id, invocation_id = invocation.request_id, invocation.invocation_id
         if answer.error_type is not None:  # not answer.ok: the same, without a property call on the warm path
+            assert answer.error is not None  # invoke.failure sets both
             logs.uncaught(answer.error, answer.exception)
             try:
                 api.fail(request_id, answer.body, answer.error_type, answer.xray_cause, invocation_id, then_next=True)

@@ -153,7 +153,7 @@ class Supervisor:
                 self.children.clear()
                 return None
             if pid == 0:
-                if not waits:
+                if not waits or self.wakeup_fd is None:  # (waits: it is not None)
                     return None
                 signals.await_signal(self.wakeup_fd)  # a child's exit, or a signal to forward
                 continue
