@@ -117,12 +117,13 @@ def refresh(api: "RuntimeAPI") -> "None":
     api.close()
 
 
-def _fail(exc: "BaseException", error_type: "str", post: "Callable[[bytes, str], object]", recorder: "Recorder", status: "int",
-          culprit: "str") -> "NoReturn":
+def _fail(exc: "BaseException", error_type: "str", report: "Callable[[bytes, str], object]", recorder: "Recorder",
+          status: "int", culprit: "str") -> "NoReturn":
+    """Report what a hook raised (report: the Runtime API call for this phase's error), then exit with status."""
     error, _ = errors.from_exception(exc, culprit=culprit)
     logs.uncaught(error, exc)
     try:
-        post(errors.encode(error), error_type)
+        report(errors.encode(error), error_type)
     except (RuntimeAPIError, OSError, ConnectionError) as failure:
         logs.runtime_error("Could not report %s to the Runtime API: %s" % (error_type, failure))
     recorder.end()
