@@ -66,11 +66,11 @@ def on_shutdown(fn: "_Callback") -> "_Callback":
 
 def register_before_snapshot(func: "_Hook", *args: "Any", **kwargs: "Any") -> "_Hook":
     """SnapStart: run func(*args, **kwargs) before the snapshot; as snapshot_restore_py's, same registry."""
-    from shim.runtime import snapshot_restore
-    return snapshot_restore.registry().register_before_snapshot(func, *args, **kwargs)
+    from shim.runtime import snapshot_hooks
+    return snapshot_hooks.registry().register_before_snapshot(func, *args, **kwargs)
 
 
 def register_after_restore(func: "_Hook", *args: "Any", **kwargs: "Any") -> "_Hook":
     """SnapStart: run func(*args, **kwargs) after each restore; as snapshot_restore_py's, same registry."""
-    from shim.runtime import snapshot_restore
-    return snapshot_restore.registry().register_after_restore(func, *args, **kwargs)
+    from shim.runtime import snapshot_hooks
+    return snapshot_hooks.registry().register_after_restore(func, *args, **kwargs)

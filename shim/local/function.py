@@ -24,7 +24,7 @@ import time
 import uuid
 
 from shim.local.emulator import END
-from shim.local import snaprestore, workerlogs
+from shim.local import snapstart, workerlogs
 from shim.local.environment import Environment, exit_reason
 from shim.local.project import FunctionConfig
 from shim.local.runconfig import environment_of, interpreter_for, target_python  # noqa: F401
@@ -67,7 +67,7 @@ class Function:
         self.max_concurrency = max_concurrency = config.max_concurrency
         if max_concurrency:
             self.env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(max_concurrency)
-        # SnapStart: init up to the snapshot once, then restore from it (shim.local.snaprestore).
+        # SnapStart: init up to the snapshot once, then restore from it (shim.local.snapstart).
         self.snapstart = config.snapstart
         if self.snapstart:
             self.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
@@ -141,15 +141,15 @@ class Function:
                 return None
         # Not under the lock: close() may stop it meanwhile, and then the init just fails.
         if self.snapstart:
-            ready_ms = snaprestore.snapshot(environment, self.init_timeout_s, self.echo)
-            self.restore_ms = snaprestore.restore(environment, self.echo) if ready_ms is not None else None
+            ready_ms = snapstart.snapshot(environment, self.init_timeout_s, self.echo)
+            self.restore_ms = snapstart.restore(environment, self.echo) if ready_ms is not None else None
         else:
             ready_ms = environment.wait_ready(self.init_timeout_s)
         self.init_ms = ready_ms
         self._fresh = True
         self.init_failure = None
         if self.snapstart and ready_ms is not None and self.restore_ms is None:
-            self.init_failure = snaprestore.describe_failure(environment)
+            self.init_failure = snapstart.describe_failure(environment)
         if ready_ms is None:
             environment.sample_memory()
             self.init_failure = self._describe_init_failure(environment)
@@ -227,9 +227,9 @@ class Function:
                 elif self._restore_again:  # SnapStart: the restored environment went; the snapshot stays
                     self._restore_again = False
                     self._init_from = self.environment.mark()
-                    self.restore_ms = snaprestore.restore(self.environment, self.echo)
+                    self.restore_ms = snapstart.restore(self.environment, self.echo)
                     if self.restore_ms is None:
-                        self.init_failure = snaprestore.describe_failure(self.environment)
+                        self.init_failure = snapstart.describe_failure(self.environment)
                     self._fresh, self._init_mark = True, self.environment.mark()
                 environment, cold, self._fresh = self.environment, self._fresh, False
             if environment is None:
@@ -261,7 +261,7 @@ class Function:
                 message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
                 return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
                               errors.TIMED_OUT)
-            if result is None and self.snapstart and snaprestore.kill_restored(environment):
+            if result is None and self.snapstart and snapstart.kill_restored(environment):
                 self._restore_again = True  # the next invoke restores from the same snapshot
                 message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
                 return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
@@ -277,7 +277,7 @@ class Function:
             if result.cut and _exited(environment):  # it died mid-stream
                 result.kind = "lost"
             if result.kind != "lost" and result.error_type == errors.EXIT_ERROR and environment.returncode is None and (
-                    self.max_concurrency or (self.snapstart and snaprestore.kill_restored(environment))):
+                    self.max_concurrency or (self.snapstart and snapstart.kill_restored(environment))):
                 # A worker died (Managed Instances go on with the others), or a restored environment
                 # did (the next invoke restores the snapshot again); its supervisor answered.
                 self._restore_again = self.snapstart

@@ -5,7 +5,7 @@ SnapStart: GET /runtime/restore/next blocks until the caller restores the snapsh
 the snapshot; each arrival there is a snapshot point (the first one ends the init).
 POST /runtime/restore/error fails the restore. With fork=True the reply carries
 protocol.RESTORE_FORK, and the runtime restores into a forked child of itself (see
-shim.runtime.snapstart), so the next restore starts from the same memory again.
+shim.runtime.checkpoint), so the next restore starts from the same memory again.
 
 Extensions: POST /2020-01-01/extension/register and GET .../event/next, as Lambda
 serves them to an internal extension (one the runtime process registers itself):

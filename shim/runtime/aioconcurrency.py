@@ -29,8 +29,17 @@ from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 from shim.runtime.context import LambdaContext
 from shim.runtime.signals import TERMINATING, FatalSignal
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    import asyncio
+    from typing import Any, Dict, Optional, Set
 
-def _require_async(handler):
+    from shim.runtime.client import Invocation
+    from shim.runtime.invoke import Answer
+    from shim.runtime.main import Handler, Runtime
+
+
+def _require_async(handler: "Handler") -> "Handler":
     if not aio.is_async(handler):
         raise errors.Fault(errors.INVALID_CONFIGURATION,
                            "SHIM_ASYNC_CONCURRENCY=1 serves `async def` handlers only, and %s is not one; unset it "
@@ -39,43 +48,47 @@ def _require_async(handler):
     return handler
 
 
-def main(api, spec, guard, recorder, count, initialize, post):
-    handler = initialize(api, spec, recorder, adapt=_require_async)
-    guard.adopt()
-    extension.before_first_next(api.address, guard)
+def run(runtime: "Runtime", count: "int") -> "None":
+    """The init (an async handler only), then N polls at once on the one event loop, until stopped."""
+    runtime.init(adapt=_require_async)
+    runtime.guard.adopt()
+    extension.before_first_next(runtime.api.address, runtime.guard)
     lifeline.watch()
-    Server(api, handler, guard, count, post, recorder).run()
+    TaskLoop(runtime, count).run()
 
 
-class Server:
-    def __init__(self, api, handler, guard, count, post, recorder):
+class TaskLoop:
+    """The event loop that runs each event as a task, fed by N poller threads, each with its own connection."""
+
+    def __init__(self, runtime: "Runtime", count: "int") -> "None":
         import asyncio
         import threading
 
         self.asyncio = asyncio
-        self.address, self.pipeline = api.address, api.pipeline
-        self.handler = handler
-        self.guard = guard
+        self.runtime = runtime        # its recorder holds every request in flight, for the bootstrap should we crash
+        self.guard = runtime.guard
+        assert runtime.handler is not None, "init() comes first"
+        self.handler = runtime.handler
         self.count = count
-        self.post = post
-        self.recorder = recorder      # every request in flight, for the bootstrap should we crash
-        self.in_flight = {}
+        self.in_flight: "Dict[str, Optional[str]]" = {}
         self.loop = aio.event_loop()  # the environment's one loop (made at init when the handler is async)
-        self.tasks = set()            # tasks in flight (the loop's thread only)
+        self.tasks: "Set[asyncio.Task[Any]]" = set()  # tasks in flight (the loop's thread only)
         self.active = 0               # events taken and not yet answered (any thread)
         self.lock = threading.Condition()
         self.threading = threading
-        self.stopping = None          # the FatalSignal we stop on
-        self.failure = None           # a Runtime API failure that ends the runtime
+        self.stopping: "FatalSignal | None" = None  # the FatalSignal we stop on
+        self.failure: "BaseException | None" = None  # a Runtime API failure that ends the runtime
+        self._deadline = 0.0
 
-    def run(self):
+    def run(self) -> "None":
         guard = self.guard
         guard.where = guard.RUNTIME   # record signals, never raise them into a task
         guard.notify = lambda: self.loop.call_soon_threadsafe(self._on_signal)
         # A signal that lands just before the loop's select(), or in a thread of the function's
         # (run_in_executor's), would wake it only at its next event: the wake-up pipe does.
         wakeup = guard.wakeup_fd()
-        self.loop.add_reader(wakeup, signals.drain, wakeup)
+        if wakeup is not None:  # None only outside the main thread
+            self.loop.add_reader(wakeup, signals.drain, wakeup)
         for index in range(self.count):
             poller = self.threading.Thread(target=self._poll, name="lambda-shim-poll-%d" % index, daemon=True)
             signals.start_thread(poller.start)  # signals go to the main thread, which runs the loop
@@ -84,12 +97,14 @@ class Server:
             logs.runtime_error("Runtime API failure, exiting: %s" % self.failure)
             shutdown.flush()
             sys.exit(1)
+        assert self.stopping is not None  # the loop stops on a Runtime API failure or on a terminating signal
         shutdown.stop(self.stopping)
 
     # -- the pollers' threads --------------------------------------------------------------------
 
-    def _poll(self):
-        api = RuntimeAPI(self.address, pipeline=self.pipeline)
+    def _poll(self) -> "None":
+        runtime = self.runtime
+        api = RuntimeAPI(runtime.api.address, pipeline=runtime.api.pipeline)
         try:
             while True:
                 invocation = api.next()
@@ -99,18 +114,18 @@ class Server:
                 with self.lock:
                     self.active += 1
                     self.in_flight[invocation.request_id] = invocation.invocation_id
-                    self.recorder.many(list(self.in_flight.items()))
+                    runtime.recorder.many(list(self.in_flight.items()))
                 try:
                     if self.stopping is not None:  # taken while stopping: answered, not run
                         answer = invoke.failure(self.stopping, invocation.request_id)
                     else:
-                        answer = self.asyncio.run_coroutine_threadsafe(self._invoke(invocation), self.loop).result()
-                    self.post(api, invocation, answer)
+                        answer = self.asyncio.run_coroutine_threadsafe(self._run(invocation), self.loop).result()
+                    runtime.answer(invocation, answer, api)
                 finally:
                     with self.lock:
                         self.active -= 1
                         self.in_flight.pop(invocation.request_id, None)
-                        self.recorder.many(list(self.in_flight.items()))
+                        runtime.recorder.many(list(self.in_flight.items()))
                         self.lock.notify_all()
         except (RuntimeAPIError, ConnectionError) as exc:
             if self.stopping is None and self.failure is None:
@@ -119,8 +134,10 @@ class Server:
 
     # -- the loop's thread -------------------------------------------------------------------------
 
-    async def _invoke(self, invocation):
+    async def _run(self, invocation: "Invocation") -> "Answer":
+        """The handler on one event, as a task of its own: its Answer, whatever happens."""
         task = self.asyncio.current_task()
+        assert task is not None  # this coroutine runs as a task of the loop
         self.tasks.add(task)
         logs.start_invoke(invocation, process_wide=False)  # this task's own context; others run beside it
         try:
@@ -136,7 +153,7 @@ class Server:
         finally:
             self.tasks.discard(task)
 
-    def _on_signal(self):
+    def _on_signal(self) -> "None":
         signum, self.guard.pending = self.guard.pending, None
         if signum not in TERMINATING or self.stopping is not None:
             return
@@ -146,7 +163,7 @@ class Server:
         self._deadline = self.loop.time() + shutdown.budget_s()
         self.loop.call_soon(self._when_answered)
 
-    def _when_answered(self):
+    def _when_answered(self) -> "None":
         with self.lock:
             done = self.active == 0
         if done or self.loop.time() >= self._deadline:

@@ -38,8 +38,13 @@ import os
 import sys
 
 from shim.runtime import crash, errors, extension, lifeline, logs, shutdown, workers
-from shim.runtime.client import RuntimeAPI
 from shim.runtime.signals import FatalSignal
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Callable, Collection, Dict, List, NoReturn
+
+    from shim.runtime.main import Recorder, Runtime
 
 LIMIT = 1024
 SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
@@ -51,7 +56,7 @@ PRELOAD = ("logging", "re", "enum", "typing", "decimal", "datetime", "uuid", "so
            "base64", "urllib.parse")
 
 
-def parse(value):
+def parse(value: "str | None") -> "int | None":
     """AWS_LAMBDA_MAX_CONCURRENCY as a number of workers, or None if it is not one."""
     try:
         number = int((value or "").strip())
@@ -60,63 +65,74 @@ def parse(value):
     return number if 1 <= number <= LIMIT else None
 
 
-def main(api, spec, guard, recorder, environ, initialize, serve, post):
-    """Serve N at once. initialize/serve/post are shim.runtime.main's (passed in: main imports us)."""
+def run(runtime: "Runtime") -> "None":
+    """Serve N at once: the init (here or in each worker), then the workers' invoke loops."""
+    environ = runtime.environ
     raw = environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
     count = parse(raw)
     if count is None:
-        fault = errors.Fault(errors.INVALID_CONFIGURATION, "AWS_LAMBDA_MAX_CONCURRENCY must be a whole number "
-                             "from 1 to %d, got %r" % (LIMIT, raw))
-        error = errors.payload(fault.error_type, fault.message, [])
-        logs.uncaught(error)
-        try:
-            api.init_error(errors.encode(error), fault.error_type)
-        except Exception as exc:  # noqa: BLE001 - said in the logs already
-            logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
-        recorder.end()
-        sys.exit(1)
+        _refuse(runtime, raw)
     mode = ("async" if environ.get("SHIM_ASYNC_CONCURRENCY") == "1" else
             "fork after init" if environ.get("SHIM_FORK_AFTER_INIT") == "1" else "init per worker")
-    level = logs.pipeline.config.level
+    level = runtime.log.config.level
     if level is not None and level <= 10:  # awslambdaric logs the same event, at DEBUG too
-        logs.pipeline.emit({"event": "runtime_worker_pool_initializing", "logger": "lambda-shim", "location": None,
-                            "workerCount": 1 if mode == "async" else count,
-                            "executionEnvironmentMaxConcurrency": count, "mode": mode}, 10, "debug")
+        runtime.log.emit({"event": "runtime_worker_pool_initializing", "logger": "lambda-shim", "location": None,
+                          "workerCount": 1 if mode == "async" else count,
+                          "executionEnvironmentMaxConcurrency": count, "mode": mode}, 10, "debug")
     if mode == "async":
         from shim.runtime import aioconcurrency
-        aioconcurrency.main(api, spec, guard, recorder, count, initialize, post)
+        aioconcurrency.run(runtime, count)
         return
-    pool = Pool(api, spec, guard, recorder, count, environ.get(SOCKET_ENV) or None)
+    processes = WorkerProcesses(runtime, count, environ.get(SOCKET_ENV) or None)
     if mode == "fork after init":
-        pool.fork_after_init(initialize, serve)
+        processes.fork_after_init()
     else:
-        pool.init_per_worker(initialize, serve)
+        processes.init_per_worker()
 
 
-class Pool:
-    def __init__(self, api, spec, guard, recorder, count, log_socket):
-        self.api, self.spec, self.guard, self.recorder = api, spec, guard, recorder
+def _refuse(runtime: "Runtime", raw: "str | None") -> "NoReturn":
+    """An AWS_LAMBDA_MAX_CONCURRENCY that is no number of workers: an init error."""
+    fault = errors.Fault(errors.INVALID_CONFIGURATION, "AWS_LAMBDA_MAX_CONCURRENCY must be a whole number "
+                         "from 1 to %d, got %r" % (LIMIT, raw))
+    error = errors.payload(fault.error_type, fault.message, [])
+    logs.uncaught(error)
+    try:
+        runtime.api.init_error(errors.encode(error), fault.error_type)
+    except Exception as exc:  # noqa: BLE001 - said in the logs already
+        logs.runtime_error("Could not report the init error to the Runtime API: %s" % exc)
+    runtime.recorder.end()
+    sys.exit(1)
+
+
+class WorkerProcesses:
+    """N forked workers, each serving one request at a time with its own connection; this process
+    supervises them (shim.runtime.workers) and exits when the last one is gone."""
+
+    def __init__(self, runtime: "Runtime", count: "int", log_socket: "str | None") -> "None":
+        self.runtime = runtime
         self.count = count
         self.log_socket = log_socket
-        self.supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, guard.wakeup_fd())
+        self.supervisor = workers.Supervisor(runtime.recorder.base, runtime.api.address, shutdown.budget_s() + 0.15,
+                                             runtime.guard.wakeup_fd())
 
-    def init_per_worker(self, initialize, serve):
+    def init_per_worker(self) -> "NoReturn":
         """Fork first; each worker imports the handler. Lambda closes extension registration at the
         first /next, so the first worker to finish its init asks this process (which outlives any
         worker) whether to register the shutdown extension, and every worker waits for the answer
         before its first /next: one pipe each way, read only once."""
+        runtime = self.runtime
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
 
-        def work(recorder):
+        def work(recorder: "Recorder") -> "None":
             os.close(ready_r)
             os.close(go_w)
             self._own_output()
-            api = self._connection()
+            runtime.in_child(recorder, reconnect=True)
             try:
-                handler = initialize(api, self.spec, recorder, others_may_report=True)
-                self.guard.adopt()
-                os.write(ready_w, b"y" if shutdown.wanted(self.guard) else b"n")
+                runtime.init(others_may_report=True)
+                runtime.guard.adopt()
+                os.write(ready_w, b"y" if shutdown.wanted(runtime.guard) else b"n")
                 os.close(ready_w)
                 while os.read(go_r, 1):  # EOF: the decision is made
                     pass
@@ -124,46 +140,45 @@ class Pool:
             except FatalSignal as sig:  # stopped while still importing, or waiting for the others: not a failure
                 shutdown.stop_in_init(sig, recorder)
             extension.leave_to_parent()
-            serve(api, handler, self.guard, recorder)
+            runtime.serve()
 
         for name in PRELOAD:
             try:
                 __import__(name)
             except ImportError:
                 pass
-        self.recorder.supervise()
+        runtime.recorder.supervise()
         self._spawn_all(work)
         os.close(ready_w)
         os.close(go_r)
         first = os.read(ready_r, 1)  # b"" if every worker died in its init
         if first == b"y":
-            extension.register(self.api.address)
+            extension.register(runtime.api.address)
         shutdown.init_over()
         os.close(go_w)
         self._supervise()
 
-    def fork_after_init(self, initialize, serve):
+    def fork_after_init(self) -> "NoReturn":
         """Init here, once; then fork workers that go straight to /next."""
-        handler = initialize(self.api, self.spec, self.recorder)
-        self.guard.adopt()
-        extension.before_first_next(self.api.address, self.guard)
+        runtime = self.runtime
+        runtime.init()
+        runtime.guard.adopt()
+        extension.before_first_next(runtime.api.address, runtime.guard)
         self._warn_about_sockets()
 
-        def work(recorder):
+        def work(recorder: "Recorder") -> "None":
             extension.forget_in_child()
             self._own_output()
-            serve(self._connection(), handler, self.guard, recorder)
+            runtime.in_child(recorder, reconnect=True)
+            runtime.serve()
 
-        self.recorder.supervise()
+        runtime.recorder.supervise()
         self._spawn_all(work)
         self._supervise()
 
     # -- the parts ---------------------------------------------------------------------------------
 
-    def _connection(self):
-        return RuntimeAPI(self.api.address, pipeline=self.api.pipeline)
-
-    def _spawn_all(self, work):
+    def _spawn_all(self, work: "Callable[[Recorder], None]") -> "None":
         import _signal
         # Signals wait until every worker exists and this process forwards them.
         previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, workers.FORWARDED)
@@ -174,7 +189,7 @@ class Pool:
         finally:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
 
-    def _supervise(self):
+    def _supervise(self) -> "NoReturn":
         """Until every worker is gone; then exit (0 when stopped by SIGTERM)."""
         lifeline.watch()
         supervisor = self.supervisor
@@ -190,12 +205,11 @@ class Pool:
         stopping = supervisor.stopping
         if stopping is None:
             logs.runtime_error("All %d workers have exited; the runtime exits" % self.count)
-        self.recorder.end()  # every worker was answered for: nothing left for the bootstrap
+        self.runtime.recorder.end()  # every worker was answered for: nothing left for the bootstrap
         shutdown.flush()
-        from shim.runtime.signals import FatalSignal
         os._exit(1 if stopping is None else FatalSignal(stopping).status)
 
-    def _own_output(self):
+    def _own_output(self) -> "None":
         """In a worker: stdout and stderr to the telemetry socket, when Lambda provides one."""
         if not self.log_socket:
             return
@@ -208,12 +222,14 @@ class Pool:
                 os.dup2(sock.fileno(), fd)
             finally:
                 sock.close()
-        logs.pipeline.sink = logs.StdoutSink(sys.__stdout__)
+        if sys.__stdout__ is not None:  # None only when Python started without a stdout
+            self.runtime.log.sink = logs.StdoutSink(sys.__stdout__)
 
-    def _warn_about_sockets(self):
+    def _warn_about_sockets(self) -> "None":
         own = extension.own_fds()
-        if self.api.fileno() is not None:
-            own.add(self.api.fileno())
+        fileno = self.runtime.api.fileno()
+        if fileno is not None:
+            own.add(fileno)
         found = open_sockets(own)
         if found:
             logs.runtime_error(
@@ -224,14 +240,14 @@ class Pool:
                 % (len(found), "" if len(found) == 1 else "s", self.count, "; ".join(found)))
 
 
-def open_sockets(exclude=()):
+def open_sockets(exclude: "Collection[int]" = ()) -> "List[str]":
     """Sockets among this process's descriptors (not stdin/stdout/stderr, not `exclude`), described."""
-    found = []
+    found: "List[str]" = []
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
         return found
-    peers = None
+    peers: "Dict[str, str] | None" = None
     for name in sorted(names, key=int):
         fd = int(name)
         if fd <= 2 or fd in exclude:
@@ -247,9 +263,9 @@ def open_sockets(exclude=()):
     return found
 
 
-def _socket_table():
+def _socket_table() -> "Dict[str, str]":
     """inode -> 'tcp 127.0.0.1:5000 -> 127.0.0.1:5432' from /proc/net (IPv4 in full, others by kind)."""
-    table = {}
+    table: "Dict[str, str]" = {}
     for kind in ("tcp", "udp", "tcp6", "udp6", "unix"):
         try:
             with open("/proc/net/" + kind) as f:
@@ -272,7 +288,7 @@ def _socket_table():
     return table
 
 
-def _address(hex_pair):
+def _address(hex_pair: "str") -> "str":
     host, port = hex_pair.split(":")
     octets = bytes.fromhex(host)[::-1]
     return "%s:%d" % (".".join(str(b) for b in octets), int(port, 16))

@@ -25,6 +25,13 @@ import sys
 
 from shim.runtime import crash, lifeline, logs, shutdown, signals
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, Callable, Dict, Tuple
+
+    from shim.runtime.main import Recorder
+
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGUSR1, _signal.SIGUSR2)
 TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
 
@@ -36,31 +43,31 @@ class Stopped(BaseException):
 class Child:
     __slots__ = ("pid", "tag", "base")
 
-    def __init__(self, pid, tag, base):
+    def __init__(self, pid: "int", tag: "str", base: "str | None") -> "None":
         self.pid, self.tag, self.base = pid, tag, base
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "<worker %s pid %d>" % (self.tag, self.pid)
 
 
-def _child_exited(signum, frame):
+def _child_exited(signum: "int", frame: "FrameType | None") -> "None":
     pass  # only for its byte in the wake-up pipe: reap() does the rest
 
 
 class Supervisor:
-    def __init__(self, base, api_address, grace_s, wakeup_fd=None):
+    def __init__(self, base: "str | None", api_address: "str", grace_s: "float", wakeup_fd: "int | None" = None) -> "None":
         self.base = base              # the runtime's own record base, or None without the bootstrap
         self.api_address = api_address
         self.grace_s = grace_s
         self.wakeup_fd = wakeup_fd    # this process's signal wake-up pipe; None: reap() blocks in waitpid
-        self.children = {}            # pid -> Child, while alive
-        self.stopping = None          # the terminating signal we are stopping on
-        self.stop_when_idle = False   # with no children, a terminating signal raises Stopped
-        self._saved = None            # the handlers the children get back after a fork
+        self.children: "Dict[int, Child]" = {}  # pid -> Child, while alive
+        self.stopping: "int | None" = None      # the terminating signal we are stopping on (-1: the Runtime API failed)
+        self.stop_when_idle = False           # with no children, a terminating signal raises Stopped
+        self._saved: "Dict[int, Any] | None" = None  # the handlers the children get back after a fork
 
     # -- forking -----------------------------------------------------------------------------
 
-    def spawn(self, tag, run):
+    def spawn(self, tag: "str", run: "Callable[[Recorder], None]") -> "Child":
         """Fork a child that runs run(recorder) and exits; in the parent, the Child."""
         base = "%s.%s" % (self.base, tag) if self.base else None
         for stream in (sys.stdout, sys.stderr):
@@ -77,7 +84,7 @@ class Supervisor:
                 for signum, handler in self._saved.items():
                     _signal.signal(signum, handler)
             lifeline.watch_parent()
-            recorder = crash.Recorder(base) if base else crash.NoRecorder()
+            recorder: "Recorder" = crash.Recorder(base) if base else crash.NoRecorder()
             try:
                 # Unblocked what the caller had blocked around the fork: the child takes its signals. One
                 # forwarded since the fork runs its handler here, before run() can take it.
@@ -102,7 +109,7 @@ class Supervisor:
 
     # -- signals -----------------------------------------------------------------------------
 
-    def take_signals(self):
+    def take_signals(self) -> "None":
         """From now on this process forwards the signals it gets to its children."""
         if self._saved is None:
             self._saved = {signum: _signal.getsignal(signum) for signum in FORWARDED + (_signal.SIGCHLD,)}
@@ -112,7 +119,7 @@ class Supervisor:
         if self.wakeup_fd is not None:
             _signal.signal(_signal.SIGCHLD, _child_exited)
 
-    def _forward(self, signum, frame):
+    def _forward(self, signum: "int", frame: "FrameType | None") -> "None":
         for pid in list(self.children):
             try:
                 os.kill(pid, signum)
@@ -124,7 +131,7 @@ class Supervisor:
                 raise Stopped()
             _signal.setitimer(_signal.ITIMER_REAL, self.grace_s)
 
-    def _grace_over(self, signum, frame):
+    def _grace_over(self, signum: "int", frame: "FrameType | None") -> "None":
         for child in list(self.children.values()):
             logs.runtime_error("Worker %s (pid %d) did not stop within %d ms; killing it"
                                % (child.tag, child.pid, self.grace_s * 1000))
@@ -135,7 +142,7 @@ class Supervisor:
 
     # -- reaping -----------------------------------------------------------------------------
 
-    def reap(self, block=True):
+    def reap(self, block: "bool" = True) -> "Tuple[Child, int] | None":
         """Wait for a child to exit and answer for its request: (Child, shell-style status), or None
         when there are no children (or, with block=False, none has exited)."""
         waits = block and self.wakeup_fd is not None and self._saved is not None  # SIGCHLD wakes us
@@ -146,7 +153,7 @@ class Supervisor:
                 self.children.clear()
                 return None
             if pid == 0:
-                if not waits:
+                if not waits or self.wakeup_fd is None:  # (waits: it is not None)
                     return None
                 signals.await_signal(self.wakeup_fd)  # a child's exit, or a signal to forward
                 continue
@@ -159,7 +166,7 @@ class Supervisor:
             return child, shell_status
         return None
 
-    def answer_for(self, child, shell_status):
+    def answer_for(self, child: "Child", shell_status: "int") -> "None":
         if not child.base:
             return
         try:

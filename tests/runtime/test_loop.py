@@ -1,4 +1,4 @@
-"""The invoke loop in-process (shim.runtime.main.loop and post): the real client against the real
+"""The invoke loop in-process (shim.runtime.main.Runtime's loop and answer): the real client against the real
 local Runtime API on 127.0.0.1, the loop in this process, so every step can be watched from both sides.
 tests/runtime/test_runtime.py runs the same through the bootstrap, as a cold start."""
 import json
@@ -44,8 +44,13 @@ def server():
     api.stop()
 
 
+def runtime(client, handler, guard, recorder):
+    """A Runtime as main builds it, on this client, with the handler its init would have loaded."""
+    return main.Runtime(client, guard, recorder, logs.pipeline, handler=handler)
+
+
 class LoopThread:
-    """main.loop in a daemon thread; it ends when the Runtime API stops (its /next answers 500)."""
+    """Runtime.loop in a daemon thread; it ends when the Runtime API stops (its /next answers 500)."""
 
     def __init__(self, server, handler, pipeline=True):
         self.server = server
@@ -57,7 +62,7 @@ class LoopThread:
 
     def _run(self, handler):
         try:
-            main.loop(self.client, handler, self.guard, NoRecorder())
+            runtime(self.client, handler, self.guard, NoRecorder()).loop()
         except BaseException as exc:  # noqa: BLE001 - the test looks at how it ended
             self.error = exc
 
@@ -140,13 +145,14 @@ def test_an_event_without_a_request_id_is_skipped(server, log, pipeline):
     assert log.messages() == ["The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered"]
 
 
-def test_post_logs_a_refused_answer_and_returns(server, log):
+def test_answer_logs_a_refused_answer_and_returns(server, log):
     client = RuntimeAPI(server.address, pipeline=False)
     exchange = server.submit({})
     invocation = client.next()
-    main.post(client, invocation, invoke.Answer(b'"first"', "application/json"))
-    main.post(client, invocation, invoke.Answer(b'"again"', "application/json"))
-    main.post(client, invocation, invoke.failure(ValueError("late"), invocation.request_id))
+    answer = runtime(client, None, Guard(), NoRecorder()).answer
+    answer(invocation, invoke.Answer(b'"first"', "application/json"))
+    answer(invocation, invoke.Answer(b'"again"', "application/json"), client)
+    answer(invocation, invoke.failure(ValueError("late"), invocation.request_id))
     client.close()
     assert exchange.wait(5).body == b'"first"'
     assert [r.status for r in server.answers(exchange.request_id)] == [202, 403, 403]
@@ -193,7 +199,7 @@ def _run_loop_in_main_thread(server, handler, guard, recorder, pipeline=True):
     client = RuntimeAPI(server.address, pipeline=pipeline)
     try:
         with pytest.raises(FatalSignal) as stopped:
-            main.loop(client, handler, guard, recorder)
+            runtime(client, handler, guard, recorder).loop()
     finally:
         watchdog.cancel()
         client.close()
@@ -236,7 +242,7 @@ def test_a_signal_as_the_event_arrives_never_loses_it(server, log, guard):
     client = SignalAsEventArrives(server.address)
     try:
         with pytest.raises(FatalSignal) as stopped:
-            main.loop(client, echo_or_fail, guard, NoRecorder())
+            runtime(client, echo_or_fail, guard, NoRecorder()).loop()
     finally:
         watchdog.cancel()
         client.close()

@@ -1,5 +1,5 @@
 """SnapStart through the real bootstrap: hooks around /restore/next, their errors, and restores
-of one snapshot into forked children (shim.local.snaprestore)."""
+of one snapshot into forked children (shim.local.snapstart)."""
 import json
 import os
 import sys

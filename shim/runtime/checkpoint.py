@@ -1,4 +1,4 @@
-"""SnapStart: runtime hooks around the snapshot, when AWS_LAMBDA_INITIALIZATION_TYPE=snap-start.
+"""The SnapStart checkpoint: runtime hooks around the snapshot, when AWS_LAMBDA_INITIALIZATION_TYPE=snap-start.
 
 After init, as the official client does (awslambdaric's bootstrap.on_init_complete):
 
@@ -6,14 +6,14 @@ After init, as the official client does (awslambdaric's bootstrap.on_init_comple
 2. GET /runtime/restore/next, which returns once Lambda has restored the snapshot
    into a new execution environment (possibly much later, possibly many times);
 3. after-restore hooks, in registration order;
-4. then the invoke loop, as after any init.
+4. then the invoke loop (Runtime.serve), as after any init.
 
 A hook that raises in 1, or a failed restore/next, is an init error of type
 Runtime.BeforeSnapshotError (POST /init/error; exit status 64); a hook that raises
 in 3 is posted to /runtime/restore/error as Runtime.AfterRestoreError (exit status 65).
 The error body is the official client's: errorType is the exception's class name.
 
-Hooks come from snapshot_restore_py (a real copy, or shim.runtime.snapshot_restore
+Hooks come from snapshot_restore_py (a real copy, or shim.runtime.snapshot_hooks
 standing in for it) and from shim.register_before_snapshot / register_after_restore,
 which register into the same list, so their relative order is kept.
 
@@ -36,48 +36,41 @@ memory, as on Lambda. Lambda never sends that header.
 import os
 import sys
 
-from shim.runtime import context, crash, errors, lifeline, logs, protocol, snapshot_restore
+from shim.runtime import context, crash, errors, lifeline, logs, protocol, snapshot_hooks
 from shim.runtime.client import RuntimeAPIError
 from shim.runtime.signals import FatalSignal
 
-INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
-SNAP_START = "snap-start"
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Callable, NoReturn
+
+    from shim.runtime.client import RuntimeAPI
+    from shim.runtime.main import Recorder, Runtime
+
 BEFORE_SNAPSHOT_EXIT = 64
 AFTER_RESTORE_EXIT = 65
 _FORK = protocol.RESTORE_FORK.lower().encode()
 
 
-def enabled(environ=os.environ):
-    return environ.get(INITIALIZATION_TYPE) == SNAP_START
-
-
-def register_before_snapshot(func, *args, **kwargs):
-    """Run func(*args, **kwargs) before the snapshot (as snapshot_restore_py's, into its registry)."""
-    return snapshot_restore.registry().register_before_snapshot(func, *args, **kwargs)
-
-
-def register_after_restore(func, *args, **kwargs):
-    """Run func(*args, **kwargs) after each restore (as snapshot_restore_py's, into its registry)."""
-    return snapshot_restore.registry().register_after_restore(func, *args, **kwargs)
-
-
-def run_before_snapshot(hooks):
+def run_before_snapshot(hooks: "ModuleType") -> "None":
     registry = hooks.get_before_snapshot()
     while registry:
         func, args, kwargs = registry.pop()
         func(*args, **kwargs)
 
 
-def run_after_restore(hooks):
+def run_after_restore(hooks: "ModuleType") -> "None":
     for func, args, kwargs in hooks.get_after_restore():
         func(*args, **kwargs)
 
 
-def checkpoint(api, recorder, guard, serve):
-    """Hooks around the snapshot, then serve(recorder), in the restored process. Does not return."""
+def run(runtime: "Runtime") -> "None":
+    """After init: the hooks around the snapshot, then runtime.serve() in the restored process. Does not return."""
     from shim.runtime import extension
 
-    hooks = snapshot_restore.registry()
+    api, recorder, guard = runtime.api, runtime.recorder, runtime.guard
+    hooks = snapshot_hooks.registry()
     recorder.begin(crash.INIT, None)  # a native crash in a hook is an init error
     try:
         run_before_snapshot(hooks)
@@ -94,58 +87,67 @@ def checkpoint(api, recorder, guard, serve):
     api.close()
     recorder.end()
     if headers.get(_FORK):
-        _restore_in_children(api, recorder, guard, hooks, serve)
+        _restore_in_children(runtime, hooks)
     else:
-        _restored(api, hooks, recorder, serve)
+        _restored(runtime, hooks)
 
 
-def _restored(api, hooks, recorder, serve):
+def _restored(runtime: "Runtime", hooks: "ModuleType") -> "None":
+    recorder = runtime.recorder
     recorder.begin(crash.RESTORE, None)  # a native crash now goes to /restore/error
-    refresh(api)
+    refresh(runtime.api)
     try:
         run_after_restore(hooks)
     except BaseException as exc:  # noqa: BLE001
-        _fail(exc, errors.AFTER_RESTORE_ERROR, api.restore_error, recorder, AFTER_RESTORE_EXIT,
+        _fail(exc, errors.AFTER_RESTORE_ERROR, runtime.api.restore_error, recorder, AFTER_RESTORE_EXIT,
               "An after-restore hook")
     recorder.end()
-    serve(recorder)
+    runtime.serve()
 
 
-def refresh(api):
+def refresh(api: "RuntimeAPI") -> "None":
     """What the runtime holds from before the snapshot that must differ in each restored environment."""
     random = sys.modules.get("random")
     if random is not None:
         random.seed()  # from os.urandom
     tempfile = sys.modules.get("tempfile")
     if tempfile is not None:
-        tempfile._name_sequence = None  # rebuilt, reseeded, on next use
+        tempfile._name_sequence = None  # type: ignore[attr-defined]  # rebuilt, reseeded, on next use
     context.forget_settings()
     api.close()
 
 
-def _fail(exc, error_type, post, recorder, status, culprit):
+def _fail(exc: "BaseException", error_type: "str", report: "Callable[[bytes, str], object]", recorder: "Recorder",
+          status: "int", culprit: "str") -> "NoReturn":
+    """Report what a hook raised (report: the Runtime API call for this phase's error), then exit with status."""
     error, _ = errors.from_exception(exc, culprit=culprit)
     logs.uncaught(error, exc)
     try:
-        post(errors.encode(error), error_type)
+        report(errors.encode(error), error_type)
     except (RuntimeAPIError, OSError, ConnectionError) as failure:
         logs.runtime_error("Could not report %s to the Runtime API: %s" % (error_type, failure))
     recorder.end()
     sys.exit(status)
 
 
-def _restore_in_children(api, recorder, guard, hooks, serve):
+def _restore_in_children(runtime: "Runtime", hooks: "ModuleType") -> "None":
     """Locally: stay at the snapshot point; restore into a forked child, again and again. Never returns
     here (only the children go on, into serve)."""
     from shim.runtime import shutdown, workers
 
+    api, recorder = runtime.api, runtime.recorder
     recorder.supervise()
-    supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, guard.wakeup_fd())
+    supervisor = workers.Supervisor(recorder.base, api.address, shutdown.budget_s() + 0.15, runtime.guard.wakeup_fd())
     supervisor.take_signals()
+
+    def restored(child_recorder: "Recorder") -> "None":
+        runtime.in_child(child_recorder)  # the same connection object: closed, it reconnects in the child
+        _restored(runtime, hooks)
+
     restores = 0
     while True:
         restores += 1
-        supervisor.spawn("restore%d" % restores, lambda child_recorder: _restored(api, hooks, child_recorder, serve))
+        supervisor.spawn("restore%d" % restores, restored)
         while supervisor.children:
             supervisor.reap()
         if supervisor.stopping is None:
