@@ -337,8 +337,8 @@ def end_invoke() -> None:
 def uncaught(error: "ErrorPayload", exception: "BaseException | None" = None) -> None:
     """An error that ends an invoke or init: logged once at ERROR, whatever the configured level."""
     event: "EventDict" = {"event": "%s: %s" % (error["errorType"], error["errorMessage"]), "logger": "lambda-shim",
-             "errorType": error["errorType"], "errorMessage": error["errorMessage"],
-             "stackTrace": error["stackTrace"], "location": _location_of(error)}
+                          "errorType": error["errorType"], "errorMessage": error["errorMessage"],
+                          "stackTrace": error["stackTrace"], "location": _location_of(error)}
     if error.get("requestId"):  # said for a request from outside its invoke (shim.runtime.crash): its id
         event["requestId"] = error["requestId"]
     if error["stackTrace"]:
