@@ -26,11 +26,11 @@ class CognitoIdentity:
     cognito_identity_id: "str | None"
     cognito_identity_pool_id: "str | None"
 
-    def __init__(self, identity_id=None, pool_id=None):
+    def __init__(self, identity_id: "str | None" = None, pool_id: "str | None" = None) -> None:
         self.cognito_identity_id = identity_id
         self.cognito_identity_pool_id = pool_id
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
             self.cognito_identity_id, self.cognito_identity_pool_id)
 
@@ -43,11 +43,11 @@ class Client:
     app_version_code: "str | None"
     app_package_name: "str | None"
 
-    def __init__(self, fields):
+    def __init__(self, fields: "dict[str, Any]") -> None:
         for name in self.__slots__:
             setattr(self, name, fields.get(name))
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "Client([%s])" % ",".join("%s=%s" % (n, getattr(self, n)) for n in self.__slots__)
 
 
@@ -57,17 +57,17 @@ class ClientContext:
     env: "dict[str, Any] | None"
     client: "Client | Any"  # a Client when the header's "client" is an object, else what it holds
 
-    def __init__(self, fields):
+    def __init__(self, fields: "dict[str, Any]") -> None:
         self.custom = fields.get("custom")
         self.env = fields.get("env")
         client = fields.get("client")
         self.client = Client(client) if isinstance(client, dict) else client
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
 
 
-def _parse_header(raw, name):
+def _parse_header(raw: "str", name: "str") -> "object":
     import json  # only for an invoke that carries a client context or a Cognito identity
 
     try:
@@ -78,10 +78,10 @@ def _parse_header(raw, name):
 
 _SETTINGS = ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_FUNCTION_NAME",
              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION")
-_settings = None
+_settings: "tuple[str | None, ...] | None" = None
 
 
-def function_settings():
+def function_settings() -> "tuple[str | None, ...]":
     """Lambda sets these once per execution environment: read them once, not five os.environ lookups an invoke."""
     global _settings
     if _settings is None:
@@ -89,7 +89,7 @@ def function_settings():
     return _settings
 
 
-def forget_settings():
+def forget_settings() -> None:
     """After a SnapStart restore: the environment's variables may have changed (log stream, ...)."""
     global _settings
     _settings = None
@@ -122,11 +122,11 @@ class LambdaContext:
         if invocation.client_context or invocation.cognito_identity:
             self._from_json_headers(invocation)
         else:  # most invokes: neither header, nothing to parse
-            self._w3c = _NO_W3C
+            self._w3c: "dict[str, str]" = _NO_W3C
             self.client_context = None
             self.identity = CognitoIdentity()
 
-    def _from_json_headers(self, invocation):
+    def _from_json_headers(self, invocation: "Invocation") -> None:
         client_context = None
         if invocation.client_context:
             client_context = _parse_header(invocation.client_context, "Client Context")
@@ -142,7 +142,7 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         # Without a deadline header (a non-conforming API) there is no time left to promise.
-        deadline = deadline_ms(self._deadline)
+        deadline: "int | None" = deadline_ms(self._deadline)
         if deadline is None:
             return 0
         return max(deadline - int(time.time() * 1000), 0)
@@ -153,7 +153,7 @@ class LambdaContext:
     def log(self, msg: object) -> None:
         sys.stdout.write(str(msg))
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
                 "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,"
                 "identity=%s,tenant_id=%s])" % (

@@ -24,6 +24,12 @@ import faulthandler
 import os
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import MutableMapping, Sequence
+
+    from shim.runtime.errors import ErrorPayload
+
 ENV = "_SHIM_CRASH_FILE"
 INIT = "init"
 RESTORE = "restore"   # SnapStart's after-restore phase: a death then goes to /restore/error
@@ -32,13 +38,13 @@ SUPERVISOR = b"P\n"   # the record of a runtime whose forked children keep their
 
 _ANSWERED = ord("-")
 RECORD_SIZE = 16384  # room for ~200 requests in flight at once (SHIM_ASYNC_CONCURRENCY)
-current = None  # this process's Recorder (a forked child makes its own), for note_exit
+current: "Recorder | None" = None  # this process's Recorder (a forked child makes its own), for note_exit
 
 
 class Recorder:
     """The runtime's side: say which request is in flight, and where faulthandler writes."""
 
-    def __init__(self, base):
+    def __init__(self, base: "str") -> None:
         import mmap
 
         self.base = base
@@ -54,16 +60,16 @@ class Recorder:
         global current
         current = self
 
-    def begin(self, request_id, invocation_id):
+    def begin(self, request_id: "str", invocation_id: "str | None") -> None:
         line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()
         if len(line) > RECORD_SIZE:
             line = line[:RECORD_SIZE]
         self.record[:len(line)] = line
 
-    def end(self):
+    def end(self) -> None:
         self.record[0] = _ANSWERED  # one byte: an index store, cheaper than a slice's
 
-    def many(self, pairs):
+    def many(self, pairs: "Sequence[tuple[str, str | None]]") -> None:
         """Several requests in flight in this one process: [(request id, invocation id), ...]."""
         if not pairs:
             return self.end()
@@ -73,12 +79,12 @@ class Recorder:
         self.record[1:len(data)] = data[1:]
         self.record[0:1] = b"M"
 
-    def supervise(self):
+    def supervise(self) -> None:
         """From now on this process answers nothing itself: its children's records hold the requests."""
         self.record[:len(SUPERVISOR)] = SUPERVISOR
 
 
-def note_exit(status):
+def note_exit(status: "object") -> None:
     """The runtime exits on purpose with `status`, nothing in flight: "X<status>" in its record. The
     launcher falls back on it when a signal it forwarded made the shell lose the child's status (bash's
     `wait` can return -1 for a child reaped while a trap ran)."""
@@ -94,20 +100,20 @@ class NoRecorder:
 
     base = None
 
-    def begin(self, request_id, invocation_id):
+    def begin(self, request_id: "str", invocation_id: "str | None") -> None:
         pass
 
-    def end(self):
+    def end(self) -> None:
         pass
 
-    def many(self, pairs):
+    def many(self, pairs: "Sequence[tuple[str, str | None]]") -> None:
         pass
 
-    def supervise(self):
+    def supervise(self) -> None:
         pass
 
 
-def recorder_from_environment(environ=os.environ):
+def recorder_from_environment(environ: "MutableMapping[str, str]" = os.environ) -> "Recorder | NoRecorder":
     """A Recorder when started by the supervising bootstrap; else faulthandler prints to stderr."""
     base = environ.pop(ENV, None)  # user subprocesses must not write into our files
     if base:
@@ -119,7 +125,7 @@ def recorder_from_environment(environ=os.environ):
     return NoRecorder()
 
 
-def describe_exit(status, shell=True):
+def describe_exit(status: "int", shell: "bool" = True) -> "str":
     """Lambda's wording: 'exit status 3' or 'signal: SIGSEGV'. A shell's $? reports signal n
     as 128+n (shell=True); subprocess's returncode as -n."""
     signum = -status if status < 0 else status - 128 if shell and status > 128 else None
@@ -134,7 +140,7 @@ def describe_exit(status, shell=True):
     return "exit status %d" % status
 
 
-def children_of(base):
+def children_of(base: "str") -> "list[str]":
     """The record bases of the children of a supervising runtime (<base>.<tag>)."""
     folder, prefix = os.path.split(base)
     try:
@@ -145,7 +151,7 @@ def children_of(base):
                   if name.startswith(prefix + ".") and name.endswith(".inflight") and name != prefix + ".inflight")
 
 
-def remove(base):
+def remove(base: "str") -> None:
     for suffix in (".inflight", ".fault"):
         try:
             os.unlink(base + suffix)
@@ -153,7 +159,7 @@ def remove(base):
             pass
 
 
-def report(base, status, api_address, setup_logs=True):
+def report(base: "str", status: "int", api_address: "str", setup_logs: "bool" = True) -> "ErrorPayload | None":
     """The supervisor's side: answer for the dead runtime. Returns what was posted, or None."""
     try:
         with open(base + ".inflight", errors="replace") as f:
@@ -161,7 +167,7 @@ def report(base, status, api_address, setup_logs=True):
     except OSError:
         return None
     if record.startswith("P"):  # a supervisor died: answer for each of its children
-        answered = None
+        answered: "ErrorPayload | None" = None
         for child in children_of(base):
             try:
                 answered = report(child, status, api_address, setup_logs) or answered
@@ -192,7 +198,7 @@ def report(base, status, api_address, setup_logs=True):
     return answered
 
 
-def _in_flight(record):
+def _in_flight(record: "str") -> "list[tuple[str, str]]":
     """[(request id, invocation id)] from a record: "R<id>\n<invocation id>\n", or "M" and several, then NUL."""
     if record.startswith("R"):
         request_id, _, rest = record[1:].partition("\n")
@@ -203,7 +209,7 @@ def _in_flight(record):
     return []
 
 
-def _answer(request_id, invocation_id, status, fault, api_address):
+def _answer(request_id: "str", invocation_id: "str", status: "int", fault: "str", api_address: "str") -> "ErrorPayload":
     from shim.runtime import errors, logs
     from shim.runtime.client import RuntimeAPI
 
@@ -226,7 +232,7 @@ def _answer(request_id, invocation_id, status, fault, api_address):
     return error
 
 
-def main(argv=None):
+def main(argv: "list[str] | None" = None) -> "int":
     argv = sys.argv[1:] if argv is None else argv
     base, status = os.environ.get(ENV), int(argv[0]) if argv else 1
     try:
@@ -235,10 +241,10 @@ def main(argv=None):
     except Exception as exc:  # noqa: BLE001 - the Runtime API may be gone too; say so and keep the exit status
         sys.stderr.write("lambda-shim: could not report the runtime's exit: %s\n" % exc)
     finally:
-        if base:
+        if base:  # unset or empty: no files (an empty base named ./.inflight and ./.fault)
             for child in children_of(base):
                 remove(child)
-        remove(base)
+            remove(base)
     return status
 
 

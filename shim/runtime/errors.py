@@ -8,6 +8,26 @@ Building a payload never raises: it runs after arbitrary user failures
 """
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from traceback import StackSummary
+    from types import TracebackType
+    from typing import TypedDict
+
+    class ErrorPayload(TypedDict):
+        """The body of a post to /error or /init/error, and of the log record that says it."""
+
+        errorMessage: str
+        errorType: str
+        requestId: str
+        stackTrace: list[str]
+
+    class XRayFrame(TypedDict):
+        """One frame of the X-Ray error cause."""
+
+        label: str
+        path: str
+        line: int | None
 
 _SHIM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _IMPORTLIB = os.sep + "importlib" + os.sep + "__init__.py"
@@ -19,7 +39,7 @@ _XRAY_CAUSE_LIMIT = 64 * 1024  # the API takes up to 1 MiB of headers; stay far 
 class Fault(Exception):
     """A failure the runtime itself detects, reported with a Runtime.* type."""
 
-    def __init__(self, error_type, message, stack_trace=None):
+    def __init__(self, error_type: "str", message: "str", stack_trace: "list[str] | None" = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
@@ -52,7 +72,7 @@ UNKNOWN = "Runtime.Unknown"
 TIMED_OUT = "Sandbox.Timedout"
 
 
-def user_frames(tb):
+def user_frames(tb: "TracebackType | None") -> "StackSummary":
     """The traceback's frames without the leading ones from this package or importlib,
     and without the plugin chain's glue wherever it is."""
     import traceback  # ~3 ms: paid by the first error, not by every cold start
@@ -64,14 +84,15 @@ def user_frames(tb):
     return traceback.StackSummary.from_list([f for f in frames[start:] if f.filename != _PLUGIN_GLUE])
 
 
-def format_chain(exc):
+def format_chain(exc: "BaseException") -> "str":
     """The exception and its causes as a traceback would print them, each with user_frames only: the
     runtime's own frames (and an exception chained to it by `raise ... from None`) are not the user's story."""
     import traceback
 
-    parts, seen = [], set()
+    parts: "list[str]" = []
+    seen: "set[int]" = set()
 
-    def add(exc):
+    def add(exc: "BaseException") -> None:
         seen.add(id(exc))
         if exc.__cause__ is not None and id(exc.__cause__) not in seen:
             add(exc.__cause__)
@@ -89,21 +110,21 @@ def format_chain(exc):
     return "".join(parts)
 
 
-def is_runtime_frame(filename):
+def is_runtime_frame(filename: "str") -> "bool":
     # Ours, the import machinery between the loader and the user's module, and the event
     # loop between shim.runtime.aio and an async handler.
     return (filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib")
             or filename.endswith(_IMPORTLIB) or _ASYNCIO in filename)
 
 
-def safe_str(value):
+def safe_str(value: "object") -> "str":
     try:
         return str(value)
     except BaseException:  # noqa: BLE001 - a user __str__ may raise anything
         return "<unprintable %s object>" % type(value).__name__
 
 
-def describe(exc, culprit="Handler"):
+def describe(exc: "BaseException", culprit: "str" = "Handler") -> "tuple[str, str]":
     """(errorType, errorMessage) for any exception, including panics."""
     kind = type(exc).__name__
     message = safe_str(exc)
@@ -114,7 +135,8 @@ def describe(exc, culprit="Handler"):
     return kind, message
 
 
-def payload(error_type, message, stack_trace, request_id=""):
+def payload(error_type: "str | None", message: "str | None", stack_trace: "list[str] | None",
+            request_id: "str | None" = "") -> "ErrorPayload":
     return {
         "errorMessage": message or "",
         "errorType": error_type or "",
@@ -123,7 +145,8 @@ def payload(error_type, message, stack_trace, request_id=""):
     }
 
 
-def from_exception(exc, request_id="", culprit="Handler"):
+def from_exception(exc: "BaseException", request_id: "str | None" = "",
+                   culprit: "str" = "Handler") -> "tuple[ErrorPayload, str | None]":
     """The payload and the X-Ray cause for an exception raised by user code (culprit: who, in a
     message about sys.exit or KeyboardInterrupt)."""
     try:
@@ -137,9 +160,11 @@ def from_exception(exc, request_id="", culprit="Handler"):
         return payload(type(exc).__name__, "(the error could not be formatted)", [], request_id), None
 
 
-def xray_cause(error_type, message, frames):
+def xray_cause(error_type: "str", message: "str", frames: "StackSummary") -> "str":
     """Lambda-Runtime-Function-XRay-Error-Cause, trimmed to stay well under the header limit."""
-    stack = [{"label": f.name, "path": f.filename, "line": f.lineno} for f in frames]
+    import json  # the error path's, not the cold start's: marshal may be using orjson
+
+    stack: "list[XRayFrame]" = [{"label": f.name, "path": f.filename, "line": f.lineno} for f in frames]
     message = message[:4096]
     while True:
         cause = {
@@ -147,17 +172,13 @@ def xray_cause(error_type, message, frames):
             "exceptions": [{"message": message, "type": error_type, "stack": stack}],
             "paths": sorted({frame["path"] for frame in stack}),
         }
-        text = _json().dumps(cause)
+        text = json.dumps(cause)
         if len(text) <= _XRAY_CAUSE_LIMIT or not stack:
             return text
         stack = stack[len(stack) // 2:]  # keep the innermost frames: that is where it failed
 
 
-def encode(body):
-    return _json().dumps(body).encode("utf-8")
-
-
-def _json():
+def encode(body: "ErrorPayload") -> "bytes":
     import json  # the error path's, not the cold start's: marshal may be using orjson
 
-    return json
+    return json.dumps(body).encode("utf-8")

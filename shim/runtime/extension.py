@@ -22,15 +22,19 @@ import _thread
 from shim.runtime import logs, signals, protocol, shutdown
 from shim.runtime.client import RuntimeAPI, RuntimeAPIError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from shim.runtime.signals import Guard
+
 NAME = "lambda-shim"
-identifier = None   # Lambda-Extension-Identifier once registered
-_parked = None      # the connection waiting on /event/next
+identifier: "str | None" = None   # Lambda-Extension-Identifier once registered
+_parked: "RuntimeAPI | None" = None  # the connection waiting on /event/next
 
 
 _decided_elsewhere = False  # a Managed Instances worker: its supervisor registers (or not)
 
 
-def before_first_next(address, guard):
+def before_first_next(address: "str", guard: "Guard") -> None:
     """The last moment to register: Lambda closes registration at the runtime's first /next
     (or /restore/next). Registers only if something wants SIGTERM (shutdown.wanted)."""
     if identifier is None and not _decided_elsewhere and shutdown.wanted(guard):
@@ -38,13 +42,13 @@ def before_first_next(address, guard):
     shutdown.init_over()
 
 
-def leave_to_parent():
+def leave_to_parent() -> None:
     """In a worker whose supervisor decides about the extension (it outlives any one worker)."""
     global _decided_elsewhere
     _decided_elsewhere = True
 
 
-def register(address, name=NAME):
+def register(address: "str", name: "str" = NAME) -> "str | None":
     """Register and park a thread on /event/next; the identifier, or None (said in the logs)."""
     global identifier, _parked
     api = RuntimeAPI(address, pipeline=False)
@@ -68,20 +72,20 @@ def register(address, name=NAME):
     return identifier
 
 
-def _park(api, ident):
+def _park(api: "RuntimeAPI", ident: "str") -> None:
     try:
         api.call("GET", protocol.EXTENSION_NEXT, b"", "%s: %s\r\n" % (protocol.EXTENSION_ID, ident))
     except BaseException:  # noqa: BLE001 - the process is going away; nothing to say
         pass
 
 
-def own_fds():
+def own_fds() -> "set[int]":
     """File descriptors of our own connections (not the function's), for the fork-time socket check."""
     sock = getattr(_parked, "_sock", None)
     return {sock.fileno()} if sock is not None else set()
 
 
-def forget_in_child():
+def forget_in_child() -> None:
     """In a forked worker: close our copy of the parked connection (the thread stayed in the parent)."""
     sock = getattr(_parked, "_sock", None)
     if sock is not None:

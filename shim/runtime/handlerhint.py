@@ -5,11 +5,15 @@ cold start that finds its handler pays nothing for it.
 """
 import difflib
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from types import ModuleType
+
 COMMON = "lambda_handler"   # the name most templates and tutorials use
 LIMIT = 12                  # callables listed at most
 
 
-def suggestion(module, module_name, attr):
+def suggestion(module: "ModuleType", module_name: "str", attr: "str") -> "str":
     """The text to add after "Handler 'X' missing on module 'M'": a did-you-mean and the module's callables."""
     names = callables(module)
     if not names:
@@ -21,9 +25,10 @@ def suggestion(module, module_name, attr):
     return ". Did you mean '%s.%s'? Its callables: %s" % (module_name, best, listed)
 
 
-def callables(module):
+def callables(module: "ModuleType") -> "list[str]":
     """Public callables the module defines itself (imported ones last), in definition order."""
-    own, imported = [], []
+    own: "list[str]" = []
+    imported: "list[str]" = []
     for name, value in list(vars(module).items()):
         if name.startswith("_") or not callable(value):
             continue
@@ -31,7 +36,7 @@ def callables(module):
     return own + imported
 
 
-def closest(attr, names):
+def closest(attr: "str", names: "list[str]") -> "str | None":
     """The name to suggest: the same name in another case, else difflib's closest, else lambda_handler,
     else the only function there is."""
     folded = {name.lower(): name for name in names}

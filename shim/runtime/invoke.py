@@ -10,11 +10,22 @@ import sys
 from shim.runtime import errors, marshal
 from shim.runtime.context import LambdaContext
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from shim.runtime.client import Invocation
+    from shim.runtime.errors import ErrorPayload
+    from shim.runtime.plugin_api import Handler
+    from shim.runtime.signals import Guard
+
 
 class Answer:
     __slots__ = ("body", "content_type", "error_type", "xray_cause", "error", "exception")
 
-    def __init__(self, body, content_type=None, error_type=None, xray_cause=None, error=None, exception=None):
+    def __init__(self, body: "bytes", content_type: "str | None" = None, error_type: "str | None" = None,
+                 xray_cause: "str | None" = None, error: "ErrorPayload | None" = None,
+                 exception: "BaseException | None" = None) -> None:
         self.body = body                  # bytes to post
         self.content_type = content_type  # set on success
         self.error_type = error_type      # set on failure, with the payload dict in `error`
@@ -23,16 +34,16 @@ class Answer:
         self.exception = exception
 
     @property
-    def ok(self):
+    def ok(self) -> "bool":
         return self.error_type is None
 
 
-def failure(exc, request_id):
+def failure(exc: "BaseException", request_id: "str") -> "Answer":
     error, cause = errors.from_exception(exc, request_id)
     return Answer(errors.encode(error), error_type=error["errorType"], xray_cause=cause, error=error, exception=exc)
 
 
-def call(handler, invocation, guard):
+def call(handler: "Handler", invocation: "Invocation", guard: "Guard") -> "Any":
     """What the handler returns for this event (or raises): the trace id exported, the context and the
     event made, and control handed to the function; a terminating signal deferred while the event was
     read interrupts it as it starts (shim.runtime.signals). A streaming handler returns its generator."""
@@ -48,7 +59,7 @@ def call(handler, invocation, guard):
         guard.where = guard.RUNTIME
 
 
-def run(handler, invocation, guard):
+def run(handler: "Handler", invocation: "Invocation", guard: "Guard") -> "Answer":
     try:
         body, content_type = marshal.encode_result(call(handler, invocation, guard))
         return Answer(body, content_type)
@@ -64,10 +75,11 @@ _ENVIRON = os.environ
 # does, without its two encode calls (~5 µs of a ~30 µs invoke). Anything else goes through it.
 _putenv = os.putenv
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-_ENVIRON_DATA = getattr(_ENVIRON, "_data", None) if os.name == "posix" and type(_ENVIRON) is os._Environ else None
+_ENVIRON_DATA: "dict[bytes, bytes] | None" = (getattr(_ENVIRON, "_data", None) if os.name == "posix"
+                                               and type(_ENVIRON) is os._Environ else None)
 
 
-def export_trace_id(trace_id):
+def export_trace_id(trace_id: "str | None") -> None:
     # The X-Ray SDK reads the trace header from the environment, as on the managed runtimes,
     # and subprocesses inherit it.
     data = _ENVIRON_DATA

@@ -16,6 +16,13 @@ try:
 except ImportError:  # pragma: no cover - CPython always has it
     _json = None  # type: ignore[assignment]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, NoReturn
+
+    Scanner = Callable[[str, int], "tuple[Any, int]"]   # scan(text, index) -> (value, end)
+    Encoder = Callable[[object, int], Iterable[str]]    # encode(value, 0) -> chunks
+
 
 class _ScannerContext:
     """The attributes of json.JSONDecoder() that the C scanner reads."""
@@ -27,27 +34,29 @@ class _ScannerContext:
     parse_int = int
     memo = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         nan, inf = float("nan"), float("inf")
         self.parse_constant = {"-Infinity": -inf, "Infinity": inf, "NaN": nan}.__getitem__
 
 
-def scanner():
+def scanner() -> "Scanner":
     """scan(text, index) -> (value, end): json.scanner.c_make_scanner's. It raises StopIteration where no
     value starts, and a syntax error as json.decoder.JSONDecodeError, which it takes from sys.modules: while
     `json` is not imported, CPython raises SystemError instead. Catch the three, then ask the json package."""
     if _json is None:
         import json
         return json.scanner.make_scanner(json.JSONDecoder())
-    return _json.make_scanner(_ScannerContext())
+    # typeshed wants a make_scanner for context (its TODO: any object with these attributes, which is what C reads).
+    return _json.make_scanner(_ScannerContext())  # type: ignore[arg-type]
 
 
-def not_serializable(obj):
+def not_serializable(obj: "object") -> "NoReturn":
     """json.JSONEncoder.default: the same TypeError, word for word."""
     raise TypeError("Object of type %s is not JSON serializable" % obj.__class__.__name__)
 
 
-def encoder(default=not_serializable, ensure_ascii=True, allow_nan=True):
+def encoder(default: "Callable[[Any], object]" = not_serializable, ensure_ascii: "bool" = True,
+            allow_nan: "bool" = True) -> "Encoder | None":
     """encode(value, 0) -> chunks to join: what json.dumps(value, default=..., ensure_ascii=...) runs
     (one-shot, compact separators off: ', ' and ': '). Its circular-reference markers are empty again
     after a successful call; after a failure make a new one. None without the C encoder."""
@@ -57,7 +66,7 @@ def encoder(default=not_serializable, ensure_ascii=True, allow_nan=True):
     return _json.make_encoder({}, default, strings, None, ": ", ", ", False, False, allow_nan)
 
 
-def dumps(value, default=not_serializable, ensure_ascii=True):
+def dumps(value: "object", default: "Callable[[Any], object]" = not_serializable, ensure_ascii: "bool" = True) -> "str":
     """json.dumps(value, default=default, ensure_ascii=ensure_ascii), the same text."""
     if isinstance(value, str) and _json is not None:
         return (_json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring)(value)

@@ -29,11 +29,17 @@ import os
 
 from shim.runtime import signals
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from select import poll
+    from typing import Mapping, NoReturn
 
-_held = None  # (poller on the launcher's pidfd, its pid, the fd), until watch() starts the thread
+
+# (poller on the launcher's pidfd, its pid, the fd), until watch() starts the thread
+_held: "tuple[poll, int, int] | None" = None
 
 
-def hold(environ):
+def hold(environ: "Mapping[str, str]") -> "bool":
     """In the runtime started by the supervising bootstrap: own process group, die with the launcher."""
     global _held
     if not environ.get("_SHIM_CRASH_FILE"):
@@ -51,7 +57,7 @@ def hold(environ):
     return True
 
 
-def watch():
+def watch() -> None:
     """Start watching the launcher (once init is over): from now on we die with it."""
     global _held
     if _held is None:
@@ -62,7 +68,7 @@ def watch():
     signals.start_thread(_thread.start_new_thread, _watch, (poller,))
 
 
-def watch_parent():
+def watch_parent() -> None:
     """In a forked child: die (with our group) when the process that forked us dies."""
     global _held
     if _held is not None:  # the launcher is our parent's business, not ours
@@ -73,7 +79,7 @@ def watch_parent():
         signals.start_thread(_thread.start_new_thread, _watch, (_poller(fd),))
 
 
-def _pidfd(pid):
+def _pidfd(pid: "int") -> "int | None":
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -83,7 +89,7 @@ def _pidfd(pid):
     return fd
 
 
-def _poller(fd):
+def _poller(fd: "int") -> "poll":
     import select  # at start-up, with the runtime's own imports: none once invokes run
 
     poller = select.poll()
@@ -91,13 +97,13 @@ def _poller(fd):
     return poller
 
 
-def _watch(poller):
+def _watch(poller: "poll") -> "NoReturn":
     while not poller.poll():
         pass
     _die()
 
 
-def _die():
+def _die() -> "NoReturn":
     try:
         os.killpg(0, _signal.SIGKILL)
     finally:

@@ -17,27 +17,31 @@ line was left open.
 """
 import _thread
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, TextIO
+
 
 class LineStream:
     """A text stream that tracks whether its last write ended a line; everything else is the stream's."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: "TextIO") -> None:
         self._stream = stream
         self._lock = _thread.RLock()  # re-entrant: a signal handler may log while a write is under way
         self.open = False             # the last write left a line unfinished
 
-    def write(self, text):
+    def write(self, text: "str") -> "int":
         with self._lock:
             count = self._stream.write(text)
             if text:
                 self.open = text[-1] != "\n"
         return count
 
-    def writelines(self, lines):
+    def writelines(self, lines: "Iterable[str]") -> None:
         for line in lines:
             self.write(line)
 
-    def write_record(self, line):
+    def write_record(self, line: "str") -> None:
         """One log record (a whole line, newline included), on a line of its own, flushed."""
         with self._lock:
             if self.open:
@@ -46,7 +50,7 @@ class LineStream:
             self._stream.write(line)
             self._stream.flush()
 
-    def end_line(self):
+    def end_line(self) -> None:
         """At the end of an invoke: finish a line left open, so that it is written now."""
         if self.open:
             with self._lock:
@@ -55,11 +59,11 @@ class LineStream:
                     self.open = False
                 self._stream.flush()
 
-    def flush(self):
+    def flush(self) -> None:
         self._stream.flush()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: "str") -> "Any":
         return getattr(self._stream, name)
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "<LineStream %r>" % (self._stream,)

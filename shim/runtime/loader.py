@@ -10,14 +10,20 @@ import sys
 from shim.runtime import errors
 from shim.runtime.signals import FatalSignal
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import ModuleType
 
-def python_path(task_root):
+    from shim.runtime.plugin_api import Handler
+
+
+def python_path(task_root: "str") -> "list[str]":
     """sys.path entries Lambda's managed runtimes give user code: task root, then layers."""
     layer_site = "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]
     return [task_root] + [p for p in ("/opt/python", layer_site) if os.path.isdir(p)]
 
 
-def prepare_sys_path(task_root):
+def prepare_sys_path(task_root: "str") -> None:
     # `python -m shim` put the working directory first; Lambda's search path starts at the task root.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]
@@ -27,7 +33,7 @@ def prepare_sys_path(task_root):
         sys.path.insert(0, entry)
 
 
-def split_handler(spec):
+def split_handler(spec: "str | None") -> "tuple[str, str]":
     module, dot, name = (spec or "").strip().rpartition(".")
     module = module.replace("/", ".")
     # Every part must name something: `a..b`, `a/.b`, `.b` and `a.` are malformed, not module `a`.
@@ -38,14 +44,14 @@ def split_handler(spec):
     return module, name
 
 
-def load_handler(spec):
+def load_handler(spec: "str | None") -> "Handler":
     module_name, attr = split_handler(spec)
     if module_name.split(".")[0] in sys.builtin_module_names:
         raise errors.Fault(errors.BUILT_IN_MODULE_CONFLICT,
                            "Cannot use built-in module %s as a handler module" % module_name)
     module = _import(module_name)
     try:
-        handler = getattr(module, attr)
+        handler: "object" = getattr(module, attr)
     except AttributeError:
         pass
     else:
@@ -63,7 +69,7 @@ def load_handler(spec):
     raise errors.Fault(errors.HANDLER_NOT_FOUND, message)
 
 
-def _import(module_name):
+def _import(module_name: "str") -> "ModuleType":
     try:
         __import__(module_name)  # importlib.import_module, minus importing importlib (~0.6 ms)
         return sys.modules[module_name]
@@ -83,5 +89,5 @@ def _import(module_name):
         raise errors.Fault(error_type, message, _frames_of(exc)) from None
 
 
-def _frames_of(exc):
+def _frames_of(exc: "BaseException") -> "list[str]":
     return errors.user_frames(exc.__traceback__).format()

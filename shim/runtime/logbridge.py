@@ -14,9 +14,20 @@ import sys
 
 from shim.runtime import logs
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from logging import LogRecord
+    from types import ModuleType
+    from typing import Callable, Sequence
 
-def install(pipeline):
-    hooks = {"logging": lambda module: _wire_logging(module, pipeline),
+    from shim.runtime.logs import EventDict, Pipeline, Sink
+
+    Callbacks = dict[str, Callable[[ModuleType], None]]
+
+
+def install(pipeline: "Pipeline") -> None:
+    hooks: "Callbacks" = {"logging": lambda module: _wire_logging(module, pipeline),
              "structlog": lambda module: _wire_structlog(module, pipeline)}
     for name in list(hooks):
         if name in sys.modules:
@@ -28,10 +39,11 @@ def install(pipeline):
 class AfterImport:
     """Runs callbacks[name](module) right after module `name` is first executed, then steps aside."""
 
-    def __init__(self, callbacks):
+    def __init__(self, callbacks: "Callbacks") -> None:
         self.callbacks = callbacks
 
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(self, name: "str", path: "Sequence[str] | None" = None,
+                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
         callback = self.callbacks.get(name)
         if callback is None:
             return None
@@ -44,22 +56,23 @@ class AfterImport:
             sys.meta_path.remove(self)
         execute = loader.exec_module
 
-        def exec_then_wire(module):
+        def exec_then_wire(module: "ModuleType") -> None:
             execute(module)
             try:
                 callback(module)
             except Exception as exc:  # noqa: BLE001 - the user's import must not fail because of our wiring
                 logs.runtime_error("Could not wire %s into the log pipeline: %r" % (name, exc))
 
-        loader.exec_module = exec_then_wire
+        loader.exec_module = exec_then_wire  # type: ignore[method-assign]  # this loader's, for this one module
         return spec
 
-    def _find_with_others(self, name, path, target):
+    def _find_with_others(self, name: "str", path: "Sequence[str] | None",
+                          target: "ModuleType | None") -> "ModuleSpec | None":
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
             if finder is self or find is None:
                 continue
-            spec = find(name, path, target)
+            spec: "ModuleSpec | None" = find(name, path, target)
             if spec is not None:
                 return spec
         return None
@@ -68,11 +81,13 @@ class AfterImport:
 # -- stdlib logging ----------------------------------------------------------------------------
 
 
-def _wire_logging(logging, pipeline):
+def _wire_logging(logging: "ModuleType", pipeline: "Pipeline") -> None:
     standard = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 
-    class PipelineHandler(logging.Handler):
-        def emit(self, record):
+    # `logging` is the module object, passed in as it finishes its import (see AfterImport): mypy sees a
+    # ModuleType, not the logging module, so it cannot resolve its classes and functions here.
+    class PipelineHandler(logging.Handler):  # type: ignore[name-defined,misc]
+        def emit(self, record: "LogRecord") -> None:
             try:
                 msg = record.msg
                 event = {
@@ -94,13 +109,13 @@ def _wire_logging(logging, pipeline):
         root.setLevel(pipeline.config.level)
     original = logging.basicConfig
 
-    def basicConfig(**kwargs):
+    def basicConfig(**kwargs: "object") -> None:
         if root.handlers == [handler]:
             root.removeHandler(handler)  # the user configures logging: their handlers, their format
         original(**kwargs)
 
     basicConfig.__doc__ = original.__doc__
-    logging.basicConfig = basicConfig
+    logging.basicConfig = basicConfig  # type: ignore[attr-defined]  # the module passed in, as above
 
 
 # -- structlog ---------------------------------------------------------------------------------
@@ -109,15 +124,15 @@ def _wire_logging(logging, pipeline):
 class SinkLogger:
     """The logger structlog's chain ends in: one method per level, each writing the rendered record."""
 
-    def __init__(self, sink):
+    def __init__(self, sink: "Sink") -> None:
         self._sink = sink
 
-    def __call__(self, *args):  # used as its own factory
+    def __call__(self, *args: "object") -> "SinkLogger":  # used as its own factory
         return self
 
 
-def _level_method(levelno):
-    def write(self, rendered):
+def _level_method(levelno: "int") -> "Callable[[SinkLogger, str], None]":
+    def write(self: "SinkLogger", rendered: "str") -> None:
         self._sink.write(rendered, levelno)
     return write
 
@@ -127,12 +142,12 @@ for _name, _levelno in logs.METHOD_LEVELS.items():
 SinkLogger.failure = SinkLogger.error  # type: ignore[attr-defined]  # set by the loop above
 
 
-def add_level(logger, method_name, event_dict):
+def add_level(logger: "object", method_name: "str", event_dict: "EventDict") -> "EventDict":
     event_dict.setdefault("level", logs.LEVEL_NAMES[logs.METHOD_LEVELS.get(method_name, 20)])
     return event_dict
 
 
-def _wire_structlog(structlog, pipeline):
+def _wire_structlog(structlog: "ModuleType", pipeline: "Pipeline") -> None:
     # Share our request variables with structlog.contextvars, so bind_contextvars(requestId=...)
     # updates the same variable instead of shadowing it with a second one of the same name.
     registry = getattr(getattr(structlog, "contextvars", None), "_CONTEXT_VARS", None)

@@ -19,6 +19,15 @@ import sys
 
 from shim.runtime import errors, jsonc
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Mapping
+
+    from orjson import Fragment
+
+    from shim.runtime.jsonc import Encoder
+
 _ESCAPING_RUNTIMES = ("AWS_Lambda_python3.9", "AWS_Lambda_python3.10", "AWS_Lambda_python3.11")
 _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
 # The C halves of json.loads and json.dumps, called directly (shim.runtime.jsonc), without importing
@@ -30,12 +39,12 @@ _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
 _scan = jsonc.scanner()
 _encode_c = jsonc.encoder(ensure_ascii=_ENSURE_ASCII)  # made now, not in the first invoke; remade by _c_encoder()
 _C_ENCODER = _encode_c is not None                     # after a failure drops it (its markers may be stale)
-_decimal_mark = None  # a per-process random token, made the first time a Decimal is seen
-_orjson = None        # the module, once choose_encoder() picked it
+_decimal_mark: "str | None" = None  # a per-process random token, made the first time a Decimal is seen
+_orjson: "ModuleType | None" = None  # the module, once choose_encoder() picked it
 _ORJSON_OPTIONS = 0
 
 
-def choose_encoder(environ=os.environ):
+def choose_encoder(environ: "Mapping[str, str]" = os.environ) -> "str | None":
     """After init: use orjson if asked to (SHIM_JSON=orjson) or if the function already loaded it."""
     global _orjson
     mode = (environ.get("SHIM_JSON") or "auto").lower()
@@ -55,7 +64,7 @@ def choose_encoder(environ=os.environ):
     return None
 
 
-def decode_event(body, content_type):
+def decode_event(body: "bytes", content_type: "str | None") -> "object":
     if content_type is not None and content_type != "application/json":
         if content_type and not content_type.lower().startswith("application/json"):
             return body
@@ -73,7 +82,7 @@ def decode_event(body, content_type):
 _WHITESPACE = " \t\n\r"  # JSON's, as json.decoder.WHITESPACE matches it
 
 
-def _decode_fully(body):
+def _decode_fully(body: "bytes") -> "object":
     """A BOM, whitespace around the document (as json.loads allows), else the stdlib's decoder and its error."""
     if body[:3] == b"\xef\xbb\xbf":
         body = body[3:]  # by hand: the utf-8-sig codec is a module imported on first use
@@ -94,7 +103,7 @@ def _decode_fully(body):
         raise errors.Fault(errors.UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % exc) from None
 
 
-def encode_result(value):
+def encode_result(value: "object") -> "tuple[bytes, str]":
     """(body bytes, content type) or Fault(Runtime.MarshalError)."""
     if type(value) is bytes:
         return value, "application/unknown"
@@ -120,42 +129,45 @@ def encode_result(value):
         raise
 
 
-def _c_encoder():
+def _c_encoder() -> "Encoder":
     """What JSONEncoder.encode makes for every call (json.encoder's iterencode, one-shot), made once.
     Its markers dict (circular reference detection) is empty again after every successful encoding."""
     global _encode_c
-    _encode_c = jsonc.encoder(ensure_ascii=_ENSURE_ASCII)
-    return _encode_c
+    _encode_c = encode = jsonc.encoder(ensure_ascii=_ENSURE_ASCII)
+    assert encode is not None  # called only where _C_ENCODER says there is a C encoder
+    return encode
 
 
-def _encode_plain(value):
+def _encode_plain(value: "object") -> "str":
     import json
     return json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True).encode(value)
 
 
-def _forget_c_encoder():
+def _forget_c_encoder() -> None:
     global _encode_c
     _encode_c = None
 
 
-def _orjson_default(obj):
+def _orjson_default(obj: "object") -> "Fragment":
     from decimal import Decimal
 
+    from orjson import Fragment  # loaded: this is the default of its dumps
+
     if isinstance(obj, Decimal) and not obj.is_nan():
-        return _orjson.Fragment(str(obj).encode())
+        return Fragment(str(obj).encode())
     raise TypeError
 
 
-def _encode_with_decimals(value):
+def _encode_with_decimals(value: "object") -> "str":
     import json
     from decimal import Decimal
 
     global _decimal_mark
     if _decimal_mark is None:
         _decimal_mark = "shim-decimal-" + os.urandom(8).hex() + "-"
-    digits = []
+    digits: "list[str]" = []
 
-    def default(obj):
+    def default(obj: "object") -> "float | str":
         if isinstance(obj, Decimal):
             if obj.is_nan():
                 return float("nan")

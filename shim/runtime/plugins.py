@@ -16,6 +16,14 @@ import sys
 from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE, aio, errors
 from shim.runtime.signals import FatalSignal
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
+    from shim.runtime.plugin_api import Handler, PluginSettings
+
+    Hook = Callable[..., object]
+
 GROUP = "lambda_shim.plugins"
 MANIFEST = PLUGIN_MANIFEST                   # at the root of the zip, i.e. the task root
 MANIFEST_VARIABLE = PLUGIN_MANIFEST_VARIABLE  # read this file instead (the local tools set it for --no-pack)
@@ -28,18 +36,19 @@ class Entry:
 
     __slots__ = ("name", "value", "distribution", "version", "origin")
 
-    def __init__(self, name, value, distribution="", version="", origin=""):
+    def __init__(self, name: "str", value: "str", distribution: "str" = "", version: "str" = "",
+                 origin: "str" = "") -> None:
         self.name = name                  # the entry point's name: what SHIM_PLUGINS selects
         self.value = value                # 'module:attr.sub', as in the entry point
         self.distribution = distribution
         self.version = version
         self.origin = origin              # where the packer found it (not in the manifest)
 
-    def describe(self):
+    def describe(self) -> "str":
         origin = " from %s %s" % (self.distribution, self.version) if self.distribution else ""
         return "'%s' (%s%s)" % (self.name, self.value, origin.rstrip())
 
-    def as_dict(self):
+    def as_dict(self) -> "dict[str, str]":
         return {"name": self.name, "value": self.value, "distribution": self.distribution, "version": self.version}
 
 
@@ -48,26 +57,26 @@ class Plugin:
 
     __slots__ = ("entry", "obj")
 
-    def __init__(self, entry, obj):
+    def __init__(self, entry: "Entry", obj: "object") -> None:
         self.entry, self.obj = entry, obj
 
     @property
-    def name(self):
+    def name(self) -> "str":
         return self.entry.name
 
-    def hook(self, name):
+    def hook(self, name: "str") -> "Hook | None":
         """The hook `name`, or None; a hook that is there but not callable is the plugin's fault."""
         try:
-            hook = getattr(self.obj, name, None)
+            hook: "object" = getattr(self.obj, name, None)
         except Exception as exc:  # noqa: BLE001 - whatever the plugin's attribute lookup raised is its fault, reported as such
             raise failure(self.entry, "broke when its %s hook was looked up" % name, exc) from None
-        if hook is not None and not callable(hook):
-            raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its %s hook is a %s, not a function"
-                               % (self.entry.describe(), name, type(hook).__name__))
-        return hook
+        if hook is None or callable(hook):
+            return hook
+        raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its %s hook is a %s, not a function"
+                           % (self.entry.describe(), name, type(hook).__name__))
 
 
-def failure(entry, what, exc):
+def failure(entry: "Entry", what: "str", exc: "BaseException") -> "errors.Fault":
     """A Runtime.PluginError Fault naming the plugin, with the frames of exc (the plugin's own)."""
     error_type, message = errors.describe(exc, "Plugin '%s'" % entry.name)
     fault = errors.Fault(errors.PLUGIN_ERROR, "Plugin %s %s: %s: %s" % (entry.describe(), what, error_type, message),
@@ -78,7 +87,7 @@ def failure(entry, what, exc):
 
 # -- the manifest -----------------------------------------------------------------------------------
 
-def manifest_path(task_root, environ):
+def manifest_path(task_root: "str", environ: "Mapping[str, str]") -> "tuple[str, bool]":
     """(path, whether it was asked for by SHIM_PLUGINS_MANIFEST)."""
     explicit = environ.get(MANIFEST_VARIABLE)
     if explicit:
@@ -86,7 +95,7 @@ def manifest_path(task_root, environ):
     return os.path.join(task_root, MANIFEST), False
 
 
-def read_manifest(path, explicit=False):
+def read_manifest(path: "str", explicit: "bool" = False) -> "list[Entry]":
     """The entries the manifest at path lists; [] when there is none (unless it was asked for)."""
     try:
         with open(path, "rb") as handle:
@@ -102,7 +111,7 @@ def read_manifest(path, explicit=False):
     return parse_manifest(data, path)
 
 
-def parse_manifest(data, where=MANIFEST):
+def parse_manifest(data: "bytes", where: "str" = MANIFEST) -> "list[Entry]":
     import json  # loaded already (marshal uses it); here so the module says what it needs
 
     try:
@@ -117,7 +126,7 @@ def parse_manifest(data, where=MANIFEST):
     return entries
 
 
-def select(entries, selection):
+def select(entries: "list[Entry]", selection: "str | None") -> "list[Entry]":
     """The entries SHIM_PLUGINS asks for, in its order: all of them when it is unset (None)."""
     if selection is None:
         return list(entries)
@@ -125,7 +134,7 @@ def select(entries, selection):
     if names in ([], ["none"]):
         return []
     by_name = {entry.name: entry for entry in entries}
-    chosen = []
+    chosen: "list[Entry]" = []
     for name in names:
         if name not in by_name:
             raise errors.Fault(errors.PLUGIN_ERROR, "%s=%s names '%s', which is not one of this function's plugins "
@@ -138,7 +147,7 @@ def select(entries, selection):
 
 # -- loading ----------------------------------------------------------------------------------------
 
-def load(task_root, environ):
+def load(task_root: "str", environ: "Mapping[str, str]") -> "list[Plugin]":
     """Import the plugins the manifest lists (as SHIM_PLUGINS selects them); [] without a manifest."""
     path, explicit = manifest_path(task_root, environ)
     entries = read_manifest(path, explicit)
@@ -147,14 +156,14 @@ def load(task_root, environ):
     return [Plugin(entry, resolve(entry)) for entry in select(entries, environ.get(SELECTION_VARIABLE))]
 
 
-def resolve(entry):
+def resolve(entry: "Entry") -> "object":
     """The object 'module:attr.sub' names (importlib.import_module, minus importing importlib)."""
     value = entry.value.split("[", 1)[0]   # an old-style '[extras]' suffix says nothing to us
     module, _, attrs = value.partition(":")
     module = module.strip()
     try:
         __import__(module)
-        obj = sys.modules[module]
+        obj: "object" = sys.modules[module]
         for attr in filter(None, attrs.strip().split(".")):
             obj = getattr(obj, attr)
         return obj
@@ -164,7 +173,8 @@ def resolve(entry):
         raise failure(entry, "could not be imported", exc) from None
 
 
-def start(plugins, handler, spec, environ, started):
+def start(plugins: "list[Plugin]", handler: "Handler", spec: "str", environ: "Mapping[str, str]",
+          started: "float") -> "Handler":
     """Run the init hooks, wrap the handler, register the shutdown hooks; the handler to call."""
     names = [plugin.name for plugin in plugins]
     streaming, awaitable = bool(aio.code_flags(handler) & aio.GENERATOR_FLAGS), aio.is_async(handler)
@@ -185,7 +195,8 @@ def start(plugins, handler, spec, environ, started):
     return handler
 
 
-def settings_for(plugin, names, spec, environ, started, streaming=False, awaitable=False):
+def settings_for(plugin: "Plugin", names: "list[str]", spec: "str", environ: "Mapping[str, str]", started: "float",
+                 streaming: "bool" = False, awaitable: "bool" = False) -> "PluginSettings":
     """What a plugin's init hook gets besides the handler: a fresh dict for each plugin."""
     memory = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
     return {
@@ -208,27 +219,27 @@ def settings_for(plugin, names, spec, environ, started, streaming=False, awaitab
 
 # -- wrapping ---------------------------------------------------------------------------------------
 
-def chain(plugins, handler):
+def chain(plugins: "list[Plugin]", handler: "Handler") -> "Handler":
     """handler wrapped by every plugin with a wrap hook, the first plugin outermost.
 
     Each wrapper is called through a guard that tells the handler's exceptions (passed
     through as they are) from one the wrapper raised itself, which becomes a
     Runtime.PluginError naming the plugin. Without wrap hooks the handler is unchanged.
     """
-    wrapping = [(plugin, plugin.hook("wrap")) for plugin in plugins]
-    wrapping = [(plugin, wrap) for plugin, wrap in wrapping if wrap is not None]
+    hooks = [(plugin, plugin.hook("wrap")) for plugin in plugins]
+    wrapping = [(plugin, wrap) for plugin, wrap in hooks if wrap is not None]
     if not wrapping:
         return handler
-    raised = [None]  # what the handler itself raised during this invoke
+    raised: "list[BaseException | None]" = [None]  # what the handler itself raised during this invoke
 
-    def the_handler(event, context):
+    def the_handler(event: "Any", context: "Any") -> "Any":
         try:
             return handler(event, context)
         except BaseException as exc:  # noqa: B036 - noted, then passed on untouched
             raised[0] = exc
             raise
 
-    current = the_handler
+    current: "Handler" = the_handler
     for plugin, wrap in reversed(wrapping):
         try:
             wrapped = wrap(current)
@@ -246,19 +257,21 @@ def chain(plugins, handler):
         current = _guarded(wrapped, plugin.entry, raised)
     outermost = current
 
-    def invoke(event, context):
+    def invoke(event: "Any", context: "Any") -> "Any":
         try:
             return outermost(event, context)
         finally:
             raised[0] = None  # and not kept alive with its frames until the next invoke
 
-    invoke.__wrapped__ = handler
-    invoke.__shim_handler__ = handler  # the function's own: main streams the response if it is a generator
+    # mypy types no attribute set on a function. __shim_handler__: the function's own (main streams the
+    # response if it is a generator).
+    invoke.__wrapped__ = handler  # type: ignore[attr-defined]
+    invoke.__shim_handler__ = handler  # type: ignore[attr-defined]
     return invoke
 
 
-def _guarded(wrapped, entry, raised):
-    def call(event, context):
+def _guarded(wrapped: "Handler", entry: "Entry", raised: "list[BaseException | None]") -> "Handler":
+    def call(event: "Any", context: "Any") -> "Any":
         try:
             return wrapped(event, context)
         except Exception as exc:
@@ -270,7 +283,7 @@ def _guarded(wrapped, entry, raised):
 
 # -- shutdown ---------------------------------------------------------------------------------------
 
-def register_shutdown(plugin, hook):
+def register_shutdown(plugin: "Plugin", hook: "Hook") -> None:
     """Hand a plugin's shutdown hook to the runtime's shutdown callbacks (shim.runtime.shutdown):
     run on SIGTERM with the function's own, newest first, within SHIM_SHUTDOWN_TIMEOUT_MS."""
     from shim.runtime import shutdown
@@ -278,9 +291,9 @@ def register_shutdown(plugin, hook):
     shutdown.on_shutdown(_named(plugin.entry, hook))
 
 
-def _named(entry, hook):
+def _named(entry: "Entry", hook: "Hook") -> "Callable[[], object]":
     """hook, under a name that says which plugin it belongs to (what the shutdown log lines show)."""
-    def shutdown_hook():
+    def shutdown_hook() -> "object":
         return hook()
     shutdown_hook.__qualname__ = "of plugin %s" % entry.describe()
     return shutdown_hook

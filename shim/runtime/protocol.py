@@ -17,11 +17,11 @@ EXTENSION_NAME = "Lambda-Extension-Name"
 EXTENSION_ID = "Lambda-Extension-Identifier"
 
 
-def response_path(request_id):
+def response_path(request_id: "str") -> "str":
     return "%s/invocation/%s/response" % (API, request_id)
 
 
-def error_path(request_id):
+def error_path(request_id: "str") -> "str":
     return "%s/invocation/%s/error" % (API, request_id)
 
 

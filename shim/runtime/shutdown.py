@@ -28,13 +28,23 @@ import sys
 
 from shim.runtime import logs
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+    from typing import Callable, Mapping, NoReturn, TypeVar
+
+    from shim.runtime.crash import NoRecorder, Recorder
+    from shim.runtime.signals import FatalSignal, Guard
+
+    Callback = TypeVar("Callback", bound=Callable[[], object])  # on_shutdown returns what it was given
+
 DEFAULT_BUDGET_MS = 300
-_callbacks = []  # type: list
+_callbacks: "list[Callable[[], object]]" = []
 _init_over = False   # Lambda closed extension registration (our first /next went out)
 _warned = False
 
 
-def on_shutdown(fn):
+def on_shutdown(fn: "Callback") -> "Callback":
     """Run fn() when the environment shuts down (SIGTERM). Returns fn: usable as a decorator."""
     global _warned
     if not callable(fn):
@@ -48,34 +58,34 @@ def on_shutdown(fn):
     return fn
 
 
-def callbacks():
+def callbacks() -> "list[Callable[[], object]]":
     return list(_callbacks)
 
 
-def wanted(guard):
+def wanted(guard: "Guard") -> "bool":
     """Does anything need Lambda's SIGTERM: a callback, or the function's own SIGTERM handler?"""
     return bool(_callbacks) or guard.user_handler(_signal.SIGTERM) is not None
 
 
-def init_over():
+def init_over() -> None:
     """Lambda closed extension registration (see shim.runtime.extension.before_first_next)."""
     global _init_over
     _init_over = True
 
 
-def _extension_registered():
+def _extension_registered() -> "bool":
     extension = sys.modules.get("shim.runtime.extension")
     return extension is not None and extension.identifier is not None
 
 
-def budget_s(environ=os.environ):
+def budget_s(environ: "Mapping[str, str]" = os.environ) -> "float":
     try:
         return max(int(environ.get("SHIM_SHUTDOWN_TIMEOUT_MS") or DEFAULT_BUDGET_MS), 0) / 1000.0
     except ValueError:
         return DEFAULT_BUDGET_MS / 1000.0
 
 
-def stop(sig):
+def stop(sig: "FatalSignal") -> "NoReturn":
     """Stop on a terminating signal: callbacks, flush, exit with the signal's status. Does not return."""
     ignore_terminating()
     logs.runtime_info("Stopping on %s" % sig.name)
@@ -87,7 +97,7 @@ def stop(sig):
     sys.exit(sig.status)
 
 
-def ignore_terminating():
+def ignore_terminating() -> None:
     """From now on the runtime is on its way out: a second SIGTERM (Lambda's, the launcher's forward of
     one sent twice) changes nothing. Ignored rather than handled: as the interpreter finalizes it puts
     back the default action (death, status 143) for every signal with a Python handler, but leaves an
@@ -99,7 +109,7 @@ def ignore_terminating():
             return
 
 
-def stop_in_init(sig, recorder):
+def stop_in_init(sig: "FatalSignal", recorder: "Recorder | NoRecorder") -> "NoReturn":
     """A terminating signal before the invoke loop (during init, or the SnapStart hooks): the runtime was
     stopped, it did not fail. Nothing is in flight for the supervisor to report; the callbacks registered
     so far run. Does not return."""
@@ -107,7 +117,7 @@ def stop_in_init(sig, recorder):
     stop(sig)
 
 
-def flush():
+def flush() -> None:
     logging = sys.modules.get("logging")
     if logging is not None:
         for handler in list(logging.getLogger().handlers):
@@ -116,6 +126,8 @@ def flush():
             except Exception:  # noqa: BLE001 - a broken handler must not keep us from exiting
                 pass
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is None:  # sys.__stdout__ and sys.__stderr__ are when the process started without them
+            continue
         try:
             stream.flush()
         except (AttributeError, OSError, ValueError):
@@ -127,22 +139,24 @@ class _Expired(BaseException):
 
 
 _armed = False
-_last_resort = None  # (monotonic time, exit status): a callback that will not stop is left behind then
+# (monotonic time, exit status): a callback that will not stop is left behind then
+_last_resort: "tuple[float, int] | None" = None
 
 
-def _expire(signum, frame):
-    if not _armed:
+def _expire(signum: "int", frame: "FrameType | None") -> None:
+    last_resort = _last_resort  # set whenever _armed is
+    if not _armed or last_resort is None:
         return
     import time
-    if time.monotonic() > _last_resort[0]:
+    if time.monotonic() > last_resort[0]:
         logs.runtime_error("A shutdown callback keeps running after being interrupted; exiting without it "
                            "(and the callbacks after it)")
         flush()
-        os._exit(_last_resort[1])
+        os._exit(last_resort[1])
     raise _Expired()
 
 
-def run_callbacks(budget, status=0):
+def run_callbacks(budget: "float", status: "int" = 0) -> "int":
     """Each callback once, newest first, within `budget` seconds in all; returns how many ran clean.
     One that swallows its interruptions past the budget (and 100 ms) ends the process with `status`."""
     global _armed, _last_resort
@@ -190,10 +204,10 @@ def run_callbacks(budget, status=0):
     return clean
 
 
-def _own_story(exc, stopping):
+def _own_story(exc: "BaseException | None", stopping: "BaseException | None") -> None:
     """A callback's exception as the callback raised it: not chained to the runtime's own (the signal
     it stops on, implicitly the callback's __context__), and without run_callbacks' frame."""
-    seen = set()
+    seen: "set[int]" = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if exc.__context__ is stopping:
@@ -203,7 +217,7 @@ def _own_story(exc, stopping):
         exc = exc.__cause__ if exc.__cause__ is not None else exc.__context__
 
 
-def _from_callback(tb):
+def _from_callback(tb: "TracebackType | None") -> "TracebackType | None":
     """The traceback from the callback's own frame on (run_callbacks' frame is the runtime's)."""
     if tb is not None and tb.tb_frame.f_code is run_callbacks.__code__ and tb.tb_next is not None:
         return tb.tb_next

@@ -26,6 +26,15 @@ request in flight is answered, shutdown callbacks run) and exits with n.
 import _signal  # signal.py only adds enums on top, and they cost ~3 ms of the cold start
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Callable, Iterable, TypeVar
+
+    from _signal import _Handler
+
+    T = TypeVar("T")
+
 NAMES = {getattr(_signal, name): name for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM")}
 TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
 RECOVERABLE = (_signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGALRM)
@@ -34,18 +43,18 @@ RECOVERABLE = (_signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGALRM)
 class FatalSignal(BaseException):
     """Raised in the handler when a signal arrives during an invoke."""
 
-    def __init__(self, signum, exit_status=None):
+    def __init__(self, signum: "int", exit_status: "int | None" = None) -> None:
         self.signum = signum
         self.name = NAMES.get(signum, "signal %d" % signum)
         self.exit_status = exit_status  # decided by a user's own handler, else None
         super().__init__("Handler was interrupted by %s" % self.name)
 
     @property
-    def terminating(self):
+    def terminating(self) -> "bool":
         return self.signum in TERMINATING
 
     @property
-    def status(self):
+    def status(self) -> "int":
         """The runtime's exit status for this signal: the user's choice, else 0 for SIGTERM
         (a graceful stop, as Lambda asks for) and 128+n for the others, as a shell reports them."""
         if self.exit_status is not None:
@@ -60,19 +69,21 @@ class Guard:
     # included (deferred); HANDLER: the user's code (raised into it, and remembered).
     INIT, RUNTIME, HANDLER = 0, 1, 2
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.where = self.INIT
-        self.pending = None  # a signal that arrived while the runtime was busy
-        self.exit_status = None  # of the pending signal, when a user's handler decided it
-        self.notify = None  # called when a signal is deferred (the async mode's event loop)
-        self._sigterm_seen = None  # SIGTERM's handler when adopt() last looked
-        self._wakeup = None  # (pid, read end, write end) of the pipe the interpreter writes a byte to per signal
+        self.pending: "int | None" = None  # a signal that arrived while the runtime was busy
+        self.exit_status: "int | None" = None  # of the pending signal, when a user's handler decided it
+        # Called when a signal is deferred (the async mode's event loop).
+        self.notify: "Callable[[], object] | None" = None
+        self._sigterm_seen: "_Handler" = None  # SIGTERM's handler when adopt() last looked
+        # (pid, read end, write end) of the pipe the interpreter writes a byte to per signal
+        self._wakeup: "tuple[int, int, int] | None" = None
 
-    def install(self):
+    def install(self) -> None:
         for signum in TERMINATING + RECOVERABLE:
             _signal.signal(signum, self._on_signal)
 
-    def wakeup_fd(self):
+    def wakeup_fd(self) -> "int | None":
         """A descriptor that turns readable when one of our signals arrives, for the idle wait on /next
         to poll beside its socket (shim.runtime.client).
 
@@ -101,7 +112,7 @@ class Guard:
                 os.close(inherited[2])
         return self._wakeup[1]
 
-    def _on_signal(self, signum, frame, exit_status=None):
+    def _on_signal(self, signum: "int", frame: "FrameType | None", exit_status: "int | None" = None) -> None:
         if self.where != self.INIT:
             self.pending = signum  # so a terminating signal still stops us once the request is answered
             self.exit_status = exit_status
@@ -110,21 +121,21 @@ class Guard:
         if self.where != self.RUNTIME:
             raise FatalSignal(signum, exit_status)
 
-    def take_pending(self):
+    def take_pending(self) -> None:
         """After a request is answered, or when the wait for the next one wakes: stop now if a
         terminating signal was deferred."""
         signum, self.pending = self.pending, None
         if signum in TERMINATING:
             raise FatalSignal(signum, self.exit_status)
 
-    def raise_pending(self):
+    def raise_pending(self) -> None:
         """As control passes to the function (the handler starts, a streaming handler resumes):
         a terminating signal deferred meanwhile interrupts it there, as it would have a moment later.
         It stays pending, so the loop stops once the request is answered."""
         if self.pending in TERMINATING:
             raise FatalSignal(self.pending, self.exit_status)
 
-    def adopt(self, signals=TERMINATING):
+    def adopt(self, signals: "Iterable[int]" = TERMINATING) -> None:
         """Wrap handlers the user installed for these signals (see the module's docstring)."""
         for signum in signals:
             current = _signal.getsignal(signum)
@@ -140,20 +151,20 @@ class Guard:
             if previous not in (-1, ours):
                 _signal.set_wakeup_fd(previous)
 
-    def adopt_new_sigterm(self):
+    def adopt_new_sigterm(self) -> None:
         """After each invoke: adopt a SIGTERM handler the function installed lazily, in the invoke.
         One getsignal() and an identity check when nothing changed (adopt() cost 4x that)."""
         if _signal.getsignal(_signal.SIGTERM) is not self._sigterm_seen:
             self.adopt(TERMINATING[:1])
 
-    def user_handler(self, signum):
+    def user_handler(self, signum: "int") -> "Callable[[int, FrameType | None], object] | None":
         """The user's own handler for signum, if one replaced ours."""
         current = _signal.getsignal(signum)
         return current.handler if isinstance(current, UserHandler) else (
             current if callable(current) and current != self._on_signal else None)
 
 
-def drain(fd):
+def drain(fd: "int") -> None:
     """Empty the wake-up pipe (its bytes only say that signals came; their handlers have run)."""
     try:
         while os.read(fd, 512):
@@ -162,7 +173,7 @@ def drain(fd):
         pass
 
 
-def await_signal(fd):
+def await_signal(fd: "int") -> None:
     """Block until a signal with a Python handler arrives (its byte in the wake-up pipe `fd`)."""
     import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
 
@@ -175,11 +186,11 @@ def await_signal(fd):
 class UserHandler:
     """A user's handler for a terminating signal, run once per signal; its exit becomes the runtime's."""
 
-    def __init__(self, guard, handler):
+    def __init__(self, guard: "Guard", handler: "Callable[[int, FrameType | None], object]") -> None:
         self.guard = guard
         self.handler = handler
 
-    def __call__(self, signum, frame):
+    def __call__(self, signum: "int", frame: "FrameType | None") -> None:
         try:
             self.handler(signum, frame)
             return  # it chose to carry on
@@ -199,7 +210,7 @@ class UserHandler:
         self.guard._on_signal(signum, frame, status)
 
 
-def start_thread(start, *args):
+def start_thread(start: "Callable[..., T]", *args: "object") -> "T":
     """start(*args) with our signals blocked, so the thread it starts never takes one (it inherits the mask).
 
     Python runs signal handlers in the main thread only, but the kernel may deliver a

@@ -19,6 +19,20 @@ import time
 
 from shim.runtime import errors, logs, signals
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Mapping, TypedDict
+
+    from shim.runtime.client import Invocation
+
+    class Frame(TypedDict):
+        """One frame of the handler's stack, as the warning shows it."""
+
+        file: str
+        line: int | None
+        function: str
+        code: str
+
 ENV = "SHIM_TIMEOUT_WARNING_MS"
 SHARE = 0.1          # of the time an invoke has: enough to capture a stack, late enough to mean it
 CAP_MS = 1000        # a 15-minute function is warned 1 s before, not 90 s
@@ -28,20 +42,21 @@ POLL_S = 0.05        # how soon the watcher sees a new invoke; it then sleeps un
 class Watchdog:
     """Warns before a deadline about the invoke in `armed` (an Invocation, or None between invokes)."""
 
-    def __init__(self, lead_ms=None, thread_id=None):
+    def __init__(self, lead_ms: "int | None" = None, thread_id: "int | None" = None) -> None:
         self.lead_ms = lead_ms          # None: SHARE of the time the invoke has, at most CAP_MS
         self.thread_id = thread_id if thread_id is not None else _thread.get_ident()  # runs the handler
-        self.armed = None
+        self.armed: "Invocation | None" = None
         self.running = False
         self.noted = False              # said that lead_ms is too long for the time an invoke has
 
-    def start(self):
+    def start(self) -> "Watchdog":
         self.running = True
         signals.start_thread(_thread.start_new_thread, self._watch, ())
         return self
 
-    def _watch(self):
-        seen = warned = None
+    def _watch(self) -> None:
+        seen: "Invocation | None" = None
+        warned: "Invocation | None" = None
         warn_at = 0.0
         while True:
             invocation = self.armed
@@ -65,9 +80,9 @@ class Watchdog:
                 except Exception as exc:  # noqa: BLE001 - the watcher must outlive a failed warning
                     logs.runtime_error("Could not write the timeout warning: %r" % (exc,))
 
-    def warning_time(self, deadline_ms, now_ms):
+    def warning_time(self, deadline_ms: "int", now_ms: "float") -> "float":
         has = deadline_ms - now_ms
-        lead = self.lead_ms
+        lead: "float | None" = self.lead_ms
         if lead is not None and lead >= has:
             # As set, it would warn as every invoke starts, saying nothing: the default instead, said once.
             if not self.noted:
@@ -80,24 +95,27 @@ class Watchdog:
             lead = min(has * SHARE, CAP_MS)
         return deadline_ms - lead
 
-    def warn(self, invocation):
+    def warn(self, invocation: "Invocation") -> None:
         """Log the warning for `invocation` now (called from the watcher thread)."""
-        remaining = max(0, invocation.deadline_ms - int(time.time() * 1000))
+        deadline: "int | None" = invocation.deadline_ms
+        if deadline is None:
+            return  # the watcher arms no warning without a deadline
+        remaining = max(0, deadline - int(time.time() * 1000))
         stack, threads = snapshot(self.thread_id, _thread.get_ident())
         if self.armed is not invocation:
             return  # it finished while the stacks were taken: in time after all
         where = stack[-1] if stack else None
         message = "Task is about to time out: %d ms left%s" % (
-            remaining, ", the handler is at %s:%d in %s" % (where["file"], where["line"], where["function"])
+            remaining, ", the handler is at %s:%s in %s" % (where["file"], where["line"], where["function"])
             if where else "")
         event = {"event": message, "logger": "lambda-shim", "requestId": invocation.request_id,
-                 "location": "%s:%s:%d" % (where["file"], where["function"], where["line"]) if where else None}
+                 "location": "%s:%s:%s" % (where["file"], where["function"], where["line"]) if where else None}
         if logs.pipeline.config.json:
             event.update(remainingTimeMs=remaining, stack=stack, threads=threads)
         else:  # the Text line: the stack as a traceback reads, folded into the one record
             lines = ["Handler thread, most recent call last:"]
             for frame in stack:
-                lines.append('  File "%s", line %d, in %s' % (frame["file"], frame["line"], frame["function"]))
+                lines.append('  File "%s", line %s, in %s' % (frame["file"], frame["line"], frame["function"]))
                 if frame["code"]:
                     lines.append("    " + frame["code"])
             if threads:
@@ -107,12 +125,12 @@ class Watchdog:
         logs.pipeline.emit(event, 30, "warning")
 
 
-def snapshot(handler_thread, own_thread):
+def snapshot(handler_thread: "int", own_thread: "int") -> "tuple[list[Frame], list[str]]":
     """(the handler thread's frames outermost first, as dicts without the runtime's own; one line per other thread)."""
     import traceback  # the warning's path only
 
     frames = sys._current_frames()
-    stack = []
+    stack: "list[Frame]" = []
     handler_frame = frames.get(handler_thread)
     coroutine = getattr(sys.modules.get("shim.runtime.aio"), "running", None)
     if coroutine is not None:
@@ -126,11 +144,11 @@ def snapshot(handler_thread, own_thread):
             start += 1
         stack = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
                  for f in summary[start:] or summary]
-    names = {}
+    names: "dict[int | None, str]" = {}
     threading = sys.modules.get("threading")
     if threading is not None:
         names = {thread.ident: thread.name for thread in list(getattr(threading, "_active", {}).values())}
-    threads = []
+    threads: "list[str]" = []
     for ident, frame in sorted(frames.items()):
         if ident in (handler_thread, own_thread):
             continue
@@ -140,10 +158,10 @@ def snapshot(handler_thread, own_thread):
     return stack, threads
 
 
-def _awaits(coroutine):
+def _awaits(coroutine: "object") -> "list[Frame]":
     import linecache
 
-    stack = []
+    stack: "list[Frame]" = []
     while coroutine is not None and len(stack) < 100:
         frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "gi_frame", None)
         if frame is None:
@@ -155,7 +173,7 @@ def _awaits(coroutine):
     return stack
 
 
-def from_environment(environ):
+def from_environment(environ: "Mapping[str, str]") -> "tuple[Watchdog, str | None]":
     """A Watchdog configured by SHIM_TIMEOUT_WARNING_MS (started unless it is 0), and a warning or None."""
     raw = (environ.get(ENV) or "").strip()
     if not raw:

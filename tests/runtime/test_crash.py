@@ -99,3 +99,15 @@ def test_clean_exits_are_not_reported_as_crashes(start, function, make_function)
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(10) == 0  # a graceful stop
     assert not [r for r in served.api.requests if r.path.endswith("/error")]
+
+
+def test_the_reporter_without_a_record_base_removes_nothing(tmp_path, monkeypatch):
+    # _SHIM_CRASH_FILE set but empty names no record: the reporter used to remove ./.inflight and ./.fault.
+    from shim.runtime import crash
+
+    (tmp_path / ".inflight").write_text("kept")
+    (tmp_path / ".fault").write_text("kept")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(crash.ENV, "")
+    assert crash.main(["3"]) == 3
+    assert sorted(os.listdir(tmp_path)) == [".fault", ".inflight"]

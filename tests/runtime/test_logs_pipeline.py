@@ -314,6 +314,20 @@ def test_setup_with_a_telemetry_fd_frames_and_hides_the_fd_from_children(monkeyp
     assert isinstance(logs.setup({}).sink, logs.StdoutSink)
 
 
+def test_setup_without_stdout_and_stderr_drops_records_as_print_does(monkeypatch):
+    # A process started without either (both None): a record goes nowhere, like print()'s output; it used to
+    # raise AttributeError in whatever code logged (the sink wrote to the placeholder for a missing stream).
+    monkeypatch.setattr(logs, "pipeline", None)
+    monkeypatch.setattr(logs, "streams", logs.streams)
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    pipeline = logs.setup({})
+    assert logs.streams == (logs._NEVER_OPEN, logs._NEVER_OPEN)
+    logs.runtime_error("nowhere to go")
+    logs.finish_output()
+    assert pipeline.sink.stream._stream.name == os.devnull
+
+
 # -- keys bound for one invoke ----------------------------------------------------------------
 
 
