@@ -84,11 +84,11 @@ def deploy(configs: List[FunctionConfig], *, role: Optional[str] = None, plan_on
 
 def make_target(config: FunctionConfig, role: Optional[str], client) -> Target:
     """The function's desired settings from its config; UsageError for what Lambda would refuse."""
-    from shim.pack import packer
+    from shim.pack import checks
     if not config.path or not os.path.isdir(config.path):
         raise UsageError("%s: its directory %s does not exist" % (config.name, config.path))
-    arch = config.arch or packer.default_arch()
-    python = packer.check_python_version(config.python or "%d.%d" % sys.version_info[:2])
+    arch = config.arch or checks.default_arch()
+    python = checks.check_python_version(config.python or "%d.%d" % sys.version_info[:2])
     if float(config.timeout) != int(config.timeout):
         raise UsageError("%s: timeout = %s: Lambda takes whole seconds" % (config.name, config.timeout))
     kind = "custom" if config.runtime else "layer" if config.runtime_layer else "zip"
