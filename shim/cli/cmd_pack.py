@@ -17,7 +17,8 @@ import sys
 
 from shim.pack.errors import UsageError
 from shim.pack import functiondir, pipinstall
-from shim.pack.packer import ARCHES, pack, pack_layer, summary
+from shim.pack.checks import ARCHES
+from shim.pack.packer import pack, pack_layer, summary
 
 DEFAULT_HANDLER = "handler.Handle"
 

@@ -5,7 +5,8 @@ share. It starts the real bootstrap (see shim.local.environment), measures the i
 each invoke, enforces the timeout the way Lambda does (kill the runtime, report
 "Task timed out", start a fresh one for the next invoke: a cold start again),
 and returns an `InvokeResult` (shim.local.result) that can print Lambda's
-START/END/REPORT lines.
+START/END/REPORT lines. Waiting on one invoke's answer, and Lambda's error bodies
+when it does not come, are in shim.local.exchange.
 
     fn = Function(task_root, config=FunctionConfig(handler="handler.Handle", timeout=3))
     result = fn.invoke({"name": "Ada"})
@@ -18,24 +19,20 @@ a command's flags or the fixture's arguments over them). The older keywords
 still work and override the config. shim.local.taskroot.prepare() makes the task
 root from a directory or a zip.
 """
-import math
 import threading
 import time
 import uuid
 
-from shim.local.emulator import END
-from shim.local import snapstart, workerlogs
-from shim.local.environment import Environment, exit_reason
+from shim.local import exchange, snapstart, workerlogs
+from shim.local.environment import Environment
 from shim.local.project import FunctionConfig
 from shim.local.runconfig import environment_of, interpreter_for, target_python  # noqa: F401
 # Their homes are shim.local.result and shim.local.taskroot; importable from here too, as before.
 from shim.local.result import InvokeResult, for_terminal, json_bytes as _json, parse_line, parse_logs  # noqa: F401
 from shim.local.taskroot import TaskRoot, prepare, remove_tree  # noqa: F401
 from shim.runtime import errors
-from shim.runtime.logs import utc_timestamp
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
-_AFTER_ANSWER_S = 2.0  # how long to wait for the runtime's next /next once it has answered
 SHUTDOWN_GRACE_MS = 500  # Lambda's for a runtime with an internal extension
 
 
@@ -152,7 +149,7 @@ class Function:
             self.init_failure = snapstart.describe_failure(environment)
         if ready_ms is None:
             environment.sample_memory()
-            self.init_failure = self._describe_init_failure(environment)
+            self.init_failure = exchange.init_failure(environment, self.init_timeout_s)
             self.init_ms = (time.monotonic() - environment.started_at) * 1000
             if environment.api.init_error is not None:
                 self.init_ms = (environment.api.init_error.answered_at - environment.started_at) * 1000
@@ -245,7 +242,7 @@ class Function:
             mark, polls = environment.mark(), environment.api.polls
             deadline_ms = int((time.time() + self.timeout_s) * 1000)
             pending = environment.api.submit(event, request_id=request_id, deadline_ms=deadline_ms, **options)
-            result, elapsed_ms = self._wait(environment, pending, on_stream)
+            result, elapsed_ms = exchange.wait(self, environment, pending, on_stream)
 
             def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
                 return InvokeResult(request_id=request_id, kind=kind, body=body, content_type=content_type,
@@ -254,27 +251,20 @@ class Function:
                                     max_memory_kb=environment.peak_rss_kb,
                                     logs=self._logs_of(environment.since(mark), request_id, environment),
                                     init_logs=init_logs,
-                                    **_stream_fields(pending))
+                                    **exchange.stream_fields(pending))
 
-            if result is None and self.max_concurrency:
-                # Managed Instances do not stop the worker: Lambda answers, the worker runs on.
-                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
-                return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
-                              errors.TIMED_OUT)
-            if result is None and self.snapstart and snapstart.kill_restored(environment):
-                self._restore_again = True  # the next invoke restores from the same snapshot
-                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
-                return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
-                              errors.TIMED_OUT)
-            if result is None:  # timed out: Lambda stops the whole environment
-                environment.sample_memory()
-                environment.kill()
-                environment.join_readers()
-                self.stop()
-                message = "%s %s Task timed out after %.2f seconds" % (utc_timestamp(time.time()), request_id, elapsed_ms / 1000)
-                return finish("timeout", _json({"errorMessage": message, "errorType": errors.TIMED_OUT}),
-                              errors.TIMED_OUT)
-            if result.cut and _exited(environment):  # it died mid-stream
+            if result is None:  # timed out
+                if self.max_concurrency:
+                    pass  # Managed Instances do not stop the worker: Lambda answers, the worker runs on.
+                elif self.snapstart and snapstart.kill_restored(environment):
+                    self._restore_again = True  # the next invoke restores from the same snapshot
+                else:  # Lambda stops the whole environment
+                    environment.sample_memory()
+                    environment.kill()
+                    environment.join_readers()
+                    self.stop()
+                return finish("timeout", exchange.timed_out(request_id, elapsed_ms), errors.TIMED_OUT)
+            if result.cut and exchange.exited(environment):  # it died mid-stream
                 result.kind = "lost"
             if result.kind != "lost" and result.error_type == errors.EXIT_ERROR and environment.returncode is None and (
                     self.max_concurrency or (self.snapstart and snapstart.kill_restored(environment))):
@@ -288,17 +278,14 @@ class Function:
                 self.stop()
                 if result.kind != "lost":  # the supervising bootstrap answered: exit reason and stack
                     return finish("lost", result.body, errors.EXIT_ERROR)
-                message = "RequestId: %s Error: Runtime exited with error: %s" % (
-                    request_id, exit_reason(environment.returncode))
-                return finish("lost", _json({"errorMessage": message, "errorType": errors.EXIT_ERROR}),
-                              errors.EXIT_ERROR)
+                return finish("lost", exchange.runtime_exited(request_id, environment.returncode), errors.EXIT_ERROR)
             if result.kind == "init_error":  # resolved by an init error that came after the init looked done
                 environment.join_readers(0.5)
                 self.stop()
                 return finish("init_error", result.body, result.error_type or errors.UNKNOWN)
             # Lambda's Duration runs until the runtime asks for the next event, and by then
             # it has written all its logs for this one. (With several workers, any may poll next.)
-            polled = None if self.max_concurrency else self._wait_for_next_poll(environment, polls + 1)
+            polled = None if self.max_concurrency else exchange.wait_for_next_poll(environment, polls + 1)
             duration_ms = ((polled or result.answered_at) - pending.taken_at) * 1000
             environment.sample_memory()
             environment.drain()
@@ -319,50 +306,6 @@ class Function:
         return self._unclaimed.take(environment, self._init_mark) + "".join(line + "\n" for line in text.split("\n")
                        if line.startswith("{") and parse_line(line).get("requestId") == request_id)
 
-    def _wait(self, environment, pending, on_stream=None):
-        """(the answered Exchange, ms since the runtime took it), or (None, ms) on timeout.
-        A streamed answer's events go to on_stream as they come; the timeout covers the whole stream."""
-        while True:
-            # The clock starts when the runtime takes the event (at once, as it is waiting for it).
-            started = pending.taken_at or pending.submitted_at
-            deadline = started + (self.timeout_s if self.timeout_enforced else math.inf)
-            event = pending.next_event(max(0.0, min(0.05, deadline - time.monotonic())))
-            if event is END:
-                return pending, pending.duration_ms or 0.0
-            if event is not None:
-                if on_stream is not None:
-                    on_stream(event)
-                continue
-            now = time.monotonic()
-            if now >= deadline:
-                return None, (now - started) * 1000
-            if environment.returncode is not None and not pending.done:
-                # It died before taking the event, after lose_pending had run.
-                environment.api.lose_pending("Runtime exited with %s" % exit_reason(environment.returncode))
-
-    @staticmethod
-    def _wait_for_next_poll(environment, count):
-        """When the runtime polled /next again; None if it exited instead (or took too long)."""
-        deadline = time.monotonic() + _AFTER_ANSWER_S
-        while time.monotonic() < deadline:
-            polled = environment.api.wait_polls(count, 0.05)
-            if polled is not None or environment.returncode is not None:
-                return polled
-        return None
-
-    def _describe_init_failure(self, environment):
-        api = environment.api
-        if api.init_error is not None:
-            return api.init_error.body, api.init_error.error_type or errors.UNKNOWN
-        if environment.returncode is not None:
-            environment.join_readers()
-            message = "Runtime exited with error: %s" % exit_reason(environment.returncode)
-            return _json({"errorMessage": message, "errorType": errors.EXIT_ERROR}), errors.EXIT_ERROR
-        environment.sample_memory()
-        environment.kill()
-        message = "Init timed out after %.2f seconds" % self.init_timeout_s
-        return _json({"errorMessage": message, "errorType": errors.TIMED_OUT}), errors.TIMED_OUT
-
     def _after_init_failure(self, request_id, init_ms):
         environment = self.environment
         body, error_type = self.init_failure
@@ -378,22 +321,3 @@ class Function:
                             error_type=error_type, init_ms=init_ms, memory_mb=self.memory_mb,
                             max_memory_kb=environment.peak_rss_kb, init_logs=environment.since(0))
 
-
-def _stream_fields(pending):
-    """The InvokeResult fields of a streamed answer (none for a buffered one)."""
-    if not pending.streamed:
-        return {}
-    taken = pending.taken_at or pending.submitted_at
-    times = [(at - taken) * 1000 for at in pending.chunk_times]
-    return {"streamed": True, "chunks": list(pending.chunks), "chunk_times_ms": times,
-            "first_byte_ms": times[0] if times else None, "stream_error": pending.stream_error,
-            "trailers": dict(pending.trailers)}
-
-
-def _exited(environment, wait_s=1.0):
-    """Whether the runtime process exits within wait_s (a stream cut by a dying runtime)."""
-    try:
-        environment.process.wait(wait_s)
-        return True
-    except Exception:  # noqa: BLE001 - still running
-        return False

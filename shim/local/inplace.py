@@ -20,13 +20,13 @@ RUNNING = "%d.%d" % sys.version_info[:2]
 
 def requirements_site(function_dir, python_version=None, arch=None, glibc=None, refresh=False, log=None):
     """(held cache entry or None, the site folder or None) for function_dir/requirements.txt."""
-    from shim.pack import dependencies, packer, pipinstall
+    from shim.pack import checks, dependencies, pipinstall
 
     path = os.path.join(str(function_dir), "requirements.txt")
     if not pipinstall.has_requirements(path):
         return None, None
-    arch = packer.ARCHES.get(arch or packer.default_arch())
-    python_version = packer.check_python_version(python_version or RUNNING)
+    arch = checks.ARCHES.get(arch or checks.default_arch())
+    python_version = checks.check_python_version(python_version or RUNNING)
     glibc = glibc or pipinstall.LAMBDA_GLIBC
     with tempfile.TemporaryDirectory(prefix="shim-inplace-") as scratch:
         entry = dependencies.open_site(path, os.path.abspath(str(function_dir)), scratch, python_version, arch, glibc,
@@ -36,10 +36,10 @@ def requirements_site(function_dir, python_version=None, arch=None, glibc=None, 
 
 def target_warning(python_version=None, arch=None, command="invoke"):
     """One line when this machine cannot run what was installed for the target, else None."""
-    from shim.pack import packer
+    from shim.pack import checks
 
-    machine = packer.ARCHES.get(platform.machine(), platform.machine())
-    arch = packer.ARCHES.get(arch or machine, arch)
+    machine = checks.ARCHES.get(platform.machine(), platform.machine())
+    arch = checks.ARCHES.get(arch or machine, arch)
     python_version = python_version or RUNNING
     if arch == machine and python_version == RUNNING:
         return None

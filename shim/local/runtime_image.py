@@ -91,8 +91,9 @@ def layout(root, python_version=None, arch=None, log=None):
     base image's own files).
     """
     from shim.pack import packer, pipinstall
+    from shim.pack.checks import check_python_version
     from shim.pack.ziputil import extract
-    python = packer.check_python_version(python_version) if python_version else None
+    python = check_python_version(python_version) if python_version else None
     glibc = "2.26" if python in AMAZON_LINUX_2 else pipinstall.LAMBDA_GLIBC
     runtime = os.path.join(str(root), *RUNTIME_DIR.strip("/").split("/"))
     with tempfile.TemporaryDirectory(prefix="shim-runtime-") as scratch:

@@ -86,9 +86,9 @@ def check(directory):
 
 def create(directory, python=None, arch=None):
     """Write template.yaml and the Makefile into directory; the paths written."""
-    from shim.pack import packer
-    python = packer.check_python_version(python or "%d.%d" % sys.version_info[:2])
-    arch = arch or packer.default_arch()
+    from shim.pack import checks
+    python = checks.check_python_version(python or "%d.%d" % sys.version_info[:2])
+    arch = arch or checks.default_arch()
     values = {"@ID@": logical_id(directory), "@NAME@": os.path.basename(os.path.abspath(str(directory))),
               "@PYTHON@": python, "@ARCH@": arch,
               # python3.9-3.11 run on Amazon Linux 2: its glibc for the wheels (shim deploy does the same)

@@ -10,34 +10,31 @@
   dependencies under python/ (/opt/python is where a layer's Python code goes).
 
 Every .py gets bytecode for the target interpreter beside it, with the path it
-will have on Lambda. The steps live in their own modules: functiondir (what of
-the user's files goes in), vendor (the shim and its dependencies), pipinstall
-(requirements.txt), bytecode (the .pyc files), ziputil (the zip itself).
+will have on Lambda. The steps live in their own modules: checks (the target,
+the handler, the runtime's reserved names), functiondir (what of the user's files
+goes in), entries (the requirements, installed by dependencies and pipinstall, the
+vendored runtime from vendor, the launcher), compiling and bytecode (the .pyc
+files), ziputil (the zip itself).
 """
 import contextlib
 import os
-import platform
-import re
 import sys
 import tempfile
 import time
 
 from shim import __version__
 
-from shim.pack.errors import UsageError
-from shim.pack import bytecode, dependencies, durable_check, functiondir, objects, pipinstall, plugins, vendor, ziputil
+from shim.pack import bytecode, durable_check, functiondir, objects, pipinstall, plugins, vendor, ziputil
+from shim.pack.checks import (ARCHES, check_handler, check_python_version, check_reserved, default_arch,
+                              handler_found, module_files)
 from shim.pack.compiling import compile_into
+from shim.pack.entries import check_launcher, file_entries, install_requirements, launcher, runtime_entries
+from shim.pack.errors import UsageError
 from shim.pack.summary import (UNZIPPED_LIMIT, ZIPPED_LIMIT, _display, _left_out_text,  # noqa: F401 - its API
                                size, summary)
 from shim.pack.ziputil import extract  # noqa: F401 - part of this module's API: pack, then extract like Lambda
-from shim.runtime import errors, loader
 
-BOOTSTRAP = vendor.BOOTSTRAP
-ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
-RESERVED = ("bootstrap", "shim/", plugins.MANIFEST)  # the runtime's own entries; user files may not replace them
-LAYER_PYTHON = "python/"
-# The installers' bookkeeping in a .dist-info: not the package's (uv's two record its cache and build).
-INSTALLER_METADATA = vendor.SKIPPED_METADATA | {"uv_cache.json", "uv_build.json"}               # a layer's Python code: /opt/python is on sys.path on Lambda
+LAYER_PYTHON = "python/"               # a layer's Python code: /opt/python is on sys.path on Lambda
 
 
 class PackResult:
@@ -68,20 +65,6 @@ class PackResult:
         self.__dict__.update(fields)
 
 
-def default_arch():
-    machine = platform.machine()
-    if machine not in ARCHES:
-        raise UsageError("cannot tell the Lambda architecture from this machine (%s): pass --arch x86_64 or arm64"
-                         % machine)
-    return ARCHES[machine]
-
-
-def check_python_version(text):
-    match = re.match(r"^3\.(\d+)$", str(text).strip())
-    if not match or int(match.group(1)) < 9:
-        raise UsageError("--python-version must be 3.9 or newer, as MAJOR.MINOR (e.g. 3.12), got %r" % text)
-    return "3.%s" % match.group(1)
-
 
 def pack(function_dir, output, handler="handler.Handle", arch=None, python_version=None, *,
          glibc=pipinstall.LAMBDA_GLIBC, requirements=None, exclude=(), compile_python=None, bootstrap=None,
@@ -102,7 +85,7 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
     check_handler(handler)
     if not os.path.isdir(str(function_dir)):
         raise UsageError("function directory %s does not exist or is not a directory" % function_dir)
-    bootstrap = _check_launcher(bootstrap) if runtime else None
+    bootstrap = check_launcher(bootstrap) if runtime else None
     result = build.result
     result.handler, result.function_dir, result.runtime = handler, str(function_dir), runtime
 
@@ -130,12 +113,12 @@ def pack(function_dir, output, handler="handler.Handle", arch=None, python_versi
         if overridden:
             result.notes.append("%d of your files replace files from the requirements (%s ...)"
                                 % (len(overridden), overridden[0]))
-        entries.update(_entries(installed))
-        entries.update(_entries(walk.files))
+        entries.update(file_entries(installed))
+        entries.update(file_entries(walk.files))
         durable_check.check(entries, build.say, build.warn)  # the durable SDK needs a boto3 with its APIs
         if runtime:
-            entries.update(_entries(vendor.shim_files(), executable=False))
-            entries["bootstrap"] = (_launcher(bootstrap), True)
+            entries.update(file_entries(vendor.shim_files(), executable=False))
+            entries["bootstrap"] = (launcher(bootstrap), True)
         result.plugins = plugins.add_manifest(entries, walk.root, site or os.path.join(scratch, "site"), build.say,
                                               build.warn)
         if not handler_found(handler, entries):
@@ -162,7 +145,7 @@ def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBD
     customer-managed runtime's image, see shim.local.runtime_image). Returns a PackResult with layer=True.
     """
     build = _Build(output, arch, python_version, glibc, log, quiet)
-    bootstrap = _check_launcher(bootstrap)
+    bootstrap = check_launcher(bootstrap)
     result = build.result
     result.layer, result.handler = True, ""
     build.say("Packing the lambda-shim runtime layer: CPython %s, %s, glibc %s"
@@ -171,10 +154,10 @@ def pack_layer(output, arch=None, python_version=None, *, glibc=pipinstall.LAMBD
     with tempfile.TemporaryDirectory(prefix="shim-pack-") as scratch, contextlib.ExitStack() as held:
         installed, _ = install_requirements(None, plan, scratch, scratch, result, build.say, held, refresh)
         entries = runtime_entries(plan, installed, {}, bootstrap, result, build.say)
-        entries.update(_entries(installed))
-        entries.update(_entries(vendor.shim_files(), executable=False))
+        entries.update(file_entries(installed))
+        entries.update(file_entries(vendor.shim_files(), executable=False))
         entries = {LAYER_PYTHON + name: entry for name, entry in entries.items()}
-        entries["bootstrap"] = (_launcher(bootstrap), True)
+        entries["bootstrap"] = (launcher(bootstrap), True)
         build.prefetch(entries)
         compile_into(entries, scratch, result.python_version, compile_python, result, build.say, build.warn,
                      root=root, store=build.store)
@@ -236,120 +219,3 @@ class _Build:
                       "refuse it" % (size(result.unzipped_bytes), size(UNZIPPED_LIMIT)))
         result.seconds = time.monotonic() - self.started
         return result
-
-
-def _check_launcher(bootstrap):
-    bootstrap = bootstrap or BOOTSTRAP
-    if not os.path.isfile(bootstrap):
-        raise UsageError("the launcher %s is missing: reinstall lambda-shim (it is package data of shim.runtime)"
-                         % bootstrap)
-    return bootstrap
-
-
-def install_requirements(requirements, plan, cwd, scratch, result, say, held, refresh=False):
-    """The user's requirements, and the shim's when this environment's copies do not fit, installed for the
-    target (shim.pack.dependencies: from the cache, else by uv or pip), as entries.
-
-    Editable installs are refused before anything runs. The cache entry stays held (`held`, an
-    ExitStack) until the zip is written. Returns (entries, the folder they are installed in or None)."""
-    if plan.reason:
-        say("  the shim's dependencies here do not fit the target (%s): they are installed for it" % plan.reason)
-    entry = dependencies.open_site(requirements, cwd, scratch, result.python_version, result.arch, result.glibc, say,
-                                   refresh=refresh, shim_requirements=plan.requirements if plan.reason else (),
-                                   display=_display)
-    if entry is None:
-        return {}, None
-    held.enter_context(entry)
-    result.installer, result.cache = entry.installer, "hit" if entry.hit else "miss"
-    result.notes += entry.notes
-    installed = installed_files(entry.site)
-    check_reserved(installed, "the requirements")
-    links = [name for name in installed if name.startswith("__editable__") or name.endswith(".egg-link")]
-    if links:
-        raise UsageError("the requirements installed %s, a link to a folder of this machine (an editable install): "
-                         "Lambda cannot follow it; list that requirement without -e" % links[0])
-    return installed, entry.site
-
-
-def runtime_entries(plan, installed, user_files, bootstrap, result, say):
-    """The vendored distributions as entries {name: (path, executable)}.
-
-    A vendored distribution is left out whole when the user's files or requirements
-    bring any of its files (their version wins, and two halves would not mix).
-    """
-    entries = {}
-    for dist in plan.distributions:
-        clash = sorted(set(dist.files) & (set(installed) | set(user_files)))
-        if clash:
-            result.notes.append("%s %s: not copied from this environment, your %s is used instead"
-                                % (dist.name, dist.version, clash[0]))
-            continue
-        result.vendored.append((dist.name, dist.version))
-        entries.update(_entries(dist.files))
-    if result.vendored:
-        say("  the shim with %s, copied from this environment" % ", ".join("%s %s" % pair for pair in result.vendored))
-    return entries
-
-
-def _entries(files, executable=None):
-    """{name: path} as entries {name: (path, executable)}; executable=None reads the file's mode."""
-    return {name: (path, _executable(path) if executable is None else executable) for name, path in files.items()}
-
-
-def installed_files(site):
-    """Files pip put in `site`, as entries: scripts and installer bookkeeping left out."""
-    files = {}
-    for directory, dirs, names in os.walk(site):
-        rel_dir = os.path.relpath(directory, site).replace(os.sep, "/")
-        rel_dir = "" if rel_dir == "." else rel_dir + "/"
-        if not rel_dir:
-            dirs[:] = [d for d in dirs if d != "bin"]     # console scripts with this machine's shebang
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        in_metadata = rel_dir.split("/")[0].endswith(".dist-info")
-        for name in names:
-            if name.endswith((".pyc", ".pyo")) or (in_metadata and name in INSTALLER_METADATA):
-                continue
-            if not rel_dir and name == ".lock":       # uv's lock on the --target folder
-                continue
-            files[rel_dir + name] = os.path.join(directory, name)
-    return files
-
-
-def check_reserved(files, where):
-    for name in sorted(files):
-        if name == "bootstrap" or name.startswith("shim/") or name == plugins.MANIFEST:
-            raise UsageError("%s in %s would replace the runtime's own %s: rename it" % (
-                name, where, {"bootstrap": "launcher", plugins.MANIFEST: "plugin manifest"}.get(name, "package")))
-
-
-def check_handler(handler):
-    try:
-        module, _ = loader.split_handler(handler)
-    except errors.Fault as fault:
-        raise UsageError(fault.message.replace("Bad handler", "bad --handler")) from None
-    if handler.strip().startswith("/") or ".." in handler.replace("/", " ").split():
-        raise UsageError("bad --handler %r: it must be relative to the function directory" % handler)
-    return module
-
-
-def module_files(handler):
-    module, _ = loader.split_handler(handler)
-    base = module.replace(".", "/")
-    return [base + ".py", base + "/__init__.py"]
-
-
-def handler_found(handler, entries):
-    module, _ = loader.split_handler(handler)
-    base = module.replace(".", "/")
-    return any(name in entries for name in module_files(handler)) or any(
-        name.startswith(base + ".") and name.endswith(".so") and "/" not in name[len(base):] for name in entries)
-
-
-def _launcher(path):
-    with open(path, "rb") as handle:
-        data = handle.read()
-    return data.replace(b"\r\n", b"\n")   # a checkout with CRLF endings would break sh on Lambda
-
-
-def _executable(path):
-    return bool(os.stat(path).st_mode & 0o111)

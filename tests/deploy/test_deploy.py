@@ -73,7 +73,7 @@ def test_deploy_creates_the_function_as_the_project_file_says_and_updates_its_co
     # The code Lambda holds is the reproducible zip `shim pack` writes, and it runs.
     deployed = moto.code("orders-prod")
     assert sha(deployed) == config["CodeSha256"]
-    from shim.local.deploy import glibc  # the zip records its target: the managed runtime's glibc, as deploy packs
+    from shim.local.deploy_plan import glibc  # the zip records its target: the managed runtime's glibc, as deploy packs
     packed = shim_cli(["pack", "orders", "--output", str(tmp_path / "packed.zip"), "--arch", "x86_64",
                        "--python-version", PYTHON, "--glibc", glibc(PYTHON), "-q"], root, moto.env())
     assert packed.returncode == 0, packed.stderr

@@ -79,7 +79,7 @@ def test_logical_ids_are_alphanumeric(tmp_path, name, expected):
 
 def test_a_botocore_without_runtime_config_gets_one_line_naming_the_upgrade(make_function):
     from types import SimpleNamespace
-    from shim.local import deploy
+    from shim.local import deploy_plan
     from shim.local.project import FunctionConfig
     old_model = SimpleNamespace(operation_model=lambda name: SimpleNamespace(input_shape=SimpleNamespace(
         members={"FunctionName": None, "Runtime": None})))      # a Lambda model from before 2026-10-01
@@ -87,8 +87,8 @@ def test_a_botocore_without_runtime_config_gets_one_line_naming_the_upgrade(make
     config = FunctionConfig(name="api", path=str(make_function({"handler.py": ""})), arch="x86_64",
                             runtime={"arn": "arn:aws:lambda:us-east-1:123456789012:runtime/x", "alias": "prod"})
     with pytest.raises(UsageError, match=r"needs a botocore that knows Lambda's RuntimeConfig .* pip install -U boto3"):
-        deploy.make_target(config, None, client)
-    classic = deploy.make_target(FunctionConfig(name="api", path=config.path, arch="x86_64"), None, client)
+        deploy_plan.make_target(config, None, client)
+    classic = deploy_plan.make_target(FunctionConfig(name="api", path=config.path, arch="x86_64"), None, client)
     assert classic.settings["Runtime"].startswith("python") and "RuntimeConfig" not in classic.settings
 
 
