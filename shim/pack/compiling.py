@@ -5,6 +5,7 @@ import sys
 import time
 
 from shim.pack.errors import UsageError
+from shim import runtime
 from shim.pack import bytecode, objects
 
 
@@ -39,18 +40,19 @@ def compile_into(entries, scratch, python_version, compile_python, result, say, 
         cfile = os.path.join(scratch, "pyc", *pyc.split("/"))
         pycs[pyc] = cfile
         source = entries[name][0]
-        key = _pyc_key(store, source, root + "/" + name, compiler)
+        strip = _is_runtime(source)
+        key = _pyc_key(store, source, root + "/" + name, compiler + (" stripped" if strip else ""))
         cached = store.get_pyc(key) if key else None
         if cached is not None:   # compiled by an earlier pack (shim.pack.objects)
             pycs[pyc] = cached
             continue
-        jobs.append((source, cfile, root + "/" + name))
+        jobs.append((source, cfile, root + "/" + name, strip))
         keys[cfile] = key
     try:
         failures = dict(bytecode.compile_all(jobs, python, optimize=optimize))
     except RuntimeError as exc:
         raise UsageError(str(exc).splitlines()[0] if str(exc) else "compiling failed") from None
-    for source, cfile, _ in jobs:
+    for source, cfile, _, _ in jobs:
         if keys[cfile] and source not in failures and os.path.isfile(cfile):
             with open(cfile, "rb") as handle:
                 store.put_pyc(keys[cfile], handle.read())
@@ -65,6 +67,16 @@ def compile_into(entries, scratch, python_version, compile_python, result, say, 
     result.compiled_with = python
     say("  compiled in %.1f s%s" % (time.monotonic() - step, " (%d of %d from the cache)" % (store.hits, len(sources))
                                      if store.hits else ""))
+
+
+def _is_runtime(source):
+    """Whether this entry is one of the runtime's own modules (shim/runtime/, from this installation), whose
+    bytecode leaves out what only type checkers read (shim.pack.bytecode._strip_annotations). Never the
+    function's code, nor its dependencies: their annotations may be read at run time (pydantic, FastAPI)."""
+    return isinstance(source, str) and os.path.realpath(source).startswith(_RUNTIME_DIR)
+
+
+_RUNTIME_DIR = os.path.join(os.path.realpath(os.path.dirname(runtime.__file__)), "")
 
 
 def _pyc_key(store, source, dfile, compiler):
