@@ -10,11 +10,12 @@ PACKAGE  ?= $(HANDLER)
 FUNCTION ?= shim/local/templates/handlers
 
 BENCH_ARGS ?=
-# pytest-xdist workers for `make test`: the tests mostly wait on runtime subprocesses, so more workers than
-# cores (2 here). --dist loadfile: a file's tests run in one worker, so a module-scoped fixture is built once
-# (loadgroup cannot group with pytest 9 and xdist 3.8); in collection order, where tests/conftest.py puts the
-# files with slow tests first.
-TEST_WORKERS ?= 4
+# pytest-xdist workers for `make test`: a test spends about half its time waiting (on its runtime subprocesses,
+# their timers, a server's poll), so three workers a core (2 here) keep both busy; a worker costs about 3.5 s of
+# CPU to start and collect. --dist loadfile: a file's tests run in one worker, so a module-scoped fixture is
+# built once (loadgroup cannot group with pytest 9 and xdist 3.8); in collection order, where
+# tests/conftest.py puts the files with slow tests first, then the longest ones.
+TEST_WORKERS ?= 6
 
 .PHONY: demo test test-slow test-all lint bench bench-cold pack layer dist venv clean docs sam-tools cdk-tools
 

@@ -1,12 +1,30 @@
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 import textwrap
 
 import pytest
+from _pytest.assertion.rewrite import AssertionRewritingHook
 
 from shim.local.environment import Environment
+
+
+def _run_the_product_as_shipped():
+    """pytest rewrites the asserts of every module of a distribution that has a pytest plugin (lambda-shim has
+    one: shim.local.pytest_plugin), so each pytest-xdist worker would parse, rewrite and compile every shim module
+    it imports (no bytecode cache where PYTHONDONTWRITEBYTECODE is set). The tests run shim's code as it ships
+    instead: only the test files and conftests are rewritten (shim's own asserts are not the tests')."""
+    for finder in sys.meta_path:
+        if isinstance(finder, AssertionRewritingHook):
+            marked, decided = getattr(finder, "_must_rewrite", None), getattr(finder, "_marked_for_rewrite_cache", None)
+            if isinstance(marked, set) and isinstance(decided, dict):  # pytest's own, private: else leave it be
+                marked.discard("shim")
+                decided.clear()
+
+
+_run_the_product_as_shipped()
 
 
 # The packer's cache (shim.pack.depcache): never the developer's own. One for the session, which every
@@ -75,9 +93,30 @@ def make_plugin():
     return make
 
 
+# The files whose tests take longest together (measured with --durations under `make test`, longest first):
+# under pytest-xdist they start first, so that the short files fill in at the end and no long one starts last
+# while the other workers run out of work. A file missing here only starts in collection order.
+LONGEST_FIRST = [
+    "deploy/test_deploy.py", "local/test_debugging.py", "local/test_streaming_tools.py",
+    "local/test_local_fidelity.py", "local/test_hints.py", "runtime/test_concurrency.py",
+    "runtime/test_watchdog.py", "local/test_worker_init_failure.py", "local/test_invoke_command.py",
+    "local/test_project_cli.py", "local/test_isolation.py", "pack/test_pack_refusals.py",
+    "runtime/test_shutdown.py", "runtime/test_compat.py", "runtime/test_plugins.py", "local/test_platform_modes.py",
+    "pack/test_pack_targets.py", "local/test_watch.py", "pack/test_pack.py", "runtime/test_runtime.py",
+    "runtime/test_logging.py", "local/test_plugin.py", "runtime/test_stream.py", "deploy/test_runtime_image.py",
+    "local/test_plugins_local.py",
+]
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test`: one file per worker at a time, in this order), the files with a test
-    marked slow go first, so that none of them starts last and keeps one worker busy after the others are done."""
+    marked slow go first, then the LONGEST_FIRST ones, so that none of them starts last and keeps one worker
+    busy after the others are done."""
     if hasattr(config, "workerinput"):  # an xdist worker: its collection is what the workers are given
         slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-        items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: same order otherwise
+        rank = {"tests/" + name: at for at, name in enumerate(LONGEST_FIRST)}
+
+        def order(item):
+            path = item.nodeid.split("::")[0]
+            return path not in slow, rank.get(path, len(rank))
+        items.sort(key=order)  # stable: collection order otherwise

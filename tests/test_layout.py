@@ -5,6 +5,7 @@ which the code uses to keep start-up cheap), so a lazy import cannot hide a cycl
 Only the imports under `if TYPE_CHECKING:` are left out: they never run.
 """
 import ast
+import functools
 import os
 
 import pytest
@@ -55,7 +56,11 @@ def imports_of(name):
     return found
 
 
-GRAPH = {name: imports_of(name) for name in MODULES}
+@functools.cache
+def graph():
+    """{module: the shim modules it imports}, read once, when a test first asks (not at collection, which every
+    pytest-xdist worker does)."""
+    return {name: imports_of(name) for name in MODULES}
 
 
 def part(name):
@@ -70,7 +75,7 @@ def test_ls_shim_shows_three_parts_and_the_cli():
 def test_the_runtime_imports_nothing_from_the_other_parts():
     for name in MODULES:
         if part(name) == "runtime":
-            outside = {m for m in GRAPH[name] if m != "shim" and part(m) != "runtime"}
+            outside = {m for m in graph()[name] if m != "shim" and part(m) != "runtime"}
             assert outside == set(), name
 
 
@@ -79,14 +84,14 @@ def test_the_packer_imports_only_the_runtime_pieces_it_needs():
     allowed = {"shim", "shim.runtime", "shim.runtime.errors", "shim.runtime.loader", "shim.runtime.plugins"}
     for name in MODULES:
         if part(name) == "pack":
-            other = {m for m in GRAPH[name] if part(m) != "pack"}
+            other = {m for m in graph()[name] if part(m) != "pack"}
             assert other <= allowed, (name, other - allowed)
 
 
 def test_the_local_tools_never_import_the_cli():
     for name in MODULES:
         if part(name) == "local":
-            assert not {m for m in GRAPH[name] if part(m) == "cli"}, name
+            assert not {m for m in graph()[name] if part(m) == "cli"}, name
 
 
 def test_no_import_cycles():
@@ -95,7 +100,7 @@ def test_no_import_cycles():
     def visit(name):
         state[name] = "open"
         path.append(name)
-        for target in sorted(GRAPH.get(name, ())):
+        for target in sorted(graph().get(name, ())):
             if state.get(target) == "open":
                 pytest.fail("import cycle: %s" % " -> ".join(path[path.index(target):] + [target]))
             if target not in state:
@@ -110,8 +115,8 @@ def test_no_import_cycles():
 
 def test_the_rules_are_checked_against_real_imports():
     # The graph is not empty by accident: known edges are there.
-    assert "shim.runtime.logs" in GRAPH["shim.runtime.logbridge"]
-    assert "shim.runtime.logbridge" not in GRAPH["shim.runtime.logs"]
-    assert "shim.pack.vendor" in GRAPH["shim.pack.packer"]
-    assert "shim.local.emulator" in GRAPH["shim.local.environment"]
-    assert "shim.runtime.client" in GRAPH["shim.runtime.context"]  # a real import beside a TYPE_CHECKING one
+    assert "shim.runtime.logs" in graph()["shim.runtime.logbridge"]
+    assert "shim.runtime.logbridge" not in graph()["shim.runtime.logs"]
+    assert "shim.pack.vendor" in graph()["shim.pack.packer"]
+    assert "shim.local.emulator" in graph()["shim.local.environment"]
+    assert "shim.runtime.client" in graph()["shim.runtime.context"]  # a real import beside a TYPE_CHECKING one

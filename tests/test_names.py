@@ -10,6 +10,7 @@ it is being replaced by the docs site under docs/ (its own stale names are for t
 """
 import argparse
 import ast
+import functools
 import importlib
 import os
 import re
@@ -46,8 +47,10 @@ def _docstrings(path):
                 yield text
 
 
+@functools.cache
 def prose():
-    """(where, text) for every docstring and every Markdown file."""
+    """(where, text) for every docstring and every Markdown file (walked once, when a test first asks: not at
+    collection, which every pytest-xdist worker does)."""
     found = []
     for path in _files(".py"):
         found += [(os.path.relpath(path, REPO), text) for text in _docstrings(path)]
@@ -84,6 +87,7 @@ def missing_paths(text):
                    if not os.path.exists(os.path.join(REPO, *path.rstrip("/").split("/")))})
 
 
+@functools.cache
 def _code_strings():
     """Every string constant in the code of shim/, plugins/ and tests/ (docstrings aside; a variable the tests
     read, such as the path of a tool they need, counts), and the launcher's text."""
@@ -106,10 +110,8 @@ def _code_strings():
     return "\n".join(strings)
 
 
-CODE_STRINGS = _code_strings()
-
-
-def missing_variables(text, code=CODE_STRINGS):
+def missing_variables(text, code=None):
+    code = _code_strings() if code is None else code
     return sorted({name for name in VARIABLE.findall(text)
                    if not re.search(r"(?<![A-Z0-9_])%s(?![A-Z0-9_])" % re.escape(name), code)})
 
@@ -124,6 +126,7 @@ def _all_options(parser):
     return found
 
 
+@functools.cache
 def _options():
     """{command: its option strings}, and None: the top level's."""
     options = {}
@@ -135,10 +138,8 @@ def _options():
     return options
 
 
-OPTIONS = _options()
-
-
-def missing_flags(text, options=OPTIONS):
+def missing_flags(text, options=None):
+    options = _options() if options is None else options
     missing = set()
     for line in text.splitlines():
         for match in COMMAND.finditer(line):
@@ -155,21 +156,21 @@ def missing_flags(text, options=OPTIONS):
 
 # -- the tests ----------------------------------------------------------------------------------------
 
-PROSE = prose()
 CHECKS = [missing_dotted, missing_paths, missing_variables, missing_flags]
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 def test_every_name_in_the_prose_exists(check):
-    stale = ["%s: %s" % (where, name) for where, text in PROSE for name in check(text)]
+    stale = ["%s: %s" % (where, name) for where, text in prose() for name in check(text)]
     assert stale == []
 
 
 def test_the_prose_is_found():
     """The walk is not empty by accident: known docstrings and what they name are there."""
-    wheres = {where for where, _ in PROSE}
+    found = prose()
+    wheres = {where for where, _ in found}
     assert os.path.join("shim", "runtime", "plugins.py") in wheres and os.path.join("tests", "test_names.py") in wheres
-    text = "\n".join(t for _, t in PROSE)
+    text = "\n".join(t for _, t in found)
     assert DOTTED.search(text) and PATH.search(text) and VARIABLE.search(text) and "shim invoke" in text
 
 

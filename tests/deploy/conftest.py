@@ -14,13 +14,13 @@ import threading
 
 import pytest
 
-moto_server = pytest.importorskip("moto.moto_server.werkzeug_app")
-
-from moto_support import Moto, Recorder  # noqa: E402 - after the skip when moto is missing
+from moto_support import Moto, Recorder
 
 
 @pytest.fixture(scope="session")
 def moto_service():
+    # Imported here, not at collection (which every pytest-xdist worker does): moto, flask and boto3 take a while.
+    moto_server = pytest.importorskip("moto.moto_server.werkzeug_app")
     from werkzeug.serving import make_server
     app = Recorder(moto_server.DomainDispatcherApplication(moto_server.create_backend_app))
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=moto_server.MotoRequestHandler)

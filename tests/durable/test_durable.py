@@ -5,22 +5,28 @@ in its own execution environment re-invoked after each suspension, and in-proces
 testing package's DurableFunctionTestRunner. The final result and the operation list must agree.
 """
 import dataclasses
+import importlib.util
 import json
 import os
 import sys
 
 import pytest
 
-pytest.importorskip("aws_durable_execution_sdk_python_testing", reason="needs Python >= 3.11 and the durable SDK")
+# Found, not imported: `make test` collects this file in every pytest-xdist worker only to leave it out.
+if importlib.util.find_spec("aws_durable_execution_sdk_python_testing") is None:
+    pytest.skip("needs Python >= 3.11 and the durable SDK", allow_module_level=True)
 
 # The slow tier (`make test-slow`, and CI): real installs and whole executions, many seconds each.
 pytestmark = pytest.mark.slow
 
-from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner  # noqa: E402
-
 FN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fn")
 sys.path.insert(0, FN)
-import shapes  # noqa: E402
+
+
+def shape(name):
+    """The handler `name` of fn/shapes.py (imported as a test runs: it imports the SDK)."""
+    import shapes
+    return getattr(shapes, name)
 
 # Differ between two runs of one execution by nature: when things happened, and the callback's token
 # (it names the execution's ARN). A stack trace names where the SDK is installed.
@@ -40,6 +46,7 @@ def describe(value):
 
 
 def in_process(handler, event, callback_result=None):
+    from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
     with DurableFunctionTestRunner(handler=handler) as runner:
         if callback_result is None:
             return runner.run(input=json.dumps(event), execution_timeout=60)
@@ -74,7 +81,7 @@ def test_shape_matches_the_in_process_runner(durable_execution, name, event, exp
     assert len(local.invocations) >= invocations
     assert all(result.ok for result in local.invocations)
     assert local.replays == len(local.invocations) - 1
-    assert_same(local, in_process(getattr(shapes, name), event))
+    assert_same(local, in_process(shape(name), event))
 
 
 def test_a_wait_is_skipped_and_replayed_in_the_same_environment(durable_execution):
@@ -101,7 +108,7 @@ def test_a_callback_completed_from_the_test(durable_execution):
     fn.send_callback_success(callback_id, json.dumps({"by": "tester"}).encode())
     local = fn.wait(arn, timeout=60)
     assert (local.status, local.result) == ("SUCCEEDED", {"approved": '{"by": "tester"}'})
-    assert_same(local, in_process(shapes.callback, {}, callback_result=json.dumps({"by": "tester"}).encode()))
+    assert_same(local, in_process(shape("callback"), {}, callback_result=json.dumps({"by": "tester"}).encode()))
 
 
 def test_a_failing_execution_reports_the_sdks_error_and_the_users(durable_execution):
@@ -110,7 +117,7 @@ def test_a_failing_execution_reports_the_sdks_error_and_the_users(durable_execut
     assert local.error["ErrorType"].endswith("StepError") and local.error["ErrorMessage"] == "card declined"
     [(op, error)] = local.failed_operations()
     assert (op.name, error["ErrorType"], error["ErrorMessage"]) == ("charge", "ValueError", "card declined")
-    assert_same(local, in_process(shapes.failing, {}))
+    assert_same(local, in_process(shape("failing"), {}))
 
 
 def test_a_runtime_killed_mid_step_resumes_from_its_last_checkpoint_in_a_new_environment(durable_execution, tmp_path):
@@ -132,4 +139,4 @@ def test_a_callback_nobody_answers_times_out_after_its_own_timeout(durable_execu
     local = fn.run({}, timeout=60)  # waits and retries are skipped; a callback's timeout is not
     assert local.status == "SUCCEEDED" and local.result["timed_out"].startswith("Callback"), local.result
     assert local.test_result.get_callback("too-late").status.value == "TIMED_OUT"
-    assert_same(local, in_process(shapes.callback_timeout, {}))
+    assert_same(local, in_process(shape("callback_timeout"), {}))

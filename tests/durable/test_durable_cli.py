@@ -1,4 +1,5 @@
 """`shim invoke --durable`, `shim serve --durable` and `shim durable`, driven as subprocesses."""
+import importlib.util
 import json
 import os
 import re
@@ -9,7 +10,9 @@ import time
 
 import pytest
 
-pytest.importorskip("aws_durable_execution_sdk_python_testing", reason="needs Python >= 3.11 and the durable SDK")
+# Found, not imported: `make test` collects this file in every pytest-xdist worker only to leave it out.
+if importlib.util.find_spec("aws_durable_execution_sdk_python_testing") is None:
+    pytest.skip("needs Python >= 3.11 and the durable SDK", allow_module_level=True)
 
 # The slow tier (`make test-slow`, and CI): real installs and whole executions, many seconds each.
 pytestmark = pytest.mark.slow

@@ -87,7 +87,7 @@ def test_breakpoint_opens_pdb_on_the_terminal(function):
         assert "the 1 s timeout is not enforced for the rest of this invoke" in shown
         terminal.type("p event")
         assert "{'name': 'Ada'}" in terminal.read_until("(Pdb) ")
-        time.sleep(1.5)  # longer than the function's timeout: a pause at the prompt is not killed
+        time.sleep(1.2)  # longer than the function's timeout: a pause at the prompt is not killed
         terminal.type("x = 99")
         terminal.read_until("(Pdb) ")
         terminal.type("c")
@@ -108,7 +108,7 @@ def test_a_pipe_of_pdb_commands_works_too(function):
 
 def test_without_a_debugger_the_timeout_stands(function):
     root, event = function("import time\ndef Handle(event, context):\n    time.sleep(30)\n")
-    done = subprocess.run(SHIM + ["invoke", str(root), "--no-pack", "--timeout", "1"], input="",
+    done = subprocess.run(SHIM + ["invoke", str(root), "--no-pack", "--timeout", "0.3"], input="",
                           capture_output=True, text=True, timeout=120, env=clean_env())
     assert done.returncode == 1 and "Task timed out after" in done.stderr
 
@@ -152,7 +152,7 @@ def test_an_editor_attaches_over_dap_and_stops_at_a_breakpoint(function, mode):
         thread = stopped["body"]["threadId"]
         frame = client.response(client.send("stackTrace", threadId=thread))["body"]["stackFrames"][0]
         assert (frame["source"]["path"], frame["line"], frame["name"]) == (str(root / "handler.py"), 3, "Handle")
-        time.sleep(1.5)  # longer than the function's timeout: the paused debuggee is not killed
+        time.sleep(1.2)  # longer than the function's timeout: the paused debuggee is not killed
         client.response(client.send("continue", threadId=thread))
         out = process.stdout.read()
         assert process.wait(60) == 0, "".join(err)

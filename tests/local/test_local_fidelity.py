@@ -228,7 +228,7 @@ def test_nothing_is_left_in_tmp_after_a_timeout_kill(function, tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     for mode in ([], ["--no-pack"]):
-        run = shim("invoke", str(function), *mode, "--timeout", "1", "--event", "-", stdin='{"sleep": 30}',
+        run = shim("invoke", str(function), *mode, "--timeout", "0.3", "--event", "-", stdin='{"sleep": 30}',
                    env=dict(os.environ, TMPDIR=str(scratch)))
         assert run.returncode == 1 and "Task timed out" in run.stderr, run.stderr
         assert os.listdir(str(scratch)) == [], "left behind: %s" % os.listdir(str(scratch))

@@ -1,6 +1,12 @@
-"""`shim event TYPE`: each sample, printed by the real CLI, parsed by Powertools' event data classes
-(and validated by its parser models, strict pydantic schemas of AWS's documented shapes)."""
+"""`shim event TYPE`: each sample, printed by the CLI, parsed by Powertools' event data classes
+(and validated by its parser models, strict pydantic schemas of AWS's documented shapes).
+
+The samples are made by shim.cli.main in this process (they need no I/O: a subprocess each only added
+an interpreter start); the CLI as a process still lists them, refuses an option and hands a sample to a
+function through the real bootstrap (the tests at the end)."""
 import base64
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +15,8 @@ import pytest
 from aws_lambda_powertools.utilities import data_classes as dc
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreSignUpTriggerEvent
 from aws_lambda_powertools.utilities.parser import models
+
+from shim.cli import main
 
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 
@@ -22,9 +30,11 @@ MODELS = {
 
 
 def event(*args):
-    done = subprocess.run(SHIM + ["event"] + list(args), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["event"] + list(args))
+    assert code == 0, err.getvalue()
+    return json.loads(out.getvalue())
 
 
 def test_list_names_every_type_with_one_line_each():

@@ -51,7 +51,7 @@ def threads_of(env):
 def test_json_warning_has_the_request_time_left_and_the_stack(start, make_function):
     env = start(make_function({"handler.py": HANDLER}), env={"AWS_LAMBDA_LOG_FORMAT": "JSON",
                                                               "SHIM_TIMEOUT_WARNING_MS": "600"})
-    result = env.invoke({"stuck": 2.5, "helper": True}, timeout=30, deadline_ms=deadline_in(1.5),
+    result = env.invoke({"stuck": 1.2, "helper": True}, timeout=30, deadline_ms=deadline_in(1.0),
                         tenant_id="t-1")
     assert result.payload == "late"  # nothing kills it here (the local tools do, see test_invoke_command)
     [line] = warnings(env)
@@ -69,7 +69,7 @@ def test_json_warning_has_the_request_time_left_and_the_stack(start, make_functi
 
 def test_text_warning_is_one_line_with_the_stack_folded_in(start, make_function):
     env = start(make_function({"handler.py": HANDLER}), env={"SHIM_TIMEOUT_WARNING_MS": "600"})
-    result = env.invoke({"stuck": 2.0}, timeout=30, deadline_ms=deadline_in(1.0))
+    result = env.invoke({"stuck": 1.2}, timeout=30, deadline_ms=deadline_in(1.0))
     [line] = warnings(env)
     level, _, request_id, message = line.split("\t", 3)
     assert level == "[WARNING]" and request_id == result.request_id
@@ -79,15 +79,15 @@ def test_text_warning_is_one_line_with_the_stack_folded_in(start, make_function)
 
 def test_default_is_a_tenth_of_the_time_left(start, make_function):
     env = start(make_function({"handler.py": HANDLER}), env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
-    env.invoke({"stuck": 2.5}, timeout=30, deadline_ms=deadline_in(2.0))
+    env.invoke({"stuck": 1.6}, timeout=30, deadline_ms=deadline_in(1.0))
     [line] = warnings(env)
-    assert 0 <= json.loads(line)["remainingTimeMs"] <= 200
+    assert 0 <= json.loads(line)["remainingTimeMs"] <= 100
 
 
 def test_an_async_handler_shows_where_it_awaits(start, make_function):
     env = start(make_function({"handler.py": HANDLER}), "handler.Async",
                 env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "SHIM_TIMEOUT_WARNING_MS": "600"})
-    env.invoke({"stuck": 2.0}, timeout=30, deadline_ms=deadline_in(1.0))
+    env.invoke({"stuck": 1.2}, timeout=30, deadline_ms=deadline_in(1.0))
     [line] = warnings(env)
     functions = [f["function"] for f in json.loads(line)["stack"]]
     assert functions[:2] == ["Async", "fetch_slowly"]
@@ -100,8 +100,8 @@ def test_nothing_when_in_time_and_nothing_started_per_invoke(start, make_functio
     assert before[on] == before[off] + 1  # the watcher: one thread, for the environment's life
     for _ in range(5):
         for env in (on, off):
-            assert env.invoke({}, timeout=10, deadline_ms=deadline_in(2.0)).payload == "quick"
-    time.sleep(2.2)  # past every deadline: an armed warning would have fired by now
+            assert env.invoke({}, timeout=10, deadline_ms=deadline_in(1.0)).payload == "quick"
+    time.sleep(1.2)  # past every deadline: an armed warning would have fired by now
     for env in (on, off):
         assert warnings(env) == []
         assert threads_of(env) == before[env]
@@ -109,7 +109,7 @@ def test_nothing_when_in_time_and_nothing_started_per_invoke(start, make_functio
 
 def test_off_means_no_warning_even_at_the_deadline(start, make_function):
     env = start(make_function({"handler.py": HANDLER}), env={"SHIM_TIMEOUT_WARNING_MS": "0"})
-    env.invoke({"stuck": 1.5}, timeout=30, deadline_ms=deadline_in(0.5))
+    env.invoke({"stuck": 1.0}, timeout=30, deadline_ms=deadline_in(0.5))
     assert warnings(env) == []
 
 
