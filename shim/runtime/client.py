@@ -2,9 +2,11 @@
 
 http.client costs about 300 µs more per invoke than this on loopback (it builds
 an email.message for every response and imports ssl), so the requests are
-precomputed bytes and the response parser reads only what the API sends:
-a status line, headers, and a body framed by Content-Length, chunked encoding
-or connection close. Nothing here knows about handlers or JSON.
+precomputed bytes and the replies are read by shim.runtime.http1, which parses
+only what the API sends: a status line, headers, and a body framed by
+Content-Length, chunked encoding or connection close. This module does the
+socket side: connections, retries, pipelining, waiting. Nothing here knows about
+handlers or JSON.
 
 It uses _socket, the C module under socket.py: socket.py imports selectors and
 enum, and create_connection() resolves even an IP literal through getaddrinfo,
@@ -12,12 +14,20 @@ which loads the idna codec; together ~5 ms of a ~25 ms cold start.
 """
 import _socket
 import sys
-from itertools import repeat
 
 from shim import __version__
-from shim.runtime import protocol
-from shim.runtime.signals import drain
+from shim.runtime import http1, protocol
+from shim.runtime.http1 import CHUNKED, CLOSE_UNANNOUNCED, KEEP, Headers, ProtocolError, header_value
 from shim.runtime.protocol import NEXT
+from shim.runtime.signals import drain
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from shim.runtime.http1 import Reply
+
+__all__ = ["AnswerUnconfirmed", "Headers", "Invocation", "RuntimeAPI", "RuntimeAPIError", "deadline_ms", "header_value"]
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % (__version__, *sys.version_info[:3])
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
 
@@ -79,16 +89,10 @@ def deadline_ms(raw):
     return int(raw) if raw.isdigit() else None
 
 
-def _key(name):
-    """A header's name as Headers keys it (HTTP's canonical spelling, as Go's net/http sends it)."""
-    return name.encode("ascii").title()
-
-
 (_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
- _INVOCATION_ID, _CONTENT_TYPE, _CONTENT_LENGTH, _CONNECTION) = map(_key, (
+ _INVOCATION_ID, _CONTENT_TYPE) = map(http1.key, (
     protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID, protocol.CLIENT_CONTEXT,
-    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type", "Content-Length",
-    "Connection"))
+    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type"))
 
 
 def _split_address(address):
@@ -135,72 +139,7 @@ def _text(raw):
         return raw.decode("latin-1")
 
 
-def header_value(value):
-    """value as a header value may be: printable ASCII, anything else (CR, LF: an exception class name can
-    carry them) as '?'."""
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in value)
-
-
-class Headers:
-    """A reply's header fields, split into a dict keyed by each name's canonical
-    spelling (Content-Type, Lambda-Runtime-Aws-Request-Id: every word capitalized), values as bytes.
-
-    Go's net/http, which serves Lambda's Runtime API, writes every name in that spelling and
-    every line as `Name: value`; such a head is split by one C-level map over its lines
-    (about a third of what looking up nine names one by one cost). Any other head (another
-    spelling, `Name:value`, an empty value) is split line by line, and its names respelled."""
-
-    __slots__ = ("head", "fields")
-
-    def __init__(self, head, split=True):
-        self.head = head
-        self.fields = _split_fields(head) if split else None  # split=False: on first get()
-
-    def get(self, name, default=None):
-        """The value of header `name` (in any case), as bytes without surrounding whitespace."""
-        fields = self.fields
-        if fields is None:
-            fields = self.fields = _split_fields(self.head)
-        value = fields.get(name)
-        if value is None:
-            value = fields.get(name.title())
-            if value is None:
-                return default
-        return value.strip()
-
-
-def _split_fields(head):
-    lines = head.split(b"\r\n")
-    del lines[0]  # the status line
-    try:
-        fields = dict(map(bytes.split, lines, _SEPARATOR, _ONCE))
-        names = b"\n".join(fields)
-        if names == names.title():
-            return fields
-    except ValueError:  # a line without ": "
-        pass
-    fields = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if colon:
-            fields[name.strip().title()] = value
-    return fields
-
-
-def _find_value(head, lower, key):
-    """The value of the header whose lowercase `\r\nname:` is `key`, found without splitting the head."""
-    start = lower.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    end = head.find(b"\r\n", start)
-    return head[start:end] if end >= 0 else head[start:]
-
-
 _RESPONSE_PATH = protocol.response_path("%s")
-_SEPARATOR, _ONCE = repeat(b": "), repeat(1)  # bytes.split's arguments for every line, in map()
-# The status lines the Runtime API sends, read without splitting; any other goes the long way.
-_STATUS = {b"HTTP/1.1 %d " % code: code for code in (200, 202, 400, 403, 404, 413, 500, 502)}
 
 
 class _Closed(Exception):
@@ -242,8 +181,7 @@ class RuntimeAPI:
         self._host, self._port = _split_address(address)
         self._sock = None
         self._buf = b""  # what was received and not yet read
-        self._last_answer_head = None  # the head of the last usual reply to a POST, and what it said
-        self._last_answer_reply = None
+        self._memo: "http1.Memo | None" = http1.Memo()  # the last usual reply to a POST; None once not keep_alive
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
         self._wakeup_fd = None  # readable when a signal arrived (see wake_on)
         self._on_wake = None
@@ -283,12 +221,11 @@ class RuntimeAPI:
         head = self._response_heads.get(content_type) if not invocation_id else None
         if head is not None and not self._next_sent:  # most answers: the head is one formatting of bytes
             then_next = then_next and self.pipeline
-            path = _RESPONSE_PATH % request_id
             status, _, reply = self._exchange(head % (request_id.encode("latin-1"), len(body)), body, "POST",
-                                              path, self._next_request if then_next else b"")
+                                              request_id, self._next_request if then_next else b"")
             self._next_sent = then_next and self._sock is not None  # not if the API closed the connection
             if status != 202:
-                raise RuntimeAPIError("POST", path, status, reply, self.address)
+                raise RuntimeAPIError("POST", _RESPONSE_PATH % request_id, status, reply, self.address)
             return status
         path = protocol.response_path(request_id)
         extra = "Content-Type: %s\r\n" % content_type
@@ -330,7 +267,7 @@ class RuntimeAPI:
         if self.keep_alive:
             self.keep_alive = False
             self.pipeline = False
-            self._last_answer_head = None  # a remembered reply skips the check that closes
+            self._memo = None  # a remembered reply skips the check that closes
             if say:
                 self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
                              "connection for every request from now on" % (self.address, when))
@@ -438,7 +375,8 @@ class RuntimeAPI:
         return sock
 
     def _exchange(self, head, body, method, path, tail=b""):
-        """Send one request (and `tail`, a pipelined one) and read the first reply.
+        """Send one request (and `tail`, a pipelined one) and read the first reply. `path` is for
+        messages (respond() passes only its request id: the path is formatted when a message needs it).
 
         Sent again on a new connection at most once, and only when that cannot deliver
         it twice (see the class): `written` turns true with the first byte the kernel took.
@@ -467,6 +405,8 @@ class RuntimeAPI:
             except _FAULTS as exc:
                 started = self._reply_started(exc)
                 self.close()
+                if not path.startswith("/"):  # respond()'s request id: its path, formatted only for a message
+                    path = _RESPONSE_PATH % path
                 if attempt == 1 and not written:
                     # The server had reset the connection: not one byte of this request left.
                     self._notice("Runtime API at %s had closed the connection before %s %s was sent; "
@@ -519,7 +459,7 @@ class RuntimeAPI:
             if self._on_wake is not None:
                 self._on_wake()
 
-    def _read_response(self, method):
+    def _read_response(self, method: str) -> "tuple[int, Headers, bytes]":
         # The buffer is bytes, not a bytearray: a reply that arrived whole is two slices of it
         # (head, the rest), where a bytearray took six copies and moves.
         buf = self._buf
@@ -529,55 +469,31 @@ class RuntimeAPI:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
         head = buf[:end]
-        self._buf = buf[end + 4:]
-        if method != "GET" and head == self._last_answer_head:
-            # The API's 202s repeat byte for byte (Go writes a Date that changes once a second):
-            # what this head said is known, and nothing in it needs reading again.
-            status, headers, length = self._last_answer_reply
-            return status, headers, self._read_exact(length)
-        status = _STATUS.get(head[:13])  # an HTTP/1.1 reply with a status the API uses
-        usual = status is not None
-        if not usual:
-            status = self._status(head)
-        if method == "GET":  # an event, whose reader wants most fields: split them all now
-            headers = Headers(head)
-            fields = headers.fields
-            length = fields.get(_CONTENT_LENGTH)
-            closing = _CONNECTION in fields
-        else:  # the reply to an answer: two names to look for, no need to split
-            headers = Headers(head, split=False)
-            lower = head.lower()
-            length = _find_value(head, lower, b"\r\ncontent-length:")
-            closing = lower.find(b"\r\nconnection:") >= 0
-        if length is not None:
-            body = self._read_exact(int(length))
-        elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            body = self._read_chunked()
-        elif status in (204, 304) or 100 <= status < 200 or method == "HEAD":
-            body = b""
+        rest = buf[end + 4:]
+        memo = self._memo  # the last usual reply to a POST (http1.Memo), looked up inline: a call costs more
+        if method == "POST" and memo is not None and head == memo.head:
+            status, headers, length, after = memo.reply
         else:
-            body = self._read_to_close()
-        if not usual or closing or not self.keep_alive:
-            self._after_reply(head, headers)
-        elif method != "GET" and length is not None:  # a reply to remember (see above)
-            self._last_answer_head = head
-            self._last_answer_reply = status, headers, len(body)
+            try:
+                status, headers, length, after = http1.parse_response(head, method, memo if method == "POST" else None)
+            except ProtocolError as exc:
+                raise ConnectionError("Runtime API at %s sent %s" % (self.address, exc)) from None
+        if length == len(rest):  # the usual case: the buffer holds the body and nothing after it
+            self._buf = b""
+            body = rest
+        else:
+            self._buf = rest
+            if length >= 0:
+                body = self._read_exact(length)
+            elif length == CHUNKED:
+                body = self._read_chunked()
+            else:
+                body = self._read_to_close()
+        if after != KEEP or not self.keep_alive:
+            self.close()  # as the server said, or as HTTP/1.0 implies (no news: say nothing)
+            if after == CLOSE_UNANNOUNCED:
+                self._closes_unannounced("after its HTTP/1.0 reply", say=False)
         return status, headers, body
-
-    def _status(self, head):
-        try:
-            return int(head.split(None, 2)[1])
-        except (IndexError, ValueError):
-            raise ConnectionError("Runtime API at %s sent a malformed status line: %r"
-                                  % (self.address, head[:100])) from None
-
-    def _after_reply(self, head, headers):
-        """Close the connection if the server said it would (or HTTP/1.0 implies it)."""
-        if headers.get(b"connection", b"").lower() == b"close" or not self.keep_alive:
-            self.close()
-        elif head.startswith(b"HTTP/1.0") and headers.get(b"connection", b"").lower() != b"keep-alive":
-            self.close()  # HTTP/1.0 closes after every reply unless it says otherwise: no news, say nothing
-            self._closes_unannounced("after its HTTP/1.0 reply", say=False)
 
     def _read_exact(self, n):
         buf = self._buf
@@ -600,25 +516,15 @@ class RuntimeAPI:
             have += got
         return bytes(body)
 
-    def _read_line(self):
-        while True:
-            buf = self._buf
-            end = buf.find(b"\r\n")
-            if end >= 0:
-                self._buf = buf[end + 2:]
-                return buf[:end]
+    def _read_chunked(self) -> bytes:
+        decoder = http1.ChunkedDecoder()
+        parts = decoder.feed(self._buf)
+        while not decoder.done:
+            self._buf = b""
             self._fill(True)
-
-    def _read_chunked(self):
-        parts = []
-        while True:
-            size = int(self._read_line().split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                while self._read_line():  # trailers, then the blank line
-                    pass
-                return b"".join(parts)
-            parts.append(self._read_exact(size))
-            self._read_line()
+            parts += decoder.feed(self._buf)
+        self._buf = decoder.unused
+        return b"".join(parts)
 
     def _read_to_close(self):
         parts = [self._buf]

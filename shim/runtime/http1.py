@@ -1,0 +1,348 @@
+"""HTTP/1.1 on bytes, in the spirit of h11: no sockets, no I/O, only what the wire carries.
+
+Shared by the Runtime API client (shim.runtime.client), the streamed-response writer
+(shim.runtime.stream) and the local Runtime API's server side (shim.local.runtime_api_http):
+
+- heads: parse_response (a reply's status, its fields, how its body is framed and whether the
+  connection stays open; a Memo skips the parse of a head that repeats byte for byte),
+  parse_request, request_head, Headers (the fields of either), header_value;
+- bodies: framing (Content-Length or chunked), ChunkedDecoder (a chunked body and its trailers,
+  fed in pieces of any size), chunk and last_chunk (the encoding, trailers included).
+
+Malformed input raises ProtocolError, a ValueError that names what was wrong.
+The warm path runs through parse_response once per reply: its common cases are the
+first branches, written for few steps (Go's net/http, which serves Lambda's Runtime
+API, writes every head the same way).
+"""
+from itertools import repeat
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Iterable, Tuple
+
+    # status, Headers, body length (>= 0, CHUNKED or UNTIL_CLOSE), and KEEP, CLOSE or CLOSE_UNANNOUNCED
+    Reply = Tuple[int, "Headers", int, int]
+
+CHUNKED = -1      # a body length: chunked encoding
+UNTIL_CLOSE = -2  # a body length: the rest of the connection
+KEEP, CLOSE, CLOSE_UNANNOUNCED = 0, 1, 2  # after a reply: open, closed as it said, closed as HTTP/1.0 implies
+LINE_LIMIT = 65536  # the longest chunk-size line, or trailer section, a ChunkedDecoder takes
+
+
+class ProtocolError(ValueError):
+    """Input that is not HTTP/1.1 as it must be; the message names what was wrong."""
+
+
+def key(name: str) -> bytes:
+    """A header's name as Headers keys it (HTTP's canonical spelling, as Go's net/http sends it)."""
+    return name.encode("ascii").title()
+
+
+_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = map(key, ("Content-Length", "Transfer-Encoding", "Connection"))
+_SEPARATOR, _ONCE = repeat(b": "), repeat(1)  # bytes.split's arguments for every line, in map()
+# The status lines the Runtime API sends, read without splitting; any other goes the long way.
+_STATUS = {b"HTTP/1.1 %d " % code: code for code in (200, 202, 400, 403, 404, 413, 500, 502)}
+_NO_BODY = frozenset(range(100, 200)) | {204, 304}  # statuses whose reply has no body, whatever it says
+_HEX = b"0123456789abcdefABCDEF"
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # RFC 9110 tchar
+
+
+class Headers:
+    """A head's fields, split into a dict keyed by each name's canonical spelling
+    (Content-Type, Lambda-Runtime-Aws-Request-Id: every word capitalized), values as bytes.
+
+    Go's net/http writes every name in that spelling and every line as `Name: value`; such a
+    head is split by one C-level map over its lines (about a third of what looking up nine
+    names one by one cost). Any other head (another spelling, `Name:value`, an empty value)
+    is split line by line, and its names respelled. The first line (status or request line)
+    is skipped."""
+
+    __slots__ = ("head", "fields")
+
+    def __init__(self, head: bytes, split: bool = True) -> None:
+        self.head = head
+        self.fields: "dict[bytes, bytes] | None" = _split_fields(head) if split else None  # else on first get()
+
+    def get(self, name: bytes, default: "bytes | None" = None) -> "bytes | None":
+        """The value of field `name` (in any case), as bytes without surrounding whitespace."""
+        fields = self.fields
+        if fields is None:
+            fields = self.fields = _split_fields(self.head)
+        value = fields.get(name)
+        if value is None:
+            value = fields.get(name.title())
+            if value is None:
+                return default
+        return value.strip()
+
+
+def _split_fields(head: bytes) -> "dict[bytes, bytes]":
+    lines = head.split(b"\r\n")
+    del lines[0]  # the status line
+    try:
+        fields = dict(map(bytes.split, lines, _SEPARATOR, _ONCE))  # type: ignore[arg-type]
+        names = b"\n".join(fields)
+        if names == names.title():
+            return fields
+    except ValueError:  # a line without ": "
+        pass
+    fields = {}
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if colon:
+            fields[name.strip().title()] = value
+    return fields
+
+
+def find_value(head: bytes, lower: bytes, name: bytes) -> "bytes | None":
+    """The value of the field whose lowercase `\\r\\nname:` is `name` in head.lower(), found without splitting."""
+    start = lower.find(name)
+    if start < 0:
+        return None
+    start += len(name)
+    end = head.find(b"\r\n", start)
+    return head[start:end] if end >= 0 else head[start:]
+
+
+def header_value(value: str) -> str:
+    """value as a header value may be: printable ASCII, anything else (CR, LF: an exception class name can
+    carry them) as '?'."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in value)
+
+
+# -- heads ---------------------------------------------------------------------------------------
+
+
+class Memo:
+    """The last usual reply to a request, by its head: the Runtime API's 202s repeat byte for byte
+    (Go writes a Date that changes once a second), so what such a head said is known and nothing
+    in it needs reading again. Only a keep-alive reply framed by its length is remembered."""
+
+    __slots__ = ("head", "reply")
+
+    def __init__(self) -> None:
+        self.head: "bytes | None" = None
+        self.reply: "Reply" = (0, Headers(b""), 0, CLOSE)
+
+
+def parse_response(head: bytes, method: str, memo: "Memo | None" = None) -> "Reply":
+    """A reply's head (up to, without, its blank line) to the request `method`: (status, Headers,
+    body length (CHUNKED, UNTIL_CLOSE or a count), KEEP, CLOSE or CLOSE_UNANNOUNCED).
+
+    A GET's reply (an event, whose reader wants most fields) has all its fields split now; any
+    other's only when asked for. With a memo, a head equal to the one it holds is not read again."""
+    if memo is not None and head == memo.head:
+        return memo.reply
+    status = _STATUS.get(head[:13])  # an HTTP/1.1 reply with a status the API uses
+    if method == "GET":
+        headers = Headers(head)
+        fields: "dict[bytes, bytes]" = headers.fields  # type: ignore[assignment]
+        length = fields.get(_CONTENT_LENGTH)
+        if (status is not None and length is not None and _CONNECTION not in fields
+                and _TRANSFER_ENCODING not in fields and length.isdigit()):
+            return status, headers, int(length), KEEP  # an event, as Lambda sends one
+        coding = fields.get(_TRANSFER_ENCODING)
+        closing = _CONNECTION in fields
+    else:  # two or three names to look for, no need to split
+        headers = Headers(head, split=False)
+        lower = head.lower()
+        length = find_value(head, lower, b"\r\ncontent-length:")
+        coding = find_value(head, lower, b"\r\ntransfer-encoding:") if b"\r\ntransfer-e" in lower else None
+        closing = b"\r\nconnection:" in lower
+    usual = status is not None
+    if status is None:
+        status = parse_status(head)
+    if status in _NO_BODY or method == "HEAD":
+        size = 0
+    elif coding is None and length is not None and length.isdigit():
+        size = int(length)
+    else:
+        size = framing(coding, length, request=False)
+    after = KEEP if usual and not closing else _after(head, headers)
+    reply = status, headers, size, after
+    if memo is not None and usual and after == KEEP and size >= 0:
+        memo.head, memo.reply = head, reply
+    return reply
+
+
+def parse_status(head: bytes) -> int:
+    """The status code of a reply's head; ProtocolError unless its first line is `HTTP/1.x NNN[ reason]`."""
+    line = head.split(b"\r\n", 1)[0]
+    version, _, rest = line.partition(b" ")
+    code = rest[:3]
+    if (version[:7] != b"HTTP/1." or len(version) != 8 or not version[7:].isdigit() or len(code) != 3
+            or not code.isdigit() or rest[3:4] not in (b"", b" ") or code < b"100"):
+        raise ProtocolError("a malformed status line: %r" % line[:100])
+    return int(code)
+
+
+def _after(head: bytes, headers: Headers) -> int:
+    """Whether the connection stays open after this reply (KEEP), or closes as it said (CLOSE) or as
+    HTTP/1.0 implies without saying (CLOSE_UNANNOUNCED)."""
+    tokens = [token.strip() for token in (headers.get(b"connection") or b"").lower().split(b",")]
+    if b"close" in tokens:
+        return CLOSE
+    if head.startswith(b"HTTP/1.0") and b"keep-alive" not in tokens:
+        return CLOSE_UNANNOUNCED
+    return KEEP
+
+
+def framing(coding: "bytes | None", length: "bytes | None", request: bool) -> int:
+    """A body's length from its Transfer-Encoding and Content-Length values (None when absent):
+    CHUNKED, a count, or for a reply UNTIL_CLOSE (RFC 9112, 6.3)."""
+    if coding is not None:
+        codings = [part.strip() for part in coding.lower().split(b",")]
+        if codings[-1] == b"chunked":
+            return CHUNKED
+        if request:  # a request's body must end where its framing says
+            raise ProtocolError("a request whose Transfer-Encoding is not chunked last: %r" % coding[:100])
+        return UNTIL_CLOSE
+    if length is not None:
+        text = length.strip()
+        if not text.isdigit():  # no sign, no underscore, no empty value: only digits
+            raise ProtocolError("a malformed Content-Length: %r" % length[:100])
+        return int(text)
+    return 0 if request else UNTIL_CLOSE
+
+
+def parse_request(head: bytes) -> "tuple[str, str, Headers]":
+    """A request's head (up to, without, its blank line): (method, target, Headers)."""
+    line = head.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    if (len(parts) != 3 or not parts[0] or parts[0].strip(_TOKEN) or not parts[1]
+            or parts[2][:7] != b"HTTP/1." or len(parts[2]) != 8 or not parts[2][7:].isdigit()):
+        raise ProtocolError("a malformed request line: %r" % line[:100])
+    return parts[0].decode("ascii"), parts[1].decode("latin-1"), Headers(head)
+
+
+def request_head(method: str, target: str, fields: bytes, length: int) -> bytes:
+    """A request's head: `fields` are whole header lines (each ends in CRLF), then the framing of a
+    body of `length` bytes (Content-Length), or CHUNKED (Transfer-Encoding), and the blank line."""
+    if not target or " " in target or "\r" in target or "\n" in target:
+        raise ProtocolError("a request target may not be empty or contain spaces or line breaks: %r" % target[:100])
+    framed = b"Transfer-Encoding: chunked\r\n\r\n" if length == CHUNKED else b"Content-Length: %d\r\n\r\n" % length
+    return ("%s %s HTTP/1.1\r\n" % (method, target)).encode("latin-1") + fields + framed
+
+
+# -- chunked bodies ------------------------------------------------------------------------------
+
+_END = b"0\r\n\r\n"
+
+
+def chunk(data: bytes) -> "tuple[bytes, bytes, bytes]":
+    """One chunk as three parts (size line, data, CRLF) for one sendmsg, the data not copied."""
+    if not data:
+        raise ProtocolError("an empty chunk: a zero-size chunk is the last one, it would end the body")
+    return b"%X\r\n" % len(data), data, b"\r\n"
+
+
+def last_chunk(trailers: "Iterable[tuple[str, str]]" = ()) -> bytes:
+    """The zero-size chunk that ends a chunked body, its trailer fields, and the blank line."""
+    lines = [b"0\r\n"]
+    for name, value in trailers:
+        if not (name.isascii() and value.isascii() and value.isprintable()) or not name or name.encode().strip(_TOKEN):
+            raise ProtocolError("a trailer field is a token and printable ASCII: %r: %r" % (name, value))
+        lines.append(("%s: %s\r\n" % (name, value)).encode("ascii"))
+    lines.append(b"\r\n")
+    return b"".join(lines) if len(lines) > 2 else _END
+
+
+_SIZE, _TRAILERS = -1, -2  # what a ChunkedDecoder reads next, when not a chunk's data (its size)
+
+
+class ChunkedDecoder:
+    """A chunked body, decoded from pieces of any size as they come.
+
+    feed(data) returns the chunks it completed, each whole as the sender framed it (none
+    empty); once `done`, `trailers` holds the trailer fields as (name, value) pairs and
+    `unused` the bytes fed after the body's end. `wanted` is how many more bytes the body
+    certainly has (at least 1 until done): a reader may take that many from its source
+    without reading past the body. Malformed framing raises ProtocolError."""
+
+    __slots__ = ("done", "trailers", "unused", "_state", "_parts", "_have")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.trailers: "list[tuple[bytes, bytes]]" = []
+        self.unused = b""
+        self._state = _SIZE  # or a chunk's size: its data and CRLF come next
+        self._parts: "list[bytes]" = []  # what was fed and not yet decoded
+        self._have = 0  # their length
+
+    @property
+    def wanted(self) -> int:
+        state = self._state
+        if self.done:
+            return 0
+        return state + 2 - self._have if state >= 0 else 1
+
+    def feed(self, data: bytes) -> "list[bytes]":
+        if self.done:
+            self.unused += data
+            return []
+        chunks: "list[bytes]" = []
+        if not data:
+            return chunks
+        state = self._state
+        self._have += len(data)
+        if state >= 0 and self._have < state + 2:  # the middle of a long chunk: keep it, join once
+            self._parts.append(data)
+            return chunks
+        parts = self._parts
+        if parts:
+            parts.append(data)
+            data = b"".join(parts)
+            parts.clear()
+        pos = 0
+        end = len(data)
+        while True:
+            if state >= 0:  # a chunk's data, then CRLF
+                stop = pos + state
+                if end < stop + 2:
+                    break
+                if data[stop:stop + 2] != b"\r\n":
+                    raise ProtocolError("a chunk of %d bytes not followed by CRLF: %r" % (state, data[stop:stop + 2]))
+                chunks.append(data[pos:stop])
+                pos = stop + 2
+                state = _SIZE
+                continue
+            eol = data.find(b"\r\n", pos)
+            if eol < 0:
+                if end - pos > LINE_LIMIT:
+                    raise ProtocolError("a chunk-size line or trailer section longer than %d bytes" % LINE_LIMIT)
+                break
+            line = data[pos:eol]
+            pos = eol + 2
+            if state == _SIZE:
+                state = _chunk_size(line)
+                if state == 0:
+                    state = _TRAILERS
+            elif line:
+                self._trailer(line)
+            else:  # the blank line after the trailers: the end of the body
+                self.done = True
+                self.unused = data[pos:]
+                self._have = 0
+                self._state = state
+                return chunks
+        rest = data[pos:] if pos else data
+        if rest:
+            parts.append(rest)
+        self._have = len(rest)
+        self._state = state
+        return chunks
+
+    def _trailer(self, line: bytes) -> None:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name.strip(_TOKEN):
+            raise ProtocolError("a malformed trailer field: %r" % line[:100])
+        self.trailers.append((name, value.strip(b" \t")))
+        if sum(len(n) + len(v) for n, v in self.trailers) > LINE_LIMIT:
+            raise ProtocolError("a trailer section longer than %d bytes" % LINE_LIMIT)
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";", 1)[0].strip(b" \t")
+    if not text or text.strip(_HEX) or len(text) > 16:
+        raise ProtocolError("a malformed chunk-size line: %r" % line[:100])
+    return int(text, 16)
