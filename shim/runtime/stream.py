@@ -24,8 +24,8 @@ If the Runtime API closes the connection mid-stream, the generator is closed (it
 """
 import json
 
-from shim.runtime import aio, errors, invoke, logs, protocol
-from shim.runtime.client import header_value
+from shim.runtime import aio, errors, http1, invoke, logs, protocol
+from shim.runtime.http1 import header_value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # as the Node.js runtime sends for a plain stream
 _ERROR_BODY_LIMIT = 64 * 1024  # trailers are headers: stay far below what a server takes
-_END = b"0\r\n\r\n"
 
 
 def prepare(handler):
@@ -237,13 +236,12 @@ class _Writer:
             return  # a zero-size chunk would end the body
         if self.sock is None:
             self._begin(DEFAULT_CONTENT_TYPE)
+        parts = http1.chunk(data)  # size line, data (not copied), CRLF
         size = len(data)
-        head = b"%X\r\n" % size
-        total = len(head) + size + 2
         try:
-            sent = self.sock.sendmsg((head, data, b"\r\n"))
-            if sent < total:
-                _send_rest(self.sock, (head, data, b"\r\n"), sent)
+            sent = self.sock.sendmsg(parts)
+            if sent < len(parts[0]) + size + 2:
+                _send_rest(self.sock, parts, sent)
         except OSError as exc:
             raise _Disconnected(exc) from None
         self.sent += size
@@ -251,7 +249,7 @@ class _Writer:
     def finish(self):
         if self.sock is None:
             self._begin(DEFAULT_CONTENT_TYPE)  # an empty stream: a valid, empty chunked body
-        return self._end(_END)
+        return self._end(http1.last_chunk())
 
     def fail(self, exc):
         """An Answer to post as an ordinary /error if nothing was sent yet; else the error in the trailers."""
@@ -260,9 +258,8 @@ class _Writer:
             self.done = True
             return answer
         logs.uncaught(answer.error, answer.exception)
-        trailers = "0\r\n%s: %s\r\n%s: %s\r\n\r\n" % (
-            protocol.ERROR_TYPE, header_value(answer.error_type), protocol.ERROR_BODY, error_body(answer.error))
-        return self._end(trailers.encode("ascii"))
+        return self._end(http1.last_chunk(((protocol.ERROR_TYPE, header_value(answer.error_type)),
+                                           (protocol.ERROR_BODY, error_body(answer.error)))))
 
     def disconnected(self, exc):
         self.done = True
