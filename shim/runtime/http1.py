@@ -259,9 +259,10 @@ class ChunkedDecoder:
     certainly has (at least 1 until done): a reader may take that many from its source
     without reading past the body. Malformed framing raises ProtocolError."""
 
-    __slots__ = ("done", "trailers", "unused", "_state", "_parts", "_have")
+    __slots__ = ("done", "trailers", "unused", "limit", "_state", "_parts", "_have")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = LINE_LIMIT) -> None:
+        self.limit = limit  # the longest chunk-size line, and trailer section, taken
         self.done = False
         self.trailers: "list[tuple[bytes, bytes]]" = []
         self.unused = b""
@@ -307,10 +308,10 @@ class ChunkedDecoder:
                 state = _SIZE
                 continue
             eol = data.find(b"\r\n", pos)
-            if eol < 0:
-                if end - pos > LINE_LIMIT:
-                    raise ProtocolError("a chunk-size line or trailer section longer than %d bytes" % LINE_LIMIT)
+            if eol < 0 and end - pos <= self.limit + 1:  # (+1: its CR may be here, its LF not yet)
                 break
+            if eol < 0 or eol - pos > self.limit:
+                raise ProtocolError("a chunk-size line or trailer line longer than %d bytes" % self.limit)
             line = data[pos:eol]
             pos = eol + 2
             if state == _SIZE:
@@ -337,8 +338,8 @@ class ChunkedDecoder:
         if not colon or not name or name.strip(_TOKEN):
             raise ProtocolError("a malformed trailer field: %r" % line[:100])
         self.trailers.append((name, value.strip(b" \t")))
-        if sum(len(n) + len(v) for n, v in self.trailers) > LINE_LIMIT:
-            raise ProtocolError("a trailer section longer than %d bytes" % LINE_LIMIT)
+        if sum(len(n) + len(v) for n, v in self.trailers) > self.limit:
+            raise ProtocolError("a trailer section longer than %d bytes" % self.limit)
 
 
 def _chunk_size(line: bytes) -> int:
