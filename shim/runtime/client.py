@@ -23,9 +23,10 @@ from shim.runtime.signals import drain
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Callable, Tuple
 
-    from shim.runtime.http1 import Reply
+    # A reply as the client returns it: status, header fields, body.
+    Reply = Tuple[int, Headers, bytes]
 
 __all__ = ["AnswerUnconfirmed", "Headers", "Invocation", "RuntimeAPI", "RuntimeAPIError", "deadline_ms", "header_value"]
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % (__version__, *sys.version_info[:3])
@@ -35,7 +36,7 @@ _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of co
 class RuntimeAPIError(Exception):
     """The Runtime API answered with a status we did not expect."""
 
-    def __init__(self, method, path, status, body, address=None):
+    def __init__(self, method: "str", path: "str", status: "int", body: "bytes", address: "str | None" = None) -> None:
         self.method, self.path, self.status, self.body = method, path, status, body
         text = body[:500].decode("utf-8", "replace")
         where = "Runtime API at %s: " % address if address else ""
@@ -53,13 +54,13 @@ class Invocation:
     __slots__ = ("request_id", "deadline_raw", "function_arn", "trace_id", "client_context",
                  "cognito_identity", "tenant_id", "invocation_id", "content_type", "body", "headers")
 
-    def __init__(self, headers, body):
+    def __init__(self, headers: "Headers", body: "bytes") -> None:
         self.headers = headers
         self.body = body
-        fields = headers.fields
+        fields = headers.fields or headers.split()
         get = fields.get
         try:  # the common case, inline: the values present, ASCII or UTF-8
-            self.request_id = get(_REQUEST_ID).strip().decode()
+            self.request_id = get(_REQUEST_ID).strip().decode()  # type: ignore[union-attr]  # (caught below)
             value = get(_FUNCTION_ARN)
             self.function_arn = value.strip().decode() if value is not None else None
             value = get(_TRACE_ID)
@@ -77,11 +78,11 @@ class Invocation:
         self.invocation_id = _text(headers.get(_INVOCATION_ID)) if _INVOCATION_ID in fields else None
 
     @property
-    def deadline_ms(self):
+    def deadline_ms(self) -> "int | None":
         return deadline_ms(self.deadline_raw)
 
 
-def deadline_ms(raw):
+def deadline_ms(raw: "bytes | None") -> "int | None":
     """Lambda-Runtime-Deadline-Ms as an int, or None when it is missing or not a number."""
     if raw is None:
         return None
@@ -95,7 +96,7 @@ def deadline_ms(raw):
     protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type"))
 
 
-def _split_address(address):
+def _split_address(address: "str") -> "tuple[str, int]":
     """'127.0.0.1:9001', 'localhost:9001' or '[::1]:9001' -> (host, port)."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not host:
@@ -103,7 +104,7 @@ def _split_address(address):
     return host.strip("[]"), int(port)
 
 
-def _connect(host, port):
+def _connect(host: "str", port: "int") -> "_socket.socket":
     for family in (_socket.AF_INET, _socket.AF_INET6):
         try:
             _socket.inet_pton(family, host)
@@ -129,7 +130,7 @@ def _connect(host, port):
     raise error
 
 
-def _text(raw):
+def _text(raw: "bytes | None") -> "str | None":
     # Ids are ASCII; Client-Context is JSON and may carry UTF-8.
     if raw is None:
         return None
@@ -145,7 +146,7 @@ _RESPONSE_PATH = protocol.response_path("%s")
 class _Closed(Exception):
     """The peer closed the connection; `started` says whether any reply byte arrived."""
 
-    def __init__(self, started):
+    def __init__(self, started: "bool") -> None:
         self.started = started
 
 
@@ -172,20 +173,21 @@ class RuntimeAPI:
     notice(message) hears about every retry and the switch.
     """
 
-    def __init__(self, address, user_agent=USER_AGENT, pipeline=True, notice=None):
+    def __init__(self, address: "str", user_agent: "str" = USER_AGENT, pipeline: "bool" = True,
+                 notice: "Callable[[str], object] | None" = None) -> None:
         self.address = address
         self.user_agent = user_agent
         self.pipeline = pipeline
         self.keep_alive = True    # False once the server was seen closing connections unannounced
         self.notice = notice
         self._host, self._port = _split_address(address)
-        self._sock = None
+        self._sock: "_socket.socket | None" = None
         self._buf = b""  # what was received and not yet read
         self._memo: "http1.Memo | None" = http1.Memo()  # the last usual reply to a POST; None once not keep_alive
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
-        self._wakeup_fd = None  # readable when a signal arrived (see wake_on)
-        self._on_wake = None
-        self._poll = None  # poll() on the socket and that fd, made per connection
+        self._wakeup_fd: "int | None" = None  # readable when a signal arrived (see wake_on)
+        self._on_wake: "Callable[[], object] | None" = None
+        self._poll: "Callable[[], list[tuple[int, int]]] | None" = None  # poll() on the socket and that fd, per connection
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
         self._next_request = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n" + self._common + b"\r\n"
         # POST /response heads with `%s` for the request id and `%d` for the length, by content type.
@@ -195,7 +197,7 @@ class RuntimeAPI:
 
     # -- the four calls of the API -------------------------------------------------------
 
-    def next(self):
+    def next(self) -> "Invocation":
         """Block until Lambda hands us an event."""
         if self._next_sent:
             self._next_sent = False
@@ -217,7 +219,8 @@ class RuntimeAPI:
             raise RuntimeAPIError("GET", NEXT, status, body, self.address)
         return Invocation(headers, body)
 
-    def respond(self, request_id, body, content_type="application/json", invocation_id=None, then_next=False):
+    def respond(self, request_id: "str", body: "bytes", content_type: "str" = "application/json",
+                invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
         head = self._response_heads.get(content_type) if not invocation_id else None
         if head is not None and not self._next_sent:  # most answers: the head is one formatting of bytes
             then_next = then_next and self.pipeline
@@ -233,28 +236,29 @@ class RuntimeAPI:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return self._post(path, body, extra, then_next)
 
-    def fail(self, request_id, error_body, error_type, xray_cause=None, invocation_id=None, then_next=False):
+    def fail(self, request_id: "str", error_body: "bytes", error_type: "str", xray_cause: "str | None" = None,
+             invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
         path = protocol.error_path(request_id)
         return self._post(path, error_body, self._error_headers(error_type, xray_cause, invocation_id), then_next)
 
-    def init_error(self, error_body, error_type):
+    def init_error(self, error_body: "bytes", error_type: "str") -> "int":
         return self._post(protocol.INIT_ERROR, error_body, self._error_headers(error_type, None, None), False)
 
-    def restore_next(self):
+    def restore_next(self) -> "Headers":
         """SnapStart: block until the snapshot is restored. Returns the reply's headers."""
         status, headers, body = self.call("GET", protocol.RESTORE_NEXT)
         if status != 200:
             raise RuntimeAPIError("GET", protocol.RESTORE_NEXT, status, body, self.address)
         return headers
 
-    def restore_error(self, error_body, error_type):
+    def restore_error(self, error_body: "bytes", error_type: "str") -> "int":
         path = protocol.RESTORE_ERROR
         status, _, reply = self.call("POST", path, error_body, self._error_headers(error_type, None, None))
         if status != 202:
             raise RuntimeAPIError("POST", path, status, reply, self.address)
         return status
 
-    def call(self, method, path, body=b"", extra_headers=""):
+    def call(self, method: "str", path: "str", body: "bytes" = b"", extra_headers: "str" = "") -> "Reply":
         """Any other request (SnapStart's, the Extensions API's): (status, Headers, body), whatever the status."""
         if self._next_sent:
             raise RuntimeError("a GET /next is outstanding on this connection")
@@ -262,7 +266,7 @@ class RuntimeAPI:
         head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
         return self._exchange(head, body, method, path)
 
-    def _closes_unannounced(self, when, say=True):
+    def _closes_unannounced(self, when: "str", say: "bool" = True) -> None:
         """The server drops connections without saying so: stop reusing them (said once)."""
         if self.keep_alive:
             self.keep_alive = False
@@ -272,11 +276,11 @@ class RuntimeAPI:
                 self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
                              "connection for every request from now on" % (self.address, when))
 
-    def _notice(self, message):
+    def _notice(self, message: "str") -> None:
         if self.notice is not None:
             self.notice(message)
 
-    def wake_on(self, fd, on_wake=None):
+    def wake_on(self, fd: "int | None", on_wake: "Callable[[], object] | None" = None) -> None:
         """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.signals's wake-up pipe)
         instead of in recv(): a signal that arrives just before the wait, or in another thread, then
         ends the wait too, and its handler runs at once; then on_wake() (which may raise, to stop
@@ -286,20 +290,20 @@ class RuntimeAPI:
             self._wakeup_fd = fd
             self._poll = None
 
-    def close(self):
+    def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
         self._next_sent = False
         self._buf = b""
 
-    def fileno(self):
+    def fileno(self) -> "int | None":
         """The descriptor of the connection to the Runtime API, or None while there is none."""
         return self._sock.fileno() if self._sock is not None else None
 
     # -- a streamed answer (shim.runtime.stream frames the body) ---------------------------
 
-    def stream_begin(self, path, extra_headers):
+    def stream_begin(self, path: "str", extra_headers: "str") -> "_socket.socket":
         """Send the head of a chunked POST on this connection; the socket to write its body to.
 
         The connection has just carried the event (GET /next was not pipelined behind a
@@ -310,11 +314,11 @@ class RuntimeAPI:
         sock.sendall(head)
         return sock
 
-    def stream_end(self, last):
+    def stream_end(self, last: "bytes") -> "tuple[int, bytes]":
         """Send the body's last bytes, read the reply (the API answers once it has read the whole
         body), then close: the Runtime API asks for a fresh connection after a streamed response."""
         try:
-            self._sock.sendall(last)
+            self._sock.sendall(last)  # type: ignore[union-attr]  # (stream_begin connected)
             status, _, body = self._read_response("POST")
         except _Closed:
             raise ConnectionError("the Runtime API closed the connection before replying") from None
@@ -322,7 +326,7 @@ class RuntimeAPI:
             self.close()
         return status, body
 
-    def stream_abandon(self):
+    def stream_abandon(self) -> "tuple[int, bytes] | None":
         """After a failed write: the status and body the API sent before it closed (say a 413),
         or None; the connection is closed either way."""
         try:
@@ -338,7 +342,7 @@ class RuntimeAPI:
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod
-    def _error_headers(error_type, xray_cause, invocation_id):
+    def _error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "str | None") -> "str":
         extra = "Content-Type: application/json\r\n%s: %s\r\n" % (protocol.ERROR_TYPE, header_value(error_type))
         if xray_cause:
             extra += "%s: %s\r\n" % (protocol.XRAY_CAUSE, header_value(xray_cause))
@@ -346,7 +350,7 @@ class RuntimeAPI:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return extra
 
-    def _post(self, path, body, extra_headers, then_next):
+    def _post(self, path: "str", body: "bytes", extra_headers: "str", then_next: "bool") -> "int":
         if self._next_sent:
             side = RuntimeAPI(self.address, self.user_agent, pipeline=False, notice=self.notice)
             try:
@@ -362,7 +366,7 @@ class RuntimeAPI:
             raise RuntimeAPIError("POST", path, status, reply, self.address)
         return status
 
-    def _connect(self):
+    def _connect(self) -> "_socket.socket":
         try:
             sock = _connect(self._host, self._port)
         except OSError as exc:
@@ -374,7 +378,7 @@ class RuntimeAPI:
         self._poll = None
         return sock
 
-    def _exchange(self, head, body, method, path, tail=b""):
+    def _exchange(self, head: "bytes", body: "bytes", method: "str", path: "str", tail: "bytes" = b"") -> "Reply":
         """Send one request (and `tail`, a pipelined one) and read the first reply. `path` is for
         messages (respond() passes only its request id: the path is formatted when a message needs it).
 
@@ -424,32 +428,33 @@ class RuntimeAPI:
                                             % (self.address, method, path)) from None
                 raise ConnectionError("Runtime API at %s closed the connection during %s %s"
                                       % (self.address, method, path)) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _reply_started(self, exc):
+    def _reply_started(self, exc: "BaseException") -> "bool":
         """Whether any byte of the reply being read had arrived when `exc` struck."""
         started = getattr(exc, "started", None)
         return bool(self._buf) if started is None else started
 
-    def _fill(self, started, idle=False):
+    def _fill(self, started: "bool", idle: "bool" = False) -> None:
         # 64 KiB: a fresh buffer of that size comes from malloc's heap, no syscall but the read
         # (one of 256 KiB was mmap'ed, mremap'ed and munmap'ed on every read).
         if idle and self._wakeup_fd is not None:
             self._await_readable()
-        chunk = self._sock.recv(65536)
+        chunk = self._sock.recv(65536)  # type: ignore[union-attr]  # (read on a connection)
         if not chunk:
             raise _Closed(started)
         self._buf = self._buf + chunk if self._buf else chunk
 
-    def _await_readable(self):
+    def _await_readable(self) -> None:
         """Return once the socket is readable (or closed); a signal's Python handler runs meanwhile."""
         poll = self._poll
+        wakeup: "int" = self._wakeup_fd  # type: ignore[assignment]  # (set: see _fill)
         if poll is None:
             import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
-            poll = select.poll()
-            poll.register(self._sock.fileno(), select.POLLIN)
-            poll.register(self._wakeup_fd, select.POLLIN)
-            poll = self._poll = poll.poll
-        wakeup = self._wakeup_fd
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)  # type: ignore[union-attr]
+            poller.register(wakeup, select.POLLIN)
+            poll = self._poll = poller.poll
         while True:
             for fd, _ in poll():
                 if fd != wakeup:
@@ -459,7 +464,7 @@ class RuntimeAPI:
             if self._on_wake is not None:
                 self._on_wake()
 
-    def _read_response(self, method: str) -> "tuple[int, Headers, bytes]":
+    def _read_response(self, method: "str") -> "Reply":
         # The buffer is bytes, not a bytearray: a reply that arrived whole is two slices of it
         # (head, the rest), where a bytearray took six copies and moves.
         buf = self._buf
@@ -495,7 +500,7 @@ class RuntimeAPI:
                 self._closes_unannounced("after its HTTP/1.0 reply", say=False)
         return status, headers, body
 
-    def _read_exact(self, n):
+    def _read_exact(self, n: "int") -> "bytes":
         buf = self._buf
         have = len(buf)
         if have >= n:
@@ -510,13 +515,13 @@ class RuntimeAPI:
         self._buf = b""
         view = memoryview(body)
         while have < n:
-            got = self._sock.recv_into(view[have:])
+            got = self._sock.recv_into(view[have:])  # type: ignore[union-attr]
             if not got:
                 raise _Closed(True)
             have += got
         return bytes(body)
 
-    def _read_chunked(self) -> bytes:
+    def _read_chunked(self) -> "bytes":
         decoder = http1.ChunkedDecoder()
         parts = decoder.feed(self._buf)
         while not decoder.done:
@@ -526,7 +531,7 @@ class RuntimeAPI:
         self._buf = decoder.unused
         return b"".join(parts)
 
-    def _read_to_close(self):
+    def _read_to_close(self) -> "bytes":
         parts = [self._buf]
         self._buf = b""
         try:

@@ -63,6 +63,13 @@ class Headers:
         self.head = head
         self.fields: "dict[bytes, bytes] | None" = _split_fields(head) if split else None  # else on first get()
 
+    def split(self) -> "dict[bytes, bytes]":
+        """All the fields (split now if they were not), by canonical name; values as sent."""
+        fields = self.fields
+        if fields is None:
+            fields = self.fields = _split_fields(self.head)
+        return fields
+
     def get(self, name: bytes, default: "bytes | None" = None) -> "bytes | None":
         """The value of field `name` (in any case), as bytes without surrounding whitespace."""
         fields = self.fields
@@ -80,7 +87,7 @@ def _split_fields(head: bytes) -> "dict[bytes, bytes]":
     lines = head.split(b"\r\n")
     del lines[0]  # the status line
     try:
-        fields = dict(map(bytes.split, lines, _SEPARATOR, _ONCE))  # type: ignore[arg-type]
+        fields = dict(map(bytes.split, lines, _SEPARATOR, _ONCE))
         names = b"\n".join(fields)
         if names == names.title():
             return fields
