@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shim.runtime import http1, protocol
+from shim.runtime.chunked import ChunkedDecoder
 
 PREFIX = protocol.API + "/"
 ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()   # the handler stores the runtime's headers lowercased
@@ -99,10 +100,10 @@ class RuntimeAPIHandler(KeepAliveHandler):
         return self.rfile.read(length) if length else b""
 
     def _chunks(self):
-        """The chunks of a chunked body as they arrive (http1.ChunkedDecoder); then the trailers go to
+        """The chunks of a chunked body as they arrive (shim.runtime.chunked); then the trailers go to
         self.trailers, lowercased. Only the body's bytes are taken from rfile: what follows is the next request."""
         self.trailers = {}
-        decoder = http1.ChunkedDecoder()
+        decoder = ChunkedDecoder()
         rfile = self.rfile
         while not decoder.done:
             wanted = decoder.wanted

@@ -25,6 +25,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold
 if TYPE_CHECKING:
     from typing import Callable, Tuple
 
+    from shim.runtime.http1 import Memo
+
     # A reply as the client returns it: status, header fields, body.
     Reply = Tuple[int, Headers, bytes]
 
@@ -183,7 +185,7 @@ class RuntimeAPI:
         self._host, self._port = _split_address(address)
         self._sock: "_socket.socket | None" = None
         self._buf = b""  # what was received and not yet read
-        self._memo: "http1.Memo | None" = http1.Memo()  # the last usual reply to a POST; None once not keep_alive
+        self._memo: "Memo | None" = http1.memo()  # the last usual reply to a POST; None once not keep_alive
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
         self._wakeup_fd: "int | None" = None  # readable when a signal arrived (see wake_on)
         self._on_wake: "Callable[[], object] | None" = None
@@ -475,9 +477,9 @@ class RuntimeAPI:
             end = buf.find(b"\r\n\r\n")
         head = buf[:end]
         rest = buf[end + 4:]
-        memo = self._memo  # the last usual reply to a POST (http1.Memo), looked up inline: a call costs more
-        if method == "POST" and memo is not None and head == memo.head:
-            status, headers, length, after = memo.reply
+        memo = self._memo  # the last usual reply to a POST (http1.memo), looked up inline: a call costs more
+        if method == "POST" and memo is not None and head == memo[0]:
+            status, headers, length, after = memo[1]
         else:
             try:
                 status, headers, length, after = http1.parse_response(head, method, memo if method == "POST" else None)
@@ -522,7 +524,9 @@ class RuntimeAPI:
         return bytes(body)
 
     def _read_chunked(self) -> "bytes":
-        decoder = http1.ChunkedDecoder()
+        from shim.runtime.chunked import ChunkedDecoder  # not at cold start: Lambda's API sends no chunked reply
+
+        decoder = ChunkedDecoder()
         parts = decoder.feed(self._buf)
         while not decoder.done:
             self._buf = b""

@@ -4,10 +4,11 @@ Shared by the Runtime API client (shim.runtime.client), the streamed-response wr
 (shim.runtime.stream) and the local Runtime API's server side (shim.local.runtime_api_http):
 
 - heads: parse_response (a reply's status, its fields, how its body is framed and whether the
-  connection stays open; a Memo skips the parse of a head that repeats byte for byte),
+  connection stays open; a memo skips the parse of a head that repeats byte for byte),
   parse_request, request_head, Headers (the fields of either), header_value;
-- bodies: framing (Content-Length or chunked), ChunkedDecoder (a chunked body and its trailers,
-  fed in pieces of any size), chunk and last_chunk (the encoding, trailers included).
+- bodies: framing (Content-Length or chunked), chunk and last_chunk (the encoding, trailers
+  included); the decoding of a chunked body (and its trailers) is shim.runtime.chunked's, apart
+  because no cold start needs it: the Runtime API frames what it sends by its length.
 
 Malformed input raises ProtocolError, a ValueError that names what was wrong.
 The warm path runs through parse_response once per reply: its common cases are the
@@ -18,15 +19,15 @@ from itertools import repeat
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
-    from typing import Iterable, Tuple
+    from typing import Any, Iterable, List, Tuple
 
     # status, Headers, body length (>= 0, CHUNKED or UNTIL_CLOSE), and KEEP, CLOSE or CLOSE_UNANNOUNCED
     Reply = Tuple[int, "Headers", int, int]
+    Memo = List[Any]  # [head or None, Reply]: see memo()
 
 CHUNKED = -1      # a body length: chunked encoding
 UNTIL_CLOSE = -2  # a body length: the rest of the connection
 KEEP, CLOSE, CLOSE_UNANNOUNCED = 0, 1, 2  # after a reply: open, closed as it said, closed as HTTP/1.0 implies
-LINE_LIMIT = 65536  # the longest chunk-size line, or trailer section, a ChunkedDecoder takes
 
 
 class ProtocolError(ValueError):
@@ -42,9 +43,7 @@ _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = map(key, ("Content-Length", "
 _SEPARATOR, _ONCE = repeat(b": "), repeat(1)  # bytes.split's arguments for every line, in map()
 # The status lines the Runtime API sends, read without splitting; any other goes the long way.
 _STATUS = {b"HTTP/1.1 %d " % code: code for code in (200, 202, 400, 403, 404, 413, 500, 502)}
-_NO_BODY = frozenset(range(100, 200)) | {204, 304}  # statuses whose reply has no body, whatever it says
-_HEX = b"0123456789abcdefABCDEF"
-_TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # RFC 9110 tchar
+TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # RFC 9110 tchar
 
 
 class Headers:
@@ -120,16 +119,12 @@ def header_value(value: str) -> str:
 # -- heads ---------------------------------------------------------------------------------------
 
 
-class Memo:
-    """The last usual reply to a request, by its head: the Runtime API's 202s repeat byte for byte
-    (Go writes a Date that changes once a second), so what such a head said is known and nothing
-    in it needs reading again. Only a keep-alive reply framed by its length is remembered."""
-
-    __slots__ = ("head", "reply")
-
-    def __init__(self) -> None:
-        self.head: "bytes | None" = None
-        self.reply: "Reply" = (0, Headers(b""), 0, CLOSE)
+def memo() -> "Memo":
+    """A memo of the last usual reply to a request, by its head: [head, reply] (head None while empty).
+    The Runtime API's 202s repeat byte for byte (Go writes a Date that changes once a second), so what
+    such a head said is known and nothing in it needs reading again. parse_response fills it with a
+    keep-alive reply framed by its length only. (A list, not a class: a class costs the cold start.)"""
+    return [None, (0, Headers(b""), 0, CLOSE)]
 
 
 def parse_response(head: bytes, method: str, memo: "Memo | None" = None) -> "Reply":
@@ -138,8 +133,8 @@ def parse_response(head: bytes, method: str, memo: "Memo | None" = None) -> "Rep
 
     A GET's reply (an event, whose reader wants most fields) has all its fields split now; any
     other's only when asked for. With a memo, a head equal to the one it holds is not read again."""
-    if memo is not None and head == memo.head:
-        return memo.reply
+    if memo is not None and head == memo[0]:
+        return memo[1]  # type: ignore[no-any-return]
     status = _STATUS.get(head[:13])  # an HTTP/1.1 reply with a status the API uses
     if method == "GET":
         headers = Headers(head)
@@ -159,8 +154,8 @@ def parse_response(head: bytes, method: str, memo: "Memo | None" = None) -> "Rep
     usual = status is not None
     if status is None:
         status = parse_status(head)
-    if status in _NO_BODY or method == "HEAD":
-        size = 0
+    if status < 200 or status == 204 or status == 304 or method == "HEAD":
+        size = 0  # no body, whatever the head says
     elif coding is None and length is not None and length.isdigit():
         size = int(length)
     else:
@@ -168,7 +163,7 @@ def parse_response(head: bytes, method: str, memo: "Memo | None" = None) -> "Rep
     after = KEEP if usual and not closing else _after(head, headers)
     reply = status, headers, size, after
     if memo is not None and usual and after == KEEP and size >= 0:
-        memo.head, memo.reply = head, reply
+        memo[0], memo[1] = head, reply
     return reply
 
 
@@ -216,7 +211,7 @@ def parse_request(head: bytes) -> "tuple[str, str, Headers]":
     """A request's head (up to, without, its blank line): (method, target, Headers)."""
     line = head.split(b"\r\n", 1)[0]
     parts = line.split(b" ")
-    if (len(parts) != 3 or not parts[0] or parts[0].strip(_TOKEN) or not parts[1]
+    if (len(parts) != 3 or not parts[0] or parts[0].strip(TOKEN) or not parts[1]
             or parts[2][:7] != b"HTTP/1." or len(parts[2]) != 8 or not parts[2][7:].isdigit()):
         raise ProtocolError("a malformed request line: %r" % line[:100])
     return parts[0].decode("ascii"), parts[1].decode("latin-1"), Headers(head)
@@ -247,110 +242,8 @@ def last_chunk(trailers: "Iterable[tuple[str, str]]" = ()) -> bytes:
     """The zero-size chunk that ends a chunked body, its trailer fields, and the blank line."""
     lines = [b"0\r\n"]
     for name, value in trailers:
-        if not (name.isascii() and value.isascii() and value.isprintable()) or not name or name.encode().strip(_TOKEN):
+        if not (name.isascii() and value.isascii() and value.isprintable()) or not name or name.encode().strip(TOKEN):
             raise ProtocolError("a trailer field is a token and printable ASCII: %r: %r" % (name, value))
         lines.append(("%s: %s\r\n" % (name, value)).encode("ascii"))
     lines.append(b"\r\n")
     return b"".join(lines) if len(lines) > 2 else _END
-
-
-_SIZE, _TRAILERS = -1, -2  # what a ChunkedDecoder reads next, when not a chunk's data (its size)
-
-
-class ChunkedDecoder:
-    """A chunked body, decoded from pieces of any size as they come.
-
-    feed(data) returns the chunks it completed, each whole as the sender framed it (none
-    empty); once `done`, `trailers` holds the trailer fields as (name, value) pairs and
-    `unused` the bytes fed after the body's end. `wanted` is how many more bytes the body
-    certainly has (at least 1 until done): a reader may take that many from its source
-    without reading past the body. Malformed framing raises ProtocolError."""
-
-    __slots__ = ("done", "trailers", "unused", "limit", "_state", "_parts", "_have")
-
-    def __init__(self, limit: int = LINE_LIMIT) -> None:
-        self.limit = limit  # the longest chunk-size line, and trailer section, taken
-        self.done = False
-        self.trailers: "list[tuple[bytes, bytes]]" = []
-        self.unused = b""
-        self._state = _SIZE  # or a chunk's size: its data and CRLF come next
-        self._parts: "list[bytes]" = []  # what was fed and not yet decoded
-        self._have = 0  # their length
-
-    @property
-    def wanted(self) -> int:
-        state = self._state
-        if self.done:
-            return 0
-        return state + 2 - self._have if state >= 0 else 1
-
-    def feed(self, data: bytes) -> "list[bytes]":
-        if self.done:
-            self.unused += data
-            return []
-        chunks: "list[bytes]" = []
-        if not data:
-            return chunks
-        state = self._state
-        self._have += len(data)
-        if state >= 0 and self._have < state + 2:  # the middle of a long chunk: keep it, join once
-            self._parts.append(data)
-            return chunks
-        parts = self._parts
-        if parts:
-            parts.append(data)
-            data = b"".join(parts)
-            parts.clear()
-        pos = 0
-        end = len(data)
-        while True:
-            if state >= 0:  # a chunk's data, then CRLF
-                stop = pos + state
-                if end < stop + 2:
-                    break
-                if data[stop:stop + 2] != b"\r\n":
-                    raise ProtocolError("a chunk of %d bytes not followed by CRLF: %r" % (state, data[stop:stop + 2]))
-                chunks.append(data[pos:stop])
-                pos = stop + 2
-                state = _SIZE
-                continue
-            eol = data.find(b"\r\n", pos)
-            if eol < 0 and end - pos <= self.limit + 1:  # (+1: its CR may be here, its LF not yet)
-                break
-            if eol < 0 or eol - pos > self.limit:
-                raise ProtocolError("a chunk-size line or trailer line longer than %d bytes" % self.limit)
-            line = data[pos:eol]
-            pos = eol + 2
-            if state == _SIZE:
-                state = _chunk_size(line)
-                if state == 0:
-                    state = _TRAILERS
-            elif line:
-                self._trailer(line)
-            else:  # the blank line after the trailers: the end of the body
-                self.done = True
-                self.unused = data[pos:]
-                self._have = 0
-                self._state = state
-                return chunks
-        rest = data[pos:] if pos else data
-        if rest:
-            parts.append(rest)
-        self._have = len(rest)
-        self._state = state
-        return chunks
-
-    def _trailer(self, line: bytes) -> None:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name.strip(_TOKEN):
-            raise ProtocolError("a malformed trailer field: %r" % line[:100])
-        self.trailers.append((name, value.strip(b" \t")))
-        if sum(len(n) + len(v) for n, v in self.trailers) > self.limit:
-            raise ProtocolError("a trailer section longer than %d bytes" % self.limit)
-
-
-def _chunk_size(line: bytes) -> int:
-    text = line.split(b";", 1)[0].strip(b" \t")
-    if not text or text.strip(_HEX) or len(text) > 16:
-        raise ProtocolError("a malformed chunk-size line: %r" % line[:100])
-    return int(text, 16)

@@ -1,8 +1,10 @@
-"""shim.runtime.http1 on bytes alone: every input fed whole, in two pieces at every split point, and byte by byte."""
+"""shim.runtime.http1 and shim.runtime.chunked on bytes alone: every input fed whole, in two pieces at every
+split point, and byte by byte."""
 import pytest
 
 from shim.runtime import http1
-from shim.runtime.http1 import CHUNKED, CLOSE, CLOSE_UNANNOUNCED, KEEP, UNTIL_CLOSE, ChunkedDecoder, ProtocolError
+from shim.runtime.chunked import LINE_LIMIT, ChunkedDecoder
+from shim.runtime.http1 import CHUNKED, CLOSE, CLOSE_UNANNOUNCED, KEEP, UNTIL_CLOSE, ProtocolError
 
 
 def splits(data):
@@ -13,7 +15,7 @@ def splits(data):
     yield [data[i:i + 1] for i in range(len(data))]
 
 
-def decode(pieces, limit=http1.LINE_LIMIT):
+def decode(pieces, limit=LINE_LIMIT):
     """Feed the pieces to one decoder: (chunks, trailers, unused)."""
     decoder = ChunkedDecoder(limit)
     chunks = []
@@ -247,14 +249,14 @@ def test_a_malformed_content_length_is_refused_however_it_is_cut(length):
 
 
 def test_the_remembered_reply_is_the_same_head_only():
-    memo = http1.Memo()
+    memo = http1.memo()
     accepted = b"HTTP/1.1 202 Accepted\r\nDate: Mon, 30 Nov 2026 16:48:22 GMT\r\nContent-Length: 16"
     first = http1.parse_response(accepted, "POST", memo)
-    assert memo.head == accepted and first[::2] == (202, 16)
+    assert memo[0] == accepted and first[::2] == (202, 16)
     assert http1.parse_response(bytes(accepted), "POST", memo) is first  # equal bytes: not read again
     later = accepted.replace(b"22 GMT", b"23 GMT")
     second = http1.parse_response(later, "POST", memo)
-    assert second is not first and second[::2] == (202, 16) and memo.head == later
+    assert second is not first and second[::2] == (202, 16) and memo[0] == later
 
 
 @pytest.mark.parametrize("head", [
@@ -265,9 +267,9 @@ def test_the_remembered_reply_is_the_same_head_only():
     b"HTTP/1.0 202 Accepted\r\nContent-Length: 0",
 ])
 def test_only_a_usual_keep_alive_reply_with_a_length_is_remembered(head):
-    memo = http1.Memo()
+    memo = http1.memo()
     http1.parse_response(head, "POST", memo)
-    assert memo.head is None
+    assert memo[0] is None
 
 
 def test_a_get_reply_has_its_fields_split_and_a_post_reply_on_demand():
