@@ -1,13 +1,43 @@
-"""A chunked body decoded as its bytes come, in pieces of any size: the chunks, then the trailers.
+"""Chunked transfer coding on bytes, no I/O: the other half of the HTTP/1.1 core with shim.runtime.http1.
 
-Sans-IO, the other half of shim.runtime.http1 (which frames bodies and encodes chunks); a module
-of its own because no cold start needs it. The local Runtime API reads streamed responses with it,
-and the client a reply that the API would send chunked (Lambda's never is).
+- chunk and last_chunk encode a body (the last chunk with its trailer fields): the streamed
+  response writer's (shim.runtime.stream);
+- ChunkedDecoder decodes one fed in pieces of any size as they come: its chunks, then its
+  trailers; the local Runtime API reads streamed responses with it, and the client a reply the
+  API would send chunked (Lambda's never is).
+
+A module of its own, apart from http1's heads and framing, because no cold start needs it.
+Malformed input raises http1.ProtocolError (a ValueError) naming what was wrong.
 """
 from shim.runtime.http1 import TOKEN, ProtocolError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Iterable
+
 LINE_LIMIT = 65536  # the longest chunk-size line, and trailer section, a ChunkedDecoder takes by default
 _HEX = b"0123456789abcdefABCDEF"
+
+_END = b"0\r\n\r\n"
+
+
+def chunk(data: bytes) -> "tuple[bytes, bytes, bytes]":
+    """One chunk as three parts (size line, data, CRLF) for one sendmsg, the data not copied."""
+    if not data:
+        raise ProtocolError("an empty chunk: a zero-size chunk is the last one, it would end the body")
+    return b"%X\r\n" % len(data), data, b"\r\n"
+
+
+def last_chunk(trailers: "Iterable[tuple[str, str]]" = ()) -> bytes:
+    """The zero-size chunk that ends a chunked body, its trailer fields, and the blank line."""
+    lines = [b"0\r\n"]
+    for name, value in trailers:
+        if not (name.isascii() and value.isascii() and value.isprintable()) or not name or name.encode().strip(TOKEN):
+            raise ProtocolError("a trailer field is a token and printable ASCII: %r: %r" % (name, value))
+        lines.append(("%s: %s\r\n" % (name, value)).encode("ascii"))
+    lines.append(b"\r\n")
+    return b"".join(lines) if len(lines) > 2 else _END
+
 
 _SIZE, _TRAILERS = -1, -2  # what a ChunkedDecoder reads next, when not a chunk's data (its size)
 

@@ -145,14 +145,10 @@ def _text(raw: "bytes | None") -> "str | None":
 _RESPONSE_PATH = protocol.response_path("%s")
 
 
-class _Closed(Exception):
-    """The peer closed the connection; `started` says whether any reply byte arrived."""
-
-    def __init__(self, started: "bool") -> None:
-        self.started = started
-
-
-_FAULTS = (_Closed, ConnectionResetError, BrokenPipeError)
+# The peer closed the connection: EOFError(started), started saying whether any byte of the reply had
+# arrived (a builtin, raised only by this module's reads: a class of its own costs the cold start).
+_Closed = EOFError
+_FAULTS = (EOFError, ConnectionResetError, BrokenPipeError)
 
 
 class RuntimeAPI:
@@ -434,8 +430,9 @@ class RuntimeAPI:
 
     def _reply_started(self, exc: "BaseException") -> "bool":
         """Whether any byte of the reply being read had arrived when `exc` struck."""
-        started = getattr(exc, "started", None)
-        return bool(self._buf) if started is None else started
+        if type(exc) is EOFError and exc.args:
+            return bool(exc.args[0])
+        return bool(self._buf)
 
     def _fill(self, started: "bool", idle: "bool" = False) -> None:
         # 64 KiB: a fresh buffer of that size comes from malloc's heap, no syscall but the read

@@ -1,14 +1,13 @@
 """HTTP/1.1 on bytes, in the spirit of h11: no sockets, no I/O, only what the wire carries.
 
 Shared by the Runtime API client (shim.runtime.client), the streamed-response writer
-(shim.runtime.stream) and the local Runtime API's server side (shim.local.runtime_api_http):
+(shim.runtime.stream) and the local Runtime API's server side (shim.local.runtime_api_http),
+with shim.runtime.chunked (chunked coding, which no cold start needs):
 
 - heads: parse_response (a reply's status, its fields, how its body is framed and whether the
   connection stays open; a memo skips the parse of a head that repeats byte for byte),
   parse_request, request_head, Headers (the fields of either), header_value;
-- bodies: framing (Content-Length or chunked), chunk and last_chunk (the encoding, trailers
-  included); the decoding of a chunked body (and its trailers) is shim.runtime.chunked's, apart
-  because no cold start needs it: the Runtime API frames what it sends by its length.
+- bodies: framing (how long a body is: Content-Length, chunked, or until the connection closes).
 
 Malformed input raises ProtocolError, a ValueError that names what was wrong.
 The warm path runs through parse_response once per reply: its common cases are the
@@ -19,7 +18,7 @@ from itertools import repeat
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
-    from typing import Any, Iterable, List, Tuple
+    from typing import Any, List, Tuple
 
     # status, Headers, body length (>= 0, CHUNKED or UNTIL_CLOSE), and KEEP, CLOSE or CLOSE_UNANNOUNCED
     Reply = Tuple[int, "Headers", int, int]
@@ -224,26 +223,3 @@ def request_head(method: str, target: str, fields: bytes, length: int) -> bytes:
         raise ProtocolError("a request target may not be empty or contain spaces or line breaks: %r" % target[:100])
     framed = b"Transfer-Encoding: chunked\r\n\r\n" if length == CHUNKED else b"Content-Length: %d\r\n\r\n" % length
     return ("%s %s HTTP/1.1\r\n" % (method, target)).encode("latin-1") + fields + framed
-
-
-# -- chunked bodies ------------------------------------------------------------------------------
-
-_END = b"0\r\n\r\n"
-
-
-def chunk(data: bytes) -> "tuple[bytes, bytes, bytes]":
-    """One chunk as three parts (size line, data, CRLF) for one sendmsg, the data not copied."""
-    if not data:
-        raise ProtocolError("an empty chunk: a zero-size chunk is the last one, it would end the body")
-    return b"%X\r\n" % len(data), data, b"\r\n"
-
-
-def last_chunk(trailers: "Iterable[tuple[str, str]]" = ()) -> bytes:
-    """The zero-size chunk that ends a chunked body, its trailer fields, and the blank line."""
-    lines = [b"0\r\n"]
-    for name, value in trailers:
-        if not (name.isascii() and value.isascii() and value.isprintable()) or not name or name.encode().strip(TOKEN):
-            raise ProtocolError("a trailer field is a token and printable ASCII: %r: %r" % (name, value))
-        lines.append(("%s: %s\r\n" % (name, value)).encode("ascii"))
-    lines.append(b"\r\n")
-    return b"".join(lines) if len(lines) > 2 else _END

@@ -24,7 +24,7 @@ If the Runtime API closes the connection mid-stream, the generator is closed (it
 """
 import json
 
-from shim.runtime import aio, errors, http1, invoke, logs, protocol
+from shim.runtime import aio, chunked, errors, invoke, logs, protocol
 from shim.runtime.http1 import header_value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
@@ -245,7 +245,7 @@ class _Writer:
         if not data:
             return  # a zero-size chunk would end the body
         sock = self.sock if self.sock is not None else self._begin(DEFAULT_CONTENT_TYPE)
-        parts = http1.chunk(data)  # size line, data (not copied), CRLF
+        parts = chunked.chunk(data)  # size line, data (not copied), CRLF
         size = len(data)
         try:
             sent = sock.sendmsg(parts)
@@ -258,7 +258,7 @@ class _Writer:
     def finish(self) -> "Answer | None":
         if self.sock is None:
             self._begin(DEFAULT_CONTENT_TYPE)  # an empty stream: a valid, empty chunked body
-        self._end(http1.last_chunk())
+        self._end(chunked.last_chunk())
         return None
 
     def fail(self, exc: "BaseException") -> "Answer | None":
@@ -270,7 +270,7 @@ class _Writer:
         error, error_type = answer.error, answer.error_type
         assert error is not None and error_type is not None  # (a failure's Answer has both)
         logs.uncaught(error, answer.exception)
-        self._end(http1.last_chunk(((protocol.ERROR_TYPE, header_value(error_type)),
+        self._end(chunked.last_chunk(((protocol.ERROR_TYPE, header_value(error_type)),
                                     (protocol.ERROR_BODY, error_body(error)))))
         return None
 

@@ -2,7 +2,7 @@
 split point, and byte by byte."""
 import pytest
 
-from shim.runtime import http1
+from shim.runtime import chunked, http1
 from shim.runtime.chunked import LINE_LIMIT, ChunkedDecoder
 from shim.runtime.http1 import CHUNKED, CLOSE, CLOSE_UNANNOUNCED, KEEP, UNTIL_CLOSE, ProtocolError
 
@@ -131,15 +131,15 @@ def test_the_longest_line_the_limit_allows_is_taken_however_it_is_cut():
 
 def test_a_chunk_is_its_size_in_hex_the_data_and_crlf():
     data = b"x" * 300
-    parts = http1.chunk(data)
+    parts = chunked.chunk(data)
     assert parts == (b"12C\r\n", data, b"\r\n") and parts[1] is data  # not copied
     with pytest.raises(ProtocolError, match="empty chunk"):
-        http1.chunk(b"")
+        chunked.chunk(b"")
 
 
 def test_the_last_chunk_carries_the_trailers():
-    assert http1.last_chunk() == b"0\r\n\r\n"
-    end = http1.last_chunk([("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"),
+    assert chunked.last_chunk() == b"0\r\n\r\n"
+    end = chunked.last_chunk([("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"),
                             ("Lambda-Runtime-Function-Error-Body", "eyJhIjogMX0=")])
     assert end == (b"0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unknown\r\n"
                    b"Lambda-Runtime-Function-Error-Body: eyJhIjogMX0=\r\n\r\n")
@@ -149,13 +149,13 @@ def test_the_last_chunk_carries_the_trailers():
                                          ("", "v"), ("X:A", "v"), ("X-A", "caf\u00e9")])
 def test_a_trailer_that_is_not_one_header_line_is_refused(name, value):
     with pytest.raises(ProtocolError, match="trailer field"):
-        http1.last_chunk([(name, value)])
+        chunked.last_chunk([(name, value)])
 
 
 def test_what_is_encoded_decodes_to_the_same_chunks_and_trailers_however_it_is_cut():
     chunks = [b"first line\n", b"\x00" * 17, b"0\r\n\r\n", b"z"]
     trailers = [("Lambda-Runtime-Function-Error-Type", "ValueError"), ("Lambda-Runtime-Function-Error-Body", "e30=")]
-    wire = b"".join(b"".join(http1.chunk(c)) for c in chunks) + http1.last_chunk(trailers)
+    wire = b"".join(b"".join(chunked.chunk(c)) for c in chunks) + chunked.last_chunk(trailers)
     expected = (chunks, [(n.encode(), v.encode()) for n, v in trailers], b"")
     for pieces in splits(wire):
         assert decode(pieces) == expected
