@@ -260,8 +260,7 @@ class RuntimeAPI:
         """Any other request (SnapStart's, the Extensions API's): (status, Headers, body), whatever the status."""
         if self._next_sent:
             raise RuntimeError("a GET /next is outstanding on this connection")
-        head = ("%s %s HTTP/1.1\r\n" % (method, path)).encode("latin-1") + self._common
-        head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
+        head = http1.request_head(method, path, self._common + extra_headers.encode("latin-1"), len(body))
         return self._exchange(head, body, method, path)
 
     def _closes_unannounced(self, when: "str", say: "bool" = True) -> None:
@@ -306,8 +305,7 @@ class RuntimeAPI:
 
         The connection has just carried the event (GET /next was not pipelined behind a
         streamed answer), so it is live and the first chunk waits for no connect."""
-        head = ("POST %s HTTP/1.1\r\n" % path).encode("latin-1") + self._common
-        head += (extra_headers + "Transfer-Encoding: chunked\r\n\r\n").encode("latin-1")
+        head = http1.request_head("POST", path, self._common + extra_headers.encode("latin-1"), CHUNKED)
         sock = self._sock or self._connect()
         sock.sendall(head)
         return sock
@@ -355,8 +353,7 @@ class RuntimeAPI:
                 return side._post(path, body, extra_headers, False)
             finally:
                 side.close()
-        head = ("POST %s HTTP/1.1\r\n" % path).encode("latin-1") + self._common
-        head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
+        head = http1.request_head("POST", path, self._common + extra_headers.encode("latin-1"), len(body))
         then_next = then_next and self.pipeline
         status, _, reply = self._exchange(head, body, "POST", path, self._next_request if then_next else b"")
         self._next_sent = then_next and self._sock is not None  # not if the API closed the connection
