@@ -169,6 +169,10 @@ class RuntimeAPI:
     closes connections without saying so (an HTTP/1.0 reply, or a close found after an
     answer) gets a new connection per request from then on, and no pipelining.
     notice(message) hears about every retry and the switch.
+
+    A streamed answer (shim.runtime.stream) is written on this connection by stream.py's
+    _post_head/_post_end/_post_abandon, which drive its socket and reply reader: kept there,
+    as every cold start loads this module and only a streaming function needs them.
     """
 
     def __init__(self, address: "str", user_agent: "str" = USER_AGENT, pipeline: "bool" = True,
@@ -297,43 +301,6 @@ class RuntimeAPI:
     def fileno(self) -> "int | None":
         """The descriptor of the connection to the Runtime API, or None while there is none."""
         return self._sock.fileno() if self._sock is not None else None
-
-    # -- a streamed answer (shim.runtime.stream frames the body) ---------------------------
-
-    def stream_begin(self, path: "str", extra_headers: "str") -> "_socket.socket":
-        """Send the head of a chunked POST on this connection; the socket to write its body to.
-
-        The connection has just carried the event (GET /next was not pipelined behind a
-        streamed answer), so it is live and the first chunk waits for no connect."""
-        head = http1.request_head("POST", path, self._common + extra_headers.encode("latin-1"), CHUNKED)
-        sock = self._sock or self._connect()
-        sock.sendall(head)
-        return sock
-
-    def stream_end(self, last: "bytes") -> "tuple[int, bytes]":
-        """Send the body's last bytes, read the reply (the API answers once it has read the whole
-        body), then close: the Runtime API asks for a fresh connection after a streamed response."""
-        try:
-            self._sock.sendall(last)  # type: ignore[union-attr]  # (stream_begin connected)
-            status, _, body = self._read_response("POST")
-        except _Closed:
-            raise ConnectionError("the Runtime API closed the connection before replying") from None
-        finally:
-            self.close()
-        return status, body
-
-    def stream_abandon(self) -> "tuple[int, bytes] | None":
-        """After a failed write: the status and body the API sent before it closed (say a 413),
-        or None; the connection is closed either way."""
-        try:
-            if self._sock is not None:
-                self._sock.settimeout(0.5)
-                return self._read_response("POST")[::2]
-        except (OSError, _Closed, ValueError):
-            pass
-        finally:
-            self.close()
-        return None
 
     # -- plumbing ------------------------------------------------------------------------
 

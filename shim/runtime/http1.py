@@ -38,10 +38,11 @@ def key(name: str) -> bytes:
     return name.encode("ascii").title()
 
 
-_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = map(key, ("Content-Length", "Transfer-Encoding", "Connection"))
+_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = b"Content-Length", b"Transfer-Encoding", b"Connection"  # as key() spells them
 _SEPARATOR, _ONCE = repeat(b": "), repeat(1)  # bytes.split's arguments for every line, in map()
 # The status lines the Runtime API sends, read without splitting; any other goes the long way.
-_STATUS = {b"HTTP/1.1 %d " % code: code for code in (200, 202, 400, 403, 404, 413, 500, 502)}
+_STATUS = {b"HTTP/1.1 200 ": 200, b"HTTP/1.1 202 ": 202, b"HTTP/1.1 400 ": 400, b"HTTP/1.1 403 ": 403,
+           b"HTTP/1.1 404 ": 404, b"HTTP/1.1 413 ": 413, b"HTTP/1.1 500 ": 500, b"HTTP/1.1 502 ": 502}
 TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # RFC 9110 tchar
 
 
@@ -180,7 +181,7 @@ def parse_status(head: bytes) -> int:
 def _after(head: bytes, headers: Headers) -> int:
     """Whether the connection stays open after this reply (KEEP), or closes as it said (CLOSE) or as
     HTTP/1.0 implies without saying (CLOSE_UNANNOUNCED)."""
-    tokens = [token.strip() for token in (headers.get(b"connection") or b"").lower().split(b",")]
+    tokens = (headers.get(b"connection") or b"").lower().replace(b" ", b"").replace(b"\t", b"").split(b",")
     if b"close" in tokens:
         return CLOSE
     if head.startswith(b"HTTP/1.0") and b"keep-alive" not in tokens:
@@ -192,8 +193,7 @@ def framing(coding: "bytes | None", length: "bytes | None", request: bool) -> in
     """A body's length from its Transfer-Encoding and Content-Length values (None when absent):
     CHUNKED, a count, or for a reply UNTIL_CLOSE (RFC 9112, 6.3)."""
     if coding is not None:
-        codings = [part.strip() for part in coding.lower().split(b",")]
-        if codings[-1] == b"chunked":
+        if coding.lower().rsplit(b",", 1)[-1].strip() == b"chunked":  # the last coding
             return CHUNKED
         if request:  # a request's body must end where its framing says
             raise ProtocolError("a request whose Transfer-Encoding is not chunked last: %r" % coding[:100])

@@ -24,7 +24,7 @@ If the Runtime API closes the connection mid-stream, the generator is closed (it
 """
 import json
 
-from shim.runtime import aio, chunked, errors, invoke, logs, protocol
+from shim.runtime import aio, chunked, errors, http1, invoke, logs, protocol
 from shim.runtime.http1 import header_value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
@@ -276,7 +276,7 @@ class _Writer:
 
     def disconnected(self, exc: "BaseException") -> None:
         self.done = True
-        reply = self.api.stream_abandon()
+        reply = _post_abandon(self.api)
         said = ""
         if reply is not None:
             said = "; it said HTTP %d: %s" % (reply[0], reply[1][:200].decode("utf-8", "replace"))
@@ -290,14 +290,14 @@ class _Writer:
         if self.invocation_id:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(self.invocation_id))
         try:
-            sock = self.sock = self.api.stream_begin(protocol.response_path(self.request_id), extra)
+            sock = self.sock = _post_head(self.api, protocol.response_path(self.request_id), extra)
         except OSError as exc:
             raise _Disconnected(exc) from None
         return sock
 
     def _end(self, last: "bytes") -> None:
         try:
-            status, reply = self.api.stream_end(last)
+            status, reply = _post_end(self.api, last)
         except OSError as exc:
             self.disconnected(exc)
             return
@@ -306,6 +306,48 @@ class _Writer:
             logs.runtime_error("The Runtime API refused the streamed response for %s: HTTP %d: %s"
                                % (self.request_id, status, reply[:200].decode("utf-8", "replace")))
         return None
+
+
+# The client's connection, driven for a streamed answer: the RuntimeAPI's socket and reply reader (these
+# are not its methods so that the module every cold start loads carries only what a buffered answer needs).
+
+
+def _post_head(api: "RuntimeAPI", path: "str", extra_headers: "str") -> "socket":
+    """Send the head of a chunked POST on the client's connection; the socket to write its body to.
+
+    The connection has just carried the event (GET /next was not pipelined behind a
+    streamed answer), so it is live and the first chunk waits for no connect."""
+    head = http1.request_head("POST", path, api._common + extra_headers.encode("latin-1"), http1.CHUNKED)
+    sock = api._sock or api._connect()
+    sock.sendall(head)
+    return sock
+
+
+def _post_end(api: "RuntimeAPI", last: "bytes") -> "tuple[int, bytes]":
+    """Send the body's last bytes, read the reply (the API answers once it has read the whole
+    body), then close: the Runtime API asks for a fresh connection after a streamed response."""
+    try:
+        api._sock.sendall(last)  # type: ignore[union-attr]  # (_post_head connected)
+        status, _, body = api._read_response("POST")
+    except EOFError:  # the client's "the peer closed the connection"
+        raise ConnectionError("the Runtime API closed the connection before replying") from None
+    finally:
+        api.close()
+    return status, body
+
+
+def _post_abandon(api: "RuntimeAPI") -> "tuple[int, bytes] | None":
+    """After a failed write: the status and body the API sent before it closed (say a 413),
+    or None; the connection is closed either way."""
+    try:
+        if api._sock is not None:
+            api._sock.settimeout(0.5)
+            return api._read_response("POST")[::2]
+    except (OSError, EOFError, ValueError):
+        pass
+    finally:
+        api.close()
+    return None
 
 
 def _send_rest(sock: "socket", parts: "tuple[bytes, ...]", sent: "int") -> None:
