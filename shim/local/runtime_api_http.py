@@ -9,7 +9,8 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shim.runtime import protocol
+from shim.runtime import http1, protocol
+from shim.runtime.chunked import ChunkedDecoder
 
 PREFIX = protocol.API + "/"
 ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()   # the handler stores the runtime's headers lowercased
@@ -85,34 +86,34 @@ class RuntimeAPIHandler(KeepAliveHandler):
         # (a client port could be reused; this cannot).
         self.connection_number = next(_CONNECTIONS)
 
+    def _framing(self):
+        """The request body's length, or http1.CHUNKED (http1 reads the framing headers)."""
+        def value(name):
+            found = self.headers.get(name)
+            return found.encode("latin-1") if found is not None else None
+        return http1.framing(value("Transfer-Encoding"), value("Content-Length"), request=True)
+
     def _body(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            body = b"".join(self._chunks())
-            return body
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._framing()
+        if length == http1.CHUNKED:
+            return b"".join(self._chunks())
         return self.rfile.read(length) if length else b""
 
     def _chunks(self):
-        """The chunks of a chunked body as they arrive; then the trailers go to self.trailers."""
+        """The chunks of a chunked body as they arrive (shim.runtime.chunked); then the trailers go to
+        self.trailers, lowercased. Only the body's bytes are taken from rfile: what follows is the next request."""
         self.trailers = {}
-        while True:
-            line = self.rfile.readline(65537)
-            if not line:
+        decoder = ChunkedDecoder()
+        rfile = self.rfile
+        while not decoder.done:
+            wanted = decoder.wanted
+            data = rfile.read(wanted) if wanted > 1 else rfile.peek()  # no more than the body holds
+            if not data:
                 raise ConnectionError("the runtime closed the connection mid-body")
-            size = int(line.split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                break
-            data = self.rfile.read(size)
-            if len(data) < size:
-                raise ConnectionError("the runtime closed the connection mid-chunk")
-            self.rfile.readline(3)
-            yield data
-        while True:
-            line = self.rfile.readline(65537)
-            if line in (b"\r\n", b"\n", b""):
-                return
-            name, _, value = line.decode("latin-1").partition(":")
-            self.trailers[name.strip().lower()] = value.strip()
+            yield from decoder.feed(data)
+            if wanted <= 1:
+                rfile.read(len(data) - len(decoder.unused))  # what the decoder took of what was peeked
+        self.trailers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in decoder.trailers}
 
     def _record(self, body):
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -157,7 +158,7 @@ class RuntimeAPIHandler(KeepAliveHandler):
     def do_POST(self):
         path = self.path
         if (path.startswith(PREFIX + "invocation/") and path.endswith("/response")
-                and "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()):
+                and self.headers.get("Transfer-Encoding") is not None and self._framing() == http1.CHUNKED):
             return self._stream(path[len(PREFIX + "invocation/"):-len("/response")])
         body = self._body()
         headers = self._record(body)

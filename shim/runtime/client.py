@@ -2,9 +2,11 @@
 
 http.client costs about 300 µs more per invoke than this on loopback (it builds
 an email.message for every response and imports ssl), so the requests are
-precomputed bytes and the response parser reads only what the API sends:
-a status line, headers, and a body framed by Content-Length, chunked encoding
-or connection close. Nothing here knows about handlers or JSON.
+precomputed bytes and the replies are read by shim.runtime.http1, which parses
+only what the API sends: a status line, headers, and a body framed by
+Content-Length, chunked encoding or connection close. This module does the
+socket side: connections, retries, pipelining, waiting. Nothing here knows about
+handlers or JSON.
 
 It uses _socket, the C module under socket.py: socket.py imports selectors and
 enum, and create_connection() resolves even an IP literal through getaddrinfo,
@@ -12,12 +14,23 @@ which loads the idna codec; together ~5 ms of a ~25 ms cold start.
 """
 import _socket
 import sys
-from itertools import repeat
 
 from shim import __version__
-from shim.runtime import protocol
-from shim.runtime.signals import drain
+from shim.runtime import http1, protocol
+from shim.runtime.http1 import CHUNKED, CLOSE_UNANNOUNCED, KEEP, Headers, ProtocolError, header_value
 from shim.runtime.protocol import NEXT
+from shim.runtime.signals import drain
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
+if TYPE_CHECKING:
+    from typing import Callable, Tuple
+
+    from shim.runtime.http1 import Memo
+
+    # A reply as the client returns it: status, header fields, body.
+    Reply = Tuple[int, Headers, bytes]
+
+__all__ = ["AnswerUnconfirmed", "Headers", "Invocation", "RuntimeAPI", "RuntimeAPIError", "deadline_ms", "header_value"]
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % (__version__, *sys.version_info[:3])
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
 
@@ -25,7 +38,7 @@ _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of co
 class RuntimeAPIError(Exception):
     """The Runtime API answered with a status we did not expect."""
 
-    def __init__(self, method, path, status, body, address=None):
+    def __init__(self, method: "str", path: "str", status: "int", body: "bytes", address: "str | None" = None) -> None:
         self.method, self.path, self.status, self.body = method, path, status, body
         text = body[:500].decode("utf-8", "replace")
         where = "Runtime API at %s: " % address if address else ""
@@ -43,13 +56,13 @@ class Invocation:
     __slots__ = ("request_id", "deadline_raw", "function_arn", "trace_id", "client_context",
                  "cognito_identity", "tenant_id", "invocation_id", "content_type", "body", "headers")
 
-    def __init__(self, headers, body):
+    def __init__(self, headers: "Headers", body: "bytes") -> None:
         self.headers = headers
         self.body = body
-        fields = headers.fields
+        fields = headers.fields or headers.split()
         get = fields.get
         try:  # the common case, inline: the values present, ASCII or UTF-8
-            self.request_id = get(_REQUEST_ID).strip().decode()
+            self.request_id = get(_REQUEST_ID).strip().decode()  # type: ignore[union-attr]  # (caught below)
             value = get(_FUNCTION_ARN)
             self.function_arn = value.strip().decode() if value is not None else None
             value = get(_TRACE_ID)
@@ -67,11 +80,11 @@ class Invocation:
         self.invocation_id = _text(headers.get(_INVOCATION_ID)) if _INVOCATION_ID in fields else None
 
     @property
-    def deadline_ms(self):
+    def deadline_ms(self) -> "int | None":
         return deadline_ms(self.deadline_raw)
 
 
-def deadline_ms(raw):
+def deadline_ms(raw: "bytes | None") -> "int | None":
     """Lambda-Runtime-Deadline-Ms as an int, or None when it is missing or not a number."""
     if raw is None:
         return None
@@ -79,19 +92,13 @@ def deadline_ms(raw):
     return int(raw) if raw.isdigit() else None
 
 
-def _key(name):
-    """A header's name as Headers keys it (HTTP's canonical spelling, as Go's net/http sends it)."""
-    return name.encode("ascii").title()
-
-
 (_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
- _INVOCATION_ID, _CONTENT_TYPE, _CONTENT_LENGTH, _CONNECTION) = map(_key, (
+ _INVOCATION_ID, _CONTENT_TYPE) = map(http1.key, (
     protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID, protocol.CLIENT_CONTEXT,
-    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type", "Content-Length",
-    "Connection"))
+    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type"))
 
 
-def _split_address(address):
+def _split_address(address: "str") -> "tuple[str, int]":
     """'127.0.0.1:9001', 'localhost:9001' or '[::1]:9001' -> (host, port)."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not host:
@@ -99,7 +106,7 @@ def _split_address(address):
     return host.strip("[]"), int(port)
 
 
-def _connect(host, port):
+def _connect(host: "str", port: "int") -> "_socket.socket":
     for family in (_socket.AF_INET, _socket.AF_INET6):
         try:
             _socket.inet_pton(family, host)
@@ -125,7 +132,7 @@ def _connect(host, port):
     raise error
 
 
-def _text(raw):
+def _text(raw: "bytes | None") -> "str | None":
     # Ids are ASCII; Client-Context is JSON and may carry UTF-8.
     if raw is None:
         return None
@@ -135,82 +142,13 @@ def _text(raw):
         return raw.decode("latin-1")
 
 
-def header_value(value):
-    """value as a header value may be: printable ASCII, anything else (CR, LF: an exception class name can
-    carry them) as '?'."""
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in value)
-
-
-class Headers:
-    """A reply's header fields, split into a dict keyed by each name's canonical
-    spelling (Content-Type, Lambda-Runtime-Aws-Request-Id: every word capitalized), values as bytes.
-
-    Go's net/http, which serves Lambda's Runtime API, writes every name in that spelling and
-    every line as `Name: value`; such a head is split by one C-level map over its lines
-    (about a third of what looking up nine names one by one cost). Any other head (another
-    spelling, `Name:value`, an empty value) is split line by line, and its names respelled."""
-
-    __slots__ = ("head", "fields")
-
-    def __init__(self, head, split=True):
-        self.head = head
-        self.fields = _split_fields(head) if split else None  # split=False: on first get()
-
-    def get(self, name, default=None):
-        """The value of header `name` (in any case), as bytes without surrounding whitespace."""
-        fields = self.fields
-        if fields is None:
-            fields = self.fields = _split_fields(self.head)
-        value = fields.get(name)
-        if value is None:
-            value = fields.get(name.title())
-            if value is None:
-                return default
-        return value.strip()
-
-
-def _split_fields(head):
-    lines = head.split(b"\r\n")
-    del lines[0]  # the status line
-    try:
-        fields = dict(map(bytes.split, lines, _SEPARATOR, _ONCE))
-        names = b"\n".join(fields)
-        if names == names.title():
-            return fields
-    except ValueError:  # a line without ": "
-        pass
-    fields = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if colon:
-            fields[name.strip().title()] = value
-    return fields
-
-
-def _find_value(head, lower, key):
-    """The value of the header whose lowercase `\r\nname:` is `key`, found without splitting the head."""
-    start = lower.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    end = head.find(b"\r\n", start)
-    return head[start:end] if end >= 0 else head[start:]
-
-
 _RESPONSE_PATH = protocol.response_path("%s")
-_SEPARATOR, _ONCE = repeat(b": "), repeat(1)  # bytes.split's arguments for every line, in map()
-# The status lines the Runtime API sends, read without splitting; any other goes the long way.
-_STATUS = {b"HTTP/1.1 %d " % code: code for code in (200, 202, 400, 403, 404, 413, 500, 502)}
 
 
-class _Closed(Exception):
-    """The peer closed the connection; `started` says whether any reply byte arrived."""
-
-    def __init__(self, started):
-        self.started = started
-
-
-_FAULTS = (_Closed, ConnectionResetError, BrokenPipeError)
+# The peer closed the connection: EOFError(started), started saying whether any byte of the reply had
+# arrived (a builtin, raised only by this module's reads: a class of its own costs the cold start).
+_Closed = EOFError
+_FAULTS = (EOFError, ConnectionResetError, BrokenPipeError)
 
 
 class RuntimeAPI:
@@ -231,23 +169,27 @@ class RuntimeAPI:
     closes connections without saying so (an HTTP/1.0 reply, or a close found after an
     answer) gets a new connection per request from then on, and no pipelining.
     notice(message) hears about every retry and the switch.
+
+    A streamed answer (shim.runtime.stream) is written on this connection by stream.py's
+    _post_head/_post_end/_post_abandon, which drive its socket and reply reader: kept there,
+    as every cold start loads this module and only a streaming function needs them.
     """
 
-    def __init__(self, address, user_agent=USER_AGENT, pipeline=True, notice=None):
+    def __init__(self, address: "str", user_agent: "str" = USER_AGENT, pipeline: "bool" = True,
+                 notice: "Callable[[str], object] | None" = None) -> None:
         self.address = address
         self.user_agent = user_agent
         self.pipeline = pipeline
         self.keep_alive = True    # False once the server was seen closing connections unannounced
         self.notice = notice
         self._host, self._port = _split_address(address)
-        self._sock = None
+        self._sock: "_socket.socket | None" = None
         self._buf = b""  # what was received and not yet read
-        self._last_answer_head = None  # the head of the last usual reply to a POST, and what it said
-        self._last_answer_reply = None
+        self._memo: "Memo | None" = http1.memo()  # the last usual reply to a POST; None once not keep_alive
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
-        self._wakeup_fd = None  # readable when a signal arrived (see wake_on)
-        self._on_wake = None
-        self._poll = None  # poll() on the socket and that fd, made per connection
+        self._wakeup_fd: "int | None" = None  # readable when a signal arrived (see wake_on)
+        self._on_wake: "Callable[[], object] | None" = None
+        self._poll: "Callable[[], list[tuple[int, int]]] | None" = None  # poll() on the socket and that fd, per connection
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
         self._next_request = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n" + self._common + b"\r\n"
         # POST /response heads with `%s` for the request id and `%d` for the length, by content type.
@@ -257,7 +199,7 @@ class RuntimeAPI:
 
     # -- the four calls of the API -------------------------------------------------------
 
-    def next(self):
+    def next(self) -> "Invocation":
         """Block until Lambda hands us an event."""
         if self._next_sent:
             self._next_sent = False
@@ -279,16 +221,16 @@ class RuntimeAPI:
             raise RuntimeAPIError("GET", NEXT, status, body, self.address)
         return Invocation(headers, body)
 
-    def respond(self, request_id, body, content_type="application/json", invocation_id=None, then_next=False):
+    def respond(self, request_id: "str", body: "bytes", content_type: "str" = "application/json",
+                invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
         head = self._response_heads.get(content_type) if not invocation_id else None
         if head is not None and not self._next_sent:  # most answers: the head is one formatting of bytes
             then_next = then_next and self.pipeline
-            path = _RESPONSE_PATH % request_id
             status, _, reply = self._exchange(head % (request_id.encode("latin-1"), len(body)), body, "POST",
-                                              path, self._next_request if then_next else b"")
+                                              request_id, self._next_request if then_next else b"")
             self._next_sent = then_next and self._sock is not None  # not if the API closed the connection
             if status != 202:
-                raise RuntimeAPIError("POST", path, status, reply, self.address)
+                raise RuntimeAPIError("POST", _RESPONSE_PATH % request_id, status, reply, self.address)
             return status
         path = protocol.response_path(request_id)
         extra = "Content-Type: %s\r\n" % content_type
@@ -296,50 +238,50 @@ class RuntimeAPI:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return self._post(path, body, extra, then_next)
 
-    def fail(self, request_id, error_body, error_type, xray_cause=None, invocation_id=None, then_next=False):
+    def fail(self, request_id: "str", error_body: "bytes", error_type: "str", xray_cause: "str | None" = None,
+             invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
         path = protocol.error_path(request_id)
         return self._post(path, error_body, self._error_headers(error_type, xray_cause, invocation_id), then_next)
 
-    def init_error(self, error_body, error_type):
+    def init_error(self, error_body: "bytes", error_type: "str") -> "int":
         return self._post(protocol.INIT_ERROR, error_body, self._error_headers(error_type, None, None), False)
 
-    def restore_next(self):
+    def restore_next(self) -> "Headers":
         """SnapStart: block until the snapshot is restored. Returns the reply's headers."""
         status, headers, body = self.call("GET", protocol.RESTORE_NEXT)
         if status != 200:
             raise RuntimeAPIError("GET", protocol.RESTORE_NEXT, status, body, self.address)
         return headers
 
-    def restore_error(self, error_body, error_type):
+    def restore_error(self, error_body: "bytes", error_type: "str") -> "int":
         path = protocol.RESTORE_ERROR
         status, _, reply = self.call("POST", path, error_body, self._error_headers(error_type, None, None))
         if status != 202:
             raise RuntimeAPIError("POST", path, status, reply, self.address)
         return status
 
-    def call(self, method, path, body=b"", extra_headers=""):
+    def call(self, method: "str", path: "str", body: "bytes" = b"", extra_headers: "str" = "") -> "Reply":
         """Any other request (SnapStart's, the Extensions API's): (status, Headers, body), whatever the status."""
         if self._next_sent:
             raise RuntimeError("a GET /next is outstanding on this connection")
-        head = ("%s %s HTTP/1.1\r\n" % (method, path)).encode("latin-1") + self._common
-        head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
+        head = http1.request_head(method, path, self._common + extra_headers.encode("latin-1"), len(body))
         return self._exchange(head, body, method, path)
 
-    def _closes_unannounced(self, when, say=True):
+    def _closes_unannounced(self, when: "str", say: "bool" = True) -> None:
         """The server drops connections without saying so: stop reusing them (said once)."""
         if self.keep_alive:
             self.keep_alive = False
             self.pipeline = False
-            self._last_answer_head = None  # a remembered reply skips the check that closes
+            self._memo = None  # a remembered reply skips the check that closes
             if say:
                 self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
                              "connection for every request from now on" % (self.address, when))
 
-    def _notice(self, message):
+    def _notice(self, message: "str") -> None:
         if self.notice is not None:
             self.notice(message)
 
-    def wake_on(self, fd, on_wake=None):
+    def wake_on(self, fd: "int | None", on_wake: "Callable[[], object] | None" = None) -> None:
         """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.signals's wake-up pipe)
         instead of in recv(): a signal that arrives just before the wait, or in another thread, then
         ends the wait too, and its handler runs at once; then on_wake() (which may raise, to stop
@@ -349,59 +291,21 @@ class RuntimeAPI:
             self._wakeup_fd = fd
             self._poll = None
 
-    def close(self):
+    def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
         self._next_sent = False
         self._buf = b""
 
-    def fileno(self):
+    def fileno(self) -> "int | None":
         """The descriptor of the connection to the Runtime API, or None while there is none."""
         return self._sock.fileno() if self._sock is not None else None
-
-    # -- a streamed answer (shim.runtime.stream frames the body) ---------------------------
-
-    def stream_begin(self, path, extra_headers):
-        """Send the head of a chunked POST on this connection; the socket to write its body to.
-
-        The connection has just carried the event (GET /next was not pipelined behind a
-        streamed answer), so it is live and the first chunk waits for no connect."""
-        head = ("POST %s HTTP/1.1\r\n" % path).encode("latin-1") + self._common
-        head += (extra_headers + "Transfer-Encoding: chunked\r\n\r\n").encode("latin-1")
-        sock = self._sock or self._connect()
-        sock.sendall(head)
-        return sock
-
-    def stream_end(self, last):
-        """Send the body's last bytes, read the reply (the API answers once it has read the whole
-        body), then close: the Runtime API asks for a fresh connection after a streamed response."""
-        try:
-            self._sock.sendall(last)
-            status, _, body = self._read_response("POST")
-        except _Closed:
-            raise ConnectionError("the Runtime API closed the connection before replying") from None
-        finally:
-            self.close()
-        return status, body
-
-    def stream_abandon(self):
-        """After a failed write: the status and body the API sent before it closed (say a 413),
-        or None; the connection is closed either way."""
-        try:
-            if self._sock is not None:
-                self._sock.settimeout(0.5)
-                return self._read_response("POST")[::2]
-        except (OSError, _Closed, ValueError):
-            pass
-        finally:
-            self.close()
-        return None
 
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod
-    def _error_headers(error_type, xray_cause, invocation_id):
+    def _error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "str | None") -> "str":
         extra = "Content-Type: application/json\r\n%s: %s\r\n" % (protocol.ERROR_TYPE, header_value(error_type))
         if xray_cause:
             extra += "%s: %s\r\n" % (protocol.XRAY_CAUSE, header_value(xray_cause))
@@ -409,15 +313,14 @@ class RuntimeAPI:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return extra
 
-    def _post(self, path, body, extra_headers, then_next):
+    def _post(self, path: "str", body: "bytes", extra_headers: "str", then_next: "bool") -> "int":
         if self._next_sent:
             side = RuntimeAPI(self.address, self.user_agent, pipeline=False, notice=self.notice)
             try:
                 return side._post(path, body, extra_headers, False)
             finally:
                 side.close()
-        head = ("POST %s HTTP/1.1\r\n" % path).encode("latin-1") + self._common
-        head += (extra_headers + "Content-Length: %d\r\n\r\n" % len(body)).encode("latin-1")
+        head = http1.request_head("POST", path, self._common + extra_headers.encode("latin-1"), len(body))
         then_next = then_next and self.pipeline
         status, _, reply = self._exchange(head, body, "POST", path, self._next_request if then_next else b"")
         self._next_sent = then_next and self._sock is not None  # not if the API closed the connection
@@ -425,7 +328,7 @@ class RuntimeAPI:
             raise RuntimeAPIError("POST", path, status, reply, self.address)
         return status
 
-    def _connect(self):
+    def _connect(self) -> "_socket.socket":
         try:
             sock = _connect(self._host, self._port)
         except OSError as exc:
@@ -437,8 +340,9 @@ class RuntimeAPI:
         self._poll = None
         return sock
 
-    def _exchange(self, head, body, method, path, tail=b""):
-        """Send one request (and `tail`, a pipelined one) and read the first reply.
+    def _exchange(self, head: "bytes", body: "bytes", method: "str", path: "str", tail: "bytes" = b"") -> "Reply":
+        """Send one request (and `tail`, a pipelined one) and read the first reply. `path` is for
+        messages (respond() passes only its request id: the path is formatted when a message needs it).
 
         Sent again on a new connection at most once, and only when that cannot deliver
         it twice (see the class): `written` turns true with the first byte the kernel took.
@@ -467,6 +371,8 @@ class RuntimeAPI:
             except _FAULTS as exc:
                 started = self._reply_started(exc)
                 self.close()
+                if not path.startswith("/"):  # respond()'s request id: its path, formatted only for a message
+                    path = _RESPONSE_PATH % path
                 if attempt == 1 and not written:
                     # The server had reset the connection: not one byte of this request left.
                     self._notice("Runtime API at %s had closed the connection before %s %s was sent; "
@@ -484,32 +390,34 @@ class RuntimeAPI:
                                             % (self.address, method, path)) from None
                 raise ConnectionError("Runtime API at %s closed the connection during %s %s"
                                       % (self.address, method, path)) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _reply_started(self, exc):
+    def _reply_started(self, exc: "BaseException") -> "bool":
         """Whether any byte of the reply being read had arrived when `exc` struck."""
-        started = getattr(exc, "started", None)
-        return bool(self._buf) if started is None else started
+        if type(exc) is EOFError and exc.args:
+            return bool(exc.args[0])
+        return bool(self._buf)
 
-    def _fill(self, started, idle=False):
+    def _fill(self, started: "bool", idle: "bool" = False) -> None:
         # 64 KiB: a fresh buffer of that size comes from malloc's heap, no syscall but the read
         # (one of 256 KiB was mmap'ed, mremap'ed and munmap'ed on every read).
         if idle and self._wakeup_fd is not None:
             self._await_readable()
-        chunk = self._sock.recv(65536)
+        chunk = self._sock.recv(65536)  # type: ignore[union-attr]  # (read on a connection)
         if not chunk:
             raise _Closed(started)
         self._buf = self._buf + chunk if self._buf else chunk
 
-    def _await_readable(self):
+    def _await_readable(self) -> None:
         """Return once the socket is readable (or closed); a signal's Python handler runs meanwhile."""
         poll = self._poll
+        wakeup: "int" = self._wakeup_fd  # type: ignore[assignment]  # (set: see _fill)
         if poll is None:
             import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
-            poll = select.poll()
-            poll.register(self._sock.fileno(), select.POLLIN)
-            poll.register(self._wakeup_fd, select.POLLIN)
-            poll = self._poll = poll.poll
-        wakeup = self._wakeup_fd
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)  # type: ignore[union-attr]
+            poller.register(wakeup, select.POLLIN)
+            poll = self._poll = poller.poll
         while True:
             for fd, _ in poll():
                 if fd != wakeup:
@@ -519,7 +427,7 @@ class RuntimeAPI:
             if self._on_wake is not None:
                 self._on_wake()
 
-    def _read_response(self, method):
+    def _read_response(self, method: "str") -> "Reply":
         # The buffer is bytes, not a bytearray: a reply that arrived whole is two slices of it
         # (head, the rest), where a bytearray took six copies and moves.
         buf = self._buf
@@ -529,57 +437,33 @@ class RuntimeAPI:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
         head = buf[:end]
-        self._buf = buf[end + 4:]
-        if method != "GET" and head == self._last_answer_head:
-            # The API's 202s repeat byte for byte (Go writes a Date that changes once a second):
-            # what this head said is known, and nothing in it needs reading again.
-            status, headers, length = self._last_answer_reply
-            return status, headers, self._read_exact(length)
-        status = _STATUS.get(head[:13])  # an HTTP/1.1 reply with a status the API uses
-        usual = status is not None
-        if not usual:
-            status = self._status(head)
-        if method == "GET":  # an event, whose reader wants most fields: split them all now
-            headers = Headers(head)
-            fields = headers.fields
-            length = fields.get(_CONTENT_LENGTH)
-            closing = _CONNECTION in fields
-        else:  # the reply to an answer: two names to look for, no need to split
-            headers = Headers(head, split=False)
-            lower = head.lower()
-            length = _find_value(head, lower, b"\r\ncontent-length:")
-            closing = lower.find(b"\r\nconnection:") >= 0
-        if length is not None:
-            body = self._read_exact(int(length))
-        elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            body = self._read_chunked()
-        elif status in (204, 304) or 100 <= status < 200 or method == "HEAD":
-            body = b""
+        rest = buf[end + 4:]
+        memo = self._memo  # the last usual reply to a POST (http1.memo), looked up inline: a call costs more
+        if method == "POST" and memo is not None and head == memo[0]:
+            status, headers, length, after = memo[1]
         else:
-            body = self._read_to_close()
-        if not usual or closing or not self.keep_alive:
-            self._after_reply(head, headers)
-        elif method != "GET" and length is not None:  # a reply to remember (see above)
-            self._last_answer_head = head
-            self._last_answer_reply = status, headers, len(body)
+            try:
+                status, headers, length, after = http1.parse_response(head, method, memo if method == "POST" else None)
+            except ProtocolError as exc:
+                raise ConnectionError("Runtime API at %s sent %s" % (self.address, exc)) from None
+        if length == len(rest):  # the usual case: the buffer holds the body and nothing after it
+            self._buf = b""
+            body = rest
+        else:
+            self._buf = rest
+            if length >= 0:
+                body = self._read_exact(length)
+            elif length == CHUNKED:
+                body = self._read_chunked()
+            else:
+                body = self._read_to_close()
+        if after != KEEP or not self.keep_alive:
+            self.close()  # as the server said, or as HTTP/1.0 implies (no news: say nothing)
+            if after == CLOSE_UNANNOUNCED:
+                self._closes_unannounced("after its HTTP/1.0 reply", say=False)
         return status, headers, body
 
-    def _status(self, head):
-        try:
-            return int(head.split(None, 2)[1])
-        except (IndexError, ValueError):
-            raise ConnectionError("Runtime API at %s sent a malformed status line: %r"
-                                  % (self.address, head[:100])) from None
-
-    def _after_reply(self, head, headers):
-        """Close the connection if the server said it would (or HTTP/1.0 implies it)."""
-        if headers.get(b"connection", b"").lower() == b"close" or not self.keep_alive:
-            self.close()
-        elif head.startswith(b"HTTP/1.0") and headers.get(b"connection", b"").lower() != b"keep-alive":
-            self.close()  # HTTP/1.0 closes after every reply unless it says otherwise: no news, say nothing
-            self._closes_unannounced("after its HTTP/1.0 reply", say=False)
-
-    def _read_exact(self, n):
+    def _read_exact(self, n: "int") -> "bytes":
         buf = self._buf
         have = len(buf)
         if have >= n:
@@ -594,33 +478,25 @@ class RuntimeAPI:
         self._buf = b""
         view = memoryview(body)
         while have < n:
-            got = self._sock.recv_into(view[have:])
+            got = self._sock.recv_into(view[have:])  # type: ignore[union-attr]
             if not got:
                 raise _Closed(True)
             have += got
         return bytes(body)
 
-    def _read_line(self):
-        while True:
-            buf = self._buf
-            end = buf.find(b"\r\n")
-            if end >= 0:
-                self._buf = buf[end + 2:]
-                return buf[:end]
+    def _read_chunked(self) -> "bytes":
+        from shim.runtime.chunked import ChunkedDecoder  # not at cold start: Lambda's API sends no chunked reply
+
+        decoder = ChunkedDecoder()
+        parts = decoder.feed(self._buf)
+        while not decoder.done:
+            self._buf = b""
             self._fill(True)
+            parts += decoder.feed(self._buf)
+        self._buf = decoder.unused
+        return b"".join(parts)
 
-    def _read_chunked(self):
-        parts = []
-        while True:
-            size = int(self._read_line().split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                while self._read_line():  # trailers, then the blank line
-                    pass
-                return b"".join(parts)
-            parts.append(self._read_exact(size))
-            self._read_line()
-
-    def _read_to_close(self):
+    def _read_to_close(self) -> "bytes":
         parts = [self._buf]
         self._buf = b""
         try:

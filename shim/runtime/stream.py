@@ -24,20 +24,28 @@ If the Runtime API closes the connection mid-stream, the generator is closed (it
 """
 import json
 
-from shim.runtime import aio, errors, invoke, logs, protocol
-from shim.runtime.client import header_value
+from shim.runtime import aio, chunked, errors, http1, invoke, logs, protocol
+from shim.runtime.http1 import header_value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
-    from typing import Iterable, Mapping
+    from _socket import socket
+    from typing import Any, AsyncGenerator, Generator, Iterable, Mapping
+
+    from shim.runtime.client import Invocation, RuntimeAPI
+    from shim.runtime.invoke import Answer
+    from shim.runtime.plugin_api import Handler
+    from shim.runtime.signals import Guard
+
+    Chunks = Generator[object, None, object]
+    AsyncChunks = AsyncGenerator[object, None]
 
 _CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # as the Node.js runtime sends for a plain stream
 _ERROR_BODY_LIMIT = 64 * 1024  # trailers are headers: stay far below what a server takes
-_END = b"0\r\n\r\n"
 
 
-def prepare(handler):
+def prepare(handler: "Handler") -> None:
     """At init, for a streaming handler: an async one gets the environment's loop now, not on the first invoke."""
     if aio.code_flags(handler) & _CO_ASYNC_GENERATOR:
         aio.event_loop()
@@ -101,7 +109,7 @@ _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi
 _VALUE_PROBLEM = "a header value may not contain CR, LF or other control characters (only tab)"
 
 
-def header_problem(name, value):
+def header_problem(name: "str", value: "str") -> "str | None":
     """Why (name, value) cannot be one HTTP header line, or None if it can (shared with the local Function URL)."""
     if not name or not _TOKEN.issuperset(name):
         return "a header name is one or more of A-Z a-z 0-9 and !#$%&'*+-.^_`|~ (no spaces, colons or line breaks)"
@@ -110,7 +118,7 @@ def header_problem(name, value):
     return None
 
 
-def _plain_value(value):
+def _plain_value(value: "str") -> "bool":
     if value.isprintable():  # the usual case, at C speed; it refuses tab and some Unicode spaces too
         return True
     return not any(c != "\t" and (c < " " or c == "\x7f") for c in value)
@@ -120,7 +128,7 @@ class _Disconnected(Exception):
     """The Runtime API closed the connection while the response was being written."""
 
 
-def run(api, handler, invocation, guard):
+def run(api: "RuntimeAPI", handler: "Handler", invocation: "Invocation", guard: "Guard") -> "Answer | None":
     """One streamed invoke. Returns an Answer for the caller to post when nothing was streamed
     (an error before the first chunk is an ordinary /error); None when the stream answered."""
     try:
@@ -138,7 +146,7 @@ def run(api, handler, invocation, guard):
         return None if writer.done else writer.fail(exc)
 
 
-def _drive(chunks, writer, guard):
+def _drive(chunks: "Chunks", writer: "_Writer", guard: "Guard") -> "Answer | None":
     try:
         guard.where = guard.HANDLER
         try:
@@ -152,14 +160,15 @@ def _drive(chunks, writer, guard):
             guard.where = guard.RUNTIME
     except _Disconnected as exc:
         _close(chunks, guard)
-        return writer.disconnected(exc)
+        writer.disconnected(exc)
+        return None
     except BaseException as exc:  # noqa: BLE001
         _close(chunks, guard)  # a bad chunk: the generator is suspended, let its finally run
         return writer.fail(exc)
     return writer.finish()
 
 
-async def _drive_async(chunks, writer, guard):
+async def _drive_async(chunks: "AsyncChunks", writer: "_Writer", guard: "Guard") -> "Answer | None":
     # One task for the whole stream, so context variables bound by the handler last across its steps.
     try:
         guard.where = guard.HANDLER
@@ -174,14 +183,15 @@ async def _drive_async(chunks, writer, guard):
             guard.where = guard.RUNTIME
     except _Disconnected as exc:
         await _aclose(chunks, guard)
-        return writer.disconnected(exc)
+        writer.disconnected(exc)
+        return None
     except BaseException as exc:  # noqa: BLE001
         await _aclose(chunks, guard)
         return writer.fail(exc)
     return writer.finish()
 
 
-def _close(chunks, guard):
+def _close(chunks: "Chunks", guard: "Guard") -> None:
     guard.where = guard.HANDLER
     try:
         chunks.close()
@@ -192,7 +202,7 @@ def _close(chunks, guard):
         guard.where = guard.RUNTIME
 
 
-async def _aclose(chunks, guard):
+async def _aclose(chunks: "AsyncChunks", guard: "Guard") -> None:
     guard.where = guard.HANDLER
     try:
         await chunks.aclose()
@@ -208,21 +218,20 @@ class _Writer:
 
     __slots__ = ("api", "request_id", "invocation_id", "sock", "sent", "done")
 
-    def __init__(self, api, invocation):
+    def __init__(self, api: "RuntimeAPI", invocation: "Invocation") -> None:
         self.api = api
         self.request_id = invocation.request_id
         self.invocation_id = invocation.invocation_id
-        self.sock = None  # once the POST's head is out
+        self.sock: "socket | None" = None  # once the POST's head is out
         self.sent = 0     # body bytes so far
         self.done = False
 
-    def write(self, chunk):
-        kind = type(chunk)
-        if kind is bytes:
+    def write(self, chunk: "object") -> None:
+        if type(chunk) is bytes:
             data = chunk
-        elif kind is str:
+        elif type(chunk) is str:
             data = chunk.encode("utf-8")
-        elif kind is HttpResponse:
+        elif type(chunk) is HttpResponse:
             if self.sock is not None:
                 raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: an HttpResponse must be the"
                                    " first thing a streaming handler yields, before any body")
@@ -232,64 +241,66 @@ class _Writer:
             data = bytes(chunk)
         else:
             raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: a streaming handler yields bytes"
-                               " or str (and an HttpResponse first), got %s" % kind.__name__)
+                               " or str (and an HttpResponse first), got %s" % type(chunk).__name__)
         if not data:
             return  # a zero-size chunk would end the body
-        if self.sock is None:
-            self._begin(DEFAULT_CONTENT_TYPE)
+        sock = self.sock if self.sock is not None else self._begin(DEFAULT_CONTENT_TYPE)
+        parts = chunked.chunk(data)  # size line, data (not copied), CRLF
         size = len(data)
-        head = b"%X\r\n" % size
-        total = len(head) + size + 2
         try:
-            sent = self.sock.sendmsg((head, data, b"\r\n"))
-            if sent < total:
-                _send_rest(self.sock, (head, data, b"\r\n"), sent)
+            sent = sock.sendmsg(parts)
+            if sent < len(parts[0]) + size + 2:
+                _send_rest(sock, parts, sent)
         except OSError as exc:
             raise _Disconnected(exc) from None
         self.sent += size
 
-    def finish(self):
+    def finish(self) -> "Answer | None":
         if self.sock is None:
             self._begin(DEFAULT_CONTENT_TYPE)  # an empty stream: a valid, empty chunked body
-        return self._end(_END)
+        self._end(chunked.last_chunk())
+        return None
 
-    def fail(self, exc):
+    def fail(self, exc: "BaseException") -> "Answer | None":
         """An Answer to post as an ordinary /error if nothing was sent yet; else the error in the trailers."""
         answer = invoke.failure(exc, self.request_id)
         if self.sock is None:
             self.done = True
             return answer
-        logs.uncaught(answer.error, answer.exception)
-        trailers = "0\r\n%s: %s\r\n%s: %s\r\n\r\n" % (
-            protocol.ERROR_TYPE, header_value(answer.error_type), protocol.ERROR_BODY, error_body(answer.error))
-        return self._end(trailers.encode("ascii"))
+        error, error_type = answer.error, answer.error_type
+        assert error is not None and error_type is not None  # (a failure's Answer has both)
+        logs.uncaught(error, answer.exception)
+        self._end(chunked.last_chunk(((protocol.ERROR_TYPE, header_value(error_type)),
+                                    (protocol.ERROR_BODY, error_body(error)))))
+        return None
 
-    def disconnected(self, exc):
+    def disconnected(self, exc: "BaseException") -> None:
         self.done = True
-        reply = self.api.stream_abandon()
+        reply = _post_abandon(self.api)
         said = ""
         if reply is not None:
             said = "; it said HTTP %d: %s" % (reply[0], reply[1][:200].decode("utf-8", "replace"))
         logs.runtime_error("The Runtime API closed the connection %d bytes into the streamed response for %s (%s)%s;"
                            " the handler was stopped" % (self.sent, self.request_id, errors.safe_str(exc) or
                                                          type(exc).__name__, said))
-        return None
 
-    def _begin(self, content_type):
+    def _begin(self, content_type: "str") -> "socket":
         extra = "Content-Type: %s\r\n%s: %s\r\nTrailer: %s, %s\r\n" % (
             content_type, protocol.RESPONSE_MODE, protocol.STREAMING, protocol.ERROR_TYPE, protocol.ERROR_BODY)
         if self.invocation_id:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(self.invocation_id))
         try:
-            self.sock = self.api.stream_begin(protocol.response_path(self.request_id), extra)
+            sock = self.sock = _post_head(self.api, protocol.response_path(self.request_id), extra)
         except OSError as exc:
             raise _Disconnected(exc) from None
+        return sock
 
-    def _end(self, last):
+    def _end(self, last: "bytes") -> None:
         try:
-            status, reply = self.api.stream_end(last)
+            status, reply = _post_end(self.api, last)
         except OSError as exc:
-            return self.disconnected(exc)
+            self.disconnected(exc)
+            return
         self.done = True
         if status != 202:
             logs.runtime_error("The Runtime API refused the streamed response for %s: HTTP %d: %s"
@@ -297,7 +308,49 @@ class _Writer:
         return None
 
 
-def _send_rest(sock, parts, sent):
+# The client's connection, driven for a streamed answer: the RuntimeAPI's socket and reply reader (these
+# are not its methods so that the module every cold start loads carries only what a buffered answer needs).
+
+
+def _post_head(api: "RuntimeAPI", path: "str", extra_headers: "str") -> "socket":
+    """Send the head of a chunked POST on the client's connection; the socket to write its body to.
+
+    The connection has just carried the event (GET /next was not pipelined behind a
+    streamed answer), so it is live and the first chunk waits for no connect."""
+    head = http1.request_head("POST", path, api._common + extra_headers.encode("latin-1"), http1.CHUNKED)
+    sock = api._sock or api._connect()
+    sock.sendall(head)
+    return sock
+
+
+def _post_end(api: "RuntimeAPI", last: "bytes") -> "tuple[int, bytes]":
+    """Send the body's last bytes, read the reply (the API answers once it has read the whole
+    body), then close: the Runtime API asks for a fresh connection after a streamed response."""
+    try:
+        api._sock.sendall(last)  # type: ignore[union-attr]  # (_post_head connected)
+        status, _, body = api._read_response("POST")
+    except EOFError:  # the client's "the peer closed the connection"
+        raise ConnectionError("the Runtime API closed the connection before replying") from None
+    finally:
+        api.close()
+    return status, body
+
+
+def _post_abandon(api: "RuntimeAPI") -> "tuple[int, bytes] | None":
+    """After a failed write: the status and body the API sent before it closed (say a 413),
+    or None; the connection is closed either way."""
+    try:
+        if api._sock is not None:
+            api._sock.settimeout(0.5)
+            return api._read_response("POST")[::2]
+    except (OSError, EOFError, ValueError):
+        pass
+    finally:
+        api.close()
+    return None
+
+
+def _send_rest(sock: "socket", parts: "tuple[bytes, ...]", sent: "int") -> None:
     """What sendmsg left over (a full socket buffer, or a signal), without joining the parts."""
     for part in parts:
         if sent >= len(part):
@@ -307,7 +360,7 @@ def _send_rest(sock, parts, sent):
         sent = 0
 
 
-def error_body(error):
+def error_body(error: "Any") -> "str":  # an errors.ErrorPayload
     """Lambda-Runtime-Function-Error-Body: base64 of the error JSON, the innermost frames kept if it is long."""
     import binascii  # the error path's: an extension module, ~0.4 ms to load
 
@@ -315,4 +368,4 @@ def error_body(error):
         text = binascii.b2a_base64(errors.encode(error), newline=False).decode("ascii")
         if len(text) <= _ERROR_BODY_LIMIT or not error["stackTrace"]:
             return text
-        error = dict(error, stackTrace=error["stackTrace"][len(error["stackTrace"]) // 2 + 1:])
+        error = {**error, "stackTrace": error["stackTrace"][len(error["stackTrace"]) // 2 + 1:]}
