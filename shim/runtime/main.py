@@ -213,7 +213,8 @@ class Runtime:
                 logs.runtime_error("The Runtime API refused the error for %s: %s" % (request_id, exc))
             return
         try:
-            api.respond(request_id, answer.body, answer.content_type, invocation_id, then_next=True)
+            api.respond(request_id, answer.body, answer.content_type or "application/json", invocation_id,
+                        then_next=True)
         except RuntimeAPIError as exc:
             if exc.status != 413:
                 logs.runtime_error("The Runtime API refused the response for %s: %s" % (request_id, exc))
@@ -237,6 +238,8 @@ def _streaming(handler: "Handler | None") -> "RunStream | None":
     """stream.run for a generator handler, which streams its response; None for any other.
     Found by the function's code flags, so a function that does not stream never loads the module.
     Under runtime plugins' wrappers, the function's own handler decides (its generator passes through them)."""
+    if handler is None:
+        return None
     handler = getattr(handler, "__shim_handler__", handler)
     if not aio.code_flags(handler) & aio.GENERATOR_FLAGS:
         return None
