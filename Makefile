@@ -42,9 +42,11 @@ test-slow: $(STAMP)
 
 test-all: test test-slow
 
-# ruff (check only: no formatting) and mypy, from the `lint` extra; both report, either fails it.
+# ruff (its rules, and the format: `ruff format .` applies it) and mypy, from the `lint` extra; all three
+# report, any one fails it.
 lint: $(VENV)/.lint-installed
-	$(PY) -m ruff check .; ruff=$$?; $(PY) -m mypy; test $$ruff -eq 0 -a $$? -eq 0
+	$(PY) -m ruff check .; check=$$?; $(PY) -m ruff format --check .; format=$$?; $(PY) -m mypy; \
+	test $$check -eq 0 -a $$format -eq 0 -a $$? -eq 0
 
 $(VENV)/.lint-installed: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lint]' --config-settings editable_mode=compat
