@@ -39,6 +39,18 @@ INVOCATION_ID = "Lambda-Runtime-Invocation-Id"   # echoed back on the answer whe
 ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 XRAY_CAUSE = "Lambda-Runtime-Function-XRay-Error-Cause"
 
+
+def error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "str | None") -> "str":
+    """The header lines of a post to /error, /init/error or /restore/error (the client's, shim.runtime.client)."""
+    from shim.runtime.http1 import header_value
+
+    extra = "Content-Type: application/json\r\n%s: %s\r\n" % (ERROR_TYPE, header_value(error_type))
+    if xray_cause:
+        extra += "%s: %s\r\n" % (XRAY_CAUSE, header_value(xray_cause))
+    if invocation_id:
+        extra += "%s: %s\r\n" % (INVOCATION_ID, header_value(invocation_id))
+    return extra
+
 # A streamed response (shim.runtime.stream): a chunked POST to /response with these headers;
 # an error after the first byte goes in the two declared trailers (Error-Type and a base64 Error-Body).
 RESPONSE_MODE = "Lambda-Runtime-Function-Response-Mode"
