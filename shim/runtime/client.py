@@ -242,7 +242,7 @@ class RuntimeAPI:
         messages (respond() passes only its request id: the path is formatted when a message needs it).
 
         Sent again on a new connection at most once, and only when that cannot deliver
-        it twice (see the class): `written` turns true with the first byte the kernel took.
+        it twice (shim.runtime.fallbacks.after): `written` turns true with the first byte the kernel took.
         """
         for attempt in (1, 2):
             reused = self._sock is not None

@@ -1,18 +1,19 @@
 """The Runtime API client (shim.runtime.client) off Lambda's usual path: faults, and servers unlike Lambda's.
 
 Lambda's Runtime API is at an IP address, keeps its connections open and frames every
-body by Content-Length. The rest is here, loaded when first needed, never on a usual
-cold start: a host name to resolve, replies framed by chunks or by the close, and
-connections the server closed or reset.
+body by Content-Length, and the client posts on its one connection. The rest is here,
+loaded when first needed, never on a usual cold start: a host name to resolve, replies
+framed by chunks or by the close, a post while a GET /next waits for an event (the
+/error after a 413: post_aside), and connections the server closed or reset.
 
-Faults. A request goes
-out again, on a new connection, only when that cannot deliver it twice. A POST only if
-not one of its bytes was written (the server had reset the connection before it); a
-GET /next also when the server closed the connection before any byte of its reply (it
-never took it, or it has no event in it to lose). A POST whose reply never came raises
-AnswerUnconfirmed. A server that closes connections without saying so (an HTTP/1.0
-reply, or a close found after an answer) gets a new connection per request from then
-on, and no pipelining; its replies may end with the close (read_to_close).
+Faults. A request goes out again, on a new connection, only when that cannot deliver
+it twice. A POST only if not one of its bytes was written (the server had reset the
+connection before it); a GET /next also when the server closed the connection before
+any byte of its reply (it never took it, or it has no event in it to lose). A POST
+whose reply never came raises AnswerUnconfirmed. A server that closes connections
+without saying so (an HTTP/1.0 reply, or a close found after an answer) gets a new
+connection per request from then on, and no pipelining; its replies may end with the
+close (read_to_close).
 """
 import _socket
 

@@ -3,6 +3,8 @@
 Spelled as the Runtime API documentation spells them; the client matches them
 case-insensitively (HEADER.lower()), the local emulator sends them as they are.
 """
+from shim.runtime.http1 import header_value
+
 API = "/2018-06-01/runtime"
 NEXT = API + "/invocation/next"
 INIT_ERROR = API + "/init/error"
@@ -42,8 +44,6 @@ XRAY_CAUSE = "Lambda-Runtime-Function-XRay-Error-Cause"
 
 def error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "str | None") -> "str":
     """The header lines of a post to /error, /init/error or /restore/error (the client's, shim.runtime.client)."""
-    from shim.runtime.http1 import header_value
-
     extra = "Content-Type: application/json\r\n%s: %s\r\n" % (ERROR_TYPE, header_value(error_type))
     if xray_cause:
         extra += "%s: %s\r\n" % (XRAY_CAUSE, header_value(xray_cause))
