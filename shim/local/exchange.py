@@ -1,4 +1,4 @@
-"""One invoke's Exchange (shim.local.emulator) followed from the caller's side, as Function runs it.
+"""One invoke's Exchange (shim.local.runtime_api_exchange) followed from the caller's side, as Function runs it.
 
 wait() waits for the runtime's answer under the function's timeout (a streamed one
 event by event), wait_for_next_poll() for the /next that ends Lambda's Duration, and
@@ -9,7 +9,7 @@ init_failure() for an init that failed (reported /init/error, exited, or timed o
 import math
 import time
 
-from shim.local.emulator import END
+from shim.local.runtime_api_exchange import END
 from shim.local.environment import exit_reason
 from shim.local.result import json_bytes
 from shim.runtime import errors

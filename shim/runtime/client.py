@@ -5,8 +5,10 @@ an email.message for every response and imports ssl), so the requests are
 precomputed bytes and the replies are read by shim.runtime.http1, which parses
 only what the API sends: a status line, headers, and a body framed by
 Content-Length, chunked encoding or connection close. This module does the
-socket side: connections, retries, pipelining, waiting. Nothing here knows about
-handlers or JSON.
+socket side: connections, pipelining, waiting; what only a fault or a server
+unlike Lambda's needs (retries, HTTP/1.0, chunked replies, host names) is in
+shim.runtime.fallbacks, loaded when first needed. The event /next hands over is
+a shim.runtime.context.Invocation. Nothing here knows about handlers or JSON.
 
 It uses _socket, the C module under socket.py: socket.py imports selectors and
 enum, and create_connection() resolves even an IP literal through getaddrinfo,
@@ -17,6 +19,7 @@ import sys
 
 from shim import __version__
 from shim.runtime import http1, protocol
+from shim.runtime.context import Invocation
 from shim.runtime.http1 import CHUNKED, CLOSE_UNANNOUNCED, KEEP, Headers, ProtocolError, header_value
 from shim.runtime.protocol import NEXT
 from shim.runtime.signals import drain
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
     # A reply as the client returns it: status, header fields, body.
     Reply = Tuple[int, Headers, bytes]
 
-__all__ = ["AnswerUnconfirmed", "Headers", "Invocation", "RuntimeAPI", "RuntimeAPIError", "deadline_ms", "header_value"]
+__all__ = ["AnswerUnconfirmed", "Headers", "Invocation", "RuntimeAPI", "RuntimeAPIError", "header_value"]
 USER_AGENT = "lambda-shim/%s (Python %d.%d.%d)" % (__version__, *sys.version_info[:3])
 _BIG_BODY = 64 * 1024  # above this, send head and body separately instead of copying
 
@@ -48,54 +51,6 @@ class RuntimeAPIError(Exception):
 class AnswerUnconfirmed(ConnectionError):
     """A POST was written but the connection closed before its reply: the Runtime API may have
     taken it. It is not sent again (an answer must never arrive twice)."""
-
-
-class Invocation:
-    """One event from /next, with the headers the runtime cares about (decoded only here)."""
-
-    __slots__ = ("request_id", "deadline_raw", "function_arn", "trace_id", "client_context",
-                 "cognito_identity", "tenant_id", "invocation_id", "content_type", "body", "headers")
-
-    def __init__(self, headers: "Headers", body: "bytes") -> None:
-        self.headers = headers
-        self.body = body
-        fields = headers.fields or headers.split()
-        get = fields.get
-        try:  # the common case, inline: the values present, ASCII or UTF-8
-            self.request_id = get(_REQUEST_ID).strip().decode()  # type: ignore[union-attr]  # (caught below)
-            value = get(_FUNCTION_ARN)
-            self.function_arn = value.strip().decode() if value is not None else None
-            value = get(_TRACE_ID)
-            self.trace_id = value.strip().decode() if value is not None else None
-            value = get(_CONTENT_TYPE)
-            self.content_type = value.strip().decode() if value is not None else None
-        except (AttributeError, UnicodeDecodeError):  # no request id, or a value that is not UTF-8
-            self.request_id, self.function_arn, self.trace_id, self.content_type = map(
-                _text, map(headers.get, (_REQUEST_ID, _FUNCTION_ARN, _TRACE_ID, _CONTENT_TYPE)))
-        self.deadline_raw = get(_DEADLINE_MS)  # parsed when asked for (deadline_ms)
-        # Usually absent: one dict lookup each, the decoding only when present.
-        self.client_context = _text(headers.get(_CLIENT_CONTEXT)) if _CLIENT_CONTEXT in fields else None
-        self.cognito_identity = _text(headers.get(_COGNITO_IDENTITY)) if _COGNITO_IDENTITY in fields else None
-        self.tenant_id = _text(headers.get(_TENANT_ID)) if _TENANT_ID in fields else None
-        self.invocation_id = _text(headers.get(_INVOCATION_ID)) if _INVOCATION_ID in fields else None
-
-    @property
-    def deadline_ms(self) -> "int | None":
-        return deadline_ms(self.deadline_raw)
-
-
-def deadline_ms(raw: "bytes | None") -> "int | None":
-    """Lambda-Runtime-Deadline-Ms as an int, or None when it is missing or not a number."""
-    if raw is None:
-        return None
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() else None
-
-
-(_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
- _INVOCATION_ID, _CONTENT_TYPE) = map(http1.key, (
-    protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID, protocol.CLIENT_CONTEXT,
-    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type"))
 
 
 def _split_address(address: "str") -> "tuple[str, int]":
@@ -119,27 +74,9 @@ def _connect(host: "str", port: "int") -> "_socket.socket":
             sock.close()
             raise
         return sock
-    # A name such as localhost: resolve it, trying each address as create_connection does.
-    error = OSError("cannot resolve %s" % host)
-    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
-        sock = _socket.socket(family, kind, proto)
-        try:
-            sock.connect(address)
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
-    raise error
+    from shim.runtime import fallbacks  # a name such as localhost (Lambda's is an IP): not at cold start
 
-
-def _text(raw: "bytes | None") -> "str | None":
-    # Ids are ASCII; Client-Context is JSON and may carry UTF-8.
-    if raw is None:
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    return fallbacks.connect_by_name(host, port)
 
 
 _RESPONSE_PATH = protocol.response_path("%s")
@@ -161,14 +98,9 @@ class RuntimeAPI:
     post (the /error after a 413) goes over a second, short-lived connection.
     SHIM_PIPELINE=0 turns it off for Runtime APIs that cannot take it.
 
-    Faults. A request goes out again, on a new connection, only when that cannot
-    deliver it twice: a POST only if not one of its bytes was written (the server had
-    reset the connection before it); a GET /next also when the server closed the
-    connection before any byte of its reply (it never took it, or it has no event in
-    it to lose). A POST whose reply never came raises AnswerUnconfirmed. A server that
-    closes connections without saying so (an HTTP/1.0 reply, or a close found after an
-    answer) gets a new connection per request from then on, and no pipelining.
-    notice(message) hears about every retry and the switch.
+    Faults are shim.runtime.fallbacks's: a request is sent again only when that cannot
+    deliver it twice (else ConnectionError, or AnswerUnconfirmed for a POST); notice(message)
+    hears about every retry and the switch away from keep-alive.
 
     A streamed answer (shim.runtime.stream) is written on this connection by stream.py's
     _post_head/_post_end/_post_abandon, which drive its socket and reply reader: kept there,
@@ -206,15 +138,9 @@ class RuntimeAPI:
             try:
                 status, headers, body = self._read_response("GET")
             except _FAULTS as exc:
-                if self._reply_started(exc):
-                    self.close()
-                    raise ConnectionError("Runtime API at %s closed the connection in the middle of the reply "
-                                          "to GET %s" % (self.address, NEXT)) from None
-                # It answered the post and closed without a `Connection: close` (HTTP/1.0 style),
-                # so it never read the GET that went out behind it: ask again, never lose it.
-                self.close()
-                self._closes_unannounced("after answering a post")
-                status, headers, body = self._exchange(self._next_request, b"", "GET", NEXT)
+                from shim.runtime import fallbacks  # not at cold start: loaded by the first fault
+
+                status, headers, body = fallbacks.next_again(self, exc)
         else:
             status, headers, body = self._exchange(self._next_request, b"", "GET", NEXT)
         if status != 200:
@@ -241,10 +167,10 @@ class RuntimeAPI:
     def fail(self, request_id: "str", error_body: "bytes", error_type: "str", xray_cause: "str | None" = None,
              invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
         path = protocol.error_path(request_id)
-        return self._post(path, error_body, self._error_headers(error_type, xray_cause, invocation_id), then_next)
+        return self._post(path, error_body, protocol.error_headers(error_type, xray_cause, invocation_id), then_next)
 
     def init_error(self, error_body: "bytes", error_type: "str") -> "int":
-        return self._post(protocol.INIT_ERROR, error_body, self._error_headers(error_type, None, None), False)
+        return self._post(protocol.INIT_ERROR, error_body, protocol.error_headers(error_type, None, None), False)
 
     def restore_next(self) -> "Headers":
         """SnapStart: block until the snapshot is restored. Returns the reply's headers."""
@@ -254,11 +180,7 @@ class RuntimeAPI:
         return headers
 
     def restore_error(self, error_body: "bytes", error_type: "str") -> "int":
-        path = protocol.RESTORE_ERROR
-        status, _, reply = self.call("POST", path, error_body, self._error_headers(error_type, None, None))
-        if status != 202:
-            raise RuntimeAPIError("POST", path, status, reply, self.address)
-        return status
+        return self._post(protocol.RESTORE_ERROR, error_body, protocol.error_headers(error_type, None, None), False)
 
     def call(self, method: "str", path: "str", body: "bytes" = b"", extra_headers: "str" = "") -> "Reply":
         """Any other request (SnapStart's, the Extensions API's): (status, Headers, body), whatever the status."""
@@ -266,20 +188,6 @@ class RuntimeAPI:
             raise RuntimeError("a GET /next is outstanding on this connection")
         head = http1.request_head(method, path, self._common + extra_headers.encode("latin-1"), len(body))
         return self._exchange(head, body, method, path)
-
-    def _closes_unannounced(self, when: "str", say: "bool" = True) -> None:
-        """The server drops connections without saying so: stop reusing them (said once)."""
-        if self.keep_alive:
-            self.keep_alive = False
-            self.pipeline = False
-            self._memo = None  # a remembered reply skips the check that closes
-            if say:
-                self._notice("Runtime API at %s closed the connection %s without `Connection: close`; using a new "
-                             "connection for every request from now on" % (self.address, when))
-
-    def _notice(self, message: "str") -> None:
-        if self.notice is not None:
-            self.notice(message)
 
     def wake_on(self, fd: "int | None", on_wake: "Callable[[], object] | None" = None) -> None:
         """Wait for a GET's reply in poll() on the socket and `fd` (shim.runtime.signals's wake-up pipe)
@@ -304,22 +212,11 @@ class RuntimeAPI:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    @staticmethod
-    def _error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "str | None") -> "str":
-        extra = "Content-Type: application/json\r\n%s: %s\r\n" % (protocol.ERROR_TYPE, header_value(error_type))
-        if xray_cause:
-            extra += "%s: %s\r\n" % (protocol.XRAY_CAUSE, header_value(xray_cause))
-        if invocation_id:
-            extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
-        return extra
-
     def _post(self, path: "str", body: "bytes", extra_headers: "str", then_next: "bool") -> "int":
-        if self._next_sent:
-            side = RuntimeAPI(self.address, self.user_agent, pipeline=False, notice=self.notice)
-            try:
-                return side._post(path, body, extra_headers, False)
-            finally:
-                side.close()
+        if self._next_sent:  # the connection awaits an event (the /error after a 413): not at cold start
+            from shim.runtime import fallbacks
+
+            return fallbacks.post_aside(self, path, body, extra_headers)
         head = http1.request_head("POST", path, self._common + extra_headers.encode("latin-1"), len(body))
         then_next = then_next and self.pipeline
         status, _, reply = self._exchange(head, body, "POST", path, self._next_request if then_next else b"")
@@ -345,7 +242,7 @@ class RuntimeAPI:
         messages (respond() passes only its request id: the path is formatted when a message needs it).
 
         Sent again on a new connection at most once, and only when that cannot deliver
-        it twice (see the class): `written` turns true with the first byte the kernel took.
+        it twice (shim.runtime.fallbacks.after): `written` turns true with the first byte the kernel took.
         """
         for attempt in (1, 2):
             reused = self._sock is not None
@@ -369,34 +266,12 @@ class RuntimeAPI:
                         sock.sendall(memoryview(data)[sent:])
                 return self._read_response(method)
             except _FAULTS as exc:
-                started = self._reply_started(exc)
-                self.close()
-                if not path.startswith("/"):  # respond()'s request id: its path, formatted only for a message
-                    path = _RESPONSE_PATH % path
-                if attempt == 1 and not written:
-                    # The server had reset the connection: not one byte of this request left.
-                    self._notice("Runtime API at %s had closed the connection before %s %s was sent; "
-                                 "sending it on a new connection" % (self.address, method, path))
-                    continue
-                if attempt == 1 and reused and not started and method == "GET":
-                    # A keep-alive connection the server dropped while idle: it took no GET from it.
-                    self._closes_unannounced("while idle")
-                    continue
-                if method == "POST":
-                    if reused and not started:
-                        self._closes_unannounced("before answering")
-                    raise AnswerUnconfirmed("Runtime API at %s closed the connection after %s %s was written and "
-                                            "before its reply; not sending it again, as it may have been taken"
-                                            % (self.address, method, path)) from None
-                raise ConnectionError("Runtime API at %s closed the connection during %s %s"
-                                      % (self.address, method, path)) from None
-        raise AssertionError("unreachable: the second attempt returns or raises")
+                from shim.runtime import fallbacks  # not at cold start: loaded by the first fault
 
-    def _reply_started(self, exc: "BaseException") -> "bool":
-        """Whether any byte of the reply being read had arrived when `exc` struck."""
-        if type(exc) is EOFError and exc.args:
-            return bool(exc.args[0])
-        return bool(self._buf)
+                message = fallbacks.after(self, exc, attempt, reused, written, method, path)
+                if message is not None:
+                    raise (AnswerUnconfirmed if method == "POST" else ConnectionError)(message) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def _fill(self, started: "bool", idle: "bool" = False) -> None:
         # 64 KiB: a fresh buffer of that size comes from malloc's heap, no syscall but the read
@@ -454,13 +329,19 @@ class RuntimeAPI:
             if length >= 0:
                 body = self._read_exact(length)
             elif length == CHUNKED:
-                body = self._read_chunked()
+                from shim.runtime import fallbacks  # Lambda's API sends no chunked reply: not at cold start
+
+                body = fallbacks.read_chunked(self)
             else:
-                body = self._read_to_close()
+                from shim.runtime import fallbacks  # an HTTP/1.0 server's: not at cold start
+
+                body = fallbacks.read_to_close(self)
         if after != KEEP or not self.keep_alive:
             self.close()  # as the server said, or as HTTP/1.0 implies (no news: say nothing)
             if after == CLOSE_UNANNOUNCED:
-                self._closes_unannounced("after its HTTP/1.0 reply", say=False)
+                from shim.runtime import fallbacks
+
+                fallbacks.closes_unannounced(self, "after its HTTP/1.0 reply", say=False)
         return status, headers, body
 
     def _read_exact(self, n: "int") -> "bytes":
@@ -484,27 +365,3 @@ class RuntimeAPI:
             have += got
         return bytes(body)
 
-    def _read_chunked(self) -> "bytes":
-        from shim.runtime.chunked import ChunkedDecoder  # not at cold start: Lambda's API sends no chunked reply
-
-        decoder = ChunkedDecoder()
-        parts = decoder.feed(self._buf)
-        while not decoder.done:
-            self._buf = b""
-            self._fill(True)
-            parts += decoder.feed(self._buf)
-        self._buf = decoder.unused
-        return b"".join(parts)
-
-    def _read_to_close(self) -> "bytes":
-        parts = [self._buf]
-        self._buf = b""
-        try:
-            while True:
-                self._fill(True)
-                parts.append(self._buf)
-                self._buf = b""
-        except _Closed:
-            pass
-        self.close()
-        return b"".join(parts)

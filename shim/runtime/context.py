@@ -1,4 +1,4 @@
-"""The context object handed to the handler.
+"""The context object handed to the handler, and the Invocation it is made from (one event as /next gave it).
 
 Attribute names, types and None defaults match awslambdaric's LambdaContext
 (tests/test_compat.py checks them against the installed client): for example
@@ -9,16 +9,73 @@ import os
 import sys
 import time
 
-from shim.runtime import errors
-from shim.runtime.client import deadline_ms
+from shim.runtime import errors, http1, protocol
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
     from typing import Any
 
-    from shim.runtime.client import Invocation
+    from shim.runtime.http1 import Headers
 
 _W3C_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+class Invocation:
+    """One event from /next, with the headers the runtime cares about (decoded only here)."""
+
+    __slots__ = ("request_id", "deadline_raw", "function_arn", "trace_id", "client_context",
+                 "cognito_identity", "tenant_id", "invocation_id", "content_type", "body", "headers")
+
+    def __init__(self, headers: "Headers", body: "bytes") -> None:
+        self.headers = headers
+        self.body = body
+        fields = headers.fields or headers.split()
+        get = fields.get
+        try:  # the common case, inline: the values present, ASCII or UTF-8
+            self.request_id = get(_REQUEST_ID).strip().decode()  # type: ignore[union-attr]  # (caught below)
+            value = get(_FUNCTION_ARN)
+            self.function_arn = value.strip().decode() if value is not None else None
+            value = get(_TRACE_ID)
+            self.trace_id = value.strip().decode() if value is not None else None
+            value = get(_CONTENT_TYPE)
+            self.content_type = value.strip().decode() if value is not None else None
+        except (AttributeError, UnicodeDecodeError):  # no request id, or a value that is not UTF-8
+            self.request_id, self.function_arn, self.trace_id, self.content_type = map(
+                _text, map(headers.get, (_REQUEST_ID, _FUNCTION_ARN, _TRACE_ID, _CONTENT_TYPE)))
+        self.deadline_raw = get(_DEADLINE_MS)  # parsed when asked for (deadline_ms)
+        # Usually absent: one dict lookup each, the decoding only when present.
+        self.client_context = _text(headers.get(_CLIENT_CONTEXT)) if _CLIENT_CONTEXT in fields else None
+        self.cognito_identity = _text(headers.get(_COGNITO_IDENTITY)) if _COGNITO_IDENTITY in fields else None
+        self.tenant_id = _text(headers.get(_TENANT_ID)) if _TENANT_ID in fields else None
+        self.invocation_id = _text(headers.get(_INVOCATION_ID)) if _INVOCATION_ID in fields else None
+
+    @property
+    def deadline_ms(self) -> "int | None":
+        return deadline_ms(self.deadline_raw)
+
+
+def deadline_ms(raw: "bytes | None") -> "int | None":
+    """Lambda-Runtime-Deadline-Ms as an int, or None when it is missing or not a number."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() else None
+
+
+(_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
+ _INVOCATION_ID, _CONTENT_TYPE) = map(http1.key, (
+    protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID, protocol.CLIENT_CONTEXT,
+    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type"))
+
+
+def _text(raw: "bytes | None") -> "str | None":
+    # Ids are ASCII; Client-Context is JSON and may carry UTF-8.
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 class CognitoIdentity:

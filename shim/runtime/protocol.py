@@ -3,6 +3,8 @@
 Spelled as the Runtime API documentation spells them; the client matches them
 case-insensitively (HEADER.lower()), the local emulator sends them as they are.
 """
+from shim.runtime.http1 import header_value
+
 API = "/2018-06-01/runtime"
 NEXT = API + "/invocation/next"
 INIT_ERROR = API + "/init/error"
@@ -38,6 +40,16 @@ INVOCATION_ID = "Lambda-Runtime-Invocation-Id"   # echoed back on the answer whe
 # The runtime's posts to /error and /init/error carry these.
 ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 XRAY_CAUSE = "Lambda-Runtime-Function-XRay-Error-Cause"
+
+
+def error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "str | None") -> "str":
+    """The header lines of a post to /error, /init/error or /restore/error (the client's, shim.runtime.client)."""
+    extra = "Content-Type: application/json\r\n%s: %s\r\n" % (ERROR_TYPE, header_value(error_type))
+    if xray_cause:
+        extra += "%s: %s\r\n" % (XRAY_CAUSE, header_value(xray_cause))
+    if invocation_id:
+        extra += "%s: %s\r\n" % (INVOCATION_ID, header_value(invocation_id))
+    return extra
 
 # A streamed response (shim.runtime.stream): a chunked POST to /response with these headers;
 # an error after the first byte goes in the two declared trailers (Error-Type and a base64 Error-Body).

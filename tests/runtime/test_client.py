@@ -51,6 +51,14 @@ class _Capped:
         return getattr(self.sock, name)
 
 
+def test_a_host_name_is_resolved_and_each_of_its_addresses_tried(scripted_server):
+    # localhost may resolve to ::1 first, where nothing listens: the client goes on to 127.0.0.1.
+    server = scripted_server([next_reply(b'{"k": 1}')])
+    api = RuntimeAPI("localhost:" + server.address.rpartition(":")[2])
+    assert api.next().body == b'{"k": 1}'
+    assert api.fileno() is not None
+
+
 # -- framing of a reply -----------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shim.local.emulator import END
+from shim.local.runtime_api_exchange import END
 
 HANDLER = '''
 import asyncio, contextvars, os, sys, time
