@@ -12,6 +12,7 @@ floor the warm ratios use, because it is the least that the same protocol strate
 --no-pipeline waits for the 202 before asking for the next event, as awslambdaric does,
 and is reported beside it to show what the pipelining itself is worth.
 """
+
 import _socket
 import os
 import sys
@@ -39,11 +40,11 @@ def reply(buf=buf, scratch=scratch):
         if not got:
             sys.exit(0)  # the API went away: done
         buf += scratch[:got]
-    head = bytes(buf[:end + 2])
-    del buf[:end + 4]
+    head = bytes(buf[: end + 2])
+    del buf[: end + 4]
     lower = head.lower()  # names are case-insensitive; the request id's value is kept as sent
     at = lower.find(b"\r\ncontent-length:") + 17
-    length = int(head[at:head.find(b"\r\n", at)]) if at >= 17 else 0
+    length = int(head[at : head.find(b"\r\n", at)]) if at >= 17 else 0
     while len(buf) < length:
         got = sock.recv_into(scratch)
         if not got:
@@ -58,9 +59,15 @@ sock.sendall(poll)
 while True:
     head, lower, event = reply()
     at = lower.find(b"\r\nlambda-runtime-aws-request-id:") + 32
-    request_id = head[at:head.find(b"\r\n", at)].strip()
-    answer = (b"POST /2018-06-01/runtime/invocation/" + request_id + b"/response" + common
-              + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(event) + event)
+    request_id = head[at : head.find(b"\r\n", at)].strip()
+    answer = (
+        b"POST /2018-06-01/runtime/invocation/"
+        + request_id
+        + b"/response"
+        + common
+        + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(event)
+        + event
+    )
     if pipeline:
         sock.sendall(answer + poll)
         reply()  # 202

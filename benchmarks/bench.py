@@ -14,6 +14,7 @@ Every response is checked; a wrong or missing one exits non-zero. Results: a
 table on stdout, JSON in .bench/results.json, the README's Performance section, and
 docs/performance.md's table with its charts in docs/img/ (benchmarks/perf_docs.py).
 """
+
 import argparse
 import json
 import os
@@ -42,17 +43,25 @@ OURS_ONE_PLUGIN = "lambda-shim, one no-op plugin"
 # A plugin that does nothing, declared by a distribution vendored into the function as pip would install it.
 NOOP_PLUGIN = {
     "bench_noop_plugin.py": "def init(handler, settings):\n    pass\n\n\n"
-                            "def wrap(handler):\n    def passed_through(event, context):\n"
-                            "        return handler(event, context)\n    return passed_through\n",
+    "def wrap(handler):\n    def passed_through(event, context):\n"
+    "        return handler(event, context)\n    return passed_through\n",
     "bench_noop_plugin-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: bench-noop-plugin\nVersion: 1.0\n",
     "bench_noop_plugin-1.0.dist-info/entry_points.txt": "[lambda_shim.plugins]\nnoop = bench_noop_plugin\n",
 }
 OURS_NO_WARNING = "lambda-shim, SHIM_TIMEOUT_WARNING_MS=0"  # the timeout warning's watcher thread not started
 FLOOR = "bare loop"
-BASE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "bench",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-            "AWS_REGION": "us-east-1", "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
+BASE_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_LAMBDA_LOG_FORMAT": "JSON",
+    "AWS_LAMBDA_LOG_LEVEL": "INFO",
+}
 
 
 class Runtime:
@@ -63,14 +72,26 @@ class Runtime:
         self.python = python  # the interpreter ours runs on (SHIM_PYTHON); None: PYTHON
 
     def start(self, api, handler, stdout=subprocess.DEVNULL):
-        env = dict(BASE_ENV, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=self.task_root,
-                   SHIM_PYTHON=self.python or PYTHON, **self.env)
+        env = dict(
+            BASE_ENV,
+            AWS_LAMBDA_RUNTIME_API=api.address,
+            _HANDLER=handler,
+            LAMBDA_TASK_ROOT=self.task_root,
+            SHIM_PYTHON=self.python or PYTHON,
+            **self.env,
+        )
         if self.name.startswith(THEIRS):
             env["PYTHONPATH"] = self.task_root  # what the managed runtime's PYTHONPATH gives it
         api.reset(None)
         started = time.perf_counter()
-        process = subprocess.Popen(self.command(handler), env=env, cwd=self.task_root, stdin=subprocess.DEVNULL,
-                                   stdout=stdout, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            self.command(handler),
+            env=env,
+            cwd=self.task_root,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+        )
         api.process = process
         return process, started
 
@@ -107,8 +128,9 @@ def prepare(workdir):
     extract(zip_path, with_orjson, read_only=False)
     shutil.copytree(os.path.dirname(orjson.__file__), os.path.join(with_orjson, "orjson"))
     make_read_only(with_orjson)
-    return runtimes, Runtime(OURS_ORJSON, with_orjson, lambda handler: [os.path.join(with_orjson, "bootstrap")],
-                             {"SHIM_JSON": "orjson"})
+    return runtimes, Runtime(
+        OURS_ORJSON, with_orjson, lambda handler: [os.path.join(with_orjson, "bootstrap")], {"SHIM_JSON": "orjson"}
+    )
 
 
 def plugin_variants(workdir, zip_path):
@@ -134,8 +156,10 @@ def plugin_variants(workdir, zip_path):
         raise BenchmarkError("pack did not find the no-op plugin")
     one = os.path.join(workdir, "ours-one-plugin")
     extract(plugin_zip, one, read_only=True)
-    return {OURS_EMPTY_MANIFEST: Runtime(OURS_EMPTY_MANIFEST, empty, lambda handler: [os.path.join(empty, "bootstrap")]),
-            OURS_ONE_PLUGIN: Runtime(OURS_ONE_PLUGIN, one, lambda handler: [os.path.join(one, "bootstrap")])}
+    return {
+        OURS_EMPTY_MANIFEST: Runtime(OURS_EMPTY_MANIFEST, empty, lambda handler: [os.path.join(empty, "bootstrap")]),
+        OURS_ONE_PLUGIN: Runtime(OURS_ONE_PLUGIN, one, lambda handler: [os.path.join(one, "bootstrap")]),
+    }
 
 
 def python_pid(pid):
@@ -191,6 +215,7 @@ def expect_json(value):
     def check(body):
         if json.loads(body) != value:
             raise BenchmarkError("wrong response: %r" % body[:300])
+
     return check
 
 
@@ -204,6 +229,7 @@ def same_as_first(expected_value):
             first.append(body)
         elif body != first[0]:
             raise BenchmarkError("response changed: %r" % body[:300])
+
     return check
 
 
@@ -231,8 +257,12 @@ def warm(runtime, api, handler, count, expected="ok"):
         cpu_before = cpu_ns(process.pid)
         elapsed = api.serve(count, lambda rid: template % rid, same_as_first(expected))
         cpu = cpu_ns(process.pid) - cpu_before
-        return {"us_per_invoke": elapsed / count * 1e6, "invokes_per_s": count / elapsed,
-                "cpu_us_per_invoke": cpu / count / 1000, "rss_kb": memory_kb(process.pid)}
+        return {
+            "us_per_invoke": elapsed / count * 1e6,
+            "invokes_per_s": count / elapsed,
+            "cpu_us_per_invoke": cpu / count / 1000,
+            "rss_kb": memory_kb(process.pid),
+        }
     finally:
         stop(process)
         api.drop()
@@ -301,12 +331,15 @@ def platform_rows(runtimes, quick, metrics, count=8):
     reps = 3 if quick else 5
     api = pb.MultiAPI()
     try:
+
         def launcher(runtime):
             return lambda handler, env: pb.start_process(runtime, api, handler, env, BASE_ENV, PYTHON)
 
         def row(name, ours, theirs, field, ours_env, theirs_env=None, handler="pool.Handle", ours_handler=None):
-            pair = {OURS: (runtimes[OURS], ours_env, ours_handler or handler),
-                    THEIRS: (runtimes[THEIRS], theirs_env or {}, handler)}
+            pair = {
+                OURS: (runtimes[OURS], ours_env, ours_handler or handler),
+                THEIRS: (runtimes[THEIRS], theirs_env or {}, handler),
+            }
             results = {OURS: [], THEIRS: []}
             for _ in range(reps):
                 for key, (runtime, env, which) in pair.items():
@@ -324,39 +357,78 @@ def platform_rows(runtimes, quick, metrics, count=8):
 
         print("Managed Instances, %d workers, %d runs each ..." % (count, reps), flush=True)
         runs = row("MI %d workers: exec to all polling (ms)" % count, start, start, "ready_ms", mi, mi)
-        for field, label in (("cpu_ms", "CPU used until all poll (ms)"), ("rss_mb", "total RSS, all polling (MB)"),
-                             ("pss_mb", "total PSS, all polling (MB)")):
+        for field, label in (
+            ("cpu_ms", "CPU used until all poll (ms)"),
+            ("rss_mb", "total RSS, all polling (MB)"),
+            ("pss_mb", "total PSS, all polling (MB)"),
+        ):
             for key in (OURS, THEIRS):
                 metrics.setdefault("MI %d workers: %s" % (count, label), {})[key] = summary(
-                    [r[field] for r in runs[key]])
-        runs = row("MI %d workers, SHIM_FORK_AFTER_INIT=1: exec to all polling (ms)" % count, start, start,
-                   "ready_ms", fork, mi)
-        for field, label in (("cpu_ms", "CPU used until all poll (ms)"), ("rss_mb", "total RSS (MB)"),
-                             ("pss_mb", "total PSS (MB)")):
+                    [r[field] for r in runs[key]]
+                )
+        runs = row(
+            "MI %d workers, SHIM_FORK_AFTER_INIT=1: exec to all polling (ms)" % count,
+            start,
+            start,
+            "ready_ms",
+            fork,
+            mi,
+        )
+        for field, label in (
+            ("cpu_ms", "CPU used until all poll (ms)"),
+            ("rss_mb", "total RSS (MB)"),
+            ("pss_mb", "total PSS (MB)"),
+        ):
             for key in (OURS, THEIRS):
-                metrics.setdefault("MI %d workers, SHIM_FORK_AFTER_INIT=1: %s" % (count, label),
-                                   {})[key] = summary([r[field] for r in runs[key]])
-        runs = row("MI %d at once, SHIM_ASYNC_CONCURRENCY=1 (one process): exec to polling (ms)" % count, start, start,
-                   "ready_ms", aio, mi, ours_handler="pool.AsyncHandle")
+                metrics.setdefault("MI %d workers, SHIM_FORK_AFTER_INIT=1: %s" % (count, label), {})[key] = summary(
+                    [r[field] for r in runs[key]]
+                )
+        runs = row(
+            "MI %d at once, SHIM_ASYNC_CONCURRENCY=1 (one process): exec to polling (ms)" % count,
+            start,
+            start,
+            "ready_ms",
+            aio,
+            mi,
+            ours_handler="pool.AsyncHandle",
+        )
         for key in (OURS, THEIRS):
             metrics.setdefault("MI %d at once, SHIM_ASYNC_CONCURRENCY=1: total PSS (MB)" % count, {})[key] = summary(
-                [r["pss_mb"] for r in runs[key]])
+                [r["pss_mb"] for r in runs[key]]
+            )
 
         for wait_s, invokes in ((0.01, 400 if quick else 800), (0, 2000 if quick else 4000)):
+
             def throughput(launch, handler, env, wait_s=wait_s, invokes=invokes):
                 return pb.pool_throughput(launch, api, handler, count, env, invokes, wait_s)
+
             what = "handler waits %d ms" % (wait_s * 1000) if wait_s else "handler returns at once"
             row("MI %d at once, %s: invokes/s" % (count, what), throughput, throughput, "per_s", mi, mi)
-            row("MI %d at once, %s, SHIM_ASYNC_CONCURRENCY=1: invokes/s" % (count, what), throughput, throughput,
-                "per_s", aio, mi, ours_handler="pool.AsyncHandle")
+            row(
+                "MI %d at once, %s, SHIM_ASYNC_CONCURRENCY=1: invokes/s" % (count, what),
+                throughput,
+                throughput,
+                "per_s",
+                aio,
+                mi,
+                ours_handler="pool.AsyncHandle",
+            )
 
         print("SnapStart restore, %d runs each ..." % (reps * 2), flush=True)
 
         def restore(launch, handler, env):
             return pb.restore_to_next(launch, api, handler, env)
+
         reps, saved = reps * 2, reps
-        row("SnapStart: /restore/next answered to first /next (ms)", restore, restore, "restore_ms", {}, {},
-            handler="trivial.Handle")
+        row(
+            "SnapStart: /restore/next answered to first /next (ms)",
+            restore,
+            restore,
+            "restore_ms",
+            {},
+            {},
+            handler="trivial.Handle",
+        )
         reps = saved
     finally:
         api.close()
@@ -370,12 +442,19 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # us, the server and both runtimes: one core
     report = {"reps": reps, "quick": quick}
     import clean_venv  # one base CPython; a venv each, with only what each runtime needs, no .pth hooks
+
     pythons = clean_venv.prepare()
     PYTHON, THEIRS_PYTHON = pythons["shim"], pythons["awslambdaric"]
-    report["interpreters"] = dict(pythons, base=clean_venv.base_interpreter(), dev=DEV_PYTHON,
-                                  dev_startup_hooks=clean_venv.startup_hooks(DEV_PYTHON))
-    print("Both runtimes on %s, each in a venv of its own with only what it needs and no .pth start-up hook "
-          "(checked): %s" % (clean_venv.base_interpreter(), ", ".join("%s %s" % i for i in pythons.items())))
+    report["interpreters"] = dict(
+        pythons,
+        base=clean_venv.base_interpreter(),
+        dev=DEV_PYTHON,
+        dev_startup_hooks=clean_venv.startup_hooks(DEV_PYTHON),
+    )
+    print(
+        "Both runtimes on %s, each in a venv of its own with only what it needs and no .pth start-up hook "
+        "(checked): %s" % (clean_venv.base_interpreter(), ", ".join("%s %s" % i for i in pythons.items()))
+    )
     print("Runtime API server ceiling: ", end="", flush=True)
     report["server_ceiling_per_s"] = ceiling(5000 if quick else 20000)
     print("%.0f invokes/s (%.1f µs each)" % (report["server_ceiling_per_s"], 1e6 / report["server_ceiling_per_s"]))
@@ -397,6 +476,7 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
                 metrics.setdefault(name, {})[runtime_name] = summary([r[field] for r in results])
 
         import coldstart_rows  # instructions and wall time to the first /next; the dev .venv; ecosystem functions
+
         small = (runtimes[OURS].task_root, runtimes[THEIRS].task_root)
         report["ecosystem_pins"] = coldstart_rows.run(metrics, api, pythons, DEV_PYTHON, workdir, small, ecosystem)
         if cold_only:
@@ -406,7 +486,11 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         print("cold start and first invoke, %d runs each ..." % reps, flush=True)
         runs = alternate(runtimes, reps, lambda rt: cold(rt, api))
         collect("cold start (ms)", runs, "cold_ms")
-        collect("peak RSS after init (MB)", {k: [dict(r, mb=r["init_rss_kb"] / 1024) for r in v] for k, v in runs.items()}, "mb")
+        collect(
+            "peak RSS after init (MB)",
+            {k: [dict(r, mb=r["init_rss_kb"] / 1024) for r in v] for k, v in runs.items()},
+            "mb",
+        )
         runs = alternate(runtimes, reps, lambda rt: cold(rt, api, "handler.log_one"))
         collect("cold start, handler imports logging (ms)", runs, "cold_ms")
         collect("first invoke, logs one line (ms)", runs, "first_ms")
@@ -415,8 +499,11 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         # plugin; alternated in the same runs so the three are measured alike.
         print("cold start with and without a plugin manifest, %d runs each ..." % reps, flush=True)
         runs = alternate(dict(runtimes, **variants), reps, lambda rt: cold(rt, api))
-        for name, variant in (("no plugin manifest", OURS), ("empty plugin manifest", OURS_EMPTY_MANIFEST),
-                              ("one no-op plugin", OURS_ONE_PLUGIN)):
+        for name, variant in (
+            ("no plugin manifest", OURS),
+            ("empty plugin manifest", OURS_EMPTY_MANIFEST),
+            ("one no-op plugin", OURS_ONE_PLUGIN),
+        ):
             collect("cold start, %s (ms)" % name, {OURS: runs[variant], THEIRS: runs[THEIRS]}, "cold_ms")
 
         warm_reps = 3 if quick else 5
@@ -427,37 +514,63 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         ours = runtimes[OURS]
         no_warning = Runtime(OURS_NO_WARNING, ours.task_root, ours.command, {"SHIM_TIMEOUT_WARNING_MS": "0"})
         echo = {"n": 1}
-        runs = alternate(dict(runtimes, **{OURS_NO_WARNING: no_warning, FLOOR: bare_loop()}), warm_reps,
-                         lambda rt: warm(rt, api, "trivial.echo", warm_count, echo))
+        runs = alternate(
+            dict(runtimes, **{OURS_NO_WARNING: no_warning, FLOOR: bare_loop()}),
+            warm_reps,
+            lambda rt: warm(rt, api, "trivial.echo", warm_count, echo),
+        )
         floor_runs = runs.pop(FLOOR)
         off = {name: results for name, results in runs.items() if name != OURS}
         runs = {name: results for name, results in runs.items() if name != OURS_NO_WARNING}
         collect("warm per invoke, small echo (µs)", runs, "us_per_invoke")
         collect("warm per invoke, small echo, timeout warning off (µs)", off, "us_per_invoke")
-        collect("warm per invoke ÷ the bare loop's, same round (×)", {k: [
-            {"x": r["us_per_invoke"] / f["us_per_invoke"]} for r, f in zip(v, floor_runs)] for k, v in runs.items()}, "x")
+        collect(
+            "warm per invoke ÷ the bare loop's, same round (×)",
+            {
+                k: [{"x": r["us_per_invoke"] / f["us_per_invoke"]} for r, f in zip(v, floor_runs)]
+                for k, v in runs.items()
+            },
+            "x",
+        )
         collect("runtime's own CPU per invoke (µs)", runs, "cpu_us_per_invoke")
         collect("runtime's own CPU per invoke, timeout warning off (µs)", off, "cpu_us_per_invoke")
-        collect("runtime's own CPU per invoke ÷ the bare loop's, same round (×)", {k: [
-            {"x": r["cpu_us_per_invoke"] / f["cpu_us_per_invoke"]} for r, f in zip(v, floor_runs)]
-            for k, v in runs.items()}, "x")
+        collect(
+            "runtime's own CPU per invoke ÷ the bare loop's, same round (×)",
+            {
+                k: [{"x": r["cpu_us_per_invoke"] / f["cpu_us_per_invoke"]} for r, f in zip(v, floor_runs)]
+                for k, v in runs.items()
+            },
+            "x",
+        )
         collect("invokes per second", runs, "invokes_per_s")
-        collect("peak RSS after %d invokes (MB)" % warm_count,
-                {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()}, "mb")
+        collect(
+            "peak RSS after %d invokes (MB)" % warm_count,
+            {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()},
+            "mb",
+        )
         runs = alternate(runtimes, warm_reps, lambda rt: warm(rt, api, "handler.log_one", warm_count))
         collect("warm per invoke, one log line (µs)", runs, "us_per_invoke")
-        reference = Runtime("http.client loop", HERE, lambda handler: [PYTHON, os.path.join(HERE, "httpclient_loop.py")])
+        reference = Runtime(
+            "http.client loop", HERE, lambda handler: [PYTHON, os.path.join(HERE, "httpclient_loop.py")]
+        )
         unpipelined = [warm(bare_loop("--no-pipeline"), api, "-", warm_count, echo) for _ in range(warm_reps)]
         report["reference"] = {
-            "the floor: bare raw-socket loop (`python -I -S`, pipelined), small echo, warm per invoke (µs)":
-                summary([r["us_per_invoke"] for r in floor_runs]),
-            "the floor: bare raw-socket loop, its own CPU per invoke (µs)": summary([r["cpu_us_per_invoke"] for r in floor_runs]),
-            "bare raw-socket loop without pipelining, warm per invoke (µs)":
-                summary([r["us_per_invoke"] for r in unpipelined]),
-            "bare raw-socket loop without pipelining, its own CPU per invoke (µs)":
-                summary([r["cpu_us_per_invoke"] for r in unpipelined]),
+            "the floor: bare raw-socket loop (`python -I -S`, pipelined), small echo, warm per invoke (µs)": summary(
+                [r["us_per_invoke"] for r in floor_runs]
+            ),
+            "the floor: bare raw-socket loop, its own CPU per invoke (µs)": summary(
+                [r["cpu_us_per_invoke"] for r in floor_runs]
+            ),
+            "bare raw-socket loop without pipelining, warm per invoke (µs)": summary(
+                [r["us_per_invoke"] for r in unpipelined]
+            ),
+            "bare raw-socket loop without pipelining, its own CPU per invoke (µs)": summary(
+                [r["cpu_us_per_invoke"] for r in unpipelined]
+            ),
             "minimal http.client loop, warm per invoke (µs)": summary(
-                [warm(reference, api, "-", warm_count)["us_per_invoke"] for _ in range(warm_reps)])}
+                [warm(reference, api, "-", warm_count)["us_per_invoke"] for _ in range(warm_reps)]
+            ),
+        }
 
         print("large payloads ...", flush=True)
         event = json.dumps({"data": ["x" * 1000] * 1000}).encode()
@@ -465,11 +578,15 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         collect("1 MB event echoed (ms)", runs, "ms_per_invoke")
         sys.path.insert(0, os.path.join(HERE, "function"))
         import big
+
         runs = alternate(runtimes, warm_reps, lambda rt: payload(rt, api, "big.Handle", b"{}", 10, big.ITEMS))
         collect("5 MB response (ms)", runs, "ms_per_invoke")
         # VmHWM: the handler's 50,000 objects (built at import, the same under both) plus the encoding's copies.
-        collect("peak RSS during the 5 MB response (MB)",
-                {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()}, "mb")
+        collect(
+            "peak RSS during the 5 MB response (MB)",
+            {k: [{"mb": r["rss_kb"] / 1024} for r in v] for k, v in runs.items()},
+            "mb",
+        )
         if fast is not None:  # the opt-in accelerator: its 5 MB figure, and what it costs at cold start
             pair = {OURS_ORJSON: fast, THEIRS: runtimes[THEIRS]}
             runs = alternate(pair, warm_reps, lambda rt: payload(rt, api, "big.Handle", b"{}", 10, big.ITEMS))
@@ -479,12 +596,15 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
 
         print("streaming ...", flush=True)
         import streaming_rows  # not `streaming`: that is the handlers' module in function/, on sys.path too
+
         report["streaming"] = streaming_rows.run(runtimes[OURS], api, reps, summary)
         import durable_row  # a durable execution: wall time and invocations (no row below Python 3.11)
+
         report.setdefault("reference", {}).update(durable_row.run(3 if quick else 5, summary))
 
         print("dependencies (requests + pydantic) ...", flush=True)
         import deps_rows
+
         report["deps"] = deps_rows.run(min(reps, 5), summary)
 
         print("soak, %d invokes ..." % soak_count, flush=True)
@@ -493,8 +613,10 @@ def run(quick, platform_only=False, cold_only=False, ecosystem=True):
         platform_rows(runtimes, quick, metrics)
 
         print("floors ...", flush=True)
-        report["floors_ms"] = {"python -I -S -c pass": summary(floor(["-I", "-S"], reps)),
-                               "python -I -c pass": summary(floor(["-I"], reps))}
+        report["floors_ms"] = {
+            "python -I -S -c pass": summary(floor(["-I", "-S"], reps)),
+            "python -I -c pass": summary(floor(["-I"], reps)),
+        }
         report["metrics"] = metrics
     finally:
         api.close()
@@ -511,8 +633,14 @@ def machine():
     except (OSError, StopIteration):
         pass
     import awslambdaric
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "awslambdaric": getattr(awslambdaric, "__version__", "?"), "date": time.strftime("%Y-%m-%d")}
+
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "awslambdaric": getattr(awslambdaric, "__version__", "?"),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def table(report):
@@ -525,8 +653,10 @@ def table(report):
             name += "; floor `python -I -c pass`: %.1f" % floor
         lines.append("| %s | %s | %s | %.2f× |" % (name, _cell(ours), _cell(theirs), ours["median"] / theirs["median"]))
     for name, (ours, baseline, theirs) in report.get("streaming", {}).items():
-        lines.append("| %s | %s | cannot stream; baseline, %s: %s | %.2f× |"
-                     % (name, _cell(ours), baseline, _cell(theirs), ours["median"] / theirs["median"]))
+        lines.append(
+            "| %s | %s | cannot stream; baseline, %s: %s | %.2f× |"
+            % (name, _cell(ours), baseline, _cell(theirs), ours["median"] / theirs["median"])
+        )
     for row in deps_rows_lines(report):
         lines.append(row)
     for name, values in report.get("reference", {}).items():
@@ -534,7 +664,9 @@ def table(report):
     for name, runs in report["soak"].items():
         samples = runs["rss_samples_kb"]
         growth = (samples[-1][1] - samples[1][1]) / 1024 if len(samples) > 1 else 0.0
-        lines.append("| soak %d invokes: RSS growth after warm-up (%s) | %.2f MB | | |" % (samples[-1][0], name, growth))
+        lines.append(
+            "| soak %d invokes: RSS growth after warm-up (%s) | %.2f MB | | |" % (samples[-1][0], name, growth)
+        )
     for name, values in report["floors_ms"].items():
         lines.append("| floor: `%s` (ms) | %s | | |" % (name, _cell(values)))
     return "\n".join(lines)
@@ -542,6 +674,7 @@ def table(report):
 
 def deps_rows_lines(report):
     import deps_rows
+
     return [row + " | |" for row in deps_rows.lines(report.get("deps", {}))]
 
 
@@ -569,12 +702,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter soak (under a minute)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
-    parser.add_argument("--platform-only", action="store_true",
-                        help="only the Managed Instances and SnapStart rows (implies --no-readme)")
-    parser.add_argument("--cold-only", action="store_true",
-                        help="only the like-with-like cold start rows (instructions, wall, dev .venv, ecosystem)")
-    parser.add_argument("--no-ecosystem", action="store_true",
-                        help="leave out the ecosystem functions (their requirements come from PyPI)")
+    parser.add_argument(
+        "--platform-only",
+        action="store_true",
+        help="only the Managed Instances and SnapStart rows (implies --no-readme)",
+    )
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="only the like-with-like cold start rows (instructions, wall, dev .venv, ecosystem)",
+    )
+    parser.add_argument(
+        "--no-ecosystem",
+        action="store_true",
+        help="leave out the ecosystem functions (their requirements come from PyPI)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and its charts")
     parser.add_argument("--output", default=os.path.join(ROOT, ".bench", "results.json"))
     args = parser.parse_args()
@@ -592,11 +734,20 @@ def main():
         json.dump(report, f, indent=2)
     text = table(report)
     m = report["machine"]
-    header = ("Measured %s on %d cores (%s), Python %s, awslambdaric %s; medians with min–max over %d runs; "
-              "runtimes and the API server pinned to one core; both runtimes on one base interpreter, each in a "
-              "clean venv (no .pth start-up hooks). Command: `make bench%s`."
-              % (m["date"], m["cores"], m["cpu"], m["python"], m["awslambdaric"], report["reps"],
-                 " BENCH_ARGS=" + " ".join(sys.argv[1:]) if sys.argv[1:] else ""))
+    header = (
+        "Measured %s on %d cores (%s), Python %s, awslambdaric %s; medians with min–max over %d runs; "
+        "runtimes and the API server pinned to one core; both runtimes on one base interpreter, each in a "
+        "clean venv (no .pth start-up hooks). Command: `make bench%s`."
+        % (
+            m["date"],
+            m["cores"],
+            m["cpu"],
+            m["python"],
+            m["awslambdaric"],
+            report["reps"],
+            " BENCH_ARGS=" + " ".join(sys.argv[1:]) if sys.argv[1:] else "",
+        )
+    )
     print()
     print(header)
     print()
@@ -606,6 +757,7 @@ def main():
         print("README.md Performance section updated.")
     if not args.no_docs and not args.platform_only:
         import perf_docs
+
         print(perf_docs.update(report, header, text))
     return 0
 

@@ -10,6 +10,7 @@ line, as setuptools' distutils-precedence.pth has), because such hooks cost ever
 several million instructions that no Lambda interpreter pays. The dev .venv has them; the
 bench measures it too, in a row of its own, so the difference is shown rather than hidden.
 """
+
 import json
 import os
 import shutil
@@ -19,8 +20,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VENVS = os.path.join(ROOT, ".bench", "venvs")
-SITE_PROBE = "import json, site, sys; print(json.dumps(site.getsitepackages() + [site.getusersitepackages()] " \
-             "if site.ENABLE_USER_SITE else site.getsitepackages()))"
+SITE_PROBE = (
+    "import json, site, sys; print(json.dumps(site.getsitepackages() + [site.getusersitepackages()] "
+    "if site.ENABLE_USER_SITE else site.getsitepackages()))"
+)
 
 
 def base_interpreter():
@@ -43,8 +46,9 @@ def make(name, distributions=(), base=None):
                 return python
     shutil.rmtree(where, ignore_errors=True)
     subprocess.run([base, "-m", "venv", "--without-pip", where], check=True)
-    site_packages = json.loads(subprocess.run([python, "-c", SITE_PROBE], check=True, capture_output=True,
-                                              text=True).stdout)[0]
+    site_packages = json.loads(
+        subprocess.run([python, "-c", SITE_PROBE], check=True, capture_output=True, text=True).stdout
+    )[0]
     if distributions:
         for entry, source in sandbox.closure(tuple(distributions)).items():
             target = os.path.join(site_packages, *entry.split("/"))
@@ -58,6 +62,7 @@ def make(name, distributions=(), base=None):
 
 def _versions(names):
     from importlib import metadata
+
     return {name: metadata.version(name) for name in names}
 
 
@@ -81,6 +86,7 @@ def assert_no_startup_hooks(python):
     hooks = startup_hooks(python)
     if hooks:
         from server import BenchmarkError
+
         raise BenchmarkError("%s runs start-up hooks no Lambda interpreter has: %s" % (python, ", ".join(hooks)))
 
 

@@ -17,6 +17,7 @@ in a venv of its own holding only what it needs and no .pth start-up hook (clean
   compiled, its best case), the same pins through `shim pack` for ours; ours also packed with
   `--optimize 2` (-OO bytecode).
 """
+
 import glob
 import os
 import shutil
@@ -27,8 +28,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ECOSYSTEM = os.path.join(HERE, "ecosystem")
-FUNCTIONS = {"boto3": "boto3 imported at module level", "pydantic": "a pydantic model",
-             "powertools": "Powertools Logger + REST event handler", "fastapi": "FastAPI through Mangum"}
+FUNCTIONS = {
+    "boto3": "boto3 imported at module level",
+    "pydantic": "a pydantic model",
+    "powertools": "Powertools Logger + REST event handler",
+    "fastapi": "FastAPI through Mangum",
+}
 START = "import shim.runtime.main as r; r.main()"  # what the bootstrap runs
 REPS = 7
 # Credentials as Lambda sets them: without them, creating an AWS client would look for others (IMDS).
@@ -43,13 +48,28 @@ def instructions(python, kind, root, handler, base_env, workdir):
     out = os.path.join(workdir, "callgrind.out")
     for stale in glob.glob(out + "*"):
         os.unlink(stale)
-    env = dict(base_env, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=root,
-               PYTHONPATH=root, PYTHONHASHSEED="0", TMPDIR=workdir, **CREDENTIALS)
+    env = dict(
+        base_env,
+        AWS_LAMBDA_RUNTIME_API=api.address,
+        _HANDLER=handler,
+        LAMBDA_TASK_ROOT=root,
+        PYTHONPATH=root,
+        PYTHONHASHSEED="0",
+        TMPDIR=workdir,
+        **CREDENTIALS,
+    )
     program = ["-c", START] if kind == "shim" else ["-m", "awslambdaric", handler]
-    command = ["valgrind", "--tool=callgrind", "--dump-instr=no", "--dump-before=send",
-               "--callgrind-out-file=" + out, python] + program
-    process = subprocess.Popen(command, env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--dump-instr=no",
+        "--dump-before=send",
+        "--callgrind-out-file=" + out,
+        python,
+    ] + program
+    process = subprocess.Popen(
+        command, env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     api.process = process
     try:
         api.expect_next(timeout=600)
@@ -73,8 +93,20 @@ def instructions(python, kind, root, handler, base_env, workdir):
     raise BenchmarkError("no totals in %s" % first)
 
 
-FILE_CALLS = ("stat", "lstat", "fstat", "newfstatat", "statx", "open", "openat", "getdents64", "readlink",
-              "access", "faccessat", "faccessat2")
+FILE_CALLS = (
+    "stat",
+    "lstat",
+    "fstat",
+    "newfstatat",
+    "statx",
+    "open",
+    "openat",
+    "getdents64",
+    "readlink",
+    "access",
+    "faccessat",
+    "faccessat2",
+)
 
 
 def file_calls(python, kind, root, handler, base_env, workdir):
@@ -86,12 +118,24 @@ def file_calls(python, kind, root, handler, base_env, workdir):
         return None
     api = BenchAPI()
     out = os.path.join(workdir, "strace.out")
-    env = dict(base_env, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=root,
-               PYTHONPATH=root, TMPDIR=workdir, **CREDENTIALS)
+    env = dict(
+        base_env,
+        AWS_LAMBDA_RUNTIME_API=api.address,
+        _HANDLER=handler,
+        LAMBDA_TASK_ROOT=root,
+        PYTHONPATH=root,
+        TMPDIR=workdir,
+        **CREDENTIALS,
+    )
     program = ["-c", START] if kind == "shim" else ["-m", "awslambdaric", handler]
-    process = subprocess.Popen(["strace", "-c", "-o", out, "-e", "trace=" + ",".join(FILE_CALLS), python] + program,
-                               env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["strace", "-c", "-o", out, "-e", "trace=" + ",".join(FILE_CALLS), python] + program,
+        env=env,
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     api.process = process
     try:
         api.expect_next(timeout=120)
@@ -117,6 +161,7 @@ def file_calls(python, kind, root, handler, base_env, workdir):
 def answered(body):
     """Any JSON response will do (both runtimes' answers are checked to be /response, not /error)."""
     import json
+
     json.loads(body)
 
 
@@ -131,8 +176,22 @@ def ecosystem_roots(name, workdir, pythons, optimize_levels=(2,)):
     source = os.path.join(ECOSYSTEM, name)
     theirs = os.path.join(workdir, name + "-theirs")
     shutil.copytree(source, theirs, ignore=shutil.ignore_patterns("__pycache__", "requirements.txt"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--no-compile", "--target", theirs, "-r", os.path.join(source, "requirements.txt")], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            theirs,
+            "-r",
+            os.path.join(source, "requirements.txt"),
+        ],
+        check=True,
+    )
     subprocess.run([pythons["awslambdaric"], "-m", "compileall", "-q", theirs], check=True)
     pins = sorted(_pins(theirs))
     ours_source = os.path.join(workdir, name + "-source")
@@ -151,6 +210,7 @@ def ecosystem_roots(name, workdir, pythons, optimize_levels=(2,)):
 
 def _pins(target):
     from importlib import metadata
+
     for dist in metadata.distributions(path=[target]):
         yield "%s==%s" % (dist.metadata["Name"], dist.version)
 
@@ -162,10 +222,20 @@ def run(metrics, api, pythons, dev_python, workdir, small_roots, ecosystem=True,
     ours_name, theirs_name = bench.OURS, bench.THEIRS
 
     def runtimes(ours_root, theirs_root, ours_python, theirs_python):
-        ours = bench.Runtime(ours_name, ours_root, lambda handler: [os.path.join(ours_root, "bootstrap")],
-                             dict(CREDENTIALS), python=ours_python)
-        theirs = bench.Runtime(theirs_name, theirs_root, lambda handler: [theirs_python, "-m", "awslambdaric", handler],
-                               dict(CREDENTIALS), python=theirs_python)
+        ours = bench.Runtime(
+            ours_name,
+            ours_root,
+            lambda handler: [os.path.join(ours_root, "bootstrap")],
+            dict(CREDENTIALS),
+            python=ours_python,
+        )
+        theirs = bench.Runtime(
+            theirs_name,
+            theirs_root,
+            lambda handler: [theirs_python, "-m", "awslambdaric", handler],
+            dict(CREDENTIALS),
+            python=theirs_python,
+        )
         return {ours_name: ours, theirs_name: theirs}
 
     def wall_rows(label, pair, handler):
@@ -174,8 +244,10 @@ def run(metrics, api, pythons, dev_python, workdir, small_roots, ecosystem=True,
 
     def count_rows(label, roots, handler, ours_python, theirs_python, measure=instructions):
         row = {}
-        for name, kind, root, python in ((ours_name, "shim", roots[0], ours_python),
-                                         (theirs_name, "awslambdaric", roots[1], theirs_python)):
+        for name, kind, root, python in (
+            (ours_name, "shim", roots[0], ours_python),
+            (theirs_name, "awslambdaric", roots[1], theirs_python),
+        ):
             value = measure(python, kind, root, handler, bench.BASE_ENV, workdir)
             if value is None:
                 return
@@ -184,16 +256,38 @@ def run(metrics, api, pythons, dev_python, workdir, small_roots, ecosystem=True,
 
     ours_small, theirs_small = small_roots
     log("cold start like with like: small function, instructions (callgrind) and wall time, %d runs ..." % reps)
-    count_rows("instructions to the first /next, small function, clean venvs (M)", (ours_small, theirs_small),
-               "trivial.Handle", pythons["shim"], pythons["awslambdaric"])
-    count_rows("file-system calls to the first /next, small function (strace)", (ours_small, theirs_small),
-               "trivial.Handle", pythons["shim"], pythons["awslambdaric"], file_calls)
-    wall_rows("cold start, small function, clean venvs, median of %d (ms)" % reps,
-              runtimes(ours_small, theirs_small, pythons["shim"], pythons["awslambdaric"]), "trivial.Handle")
-    count_rows("instructions to the first /next, small function, on the dev .venv instead (M)",
-               (ours_small, theirs_small), "trivial.Handle", dev_python, dev_python)
-    wall_rows("cold start, small function, on the dev .venv instead, median of %d (ms)" % reps,
-              runtimes(ours_small, theirs_small, dev_python, dev_python), "trivial.Handle")
+    count_rows(
+        "instructions to the first /next, small function, clean venvs (M)",
+        (ours_small, theirs_small),
+        "trivial.Handle",
+        pythons["shim"],
+        pythons["awslambdaric"],
+    )
+    count_rows(
+        "file-system calls to the first /next, small function (strace)",
+        (ours_small, theirs_small),
+        "trivial.Handle",
+        pythons["shim"],
+        pythons["awslambdaric"],
+        file_calls,
+    )
+    wall_rows(
+        "cold start, small function, clean venvs, median of %d (ms)" % reps,
+        runtimes(ours_small, theirs_small, pythons["shim"], pythons["awslambdaric"]),
+        "trivial.Handle",
+    )
+    count_rows(
+        "instructions to the first /next, small function, on the dev .venv instead (M)",
+        (ours_small, theirs_small),
+        "trivial.Handle",
+        dev_python,
+        dev_python,
+    )
+    wall_rows(
+        "cold start, small function, on the dev .venv instead, median of %d (ms)" % reps,
+        runtimes(ours_small, theirs_small, dev_python, dev_python),
+        "trivial.Handle",
+    )
     pins = {}
     if not ecosystem:
         return pins
@@ -201,23 +295,45 @@ def run(metrics, api, pythons, dev_python, workdir, small_roots, ecosystem=True,
         log("ecosystem function %s (%s): installing from PyPI, packing, measuring ..." % (name, what))
         roots = ecosystem_roots(name, workdir, pythons)
         pins[name] = roots["pins"]
-        count_rows("instructions to the first /next, %s (M)" % what, (roots["ours"], roots["theirs"]),
-                   "handler.handler", pythons["shim"], pythons["awslambdaric"])
-        count_rows("instructions to the first /next, %s, ours packed --optimize 2 (M)" % what,
-                   (roots["ours -OO"], roots["theirs"]), "handler.handler", pythons["shim"], pythons["awslambdaric"])
-        count_rows("file-system calls to the first /next, %s (strace)" % what, (roots["ours"], roots["theirs"]),
-                   "handler.handler", pythons["shim"], pythons["awslambdaric"], file_calls)
+        count_rows(
+            "instructions to the first /next, %s (M)" % what,
+            (roots["ours"], roots["theirs"]),
+            "handler.handler",
+            pythons["shim"],
+            pythons["awslambdaric"],
+        )
+        count_rows(
+            "instructions to the first /next, %s, ours packed --optimize 2 (M)" % what,
+            (roots["ours -OO"], roots["theirs"]),
+            "handler.handler",
+            pythons["shim"],
+            pythons["awslambdaric"],
+        )
+        count_rows(
+            "file-system calls to the first /next, %s (strace)" % what,
+            (roots["ours"], roots["theirs"]),
+            "handler.handler",
+            pythons["shim"],
+            pythons["awslambdaric"],
+            file_calls,
+        )
         pair = runtimes(roots["ours"], roots["theirs"], pythons["shim"], pythons["awslambdaric"])
-        pair["ours -OO"] = bench.Runtime(ours_name + " -OO", roots["ours -OO"],
-                                         lambda handler, r=roots["ours -OO"]: [os.path.join(r, "bootstrap")],
-                                         dict(CREDENTIALS), python=pythons["shim"])
+        pair["ours -OO"] = bench.Runtime(
+            ours_name + " -OO",
+            roots["ours -OO"],
+            lambda handler, r=roots["ours -OO"]: [os.path.join(r, "bootstrap")],
+            dict(CREDENTIALS),
+            python=pythons["shim"],
+        )
         with open(os.path.join(ECOSYSTEM, name, "event.json"), "rb") as handle:
             event = handle.read()
         runs = bench.alternate(pair, reps, lambda rt: bench.cold(rt, api, "handler.handler", event, answered))
         metrics["cold start, %s, median of %d (ms)" % (what, reps)] = {
             ours_name: summary([r["cold_ms"] for r in runs[ours_name]]),
-            theirs_name: summary([r["cold_ms"] for r in runs[theirs_name]])}
+            theirs_name: summary([r["cold_ms"] for r in runs[theirs_name]]),
+        }
         metrics["cold start, %s, ours packed --optimize 2, median of %d (ms)" % (what, reps)] = {
             ours_name: summary([r["cold_ms"] for r in runs["ours -OO"]]),
-            theirs_name: summary([r["cold_ms"] for r in runs[theirs_name]])}
+            theirs_name: summary([r["cold_ms"] for r in runs[theirs_name]]),
+        }
     return pins

@@ -11,6 +11,7 @@ Runs alone (`python benchmarks/deps_rows.py`, --reps N, --json) or from bench.py
 package index once, to warm the download cache. --python and --code measure another checkout
 (e.g. the code of main before the cache existed: --code /tmp/main-src).
 """
+
 import argparse
 import json
 import os
@@ -23,11 +24,16 @@ import time
 
 UNREACHABLE = "http://127.0.0.1:9/simple"
 UNREACHABLE_TIMEOUT = 60
-HANDLER = ("import pydantic\nimport requests\n\n\nclass Order(pydantic.BaseModel):\n    id: int\n\n\n"
-           "def Handle(event, context):\n"
-           "    return {'order': Order(id=event.get('id', 1)).id, 'requests': requests.__version__}\n")
-TARGETS = {"first shim pack, download cache warm (s)": 2.0, "shim pack, cache hit (s)": 0.5,
-           "shim invoke, second run, end to end (s)": 0.8}
+HANDLER = (
+    "import pydantic\nimport requests\n\n\nclass Order(pydantic.BaseModel):\n    id: int\n\n\n"
+    "def Handle(event, context):\n"
+    "    return {'order': Order(id=event.get('id', 1)).id, 'requests': requests.__version__}\n"
+)
+TARGETS = {
+    "first shim pack, download cache warm (s)": 2.0,
+    "shim pack, cache hit (s)": 0.5,
+    "shim invoke, second run, end to end (s)": 0.8,
+}
 
 
 class Bench:
@@ -49,8 +55,15 @@ class Bench:
             env["PYTHONPATH"] = self.code
         env.update(extra_env or {})
         started = time.perf_counter()
-        done = subprocess.run([self.python, "-m", "shim.cli"] + args, cwd=self.workdir, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+        done = subprocess.run(
+            [self.python, "-m", "shim.cli"] + args,
+            cwd=self.workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            timeout=timeout,
+        )
         return time.perf_counter() - started, done
 
     def output(self):
@@ -69,10 +82,14 @@ def run(reps=5, summary=None, python=None, code=None):
     rows = {}
     try:
         seconds, done = bench.shim(["pack", bench.function, "-o", bench.output()], bench.fresh_cache())
-        if done.returncode != 0:   # warms the download cache (and checks the index answers)
+        if done.returncode != 0:  # warms the download cache (and checks the index answers)
             print("deps rows skipped: the warm-up pack failed: %s" % _last(done), file=sys.stderr)
-            return {"requests + pydantic (skipped: the package index did not answer)":
-                    {"pack": "skipped", "invoke": "skipped"}}
+            return {
+                "requests + pydantic (skipped: the package index did not answer)": {
+                    "pack": "skipped",
+                    "invoke": "skipped",
+                }
+            }
         first, hit, invoke = [], [], []
         for _ in range(reps):
             cache = bench.fresh_cache()
@@ -82,18 +99,26 @@ def run(reps=5, summary=None, python=None, code=None):
         _ok(bench.shim(["invoke", bench.function], cache))
         for _ in range(reps):
             invoke.append(_ok(bench.shim(["invoke", bench.function], cache)))
-        if not code:   # the installers alone, with this checkout's commands
+        if not code:  # the installers alone, with this checkout's commands
             rows.update(installers(bench, reps, summary))
         rows["first shim pack, download cache warm (s)"] = summary(first)
         rows["shim pack, cache hit (s)"] = summary(hit)
         rows["shim invoke, second run, end to end (s)"] = summary(invoke)
         # No index anywhere: the environment's on a closed port, pip's configuration files and
         # find-links (local mirrors on some machines) out of the way.
-        away = {"UV_INDEX_URL": UNREACHABLE, "PIP_INDEX_URL": UNREACHABLE, "UV_DEFAULT_INDEX": UNREACHABLE,
-                "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_EXTRA_INDEX_URL": "", "UV_FIND_LINKS": ""}
+        away = {
+            "UV_INDEX_URL": UNREACHABLE,
+            "PIP_INDEX_URL": UNREACHABLE,
+            "UV_DEFAULT_INDEX": UNREACHABLE,
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_FIND_LINKS": "",
+            "PIP_EXTRA_INDEX_URL": "",
+            "UV_FIND_LINKS": "",
+        }
         rows["index unreachable, cache hit: pack and invoke"] = {
             "pack": _outcome(bench, ["pack", bench.function, "-o", bench.output()], cache, away),
-            "invoke": _outcome(bench, ["invoke", bench.function], cache, away)}
+            "invoke": _outcome(bench, ["invoke", bench.function], cache, away),
+        }
     finally:
         subprocess.run(["chmod", "-R", "u+w", workdir])
         shutil.rmtree(workdir, ignore_errors=True)
@@ -103,20 +128,26 @@ def run(reps=5, summary=None, python=None, code=None):
 def installers(bench, reps, summary):
     """The two installers alone, alternating, download caches warm: what `shim pack` runs for the requirements."""
     from shim.pack import pipinstall, uvinstall
+
     requirements = os.path.join(bench.function, "requirements.txt")
     uv = uvinstall.find_uv()
-    commands = {"pip install --target, for Lambda's platform (s)":
-                lambda target: pipinstall.pip_command([requirements], target, "x86_64", "3.12")}
+    commands = {
+        "pip install --target, for Lambda's platform (s)": lambda target: pipinstall.pip_command(
+            [requirements], target, "x86_64", "3.12"
+        )
+    }
     if uv:
-        commands["uv pip install --target, for Lambda's platform (s)"] = \
-            lambda target: uvinstall.uv_command(uv, [requirements], target, "x86_64", "3.12", "2.34")
+        commands["uv pip install --target, for Lambda's platform (s)"] = lambda target: uvinstall.uv_command(
+            uv, [requirements], target, "x86_64", "3.12", "2.34"
+        )
     times = {name: [] for name in commands}
     for _ in range(reps):
         for name, command in commands.items():
             target = tempfile.mkdtemp(prefix="site-", dir=bench.workdir)
             started = time.perf_counter()
-            done = subprocess.run(command(target), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  universal_newlines=True)
+            done = subprocess.run(
+                command(target), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True
+            )
             if done.returncode != 0:
                 raise RuntimeError("%s failed: %s" % (name, done.stderr[-1500:]))
             times[name].append(time.perf_counter() - started)
@@ -153,8 +184,11 @@ def lines(rows):
     for name, values in rows.items():
         if "median" in values:
             target = TARGETS.get(name)
-            verdict = "" if target is None else (" (target ≤ %g: %s)" % (target, "met" if values["median"] <= target
-                                                                              else "missed"))
+            verdict = (
+                ""
+                if target is None
+                else (" (target ≤ %g: %s)" % (target, "met" if values["median"] <= target else "missed"))
+            )
             out.append("| %s | %.2f (%.2f–%.2f)%s |" % (name, values["median"], values["min"], values["max"], verdict))
         else:
             out.append("| %s | pack %s; invoke %s |" % (name, values["pack"], values["invoke"]))

@@ -3,6 +3,7 @@
 bench.py runs it in the warm loop beside lambda-shim, to show what the raw-socket
 client saves over the stdlib's HTTP client on the same server.
 """
+
 import http.client
 import os
 

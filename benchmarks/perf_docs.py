@@ -5,6 +5,7 @@ The table goes between `<!-- bench:start -->` and `<!-- bench:end -->` in docs/p
 docs/img/coldstart-instructions.svg and docs/img/coldstart-wall.svg: plain hand-written SVG,
 no script, no external font.
 """
+
 import html
 import os
 
@@ -20,9 +21,15 @@ COLOURS = {OURS: "#0f766e", OURS + " --optimize 2": "#5eead4", THEIRS: "#9ca3af"
 def update(report, header, table):
     """Rewrite the generated part of docs/performance.md and the charts; a line saying what was written."""
     written = []
-    charts = [("coldstart-instructions.svg", "instructions to the first /next", "M instructions, exec to first /next",
-               "%.0f"),
-              ("coldstart-wall.svg", "cold start, ", "ms, exec to first /next (median)", "%.1f")]
+    charts = [
+        (
+            "coldstart-instructions.svg",
+            "instructions to the first /next",
+            "M instructions, exec to first /next",
+            "%.0f",
+        ),
+        ("coldstart-wall.svg", "cold start, ", "ms, exec to first /next (median)", "%.1f"),
+    ]
     os.makedirs(IMG, exist_ok=True)
     for filename, prefix, unit, fmt in charts:
         groups = _groups(report["metrics"], prefix)
@@ -36,9 +43,11 @@ def update(report, header, table):
         if START in text and END in text:
             head, rest = text.split(START, 1)
             _, tail = rest.split(END, 1)
-            images = "".join("\n![%s](img/%s)\n" % (name[:-4].replace("-", " "), name)
-                             for name in ("coldstart-instructions.svg", "coldstart-wall.svg")
-                             if "docs/img/" + name in written)
+            images = "".join(
+                "\n![%s](img/%s)\n" % (name[:-4].replace("-", " "), name)
+                for name in ("coldstart-instructions.svg", "coldstart-wall.svg")
+                if "docs/img/" + name in written
+            )
             with open(DOC, "w") as handle:
                 handle.write(head + START + "\n" + header + "\n\n" + table + "\n" + images + END + tail)
             written.append("docs/performance.md")
@@ -53,7 +62,7 @@ def _groups(metrics, prefix):
             continue
         if "floor" in name or "handler imports" in name or "plugin" in name or "orjson" in name:
             continue
-        label = name[len(prefix):].strip(" ,")
+        label = name[len(prefix) :].strip(" ,")
         for cut in (" (M)", " (ms)", ", median of 7", ", median of"):
             label = label.split(cut)[0]
         optimized = ", ours packed --optimize 2" in label
@@ -78,27 +87,45 @@ def bar_chart(groups, unit, fmt, width=760):
     for label, values in groups:
         shown = [name for name in series if name in values]
         block = len(shown) * bar_h
-        parts.append('<text x="%d" y="%.1f" text-anchor="end" class="l">%s</text>'
-                     % (label_w - pad, y + block / 2 + 4, html.escape(_short(label))))
+        parts.append(
+            '<text x="%d" y="%.1f" text-anchor="end" class="l">%s</text>'
+            % (label_w - pad, y + block / 2 + 4, html.escape(_short(label)))
+        )
         for index, name in enumerate(shown):
             value = values[name]
             w = max(plot_w * value / top, 1)
             ratio = "" if name == THEIRS else " (%.2f×)" % (value / values[THEIRS]) if values[THEIRS] else ""
-            parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %s</title></rect>'
-                         % (label_w, y + index * bar_h, w, bar_h - 2, COLOURS[name], html.escape(name),
-                            fmt % value, html.escape(unit)))
-            parts.append('<text x="%.1f" y="%d" class="v">%s%s</text>'
-                         % (label_w + w + 4, y + index * bar_h + bar_h - 4, fmt % value, ratio))
+            parts.append(
+                '<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %s</title></rect>'
+                % (
+                    label_w,
+                    y + index * bar_h,
+                    w,
+                    bar_h - 2,
+                    COLOURS[name],
+                    html.escape(name),
+                    fmt % value,
+                    html.escape(unit),
+                )
+            )
+            parts.append(
+                '<text x="%.1f" y="%d" class="v">%s%s</text>'
+                % (label_w + w + 4, y + index * bar_h + bar_h - 4, fmt % value, ratio)
+            )
         y += block + gap
-    legend = "".join('<rect x="%d" y="26" width="10" height="10" fill="%s"/><text x="%d" y="35" class="v">%s</text>'
-                     % (label_w + i * 150, COLOURS[name], label_w + i * 150 + 14, html.escape(name))
-                     for i, name in enumerate(series))
+    legend = "".join(
+        '<rect x="%d" y="26" width="10" height="10" fill="%s"/><text x="%d" y="35" class="v">%s</text>'
+        % (label_w + i * 150, COLOURS[name], label_w + i * 150 + 14, html.escape(name))
+        for i, name in enumerate(series)
+    )
     height = y + 10
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">\n'
-            '<style>text{font:12px sans-serif;fill:#111827}.v{font-size:11px}.l{font-size:12px}</style>\n'
-            '<rect width="100%%" height="100%%" fill="#fff"/>\n'
-            '<text x="8" y="17" class="v">%s</text>\n%s\n%s\n</svg>\n'
-            % (width, height, width, height, html.escape(unit), legend, "\n".join(parts)))
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">\n'
+        "<style>text{font:12px sans-serif;fill:#111827}.v{font-size:11px}.l{font-size:12px}</style>\n"
+        '<rect width="100%%" height="100%%" fill="#fff"/>\n'
+        '<text x="8" y="17" class="v">%s</text>\n%s\n%s\n</svg>\n'
+        % (width, height, width, height, html.escape(unit), legend, "\n".join(parts))
+    )
 
 
 def _short(label):

@@ -11,6 +11,7 @@ and the scenarios bench.py runs with it, alternating lambda-shim and awslambdari
 
 Every response is checked; a wrong or missing one raises BenchmarkError.
 """
+
 import os
 import selectors
 import socket
@@ -54,9 +55,9 @@ class MultiAPI:
                 self.listener.accept()[0].close()
         except BlockingIOError:
             pass
-        self.polling = []            # connections waiting for an event, in the order they asked
-        self.restored_at = None      # when /restore/next was answered
-        self.first_next_at = None    # the first GET /next (after the restore, with SnapStart)
+        self.polling = []  # connections waiting for an event, in the order they asked
+        self.restored_at = None  # when /restore/next was answered
+        self.first_next_at = None  # the first GET /next (after the restore, with SnapStart)
         self.answered = 0
         self.check = None
         self.process = None
@@ -110,11 +111,11 @@ class MultiAPI:
         marker = lower.find(b"\r\ncontent-length:")
         if marker >= 0:
             line_end = lower.find(b"\r\n", marker + 2)
-            length = int(head[marker + 17:line_end if line_end >= 0 else len(head)].strip())
+            length = int(head[marker + 17 : line_end if line_end >= 0 else len(head)].strip())
         if len(buf) < end + 4 + length:
             return False
-        body = bytes(buf[end + 4:end + 4 + length])
-        del buf[:end + 4 + length]
+        body = bytes(buf[end + 4 : end + 4 + length])
+        del buf[: end + 4 + length]
         method, path = head.split(b" ", 2)[:2]
         if method == b"GET" and path == NEXT:
             if self.first_next_at is None:
@@ -249,6 +250,7 @@ def pool_throughput(launch, api, handler, count, env, invokes, wait_s):
     def check(body):
         if body != expected:
             raise BenchmarkError("wrong response: %r" % body[:300])
+
     try:
         api.wait(lambda: api.polling_count() >= count)
         api.check = check
@@ -275,12 +277,24 @@ def restore_to_next(launch, api, handler, env):
 
 def start_process(runtime, api, handler, env, base_env, python):
     """Like bench.Runtime.start, with extra variables, against the MultiAPI."""
-    environ = dict(base_env, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=runtime.task_root,
-                   SHIM_PYTHON=python, **runtime.env)
+    environ = dict(
+        base_env,
+        AWS_LAMBDA_RUNTIME_API=api.address,
+        _HANDLER=handler,
+        LAMBDA_TASK_ROOT=runtime.task_root,
+        SHIM_PYTHON=python,
+        **runtime.env,
+    )
     environ.update(env)
     if runtime.name == "awslambdaric":
         environ["PYTHONPATH"] = runtime.task_root
     started = time.perf_counter()
-    process = subprocess.Popen(runtime.command(handler), env=environ, cwd=runtime.task_root, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        runtime.command(handler),
+        env=environ,
+        cwd=runtime.task_root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return process, started

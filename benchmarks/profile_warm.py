@@ -26,6 +26,7 @@ kernel's side of a syscall is not in them, so the syscalls per invoke are counte
 
 Needs valgrind (`apt-get install valgrind`); the script says so and exits 2 without it.
 """
+
 import argparse
 import os
 import re
@@ -75,8 +76,14 @@ def command(runtime, python, handler, root, perf):
 
 
 def environment(runtime, api, handler, root, workdir):
-    env = dict(BASE_ENV, AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=root,
-               PYTHONHASHSEED="0", TMPDIR=workdir)  # one hash seed: the same dict probes in every run
+    env = dict(
+        BASE_ENV,
+        AWS_LAMBDA_RUNTIME_API=api.address,
+        _HANDLER=handler,
+        LAMBDA_TASK_ROOT=root,
+        PYTHONHASHSEED="0",
+        TMPDIR=workdir,
+    )  # one hash seed: the same dict probes in every run
     if runtime == "shim":
         env["PYTHONPATH"] = root
         env["_SHIM_CRASH_FILE"] = os.path.join(workdir, "crash")  # as the bootstrap sets it: the record is real
@@ -89,9 +96,14 @@ def run_once(wrapper, runtime, python, handler, root, workdir, invokes, perf=Fal
     """Start the runtime under `wrapper` (a valgrind or strace command), serve `invokes` small echoes,
     then close the connection and the listener, so it exits by itself and its tool writes its output."""
     api = BenchAPI()
-    process = subprocess.Popen(wrapper + command(runtime, python, handler, root, perf), cwd=root,
-                               env=environment(runtime, api, handler, root, workdir),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        wrapper + command(runtime, python, handler, root, perf),
+        cwd=root,
+        env=environment(runtime, api, handler, root, workdir),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     api.process = process
     try:
         api.expect_next(timeout=300)
@@ -99,7 +111,10 @@ def run_once(wrapper, runtime, python, handler, root, workdir, invokes, perf=Fal
             api.serve(invokes, lambda rid: next_reply(rid, EVENT), _echoed)
     except BenchmarkError:
         process.kill()
-        raise BenchmarkError("%s failed under %s:\n%s" % (runtime, (wrapper or ["no tool"])[0], process.communicate()[1].decode()[-3000:]))
+        raise BenchmarkError(
+            "%s failed under %s:\n%s"
+            % (runtime, (wrapper or ["no tool"])[0], process.communicate()[1].decode()[-3000:])
+        )
     finally:
         api.close()
     try:
@@ -120,8 +135,15 @@ def _echoed(body):
 
 def total_instructions(args, root, workdir, invokes):
     out = os.path.join(workdir, "cachegrind.%d" % invokes)
-    run_once(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=" + out],
-             args.runtime, args.python, args.handler, root, workdir, invokes)
+    run_once(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=" + out],
+        args.runtime,
+        args.python,
+        args.handler,
+        root,
+        workdir,
+        invokes,
+    )
     with open(out) as f:
         for line in f:
             if line.startswith("summary:"):
@@ -145,21 +167,36 @@ def syscalls(args, root, workdir, invokes):
 
 
 def supports_perf_trampoline(python):
-    probe = subprocess.run([python, "-X", "perf", "-c", "import sys; print(sys.is_stack_trampoline_active())"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [python, "-X", "perf", "-c", "import sys; print(sys.is_stack_trampoline_active())"],
+        capture_output=True,
+        text=True,
+    )
     return probe.returncode == 0 and probe.stdout.strip() == "True"
 
 
 def function_counts(args, root, workdir, invokes, perf):
     """{function: (self Ir, inclusive Ir)} from one callgrind run; Python functions named through the perf map."""
     out = os.path.join(workdir, "callgrind.%d" % invokes)
-    _, pid = run_once(["valgrind", "--tool=callgrind", "--dump-instr=no", "--callgrind-out-file=" + out],
-                      args.runtime, args.breakdown_python, args.handler, root, workdir, invokes, perf)
+    _, pid = run_once(
+        ["valgrind", "--tool=callgrind", "--dump-instr=no", "--callgrind-out-file=" + out],
+        args.runtime,
+        args.breakdown_python,
+        args.handler,
+        root,
+        workdir,
+        invokes,
+        perf,
+    )
     names = perf_map(pid) if perf else {}
     counts = {}
     for inclusive in (False, True):
-        text = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=%s" % ("yes" if inclusive else "no"),
-                               out], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(
+            ["callgrind_annotate", "--threshold=100", "--inclusive=%s" % ("yes" if inclusive else "no"), out],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         for line in text.splitlines():
             match = _ANNOTATE_LINE.match(line)
             if not match:
@@ -217,7 +254,7 @@ def _short(filename):
     for marker in ("/shim/", "/awslambdaric/", "/benchmarks/", "/lib/python"):
         at = filename.find(marker)
         if at >= 0:
-            return filename[at + 1:]
+            return filename[at + 1 :]
     return os.path.basename(filename)
 
 
@@ -229,11 +266,18 @@ def main():
     parser.add_argument("--runtime", choices=("shim", "awslambdaric", "bare"), default="shim")
     parser.add_argument("--handler", default="trivial.echo", help="from benchmarks/function (default: trivial.echo)")
     parser.add_argument("--invokes", type=int, default=2000, help="measured warm invokes (default: 2000)")
-    parser.add_argument("--warmup", type=int, default=100,
-                        help="invokes in the subtracted run too, so first-invoke work is not counted (default: 100)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=100,
+        help="invokes in the subtracted run too, so first-invoke work is not counted (default: 100)",
+    )
     parser.add_argument("--python", default=sys.executable, help="the interpreter for the totals (default: this one)")
-    parser.add_argument("--breakdown-python", help="the interpreter for the per-function breakdown "
-                        "(default: --python; Python functions are named only with 3.12+)")
+    parser.add_argument(
+        "--breakdown-python",
+        help="the interpreter for the per-function breakdown "
+        "(default: --python; Python functions are named only with 3.12+)",
+    )
     parser.add_argument("--no-breakdown", action="store_true", help="totals and syscalls only")
     parser.add_argument("--top", type=int, default=45, help="rows of each breakdown table (default: 45)")
     args = parser.parse_args()
@@ -246,28 +290,39 @@ def main():
     try:
         root = prepare(workdir, args.runtime)
         base, full = args.warmup, args.warmup + args.invokes
-        print("%s, handler %s, %s: %d invokes after %d, subtracting a run of init and those %d"
-              % (args.runtime, args.handler, args.python, args.invokes, args.warmup, args.warmup))
+        print(
+            "%s, handler %s, %s: %d invokes after %d, subtracting a run of init and those %d"
+            % (args.runtime, args.handler, args.python, args.invokes, args.warmup, args.warmup)
+        )
         started = time.time()
         # Once without valgrind first: an interpreter that has not run these modules yet writes their
         # bytecode now (its stdlib's __pycache__ is writable), not in one of the two measured runs.
         run_once([], args.runtime, args.python, args.handler, root, workdir, 1)
         if args.breakdown_python != args.python:
             run_once([], args.runtime, args.breakdown_python, args.handler, root, workdir, 1)
-        per_invoke = (total_instructions(args, root, workdir, full) - total_instructions(args, root, workdir, base)) / args.invokes
+        per_invoke = (
+            total_instructions(args, root, workdir, full) - total_instructions(args, root, workdir, base)
+        ) / args.invokes
         print("\ninstructions per warm invoke (cachegrind): %.0f" % per_invoke)
         calls_base, calls_full = syscalls(args, root, workdir, base), syscalls(args, root, workdir, full)
         if calls_full is not None:
             per_call = {name: (calls_full[name] - calls_base.get(name, 0)) / args.invokes for name in calls_full}
             shown = sorted(((n, c) for n, c in per_call.items() if c >= 0.005), key=lambda item: -item[1])
-            print("syscalls per warm invoke (strace -c): %.2f  (%s)" % (
-                sum(c for _, c in shown), ", ".join("%s %.2f" % item for item in shown)))
+            print(
+                "syscalls per warm invoke (strace -c): %.2f  (%s)"
+                % (sum(c for _, c in shown), ", ".join("%s %.2f" % item for item in shown))
+            )
         if not args.no_breakdown:
             perf = supports_perf_trampoline(args.breakdown_python)
             before = function_counts(args, root, workdir, base, perf)
             after = function_counts(args, root, workdir, full, perf)
-            rows = {name: ((after[name][0] - before.get(name, (0, 0))[0]) / args.invokes,
-                           (after[name][1] - before.get(name, (0, 0))[1]) / args.invokes) for name in after}
+            rows = {
+                name: (
+                    (after[name][0] - before.get(name, (0, 0))[0]) / args.invokes,
+                    (after[name][1] - before.get(name, (0, 0))[1]) / args.invokes,
+                )
+                for name in after
+            }
             print_breakdown(rows, args, perf)
         print("\n(%.0f s)" % (time.time() - started))
     except BenchmarkError as exc:
@@ -281,18 +336,20 @@ def main():
 
 def print_breakdown(rows, args, perf):
     total = sum(self_ir for self_ir, _ in rows.values())
-    print("\nper warm invoke under callgrind%s (%s): %.0f instructions"
-          % (" with -X perf" if perf else "", args.breakdown_python, total))
+    print(
+        "\nper warm invoke under callgrind%s (%s): %.0f instructions"
+        % (" with -X perf" if perf else "", args.breakdown_python, total)
+    )
     python_rows = [(name, incl) for name, (_, incl) in rows.items() if name.startswith("py: ") and incl >= 1]
     if python_rows:
         print("\nPython functions, inclusive (their callees included), per invoke:")
-        for name, incl in sorted(python_rows, key=lambda item: -item[1])[:args.top]:
+        for name, incl in sorted(python_rows, key=lambda item: -item[1])[: args.top]:
             print("%10.0f  %5.1f%%  %s" % (incl, 100.0 * incl / total, name))
     elif not perf:
         print("(Python functions are named with Python 3.12+ only: pass --breakdown-python PATH_TO_PYTHON3.12)")
     c_rows = [(name, self_ir) for name, (self_ir, _) in rows.items() if not name.startswith("py: ") and self_ir >= 1]
     print("\nC functions, self (without their callees), per invoke:")
-    for name, self_ir in sorted(c_rows, key=lambda item: -item[1])[:args.top]:
+    for name, self_ir in sorted(c_rows, key=lambda item: -item[1])[: args.top]:
         print("%10.0f  %5.1f%%  %s" % (self_ir, 100.0 * self_ir / total, name))
 
 

@@ -5,6 +5,7 @@ the benchmark's own thread, so the benchmark measures the runtime, not the
 server. Its own ceiling is measured first (see ceiling()) and printed.
 Every answer is checked: a wrong or missing response raises BenchmarkError.
 """
+
 import os
 import socket
 import time
@@ -18,10 +19,12 @@ class BenchmarkError(Exception):
 
 def next_reply(request_id, body, content_type=b"application/json"):
     deadline = int((time.time() + 900) * 1000)
-    head = (b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %d\r\n"
-            b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n"
-            b"Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n"
-            b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (request_id, deadline, content_type, len(body)))
+    head = (
+        b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %d\r\n"
+        b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n"
+        b"Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n"
+        b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (request_id, deadline, content_type, len(body))
+    )
     return head + body
 
 
@@ -46,13 +49,13 @@ class Connection:
                 return None
             buf += chunk
         head = bytes(buf[:end])
-        del buf[:end + 4]
+        del buf[: end + 4]
         method, path = head.split(b" ", 2)[:2]
         length = 0
         marker = head.lower().find(b"\r\ncontent-length:")
         if marker >= 0:
             line_end = head.find(b"\r\n", marker + 2)
-            length = int(head[marker + 17:line_end if line_end >= 0 else len(head)].strip())
+            length = int(head[marker + 17 : line_end if line_end >= 0 else len(head)].strip())
         while len(buf) < length:
             chunk = self.sock.recv(max(262144, length - len(buf)))
             if not chunk:
@@ -136,8 +139,10 @@ class BenchAPI:
     def expect_response(self, request_id, check=None):
         method, path, body = self.request()
         if path != API + request_id + b"/response":
-            raise BenchmarkError("expected the response for %s, got %s %s: %r"
-                                 % (request_id.decode(), method.decode(), path.decode(), body[:300]))
+            raise BenchmarkError(
+                "expected the response for %s, got %s %s: %r"
+                % (request_id.decode(), method.decode(), path.decode(), body[:300])
+            )
         if check is not None:
             check(body)
         self.conn.sock.sendall(ACCEPTED)
@@ -163,12 +168,14 @@ def ceiling(count=20000):
     reply = next_reply(b"req", b"{}")
     pid = os.fork()
     if pid == 0:  # the client: the least a runtime can do per invoke (one write, the answer
-        try:       # with the next poll pipelined behind it, and reads)
+        try:  # with the next poll pipelined behind it, and reads)
             sock = socket.create_connection(("127.0.0.1", int(api.address.rsplit(":", 1)[1])))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock)
             poll = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
-            answer = b"POST /2018-06-01/runtime/invocation/req/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+            answer = (
+                b"POST /2018-06-01/runtime/invocation/req/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+            )
             sock.sendall(poll)
             for i in range(count):
                 _read_reply(conn)  # the event
@@ -202,8 +209,8 @@ def _read_reply(conn):
     end = buf.find(b"\r\n\r\n")
     head = bytes(buf[:end]).lower()
     marker = head.find(b"content-length:")
-    length = int(head[marker + 15:].split(b"\r\n", 1)[0]) if marker >= 0 else 0
-    del buf[:end + 4]
+    length = int(head[marker + 15 :].split(b"\r\n", 1)[0]) if marker >= 0 else 0
+    del buf[: end + 4]
     while len(buf) < length:
         buf += _recv(conn.sock)
     del buf[:length]

@@ -9,6 +9,7 @@ awslambdaric cannot stream, so each row names its own baseline:
 - a 100 MB stream in 1 MiB chunks, against a raw-socket chunked writer with no runtime at all
   (chunked_writer.py, sendall per piece, to the same server): the floor for Python on this machine.
 """
+
 import os
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def _line(conn):
         end = buf.find(b"\r\n")
         if end >= 0:
             line = bytes(buf[:end])
-            del buf[:end + 2]
+            del buf[: end + 2]
             return line
         chunk = conn.sock.recv(1 << 20)
         if not chunk:
@@ -50,7 +51,7 @@ def read_chunked(conn):
             if not chunk:
                 raise BenchmarkError("the runtime closed the connection mid-chunk")
             buf += chunk
-        del buf[:size + 2]
+        del buf[: size + 2]
         total += size
 
 
@@ -84,6 +85,7 @@ def ttfb(runtime, api, handler, event, count, streamed):
             api.expect_next()
     finally:
         from bench import stop
+
         stop(process)
         api.drop()
     return times
@@ -108,6 +110,7 @@ def throughput(runtime, api):
         return MEGABYTES / (ended - head)
     finally:
         from bench import stop
+
         stop(process)
         api.drop()
 
@@ -115,9 +118,14 @@ def throughput(runtime, api):
 def raw_writer_floor(api):
     """MB/s of the same 100 MB from a minimal raw-socket chunked writer (its own process, no runtime)."""
     api.reset(None)
-    writer = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                            "chunked_writer.py"),
-                               api.address.rsplit(":", 1)[1], str(MEGABYTES)])
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "chunked_writer.py"),
+            api.address.rsplit(":", 1)[1],
+            str(MEGABYTES),
+        ]
+    )
     api.process = writer
     try:
         head, _, total, ended = _streamed(api, b"floor")
@@ -136,17 +144,34 @@ def run(ours, api, reps, summary):
     count = 20
     rows = {}
     work = b'{"ms": %d}' % WORK_MS
-    streamed = [t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.first_then_work", work, count, True)]
-    buffered = [t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.work_then_return", work, count, False)]
+    streamed = [
+        t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.first_then_work", work, count, True)
+    ]
+    buffered = [
+        t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.work_then_return", work, count, False)
+    ]
     rows["streaming: time to first byte, %d ms of work after the first piece (ms)" % WORK_MS] = (
-        summary(streamed), "lambda-shim answering buffered (same work)", summary(buffered))
+        summary(streamed),
+        "lambda-shim answering buffered (same work)",
+        summary(buffered),
+    )
     none = b'{"ms": 0}'
-    streamed = [t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.first_then_work", none, count, True)]
-    buffered = [t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.work_then_return", none, count, False)]
+    streamed = [
+        t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.first_then_work", none, count, True)
+    ]
+    buffered = [
+        t for _ in range(reps // 2 or 1) for t in ttfb(ours, api, "streaming.work_then_return", none, count, False)
+    ]
     rows["streaming: time to first byte, no work (ms)"] = (
-        summary(streamed), "lambda-shim buffered round trip of the same bytes", summary(buffered))
+        summary(streamed),
+        "lambda-shim buffered round trip of the same bytes",
+        summary(buffered),
+    )
     ours_mbs = [throughput(ours, api) for _ in range(reps // 2 or 1)]
     floor_mbs = [raw_writer_floor(api) for _ in range(reps // 2 or 1)]
     rows["streaming: %d MB in 1 MiB chunks (MB/s)" % MEGABYTES] = (
-        summary(ours_mbs), "raw-socket chunked writer, no runtime", summary(floor_mbs))
+        summary(ours_mbs),
+        "raw-socket chunked writer, no runtime",
+        summary(floor_mbs),
+    )
     return rows

@@ -10,6 +10,7 @@ Only this file, shim/__main__.py and shim/runtime/ ship to Lambda.
 The function's API is this module's __all__. `import shim` stays cheap, as the runtime imports it on
 every cold start: the classes load on first use (PEP 562), the functions import what they need when called.
 """
+
 __version__ = "0.2.0"
 
 __all__ = [
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from shim.runtime.stream import HttpResponse
 
     _Callback = TypeVar("_Callback", bound=Callable[[], Any])  # on_shutdown returns what it was given
-    _Hook = TypeVar("_Hook", bound=Callable[..., Any])         # and so do the SnapStart registrations
+    _Hook = TypeVar("_Hook", bound=Callable[..., Any])  # and so do the SnapStart registrations
 
 # name -> the module that defines it, imported on first access
 _LAZY = {
@@ -57,20 +58,24 @@ def __dir__() -> "List[str]":
 
 # The function's API (these ship in the zip with shim/runtime; each imports what it needs when called).
 
+
 def on_shutdown(fn: "_Callback") -> "_Callback":
     """Run fn() when Lambda shuts the execution environment down (SIGTERM); usable as a decorator.
     See shim.runtime.shutdown."""
     from shim.runtime import shutdown
+
     return shutdown.on_shutdown(fn)
 
 
 def register_before_snapshot(func: "_Hook", *args: "Any", **kwargs: "Any") -> "_Hook":
     """SnapStart: run func(*args, **kwargs) before the snapshot; as snapshot_restore_py's, same registry."""
     from shim.runtime import snapshot_hooks
+
     return snapshot_hooks.registry().register_before_snapshot(func, *args, **kwargs)
 
 
 def register_after_restore(func: "_Hook", *args: "Any", **kwargs: "Any") -> "_Hook":
     """SnapStart: run func(*args, **kwargs) after each restore; as snapshot_restore_py's, same registry."""
     from shim.runtime import snapshot_hooks
+
     return snapshot_hooks.registry().register_after_restore(func, *args, **kwargs)

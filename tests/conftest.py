@@ -39,8 +39,9 @@ _OWN_CACHE_MODULES = {"test_depcache.py", "test_installer_failures.py"}
 
 @pytest.fixture(autouse=True)
 def _shim_cache_dir(request, tmp_path_factory, monkeypatch):
-    if ({"fp", "fake_process"} & set(request.fixturenames)
-            or os.path.basename(str(request.node.fspath)) in _OWN_CACHE_MODULES):
+    if {"fp", "fake_process"} & set(request.fixturenames) or os.path.basename(
+        str(request.node.fspath)
+    ) in _OWN_CACHE_MODULES:
         monkeypatch.setenv("SHIM_CACHE_DIR", str(tmp_path_factory.mktemp("shim-cache")))
     else:
         monkeypatch.setenv("SHIM_CACHE_DIR", _SESSION_CACHE)
@@ -49,6 +50,7 @@ def _shim_cache_dir(request, tmp_path_factory, monkeypatch):
 @pytest.fixture
 def make_function(tmp_path):
     """Write {relative path: source} into a fresh function directory and return it."""
+
     def make(files, root=None):
         root = root or tmp_path / "function"
         for rel, source in files.items():
@@ -56,6 +58,7 @@ def make_function(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(source))
         return root
+
     return make
 
 
@@ -80,6 +83,7 @@ def start():
 def make_plugin():
     """Write a runtime plugin distribution into root, as pip would install it there: its modules and a
     dist-info whose entry_points.txt declares {name: 'module:attr'} in the group lambda_shim.plugins."""
+
     def make(root, distribution, entry_points, modules, version="1.0"):
         info = root / ("%s-%s.dist-info" % (distribution.replace("-", "_"), version))
         info.mkdir(parents=True, exist_ok=True)
@@ -90,6 +94,7 @@ def make_plugin():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(textwrap.dedent(source))
         return root
+
     return make
 
 
@@ -97,13 +102,30 @@ def make_plugin():
 # under pytest-xdist they start first, so that the short files fill in at the end and no long one starts last
 # while the other workers run out of work. A file missing here only starts in collection order.
 LONGEST_FIRST = [
-    "deploy/test_deploy.py", "local/test_debugging.py", "local/test_streaming_tools.py",
-    "local/test_local_fidelity.py", "local/test_hints.py", "runtime/test_concurrency.py",
-    "runtime/test_watchdog.py", "local/test_worker_init_failure.py", "local/test_invoke_command.py",
-    "local/test_project_cli.py", "local/test_isolation.py", "pack/test_pack_refusals.py",
-    "runtime/test_shutdown.py", "runtime/test_compat.py", "runtime/test_plugins.py", "local/test_platform_modes.py",
-    "pack/test_pack_targets.py", "local/test_watch.py", "pack/test_pack.py", "runtime/test_runtime.py",
-    "runtime/test_logging.py", "local/test_plugin.py", "runtime/test_stream.py", "deploy/test_runtime_image.py",
+    "deploy/test_deploy.py",
+    "local/test_debugging.py",
+    "local/test_streaming_tools.py",
+    "local/test_local_fidelity.py",
+    "local/test_hints.py",
+    "runtime/test_concurrency.py",
+    "runtime/test_watchdog.py",
+    "local/test_worker_init_failure.py",
+    "local/test_invoke_command.py",
+    "local/test_project_cli.py",
+    "local/test_isolation.py",
+    "pack/test_pack_refusals.py",
+    "runtime/test_shutdown.py",
+    "runtime/test_compat.py",
+    "runtime/test_plugins.py",
+    "local/test_platform_modes.py",
+    "pack/test_pack_targets.py",
+    "local/test_watch.py",
+    "pack/test_pack.py",
+    "runtime/test_runtime.py",
+    "runtime/test_logging.py",
+    "local/test_plugin.py",
+    "runtime/test_stream.py",
+    "deploy/test_runtime_image.py",
     "local/test_plugins_local.py",
 ]
 
@@ -119,4 +141,5 @@ def pytest_collection_modifyitems(config, items):
         def order(item):
             path = item.nodeid.split("::")[0]
             return path not in slow, rank.get(path, len(rank))
+
         items.sort(key=order)  # stable: collection order otherwise

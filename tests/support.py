@@ -1,4 +1,5 @@
 """Small helpers several test folders share (tests/ is on sys.path: it holds the root conftest.py)."""
+
 import os
 import socket
 import urllib.parse

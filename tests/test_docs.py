@@ -7,6 +7,7 @@ A page is a script, read top to bottom:
 - a block right after `<!-- no-run: REASON -->` is not run, and the reason must be given;
 - output samples are `text` blocks, data without a title (`toml`, `json`) is only shown.
 """
+
 import glob
 import os
 import re
@@ -18,8 +19,25 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = {"sh", "bash", "shell", "python", "py"}
-SHOWN = {"text", "console", "", "toml", "json", "yaml", "ini", "make", "dockerfile", "html", "hcl", "typescript",
-         "ts", "javascript", "js", "diff", "mermaid"}
+SHOWN = {
+    "text",
+    "console",
+    "",
+    "toml",
+    "json",
+    "yaml",
+    "ini",
+    "make",
+    "dockerfile",
+    "html",
+    "hcl",
+    "typescript",
+    "ts",
+    "javascript",
+    "js",
+    "diff",
+    "mermaid",
+}
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)\s*(?P<info>.*)$")
 NO_RUN = re.compile(r"<!--\s*no-run:\s*(?P<reason>.*?)\s*-->")
 
@@ -52,16 +70,29 @@ def blocks(page):
             body.append(lines[index][indent:] if lines[index][:indent].strip() == "" else lines[index])
             index += 1
         reason = NO_RUN.search(last_text)
-        found.append(Block(page, index - len(body), lang, title.group(1) if title else None, "\n".join(body) + "\n",
-                           reason.group("reason") if reason else None))
+        found.append(
+            Block(
+                page,
+                index - len(body),
+                lang,
+                title.group(1) if title else None,
+                "\n".join(body) + "\n",
+                reason.group("reason") if reason else None,
+            )
+        )
         index += 1
         last_text = ""
     return found
 
 
-PAGES = sorted([os.path.join(REPO, "README.md")] + [
-    p for p in glob.glob(os.path.join(REPO, "docs", "**", "*.md"), recursive=True)
-    if os.sep + "hooks" + os.sep not in p])
+PAGES = sorted(
+    [os.path.join(REPO, "README.md")]
+    + [
+        p
+        for p in glob.glob(os.path.join(REPO, "docs", "**", "*.md"), recursive=True)
+        if os.sep + "hooks" + os.sep not in p
+    ]
+)
 
 
 def runnable(page):
@@ -82,11 +113,16 @@ def test_every_block_is_run_shown_or_skipped_with_a_reason():
 
 def test_the_parser_sees_titles_skips_and_indented_fences(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text('Text\n\n```python title="a/b.py"\nX = 1\n```\n<!-- no-run: needs AWS -->\n```sh\naws s3 ls\n'
-                    '```\n- item\n\n    ```sh\n    echo hi\n    ```\n')
+    page.write_text(
+        'Text\n\n```python title="a/b.py"\nX = 1\n```\n<!-- no-run: needs AWS -->\n```sh\naws s3 ls\n'
+        "```\n- item\n\n    ```sh\n    echo hi\n    ```\n"
+    )
     found = blocks(str(page))
     assert [(b.lang, b.title, b.skip, b.text) for b in found] == [
-        ("python", "a/b.py", None, "X = 1\n"), ("sh", None, "needs AWS", "aws s3 ls\n"), ("sh", None, None, "echo hi\n")]
+        ("python", "a/b.py", None, "X = 1\n"),
+        ("sh", None, "needs AWS", "aws s3 ls\n"),
+        ("sh", None, None, "echo hi\n"),
+    ]
 
 
 def _environment(scratch):
@@ -100,8 +136,15 @@ def _environment(scratch):
 def _run(command, cwd, env, timeout=60):
     """The block in a process group of its own, which is killed after it: a server it started in the
     background (and did not stop, having failed first) does not outlive it."""
-    process = subprocess.Popen(command, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -133,4 +176,8 @@ def test_the_examples_of_a_page_run(page, tmp_path):
             command = ["bash", "-c", "set -euo pipefail\n" + block.text]
         done = _run(command, scratch, env)
         assert done.returncode == 0, "%r failed (exit %d):\n%s\n--- output ---\n%s" % (
-            block, done.returncode, block.text, done.stdout.decode("utf-8", "replace")[-4000:])
+            block,
+            done.returncode,
+            block.text,
+            done.stdout.decode("utf-8", "replace")[-4000:],
+        )

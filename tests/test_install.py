@@ -6,6 +6,7 @@ made by the interpreter behind this one and gets the wheel plus its dependencies
 to the versions installed here, from a wheelhouse kept in this environment (sys.prefix): the
 package index is asked only the first time, or when a pin changes. One venv serves the module.
 """
+
 import email.parser
 import http.client
 import importlib.metadata
@@ -34,8 +35,14 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 
 
 def run(command, timeout=120, **options):
-    done = subprocess.run([str(part) for part in command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=timeout, **options)
+    done = subprocess.run(
+        [str(part) for part in command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=timeout,
+        **options,
+    )
     assert done.returncode == 0, "%s\n%s\n%s" % (command, done.stdout[-3000:], done.stderr[-3000:])
     return done
 
@@ -43,19 +50,25 @@ def run(command, timeout=120, **options):
 def copy_checkout(dest):
     """The files a fresh clone would have (git's tracked files as they are now, modes kept), or the tree."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        ).stdout
         files = [name for name in listed.decode().split("\0") if name]
     except (OSError, subprocess.CalledProcessError):
-        files = None   # not a git checkout (an unpacked sdist, say): copy what is there, minus local state
+        files = None  # not a git checkout (an unpacked sdist, say): copy what is there, minus local state
     if files is None:
-        ignore = shutil.ignore_patterns(".git", ".venv", "dist", ".bench", "__pycache__", "*.egg-info",
-                                        ".setuptools-build")
+        ignore = shutil.ignore_patterns(
+            ".git", ".venv", "dist", ".bench", "__pycache__", "*.egg-info", ".setuptools-build"
+        )
         shutil.copytree(REPO, str(dest), ignore=ignore)
         return dest
     for name in files:
         source = os.path.join(REPO, name)
-        if os.path.isfile(source):     # a file deleted but not yet committed is gone from a clone too
+        if os.path.isfile(source):  # a file deleted but not yet committed is gone from a clone too
             os.makedirs(os.path.dirname(os.path.join(str(dest), name)), exist_ok=True)
             shutil.copy2(source, os.path.join(str(dest), name))
     return dest
@@ -86,23 +99,48 @@ class Installed:
         self.python = self.venv / "bin" / "python"
         self.shim = self.venv / "bin" / "shim"
         self.site = run([self.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV")}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV")
+        }
         self.env["PATH"] = str(self.venv / "bin") + os.pathsep + os.environ.get("PATH", "")
         self.env["VIRTUAL_ENV"] = str(self.venv)
         self.install()
-        self.project = root / "project"    # outside the repository, as a user's own folder
+        self.project = root / "project"  # outside the repository, as a user's own folder
         self.project.mkdir()
 
     def install(self):
         wanted = requirements_of(self.wheel)
-        command = [sys.executable, "-m", "pip", "--python", self.python, "install", "--quiet", "--no-index",
-                   "--find-links", WHEELHOUSE, self.wheel] + wanted
-        if subprocess.run([str(c) for c in command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          env=self.env, timeout=300).returncode != 0:
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            self.python,
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            WHEELHOUSE,
+            self.wheel,
+        ] + wanted
+        if (
+            subprocess.run(
+                [str(c) for c in command],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=self.env,
+                timeout=300,
+            ).returncode
+            != 0
+        ):
             # First run, or a pin changed: fetch the wheels once into this environment's wheelhouse.
-            run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "--dest", WHEELHOUSE]
-                + wanted, timeout=300)
+            run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "--dest", WHEELHOUSE]
+                + wanted,
+                timeout=300,
+            )
             run(command, env=self.env, timeout=300)
 
     def __call__(self, *args, **options):
@@ -126,6 +164,7 @@ def function(installed):
 
 
 # -- what the build produced -------------------------------------------------------------------------
+
 
 def test_the_sdist_and_the_wheel_carry_the_launcher_executable(installed):
     version = shim.__version__
@@ -151,6 +190,7 @@ def test_the_venv_imports_the_installed_package_not_the_checkout(installed):
 
 # -- the tools, from the project folder ---------------------------------------------------------------
 
+
 def test_pack_from_the_installed_package(installed, function):
     done = installed("pack", "fn", "--output", "f.zip")
     assert "Handler handler.Handle" in done.stdout
@@ -173,9 +213,14 @@ def test_invoke_packed_and_in_place(installed, function, how):
 
 
 def test_serve_answers_one_invoke_and_stops_on_ctrl_c(installed, function):
-    server = subprocess.Popen([str(installed.shim), "serve", "fn", "--port", "0"], cwd=str(installed.project),
-                              env=installed.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              universal_newlines=True)
+    server = subprocess.Popen(
+        [str(installed.shim), "serve", "fn", "--port", "0"],
+        cwd=str(installed.project),
+        env=installed.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
     lines, listening = [], threading.Event()
 
     def read():
@@ -183,6 +228,7 @@ def test_serve_answers_one_invoke_and_stops_on_ctrl_c(installed, function):
             lines.append(line)
             if "listening on" in line:
                 listening.set()
+
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
@@ -206,4 +252,4 @@ def test_serve_answers_one_invoke_and_stops_on_ctrl_c(installed, function):
 def test_the_generated_tests_pass_with_the_plugin(installed, function):
     done = installed(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "fn")
     assert "2 passed" in done.stdout
-    assert "plugins: lambda-shim-%s" % shim.__version__ in done.stdout   # the plugin, from the venv
+    assert "plugins: lambda-shim-%s" % shim.__version__ in done.stdout  # the plugin, from the venv

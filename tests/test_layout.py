@@ -4,6 +4,7 @@ Read from the source with ast, every import counted (also those inside functions
 which the code uses to keep start-up cheap), so a lazy import cannot hide a cycle.
 Only the imports under `if TYPE_CHECKING:` are left out: they never run.
 """
+
 import ast
 import functools
 import os
@@ -35,9 +36,13 @@ def imports_of(name):
     package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
     with open(path) as handle:
         tree = ast.parse(handle.read())
-    for_type_checkers = {id(inner) for node in ast.walk(tree)
-                         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
-                         for statement in node.body for inner in ast.walk(statement)}
+    for_type_checkers = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
     found = set()
     for node in ast.walk(tree):
         if id(node) in for_type_checkers:
@@ -47,7 +52,9 @@ def imports_of(name):
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             targets = [base + "." + alias.name if base + "." + alias.name in MODULES else base for alias in node.names]
         else:
             continue
@@ -102,7 +109,7 @@ def test_no_import_cycles():
         path.append(name)
         for target in sorted(graph().get(name, ())):
             if state.get(target) == "open":
-                pytest.fail("import cycle: %s" % " -> ".join(path[path.index(target):] + [target]))
+                pytest.fail("import cycle: %s" % " -> ".join(path[path.index(target) :] + [target]))
             if target not in state:
                 visit(target)
         path.pop()

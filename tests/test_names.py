@@ -8,6 +8,7 @@
 The files are found by walking the tree, so new docs are checked as they come. README.md is left out:
 it is being replaced by the docs site under docs/ (its own stale names are for that rewrite).
 """
+
 import argparse
 import ast
 import functools
@@ -62,6 +63,7 @@ def prose():
 
 # -- the checks, each on a piece of text: a list of what it names that does not exist ---------------
 
+
 def missing_dotted(text):
     return sorted({name for name in DOTTED.findall(text) if not _resolves(name)})
 
@@ -83,8 +85,13 @@ def _resolves(dotted):
 
 
 def missing_paths(text):
-    return sorted({path for path in (p.rstrip(".") for p in PATH.findall(text))
-                   if not os.path.exists(os.path.join(REPO, *path.rstrip("/").split("/")))})
+    return sorted(
+        {
+            path
+            for path in (p.rstrip(".") for p in PATH.findall(text))
+            if not os.path.exists(os.path.join(REPO, *path.rstrip("/").split("/")))
+        }
+    )
 
 
 @functools.cache
@@ -94,17 +101,25 @@ def _code_strings():
     strings = []
     for path in _files(".py"):
         where = os.path.relpath(path, REPO)
-        if not where.startswith(("shim" + os.sep, "plugins" + os.sep, "tests" + os.sep)) or \
-                where == os.path.join("tests", "test_names.py"):   # its planted names are not read anywhere
+        if not where.startswith(("shim" + os.sep, "plugins" + os.sep, "tests" + os.sep)) or where == os.path.join(
+            "tests", "test_names.py"
+        ):  # its planted names are not read anywhere
             continue
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), path)
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                      and node.body and isinstance(node.body[0], ast.Expr)
-                      and isinstance(node.body[0].value, ast.Constant)}
-        strings += [node.value for node in ast.walk(tree)
-                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        strings += [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        ]
     with open(os.path.join(REPO, "shim", "runtime", "bootstrap"), encoding="utf-8") as handle:
         strings.append(handle.read())
     return "\n".join(strings)
@@ -112,8 +127,13 @@ def _code_strings():
 
 def missing_variables(text, code=None):
     code = _code_strings() if code is None else code
-    return sorted({name for name in VARIABLE.findall(text)
-                   if not re.search(r"(?<![A-Z0-9_])%s(?![A-Z0-9_])" % re.escape(name), code)})
+    return sorted(
+        {
+            name
+            for name in VARIABLE.findall(text)
+            if not re.search(r"(?<![A-Z0-9_])%s(?![A-Z0-9_])" % re.escape(name), code)
+        }
+    )
 
 
 def _all_options(parser):
@@ -147,7 +167,7 @@ def missing_flags(text, options=None):
             command = words[0] if words[0] in options else None
             if command is None and not words[0].startswith("-"):
                 continue  # prose ("shim ships ..."), not a command line
-            for word in words[1 if command else 0:]:
+            for word in words[1 if command else 0 :]:
                 flag = word.split("=", 1)[0].rstrip(".,:)'\"")
                 if re.match(r"^--?[A-Za-z]", flag) and flag not in options[command]:
                     missing.add("shim %s%s" % (command + " " if command else "", flag))
@@ -176,12 +196,17 @@ def test_the_prose_is_found():
 
 def test_each_check_finds_a_stale_name():
     """A planted stale name of each kind is reported, and the live one beside it is not."""
-    assert missing_dotted("see shim.runtime.stream.HttpResponse and shim.frontend, or shim.local.function.Nope; "
-                          "shim.register_* are patterns") == ["shim.frontend", "shim.local.function.Nope"]
-    assert missing_paths("in shim/runtime/bootstrap, shim/runtime/, shim/logs.py and shim/cli/cmd_<name>.py.") \
-        == ["shim/logs.py"]
-    assert missing_variables("SHIM_PIPELINE=0, SHIM_NO_SUCH_SETTING=1, AWS_LAMBDA_RUNTIME_API, SHIM_*") \
-        == ["SHIM_NO_SUCH_SETTING"]
-    assert missing_flags("`shim invoke fn --timeout 30 --with-boto3 --no-such-flag | jq --raw-output`\n"
-                         "`shim --version`, `shim --nope`; the shim ships --anything in prose") \
-        == ["shim --nope", "shim invoke --no-such-flag"]
+    assert missing_dotted(
+        "see shim.runtime.stream.HttpResponse and shim.frontend, or shim.local.function.Nope; "
+        "shim.register_* are patterns"
+    ) == ["shim.frontend", "shim.local.function.Nope"]
+    assert missing_paths("in shim/runtime/bootstrap, shim/runtime/, shim/logs.py and shim/cli/cmd_<name>.py.") == [
+        "shim/logs.py"
+    ]
+    assert missing_variables("SHIM_PIPELINE=0, SHIM_NO_SUCH_SETTING=1, AWS_LAMBDA_RUNTIME_API, SHIM_*") == [
+        "SHIM_NO_SUCH_SETTING"
+    ]
+    assert missing_flags(
+        "`shim invoke fn --timeout 30 --with-boto3 --no-such-flag | jq --raw-output`\n"
+        "`shim --version`, `shim --nope`; the shim ships --anything in prose"
+    ) == ["shim --nope", "shim invoke --no-such-flag"]

@@ -1,4 +1,5 @@
 """The function's API: `shim`'s __all__, loaded lazily so that `import shim` (every cold start) stays cheap."""
+
 import inspect
 import os
 import subprocess
@@ -18,17 +19,28 @@ def _fresh(code):
 
 
 def test_import_shim_loads_no_other_module():
-    loaded = _fresh("import sys; before = set(sys.modules); import shim; print(' '.join(sorted(set(sys.modules) - before)))")
+    loaded = _fresh(
+        "import sys; before = set(sys.modules); import shim; print(' '.join(sorted(set(sys.modules) - before)))"
+    )
     assert loaded.split() == ["shim"]  # not typing, not shim.runtime.stream or .context
 
 
 def test_every_name_in_all_is_there_and_loads_on_first_use():
-    assert sorted(shim.__all__) == ["HttpResponse", "LambdaContext", "Plugin", "PluginSettings", "on_shutdown",
-                                    "register_after_restore", "register_before_snapshot"]
+    assert sorted(shim.__all__) == [
+        "HttpResponse",
+        "LambdaContext",
+        "Plugin",
+        "PluginSettings",
+        "on_shutdown",
+        "register_after_restore",
+        "register_before_snapshot",
+    ]
     assert set(shim.__all__) <= set(dir(shim))
-    seen = _fresh("import sys, shim\n"
-                  "print('shim.runtime.stream' in sys.modules, shim.HttpResponse.__module__, "
-                  "'shim.runtime.stream' in sys.modules, shim.LambdaContext.__module__)")
+    seen = _fresh(
+        "import sys, shim\n"
+        "print('shim.runtime.stream' in sys.modules, shim.HttpResponse.__module__, "
+        "'shim.runtime.stream' in sys.modules, shim.LambdaContext.__module__)"
+    )
     assert seen.split() == ["False", "shim.runtime.stream", "True", "shim.runtime.context"]
 
 
@@ -58,7 +70,8 @@ def test_everything_public_is_annotated():
             if callable(method) and (not method_name.startswith("_") or method_name == "__init__"):
                 assert "return" in method.__annotations__, (cls.__name__, method_name)
     assert {"aws_request_id", "function_name", "memory_limit_in_mb", "identity", "client_context"} <= set(
-        shim.LambdaContext.__annotations__)
+        shim.LambdaContext.__annotations__
+    )
 
 
 def test_the_package_says_it_is_typed():

@@ -6,6 +6,7 @@
 - Index: PEP 503 simple pages for a folder, served on 127.0.0.1; it can hold back the
   files it serves (stall()) until release(), to catch an install in the middle.
 """
+
 import base64
 import hashlib
 import http.server
@@ -42,8 +43,10 @@ def wheel(folder, name, version, modules=None, requires=(), tag="py3-none-any"):
     metadata = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
     metadata += "".join("Requires-Dist: %s\n" % r for r in requires)
     files[info + "METADATA"] = metadata.encode()
-    files[info + "WHEEL"] = ("Wheel-Version: 1.0\nGenerator: wheelhouse\nRoot-Is-Purelib: %s\nTag: %s\n"
-                             % ("true" if tag == "py3-none-any" else "false", tag)).encode()
+    files[info + "WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: wheelhouse\nRoot-Is-Purelib: %s\nTag: %s\n"
+        % ("true" if tag == "py3-none-any" else "false", tag)
+    ).encode()
     files[info + "RECORD"] = _record(files, info)
     path = os.path.join(str(folder), "%s-%s-%s.whl" % (dist, version, tag))
     with zipfile.ZipFile(path, "w") as archive:
@@ -52,7 +55,7 @@ def wheel(folder, name, version, modules=None, requires=(), tag="py3-none-any"):
     return path
 
 
-_BACKEND = '''
+_BACKEND = """
 import base64, hashlib, os, zipfile
 NAME, VERSION, TAG, FILES = %r, %r, %r, %r
 
@@ -76,7 +79,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for path in sorted(files):
             archive.writestr(path, files[path])
     return name
-'''
+"""
 
 
 def sdist(folder, name, version, modules=None, tag="py3-none-any"):
@@ -87,7 +90,7 @@ def sdist(folder, name, version, modules=None, tag="py3-none-any"):
     root = "%s-%s/" % (dist, version)
     files = {
         "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
-                          '\n[project]\nname = "%s"\nversion = "%s"\n' % (name, version),
+        '\n[project]\nname = "%s"\nversion = "%s"\n' % (name, version),
         "backend.py": _BACKEND % (name, version, tag, modules),
         "PKG-INFO": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version),
     }
@@ -121,8 +124,11 @@ class Index:
                 index.requests.append(self.path)
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
                 if parts[:1] == ["simple"] and len(parts) == 2:
-                    names = [n for n in sorted(os.listdir(index.folder))
-                             if _normal(re.split(r"-\d", n, 1)[0]) == _normal(parts[1])]
+                    names = [
+                        n
+                        for n in sorted(os.listdir(index.folder))
+                        if _normal(re.split(r"-\d", n, 1)[0]) == _normal(parts[1])
+                    ]
                     if not names:
                         return self._send(404, b"not here", "text/plain")
                     links = "".join('<a href="/files/%s">%s</a>\n' % (n, n) for n in names)
@@ -136,7 +142,7 @@ class Index:
                             return self._send(200, handle.read(), "application/octet-stream")
                 self._send(404, b"not here", "text/plain")
 
-            def do_HEAD(self):   # uv asks first whether a file takes range requests: it does not
+            def do_HEAD(self):  # uv asks first whether a file takes range requests: it does not
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
                 path = os.path.join(index.folder, parts[-1]) if parts[:1] == ["files"] else ""
                 self.send_response(200 if os.path.isfile(path) else 404)

@@ -1,4 +1,5 @@
 """Benchmark handlers: the same file runs under lambda-shim and under awslambdaric."""
+
 import logging
 
 log = logging.getLogger("bench")

@@ -1,5 +1,6 @@
 """The Managed Instances handler: imports what a typical function imports (~30 ms of stdlib), so
 that an init per worker costs what it costs; waits as long as the event says, sync or async."""
+
 import asyncio
 import decimal
 import email.parser

@@ -18,6 +18,7 @@ one line, stdout; the dimension `service` from POWERTOOLS_SERVICE_NAME and
 Unlike Powertools, whose ColdStart is a separate document emitted once, every line
 carries ColdStart (1 or 0), so its Sum counts cold starts and its Average is their rate.
 """
+
 import json
 import os
 import sys
@@ -28,11 +29,10 @@ __version__ = "0.1.0"
 NAMESPACE_VARIABLE = "SHIM_EMF_NAMESPACE"
 DIMENSIONS_VARIABLE = "SHIM_EMF_DIMENSIONS"
 DEFAULT_NAMESPACE = "LambdaShim"
-MAX_DIMENSIONS = 30        # per dimension set (CloudWatch raised it from 9 in 2022)
-MAX_NAME = 255             # a namespace or dimension name, in characters
-MAX_VALUE = 1024           # a dimension value
-METRICS = (("Duration", "Milliseconds"), ("ColdStart", "Count"), ("InitDuration", "Milliseconds"),
-           ("Errors", "Count"))
+MAX_DIMENSIONS = 30  # per dimension set (CloudWatch raised it from 9 in 2022)
+MAX_NAME = 255  # a namespace or dimension name, in characters
+MAX_VALUE = 1024  # a dimension value
+METRICS = (("Duration", "Milliseconds"), ("ColdStart", "Count"), ("InitDuration", "Milliseconds"), ("Errors", "Count"))
 RESERVED = {"_aws", "requestId", "errorType"} | {name for name, _ in METRICS}
 
 
@@ -42,8 +42,9 @@ class ConfigurationError(ValueError):
 
 def configuration(environ):
     """(namespace, {dimension: value}) from the environment, checked."""
-    namespace = (environ.get(NAMESPACE_VARIABLE) or environ.get("POWERTOOLS_METRICS_NAMESPACE")
-                 or DEFAULT_NAMESPACE).strip()
+    namespace = (
+        environ.get(NAMESPACE_VARIABLE) or environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    ).strip()
     _check_text("%s %r" % (NAMESPACE_VARIABLE, namespace), namespace, MAX_NAME)
     if namespace.startswith("AWS/"):
         raise ConfigurationError("%s %r: namespaces starting with AWS/ are AWS's own" % (NAMESPACE_VARIABLE, namespace))
@@ -58,19 +59,24 @@ def configuration(environ):
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise ConfigurationError("%s takes key=value pairs separated by commas, got %r" % (DIMENSIONS_VARIABLE, item))
+            raise ConfigurationError(
+                "%s takes key=value pairs separated by commas, got %r" % (DIMENSIONS_VARIABLE, item)
+            )
         if not value:
             dimensions.pop(key, None)
             continue
         if key in RESERVED:
-            raise ConfigurationError("%s: %r is a name this plugin writes itself; pick another dimension name"
-                                     % (DIMENSIONS_VARIABLE, key))
+            raise ConfigurationError(
+                "%s: %r is a name this plugin writes itself; pick another dimension name" % (DIMENSIONS_VARIABLE, key)
+            )
         _check_text("the dimension name %r" % key, key, MAX_NAME)
         _check_text("the value of dimension %r" % key, value, MAX_VALUE)
         dimensions[key] = value
     if len(dimensions) > MAX_DIMENSIONS:
-        raise ConfigurationError("%d dimensions (%s): CloudWatch takes at most %d in a dimension set"
-                                 % (len(dimensions), ", ".join(dimensions), MAX_DIMENSIONS))
+        raise ConfigurationError(
+            "%d dimensions (%s): CloudWatch takes at most %d in a dimension set"
+            % (len(dimensions), ", ".join(dimensions), MAX_DIMENSIONS)
+        )
     return namespace, dimensions
 
 
@@ -89,9 +95,12 @@ def document(namespace, dimensions, duration_ms, cold, init_ms, error_type, requ
     if cold and init_ms is not None:
         values["InitDuration"] = round(init_ms, 3)
     metrics = [{"Name": name, "Unit": unit} for name, unit in METRICS if name in values]
-    doc = {"_aws": {"Timestamp": int(timestamp_ms),
-                    "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [list(dimensions)],
-                                           "Metrics": metrics}]}}
+    doc = {
+        "_aws": {
+            "Timestamp": int(timestamp_ms),
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [list(dimensions)], "Metrics": metrics}],
+        }
+    }
     doc.update(dimensions)
     doc.update(values)
     if error_type:
@@ -192,8 +201,16 @@ class EMF:
         error_type = None
         if failure is not None:
             error_type = getattr(failure, "error_type", None) or type(failure).__name__
-        return document(self.namespace, self.dimensions, (self.clock() - started) * 1000, cold, self.init_ms,
-                        error_type, request_id, self.wall() * 1000)
+        return document(
+            self.namespace,
+            self.dimensions,
+            (self.clock() - started) * 1000,
+            cold,
+            self.init_ms,
+            error_type,
+            request_id,
+            self.wall() * 1000,
+        )
 
     def emit(self, doc):
         # A metric that cannot be written must not fail the request it measures: said once on stderr.

@@ -6,6 +6,7 @@ is imported (the packer alone costs ~50 ms, and the importlib-metadata backport
 it loads changes how installed packages are found). The runtime itself is
 started by the launcher, never through here.
 """
+
 import argparse
 import importlib
 import sys
@@ -19,25 +20,40 @@ COMMANDS = {
     "pack": ("shim.cli.cmd_pack", "build a deployable Lambda zip (or the runtime layer) from a function directory"),
     "invoke": ("shim.cli.cmd_invoke", "run a function through the real bootstrap against a local Runtime API"),
     "serve": ("shim.cli.cmd_serve", "serve the Lambda invoke endpoint locally, like the AWS emulator"),
-    "deploy": ("shim.cli.cmd_deploy", "create or update the project file's functions on AWS Lambda (boto3: the deploy "
-               "extra)"),
-    "runtime": ("shim.cli.cmd_runtime", "lambda-shim as a customer-managed runtime: the image's Dockerfile and its "
-                "file-system layout"),
+    "deploy": (
+        "shim.cli.cmd_deploy",
+        "create or update the project file's functions on AWS Lambda (boto3: the deploy extra)",
+    ),
+    "runtime": (
+        "shim.cli.cmd_runtime",
+        "lambda-shim as a customer-managed runtime: the image's Dockerfile and its file-system layout",
+    ),
     "event": ("shim.cli.cmd_event", "print a sample event (API Gateway, SQS, S3, ...), as the AWS service sends it"),
-    "durable": ("shim.cli.cmd_durable", "answer a durable execution's callback, list or inspect executions "
-                "(shim serve --durable, shim invoke --durable)"),
-    "dockerfile": ("shim.cli.cmd_dockerfile", "write the Dockerfile that builds a function into a Lambda container "
-                   "image"),
+    "durable": (
+        "shim.cli.cmd_durable",
+        "answer a durable execution's callback, list or inspect executions "
+        "(shim serve --durable, shim invoke --durable)",
+    ),
+    "dockerfile": (
+        "shim.cli.cmd_dockerfile",
+        "write the Dockerfile that builds a function into a Lambda container image",
+    ),
     "plugins": ("shim.cli.cmd_plugins", "list the runtime plugins a function would load, in order, and why"),
     "profile": ("shim.cli.cmd_profile", "where a function's cold start goes: its imports as a tree, and a chart"),
-    "cache": ("shim.cli.cmd_cache", "show where the cache of installed requirements is and its size; `clear` empties it"),
+    "cache": (
+        "shim.cli.cmd_cache",
+        "show where the cache of installed requirements is and its size; `clear` empties it",
+    ),
 }
 
 
 def build_parser(argv):
-    parser = argparse.ArgumentParser(prog="shim", description="lambda-shim's developer commands: scaffold and pack "
-                                     "a function, run it locally through its real bootstrap, serve it like Lambda's "
-                                     "invoke API.")
+    parser = argparse.ArgumentParser(
+        prog="shim",
+        description="lambda-shim's developer commands: scaffold and pack "
+        "a function, run it locally through its real bootstrap, serve it like Lambda's "
+        "invoke API.",
+    )
     parser.add_argument("--version", action="version", version="lambda-shim " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

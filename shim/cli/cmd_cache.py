@@ -7,6 +7,7 @@ It holds the installed requirements, the zips `shim invoke` and `shim serve` unp
 bytecode and compressed files of earlier packs.
 """
 
+
 def configure(parser):
     parser.add_argument("action", nargs="?", choices=["clear"], help="clear: empty the cache")
 
@@ -14,16 +15,29 @@ def configure(parser):
 def main(args):
     from shim.pack import depcache
     from shim.pack.packer import size
+
     root, total, entries = depcache.usage()
     if args.action == "clear":
         busy = depcache.clear()
         _, left, _ = depcache.usage()
-        print("Cleared %s: %s freed%s" % (root, size(max(total - left, 0)),
-                                          "; %d entr%s in use by a running command left" % (busy, "y" if busy == 1 else "ies")
-                                          if busy else ""))
+        print(
+            "Cleared %s: %s freed%s"
+            % (
+                root,
+                size(max(total - left, 0)),
+                "; %d entr%s in use by a running command left" % (busy, "y" if busy == 1 else "ies") if busy else "",
+            )
+        )
         return 0
     print(root)
-    print("  %s: %d set%s of installed requirements, %d unpacked zip%s (shim cache clear empties it)"
-          % (size(total), entries["deps"], "" if entries["deps"] == 1 else "s", entries["trees"],
-             "" if entries["trees"] == 1 else "s"))
+    print(
+        "  %s: %d set%s of installed requirements, %d unpacked zip%s (shim cache clear empties it)"
+        % (
+            size(total),
+            entries["deps"],
+            "" if entries["deps"] == 1 else "s",
+            entries["trees"],
+            "" if entries["trees"] == 1 else "s",
+        )
+    )
     return 0

@@ -8,6 +8,7 @@ function there (wheels and bytecode for the interpreter Lambda runs) and copies 
 into a clean copy of the image, started through the bootstrap as its exec wrapper. See
 docs/guides/deployment-packages.md. Nothing is overwritten: if either file exists, nothing is written.
 """
+
 import os
 import shutil
 
@@ -18,8 +19,13 @@ SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 def configure(parser):
-    parser.add_argument("directory", nargs="?", default=".", metavar="DIR",
-                        help="where to write Dockerfile and Dockerfile.dockerignore (default: the current folder)")
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="where to write Dockerfile and Dockerfile.dockerignore (default: the current folder)",
+    )
     parser.add_argument("--print", action="store_true", dest="show", help="print the Dockerfile instead")
 
 

@@ -6,6 +6,7 @@
 
 The templates are in shim.local.events; each type takes the options that make sense for it.
 """
+
 import json
 import sys
 
@@ -15,12 +16,24 @@ from shim.pack.errors import UsageError
 OPTIONS = [
     ("--path", dict(metavar="PATH", help="the request path, with an optional ?query (HTTP types; default /)")),
     ("--method", dict(metavar="METHOD", help="the HTTP method (default GET, or POST with --body)")),
-    ("--body", dict(metavar="TEXT", help="the request body, message body, record data, EventBridge detail or "
-                                        "DynamoDB item (JSON), or log message; @FILE reads it from a file")),
+    (
+        "--body",
+        dict(
+            metavar="TEXT",
+            help="the request body, message body, record data, EventBridge detail or "
+            "DynamoDB item (JSON), or log message; @FILE reads it from a file",
+        ),
+    ),
     ("--header", dict(action="append", metavar="NAME=VALUE", help="a request header (HTTP types; repeatable)")),
     ("--query", dict(action="append", metavar="NAME=VALUE", help="a query string parameter (HTTP types; repeatable)")),
-    ("--records", dict(type=int, metavar="N", help="how many records (sqs, dynamodb, kinesis; log events for "
-                                                  "cloudwatch-logs; default 1)")),
+    (
+        "--records",
+        dict(
+            type=int,
+            metavar="N",
+            help="how many records (sqs, dynamodb, kinesis; log events for cloudwatch-logs; default 1)",
+        ),
+    ),
     ("--queue", dict(metavar="NAME", help="sqs: the queue's name")),
     ("--topic", dict(metavar="NAME", help="sns: the topic's name")),
     ("--subject", dict(metavar="TEXT", help="sns: the message's subject")),
@@ -46,6 +59,7 @@ def configure(parser):
 
 def main(args):
     from shim.local import events
+
     if args.list:
         width = max(len(name) for name in events.names())
         for name in events.names():
@@ -60,6 +74,7 @@ def main(args):
 def sample(name, args=None):
     """The event TYPE built from the options in args (argparse.Namespace; None for the defaults)."""
     from shim.local import events
+
     options = {}
     for flag, _ in OPTIONS:
         dest = flag[2:].replace("-", "_")

@@ -13,32 +13,50 @@ The options that describe the function are shared with `shim serve`
 (shim.cli.options: a function's name from the project file or a directory,
 then flags over the file's settings).
 """
+
 import json
 import signal
 import sys
 
 from shim.pack.errors import UsageError
-from shim.cli.options import (add_function_arguments, function_config, open_task_root,  # noqa: F401 - shared
-                              MAX_CONCURRENCY)
+from shim.cli.options import (
+    add_function_arguments,
+    function_config,
+    open_task_root,  # noqa: F401 - shared
+    MAX_CONCURRENCY,  # noqa: F401 - shared
+)
 
 
 def configure(parser):
     add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the event, a JSON file, or - for stdin (default: {})")
-    parser.add_argument("--profile", action="store_true",
-                        help="break the cold start down (see `shim profile`): a summary on stderr, a chart in the cache")
-    parser.add_argument("--watch", action="store_true",
-                        help="invoke again after every edit of the function's directory, each time a cold start on "
-                             "the new code (needs watchfiles: pip install 'lambda-shim[tools]')")
-    parser.add_argument("--debug-port", metavar="N", type=int,
-                        help="start the function under debugpy, listening on 127.0.0.1:N, and wait for an editor to "
-                             "attach before its module is imported (timeouts are not enforced then)")
-    parser.add_argument("--event-type", metavar="TYPE",
-                        help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="break the cold start down (see `shim profile`): a summary on stderr, a chart in the cache",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="invoke again after every edit of the function's directory, each time a cold start on "
+        "the new code (needs watchfiles: pip install 'lambda-shim[tools]')",
+    )
+    parser.add_argument(
+        "--debug-port",
+        metavar="N",
+        type=int,
+        help="start the function under debugpy, listening on 127.0.0.1:N, and wait for an editor to "
+        "attach before its module is imported (timeouts are not enforced then)",
+    )
+    parser.add_argument(
+        "--event-type",
+        metavar="TYPE",
+        help="use `shim event TYPE`'s sample as the event (e.g. sqs, apigw-http; shim event --list)",
+    )
     parser.add_argument("--tenant-id", metavar="ID", help="the invoke's tenant (X-Amz-Tenant-Id): context.tenant_id")
     from shim.cli.cmd_durable import add_invoke_options
-    add_invoke_options(parser)
 
+    add_invoke_options(parser)
 
 
 def read_event(source):
@@ -63,6 +81,7 @@ def sample_event(args):
     if args.event is not None:
         raise UsageError("give --event or --event-type, not both")
     from shim.cli.cmd_event import sample
+
     return json.dumps(sample(args.event_type)).encode("utf-8")
 
 
@@ -71,28 +90,35 @@ def stop_on_signals():
 
     Explicitly for SIGINT too: a shell starts background jobs with it ignored.
     """
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
+
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
 
 
 def main(args):
     from shim.local.function import Function
+
     if getattr(args, "watch", False):
         from shim.local.watch import rerun
+
         return rerun(args, main)
     config = function_config(args)
     if getattr(args, "durable", False):
         from shim.local.durable_service import require
+
         require()  # before packing: one line if this Python or environment cannot run it
     from shim.local import debugging  # breakpoint() reaches pdb with our stdin; --debug-port: debugpy
+
     debugging.check(getattr(args, "debug_port", None), config.max_concurrency)
     event = read_event(args.event) if not getattr(args, "event_type", None) else sample_event(args)
     stop_on_signals()
     task_root = open_task_root(args, config)
     if getattr(args, "durable", False):
         from shim.cli.cmd_durable import invoke_durable
+
         return invoke_durable(args, task_root, config, event, _echo)
     try:
         fn = Function(task_root, config=config, echo=_echo)
@@ -101,14 +127,20 @@ def main(args):
         raise
     if getattr(args, "profile", False):  # shim.local.profiler: the import timer's lines stay out of the logs
         from shim.local.profiler import Session
+
         session = Session()
         fn.env = session.environment(fn.env)
         session.attach(fn)
     else:
         session = None
     # pdb gets our stdin (not while profiling: its output is passed on raw, past the profiler's filter).
-    debug = debugging.Session(fn, _echo, stdin=session is None and debugging.stdin_usable(args.event),
-                              debug_port=getattr(args, "debug_port", None), editor_root=config.path or ".")
+    debug = debugging.Session(
+        fn,
+        _echo,
+        stdin=session is None and debugging.stdin_usable(args.event),
+        debug_port=getattr(args, "debug_port", None),
+        editor_root=config.path or ".",
+    )
     printer = ChunkPrinter(sys.stdout.buffer, _echo)
     try:
         tenant = {"tenant_id": args.tenant_id} if getattr(args, "tenant_id", None) else {}
@@ -136,6 +168,7 @@ def main(args):
         return 0
     print("shim invoke: %s" % summary(result), file=sys.stderr)
     from shim.local import hints
+
     for line in hints.boto3_hint(result.error, config.with_boto3):
         print("shim invoke: %s" % line, file=sys.stderr)
     return 1
@@ -153,6 +186,7 @@ class ChunkPrinter:
     def __call__(self, event):
         from shim.local import function_url
         from shim.runtime import protocol
+
         kind, value = event
         if kind == "start":
             if value == protocol.HTTP_INTEGRATION_RESPONSE:
@@ -163,7 +197,9 @@ class ChunkPrinter:
                 prelude, value = self.reader.feed(value)
                 head = function_url.response_head(prelude) if prelude is not None else None
             except function_url.PreludeError as exc:
-                self.echo("platform", "shim invoke: the HTTP response prelude is unusable (%s); printing it raw\n" % exc)
+                self.echo(
+                    "platform", "shim invoke: the HTTP response prelude is unusable (%s); printing it raw\n" % exc
+                )
                 if not self.reader.complete:  # else the prelude was whole, and value is the body after it
                     value = self.reader.held
                 self.reader = None
@@ -183,7 +219,7 @@ def summary(result):
     message = (str(error.get("errorMessage") or "").splitlines() or [""])[0]
     if result.kind == "timeout":  # "<date> <request id> Task timed out after N.NN seconds"
         return message.split(" ", 2)[-1]
-    if result.kind == "lost":     # "RequestId: <id> Error: Runtime exited with error: ..."
+    if result.kind == "lost":  # "RequestId: <id> Error: Runtime exited with error: ..."
         return "%s: %s" % (result.error_type, message.split(" Error: ", 1)[-1])
     what = "init failed" if result.kind == "init_error" else "the function failed"
     return "%s: %s%s%s" % (what, result.error_type or "", ": " if message else "", message)
@@ -192,6 +228,6 @@ def summary(result):
 def _echo(stream, text):
     # The runtime's stdout and stderr and our own lines all belong to the log stream.
     from shim.local.result import for_terminal
+
     sys.stderr.write(for_terminal(text))
     sys.stderr.flush()
-

@@ -8,6 +8,7 @@ first invoke) and the heaviest imports, and writes an icicle chart as one self-c
 HTML file: to --output, or else to the user's cache directory, never into the function's
 folder. See shim.local.profiler for how it is measured and docs/guides/profiling.md.
 """
+
 import json
 import os
 import sys
@@ -19,13 +20,24 @@ from shim.cli import cmd_invoke, options
 def configure(parser):
     options.add_function_arguments(parser)
     parser.add_argument("--event", metavar="FILE", help="the first invoke's event, a JSON file (default: {})")
-    parser.add_argument("--events", metavar="FILE",
-                        help="events to run after a cold start (a JSON array of events, or one JSON event per "
-                             "line); lists the modules imported at init none of whose Python code ran in them")
-    parser.add_argument("--runs", default="3", metavar="N",
-                        help="cold starts without profiling, to show what profiling adds (default: 3; 0 skips)")
-    parser.add_argument("--output", "-o", metavar="FILE.html",
-                        help="where to write the chart (default: a file in the cache directory, printed)")
+    parser.add_argument(
+        "--events",
+        metavar="FILE",
+        help="events to run after a cold start (a JSON array of events, or one JSON event per "
+        "line); lists the modules imported at init none of whose Python code ran in them",
+    )
+    parser.add_argument(
+        "--runs",
+        default="3",
+        metavar="N",
+        help="cold starts without profiling, to show what profiling adds (default: 3; 0 skips)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE.html",
+        help="where to write the chart (default: a file in the cache directory, printed)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the tree as JSON")
 
 
@@ -49,9 +61,12 @@ def main(args):
     cmd_invoke.stop_on_signals()
     task_root = options.open_task_root(args, config, "profile")
     try:
-        print("shim profile: %d cold start%s without profiling (the first to warm up), then one with it%s ..."
-              % (runs + 1, "" if runs == 0 else "s", ", then one running %d events" % len(events) if events else ""),
-              file=sys.stderr, flush=True)
+        print(
+            "shim profile: %d cold start%s without profiling (the first to warm up), then one with it%s ..."
+            % (runs + 1, "" if runs == 0 else "s", ", then one running %d events" % len(events) if events else ""),
+            file=sys.stderr,
+            flush=True,
+        )
         profile, unused = profile_run.run(task_root, config, event, events, runs)
     finally:
         task_root.remove()
@@ -59,8 +74,13 @@ def main(args):
     if unused is not None:
         print(profile_run.render_unused(unused))
     output = args.output or default_output(args.zip or config.path or ".", config.handler)
-    notes = ["%s, %s" % (os.path.abspath(args.zip or config.path or "."),
-                         "run in place" if args.no_pack else "packed and unpacked read-only, as Lambda runs it")]
+    notes = [
+        "%s, %s"
+        % (
+            os.path.abspath(args.zip or config.path or "."),
+            "run in place" if args.no_pack else "packed and unpacked read-only, as Lambda runs it",
+        )
+    ]
     findings = profile_run.render_unused(unused, limit=25) if unused is not None else ""
     page = flamechart.render(profile, notes=notes, findings=findings)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

@@ -17,6 +17,7 @@ The routes are one greedy resource, as `ANY /{proxy+}` (with `/` for the root) o
 stage named `local`: `resource`, `pathParameters` and `requestContext.resourcePath`
 say so.
 """
+
 import base64
 import json
 import re
@@ -27,8 +28,11 @@ ACCOUNT = "123456789012"
 API_ID = "localrestapi"
 STAGE = "local"
 RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
-INTERNAL_ERROR = (502, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InternalServerErrorException")],
-                  b'{"message": "Internal server error"}')
+INTERNAL_ERROR = (
+    502,
+    [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InternalServerErrorException")],
+    b'{"message": "Internal server error"}',
+)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110)
 
 
@@ -78,10 +82,20 @@ def event(method, target, headers, body, request_id, source_ip="127.0.0.1"):
             "domainPrefix": host.split(".")[0].split(":")[0],
             "extendedRequestId": request_id,
             "httpMethod": method,
-            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
-                         "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
-                         "principalOrgId": None, "sourceIp": source_ip, "user": None,
-                         "userAgent": lower.get("user-agent"), "userArn": None},
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": source_ip,
+                "user": None,
+                "userAgent": lower.get("user-agent"),
+                "userArn": None,
+            },
             "path": "/%s%s" % (STAGE, path),
             "protocol": "HTTP/1.1",
             "requestId": request_id,
@@ -154,6 +168,7 @@ def serve(handler, pool, target, max_bytes):
     """Answer one request on an InvokeHandler (shim.local.invoke_api) as API Gateway REST would: the
     function's pool, and the request target as the function sees it (a project's /NAME prefix taken off)."""
     import uuid
+
     try:
         length = int(handler.headers.get("Content-Length") or 0)
     except ValueError:
@@ -177,8 +192,9 @@ def serve(handler, pool, target, max_bytes):
         try:
             status, headers, data = response(answer)
         except MalformedResponse as exc:
-            handler.server.log("shim serve: Execution failed due to configuration error: Malformed Lambda proxy "
-                               "response (%s)\n" % exc)
+            handler.server.log(
+                "shim serve: Execution failed due to configuration error: Malformed Lambda proxy response (%s)\n" % exc
+            )
             status, headers, data = INTERNAL_ERROR
     headers = headers + [("x-amzn-RequestId", request_id)]
     try:

@@ -18,6 +18,7 @@ installed beside lambda-shim if there is one, else installed once into the tools
 the function's folder; only the debugpy package itself is put on the function's path.
 For a packed run, the editor's paths (the function's folder) are mapped to the task root.
 """
+
 import atexit
 import codecs
 import json
@@ -34,7 +35,8 @@ from shim.pack.errors import UsageError
 NOTICE_VARIABLE = "_SHIM_BREAKPOINT_NOTICE"
 HOOK_MODULE = "_shim_breakpoint"
 
-HOOK = '''"""lambda-shim: breakpoint() under `shim invoke`: says a debugger holds the invoke, then starts pdb."""
+HOOK = (
+    '''"""lambda-shim: breakpoint() under `shim invoke`: says a debugger holds the invoke, then starts pdb."""
 import os
 import sys
 
@@ -51,7 +53,9 @@ def set_trace(*args, **kwargs):
     if kwargs.get("header") is not None:
         debugger.message(kwargs["header"])
     debugger.set_trace(sys._getframe(1))
-''' % NOTICE_VARIABLE
+'''
+    % NOTICE_VARIABLE
+)
 
 LAUNCHER = '''"""lambda-shim: start the runtime under debugpy, once an editor has attached (`shim invoke --debug-port`)."""
 import os
@@ -105,8 +109,10 @@ def check(debug_port, max_concurrency=None):
     if not 1 <= debug_port <= 65535:
         raise UsageError("--debug-port must be between 1 and 65535, got %s" % debug_port)
     if max_concurrency:
-        raise UsageError("--debug-port and --max-concurrency do not combine: the workers are forked from one "
-                         "process, and one debug server cannot follow them all")
+        raise UsageError(
+            "--debug-port and --max-concurrency do not combine: the workers are forked from one "
+            "process, and one debug server cannot follow them all"
+        )
     find_debugpy(lambda stream, text: sys.stderr.write(text))  # installed now if need be; found once
 
 
@@ -122,7 +128,7 @@ class Session:
         self.editor_root = editor_root  # the function's folder as the editor sees it (packed runs map it)
         self.notice = None
         self._decoders = {}
-        self._open = False   # the last output left a line unended
+        self._open = False  # the last output left a line unended
         self._closed = threading.Event()
         check(debug_port, fn.max_concurrency)
         self._debugpy = find_debugpy(echo) if debug_port is not None else None
@@ -130,8 +136,11 @@ class Session:
         if debug_port is not None:
             fn.init_timeout_s = math.inf
             fn.timeout_enforced = False
-            echo("platform", "shim invoke: --debug-port: the init and invoke timeouts (%g s) are not enforced in this "
-                             "run, so a paused debugger is never killed\n" % fn.timeout_s)
+            echo(
+                "platform",
+                "shim invoke: --debug-port: the init and invoke timeouts (%g s) are not enforced in this "
+                "run, so a paused debugger is never killed\n" % fn.timeout_s,
+            )
         if stdin:
             self.notice = os.path.join(_workdir(), "breakpoint-%d-%d" % (os.getpid(), id(self)))
             threading.Thread(target=self._watch_notice, daemon=True).start()
@@ -173,8 +182,10 @@ class Session:
             if os.path.exists(self.notice):
                 if self.fn.timeout_enforced:
                     self.fn.timeout_enforced = False
-                    self.platform("shim invoke: breakpoint(): the %g s timeout is not enforced for the rest of this "
-                                  "invoke (the function still sees its real deadline)\n" % self.fn.timeout_s)
+                    self.platform(
+                        "shim invoke: breakpoint(): the %g s timeout is not enforced for the rest of this "
+                        "invoke (the function still sees its real deadline)\n" % self.fn.timeout_s
+                    )
                 return
 
     def close(self):
@@ -189,6 +200,7 @@ class Session:
 def launcher(environment):
     """An interpreter path (for SHIM_PYTHON) that runs the runtime under debugpy's launcher."""
     from shim.local import sandbox
+
     python = sandbox.interpreter(environment.python) if environment.isolated else environment.python
     where = _workdir()
     script = os.path.join(where, "debug_launcher.py")
@@ -199,7 +211,7 @@ def launcher(environment):
     if not os.path.exists(wrapper):
         with open(wrapper + ".new", "w") as f:
             # -X frozen_modules=off: debugpy sees the standard library's own frames (ignored before 3.11).
-            f.write("#!/bin/sh\nexec %s -X frozen_modules=off %s \"$@\"\n" % (_quote(python), _quote(script)))
+            f.write('#!/bin/sh\nexec %s -X frozen_modules=off %s "$@"\n' % (_quote(python), _quote(script)))
         os.chmod(wrapper + ".new", 0o755)
         os.replace(wrapper + ".new", wrapper)
     return wrapper
@@ -211,9 +223,11 @@ def _quote(text):
 
 # -- finding or installing debugpy ------------------------------------------------------------
 
+
 def cache_dir():
     root = os.environ.get("SHIM_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "lambda-shim")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "lambda-shim"
+    )
     return os.path.join(root, "tools")
 
 
@@ -229,6 +243,7 @@ def find_debugpy(echo=None):
 
 def _find_debugpy(echo):
     import importlib.util
+
     spec = importlib.util.find_spec("debugpy")
     if spec is not None and spec.origin:
         return _alone(os.path.dirname(spec.origin))
@@ -244,12 +259,28 @@ def _install(target):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     aside = tempfile.mkdtemp(prefix=".debugpy-", dir=os.path.dirname(target))
     try:
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                               "--no-input", "--target", aside, "debugpy"], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--target",
+                aside,
+                "debugpy",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0 or not os.path.isdir(os.path.join(aside, "debugpy")):
             lines = (done.stderr or done.stdout).strip().splitlines()
-            raise UsageError("--debug-port needs debugpy, and installing it failed: %s (pip install debugpy "
-                             "beside lambda-shim instead)" % (lines[-1] if lines else "pip exit %d" % done.returncode))
+            raise UsageError(
+                "--debug-port needs debugpy, and installing it failed: %s (pip install debugpy "
+                "beside lambda-shim instead)" % (lines[-1] if lines else "pip exit %d" % done.returncode)
+            )
         try:
             os.rename(aside, target)
         except OSError:  # another run installed it meanwhile

@@ -7,6 +7,7 @@ prints the results with Lambda's log lines.
 
     python -m shim.local.demo --function shim/local/templates/handlers --handler handler.Handle
 """
+
 import argparse
 import json
 import os
@@ -22,9 +23,13 @@ SAMPLE_EVENTS = {
     "structured": {"order_id": "A-17", "items": [{"sku": "pen", "price": 2.5, "quantity": 4}]},
     "failing": {"quantity": 0},
     "stream": {"text": "Each word leaves the function as soon as it is yielded", "delay": 0.15},
-    "http_stream": {"version": "2.0", "rawPath": "/", "rawQueryString": "name=Ada",
-                    "queryStringParameters": {"name": "Ada"},
-                    "requestContext": {"http": {"method": "GET", "path": "/"}}},
+    "http_stream": {
+        "version": "2.0",
+        "rawPath": "/",
+        "rawQueryString": "name=Ada",
+        "queryStringParameters": {"name": "Ada"},
+        "requestContext": {"http": {"method": "GET", "path": "/"}},
+    },
 }
 
 
@@ -35,6 +40,7 @@ def main(argv=None):
     parser.add_argument("--event", help="the event as JSON text (default: a sample for the example handlers)")
     args = parser.parse_args(argv)
     from shim.pack.errors import UsageError
+
     try:
         return demo(args.function, args.handler, args.event)
     except (UsageError, ValueError, OSError) as exc:
@@ -46,22 +52,35 @@ def demo(function_dir, handler, event_text=None):
     from shim.local.function import Function
     from shim.local.result import for_terminal
     from shim.local.taskroot import prepare
+
     try:
-        event = json.loads(event_text) if event_text else SAMPLE_EVENTS.get(
-            handler.rpartition(".")[0].split("/")[-1], SAMPLE_EVENTS["handler"])
+        event = (
+            json.loads(event_text)
+            if event_text
+            else SAMPLE_EVENTS.get(handler.rpartition(".")[0].split("/")[-1], SAMPLE_EVENTS["handler"])
+        )
     except ValueError as exc:
         raise ValueError("--event is not JSON: %s" % exc) from None
     from shim.local.durable_demo import is_durable
+
     if is_durable(function_dir, handler):  # e.g. make demo FUNCTION=shim/local/templates/durable
         from shim.local.durable_demo import demo as durable_demo
+
         return durable_demo(function_dir, handler, None if event_text is None else event, say)
     began = time.monotonic()
     task_root = prepare(function_dir, pack=True, handler=handler)
     try:
         packed = task_root.pack_result
-        say("1. packed %s/ into a deployment zip: %d files, %s zipped, %s unzipped (%.2f s)" % (
-            function_dir.rstrip("/"), packed.files, _size(packed.zipped_bytes), _size(packed.unzipped_bytes),
-            packed.seconds))
+        say(
+            "1. packed %s/ into a deployment zip: %d files, %s zipped, %s unzipped (%.2f s)"
+            % (
+                function_dir.rstrip("/"),
+                packed.files,
+                _size(packed.zipped_bytes),
+                _size(packed.unzipped_bytes),
+                packed.seconds,
+            )
+        )
         for warning in packed.warnings:
             say("   warning: " + warning)
         say("2. unpacked it read-only (as Lambda's /var/task) and started its bootstrap:")
@@ -83,9 +102,10 @@ def demo(function_dir, handler, event_text=None):
             print(warm.report_line(), flush=True)
     finally:
         task_root.remove()
-    say("\nDone in %.1f s. Next: `.venv/bin/shim invoke %s --handler %s --event FILE`, `.venv/bin/shim serve %s`,"
-        " `make test`."
-        % (time.monotonic() - began, function_dir, handler, function_dir))
+    say(
+        "\nDone in %.1f s. Next: `.venv/bin/shim invoke %s --handler %s --event FILE`, `.venv/bin/shim serve %s`,"
+        " `make test`." % (time.monotonic() - began, function_dir, handler, function_dir)
+    )
     return 0 if cold.kind in ("response", "error") else 1
 
 
@@ -110,10 +130,15 @@ def _show(result, for_terminal):
         print()
     sys.stdout.write(for_terminal(result.transcript()))
     if result.streamed:
-        print("\nstreamed %d chunks, %d bytes, first byte after %s%s" % (
-            len(result.chunks), len(result.body),
-            "%.1f ms" % result.first_byte_ms if result.first_byte_ms is not None else "none (empty stream)",
-            "" if result.ok else "; then it failed (%s): %s" % (result.error_type, json.dumps(result.error))))
+        print(
+            "\nstreamed %d chunks, %d bytes, first byte after %s%s"
+            % (
+                len(result.chunks),
+                len(result.body),
+                "%.1f ms" % result.first_byte_ms if result.first_byte_ms is not None else "none (empty stream)",
+                "" if result.ok else "; then it failed (%s): %s" % (result.error_type, json.dumps(result.error)),
+            )
+        )
         print(flush=True)
         return
     print("\n%s:" % ("result" if result.ok else "error (%s)" % result.error_type))

@@ -5,6 +5,7 @@ boto3 is imported here only, when `shim deploy` runs: it is the `deploy` extra
 the user can fix becomes a UsageError of one line (the CLI prints it without a
 traceback); `describe(exc)` turns botocore's exceptions into such a line.
 """
+
 import base64
 import hashlib
 import os
@@ -13,9 +14,11 @@ import time
 from shim.pack.errors import UsageError
 
 INSTALL_HINT = "shim deploy needs boto3: pip install 'lambda-shim[deploy]' (or pip install boto3)"
-ASSUME_HINT = ("the role %s cannot be assumed by Lambda: it must exist, in this account, and its trust policy must "
-               "allow lambda.amazonaws.com to sts:AssumeRole (a role made seconds ago may need ten more: run "
-               "shim deploy again)")
+ASSUME_HINT = (
+    "the role %s cannot be assumed by Lambda: it must exist, in this account, and its trust policy must "
+    "allow lambda.amazonaws.com to sts:AssumeRole (a role made seconds ago may need ten more: run "
+    "shim deploy again)"
+)
 PUBLIC_URL_STATEMENTS = ("FunctionURLAllowPublicAccess", "FunctionURLInvokeAllowPublicAccess")
 
 
@@ -26,7 +29,7 @@ def boto3_session(region=None, profile=None):
         import botocore.exceptions
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
-    region = region or os.environ.get("AWS_REGION") or None   # botocore reads AWS_DEFAULT_REGION itself
+    region = region or os.environ.get("AWS_REGION") or None  # botocore reads AWS_DEFAULT_REGION itself
     try:
         session = boto3.Session(region_name=region, profile_name=profile)
     except botocore.exceptions.ProfileNotFound as exc:
@@ -34,8 +37,10 @@ def boto3_session(region=None, profile=None):
     if not session.region_name:
         raise UsageError("no AWS region: pass --region, or set AWS_REGION (or a region in your AWS profile)")
     if session.get_credentials() is None:
-        raise UsageError("no AWS credentials: set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and "
-                         "AWS_SECRET_ACCESS_KEY, or run `aws configure`")
+        raise UsageError(
+            "no AWS credentials: set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or run `aws configure`"
+        )
     return session
 
 
@@ -54,13 +59,19 @@ def describe(exc, role=None):
         code, message = error.get("Code", "Error"), " ".join(str(error.get("Message", "")).split())
         if "cannot be assumed by Lambda" in message or "role defined for the function" in message:
             return ASSUME_HINT % (role or "given")
-        if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-                    "InvalidSignatureException", "SignatureDoesNotMatch"):
+        if code in (
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidSignatureException",
+            "SignatureDoesNotMatch",
+        ):
             return "AWS refused the credentials (%s): %s" % (code, message)
         if code in ("AccessDeniedException", "AccessDenied"):
             return "AWS denied %s: %s" % (exc.operation_name, message)
         return "%s failed: %s: %s" % (exc.operation_name, code, message)
-    if isinstance(exc, errors.BotoCoreError):   # e.g. ParamValidationError, whose text has several lines
+    if isinstance(exc, errors.BotoCoreError):  # e.g. ParamValidationError, whose text has several lines
         return " ".join(str(exc).split())
     return None
 
@@ -93,14 +104,17 @@ def wait_until_ready(client, name, timeout=300.0, interval=1.0, sleep=time.sleep
         state, update = config.get("State", "Active"), config.get("LastUpdateStatus", "Successful")
         if state == "Failed" or update == "Failed":
             reason = config.get("LastUpdateStatusReason") if update == "Failed" else config.get("StateReason")
-            raise UsageError("%s failed to become ready on Lambda (State %s, LastUpdateStatus %s): %s"
-                             % (name, state, update, reason or "no reason given"))
+            raise UsageError(
+                "%s failed to become ready on Lambda (State %s, LastUpdateStatus %s): %s"
+                % (name, state, update, reason or "no reason given")
+            )
         if state == "Active" and update == "Successful":
             return config
         if clock() >= deadline:
-            raise UsageError("%s was not ready after %d s (State %s, LastUpdateStatus %s); it may still finish: "
-                             "check it with `aws lambda get-function --function-name %s`"
-                             % (name, timeout, state, update, name))
+            raise UsageError(
+                "%s was not ready after %d s (State %s, LastUpdateStatus %s); it may still finish: "
+                "check it with `aws lambda get-function --function-name %s`" % (name, timeout, state, update, name)
+            )
         sleep(interval)
 
 
@@ -110,8 +124,9 @@ def layer_compatible_architectures(client, arn):
         return layer_version(client, arn).get("CompatibleArchitectures") or []
     except Exception as exc:
         if not_found(exc):
-            raise UsageError("layer %s not found (layers in the project file must be layer version ARNs)" % arn) \
-                from None
+            raise UsageError(
+                "layer %s not found (layers in the project file must be layer version ARNs)" % arn
+            ) from None
         raise
 
 
@@ -147,8 +162,13 @@ def publish_layer(client, layer_name, zip_path, arch, python_version, descriptio
     """Publish the runtime layer's zip; returns the new version's ARN."""
     content = s3 or {"ZipFile": _read(zip_path)}
     answer = client.publish_layer_version(
-        LayerName=layer_name, Description=description, Content=content, CompatibleArchitectures=[arch],
-        CompatibleRuntimes=["python%s" % python_version, "provided.al2023"], LicenseInfo="Apache-2.0")
+        LayerName=layer_name,
+        Description=description,
+        Content=content,
+        CompatibleArchitectures=[arch],
+        CompatibleRuntimes=["python%s" % python_version, "provided.al2023"],
+        LicenseInfo="Apache-2.0",
+    )
     return answer["LayerVersionArn"]
 
 
@@ -196,11 +216,23 @@ def normal_invoke_mode(mode):
 def _allow_public(client, name):
     """The resource policy a public Function URL needs: lambda:InvokeFunctionUrl (and, where this botocore
     knows the condition, lambda:InvokeFunction through the URL only), for anyone."""
-    statements = [dict(StatementId=PUBLIC_URL_STATEMENTS[0], Action="lambda:InvokeFunctionUrl", Principal="*",
-                       FunctionUrlAuthType="NONE")]
+    statements = [
+        dict(
+            StatementId=PUBLIC_URL_STATEMENTS[0],
+            Action="lambda:InvokeFunctionUrl",
+            Principal="*",
+            FunctionUrlAuthType="NONE",
+        )
+    ]
     if supports(client, "AddPermission", "InvokedViaFunctionUrl"):
-        statements.append(dict(StatementId=PUBLIC_URL_STATEMENTS[1], Action="lambda:InvokeFunction",
-                               Principal="*", InvokedViaFunctionUrl=True))
+        statements.append(
+            dict(
+                StatementId=PUBLIC_URL_STATEMENTS[1],
+                Action="lambda:InvokeFunction",
+                Principal="*",
+                InvokedViaFunctionUrl=True,
+            )
+        )
     for statement in statements:
         try:
             client.add_permission(FunctionName=name, **statement)

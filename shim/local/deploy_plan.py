@@ -7,6 +7,7 @@ diff() compares it with what Lambda has (function_configuration(); every setting
 for a new function), url_changes() does the same for its Function URL, and
 describe_changes() writes the lines `shim deploy --plan` prints.
 """
+
 import dataclasses
 import os
 import sys
@@ -17,13 +18,34 @@ from shim.local import deploy_aws as aws
 from shim.local.project import FunctionConfig
 
 EXEC_WRAPPER = {"zip": "/var/task/bootstrap", "layer": "/opt/bootstrap"}
-AMAZON_LINUX_2 = ("3.9", "3.10", "3.11")   # the managed runtimes on Amazon Linux 2 (glibc 2.26)
-SETTINGS = ("Runtime", "Handler", "Role", "MemorySize", "Timeout", "Description", "Environment", "Layers",
-            "RuntimeConfig", "SnapStart")
-LABELS = {"MemorySize": "memory", "Timeout": "timeout", "Environment": "environment", "Layers": "layers",
-          "Runtime": "runtime", "Handler": "handler", "Role": "role", "Description": "description",
-          "RuntimeConfig": "runtime config", "SnapStart": "snapstart", "Architectures": "architecture",
-          "Code": "code", "Url": "function url"}
+AMAZON_LINUX_2 = ("3.9", "3.10", "3.11")  # the managed runtimes on Amazon Linux 2 (glibc 2.26)
+SETTINGS = (
+    "Runtime",
+    "Handler",
+    "Role",
+    "MemorySize",
+    "Timeout",
+    "Description",
+    "Environment",
+    "Layers",
+    "RuntimeConfig",
+    "SnapStart",
+)
+LABELS = {
+    "MemorySize": "memory",
+    "Timeout": "timeout",
+    "Environment": "environment",
+    "Layers": "layers",
+    "Runtime": "runtime",
+    "Handler": "handler",
+    "Role": "role",
+    "Description": "description",
+    "RuntimeConfig": "runtime config",
+    "SnapStart": "snapstart",
+    "Architectures": "architecture",
+    "Code": "code",
+    "Url": "function url",
+}
 
 
 @dataclasses.dataclass
@@ -31,10 +53,10 @@ class Target:
     """What one function should be on Lambda."""
 
     config: FunctionConfig
-    kind: str                       # "zip" | "layer" | "custom"
+    kind: str  # "zip" | "layer" | "custom"
     arch: str
     python: str
-    settings: Dict[str, Any]        # CreateFunction's configuration keys (not Code, not Architectures)
+    settings: Dict[str, Any]  # CreateFunction's configuration keys (not Code, not Architectures)
     zip_path: str = ""
     sha256: str = ""
     zipped_bytes: int = 0
@@ -47,6 +69,7 @@ class Target:
 def make_target(config: FunctionConfig, role: Optional[str], client) -> Target:
     """The function's desired settings from its config; UsageError for what Lambda would refuse."""
     from shim.pack import checks
+
     if not config.path or not os.path.isdir(config.path):
         raise UsageError("%s: its directory %s does not exist" % (config.name, config.path))
     arch = config.arch or checks.default_arch()
@@ -55,14 +78,21 @@ def make_target(config: FunctionConfig, role: Optional[str], client) -> Target:
         raise UsageError("%s: timeout = %s: Lambda takes whole seconds" % (config.name, config.timeout))
     kind = "custom" if config.runtime else "layer" if config.runtime_layer else "zip"
     environment = dict(config.environment)
-    settings: Dict[str, Any] = {"Handler": config.handler, "MemorySize": int(config.memory),
-                                "Timeout": int(config.timeout), "Description": config.description or ""}
+    settings: Dict[str, Any] = {
+        "Handler": config.handler,
+        "MemorySize": int(config.memory),
+        "Timeout": int(config.timeout),
+        "Description": config.description or "",
+    }
     if kind == "custom":
         if not aws.supports(client, "CreateFunction", "RuntimeConfig"):
             import botocore
-            raise UsageError("%s: runtime = {...} needs a botocore that knows Lambda's RuntimeConfig "
-                             "(customer-managed runtimes, Lambda Core API 2026-10-01); botocore %s does not: "
-                             "pip install -U boto3" % (config.name, botocore.__version__))
+
+            raise UsageError(
+                "%s: runtime = {...} needs a botocore that knows Lambda's RuntimeConfig "
+                "(customer-managed runtimes, Lambda Core API 2026-10-01); botocore %s does not: "
+                "pip install -U boto3" % (config.name, botocore.__version__)
+            )
         runtime = config.runtime or {}
         settings["Runtime"] = "custom"
         settings["RuntimeConfig"] = {"RuntimeArn": runtime["arn"]}
@@ -74,8 +104,10 @@ def make_target(config: FunctionConfig, role: Optional[str], client) -> Target:
     settings["Environment"] = {"Variables": environment}
     for layer in config.layers:
         if not layer.startswith("arn:"):
-            raise UsageError("%s: layers: %s is a file; shim deploy takes layer version ARNs "
-                             "(publish the zip with `aws lambda publish-layer-version`)" % (config.name, layer))
+            raise UsageError(
+                "%s: layers: %s is a file; shim deploy takes layer version ARNs "
+                "(publish the zip with `aws lambda publish-layer-version`)" % (config.name, layer)
+            )
     settings["Layers"] = list(config.layers)
     settings["SnapStart"] = {"ApplyOn": "PublishedVersions" if config.snapstart else "None"}
     chosen_role = role or config.role
@@ -87,6 +119,7 @@ def make_target(config: FunctionConfig, role: Optional[str], client) -> Target:
 def glibc(python):
     """The glibc of the managed runtime for CPython `python`: the one its wheels are installed for."""
     from shim.pack import pipinstall
+
     return "2.26" if python in AMAZON_LINUX_2 else pipinstall.LAMBDA_GLIBC
 
 
@@ -118,8 +151,11 @@ def diff(current, target):
     """[(field, before, after)]: every setting for a new function, else those that differ."""
     desired = dict(target.settings, Architectures=[target.arch], Code=target.sha256)
     if current is None:
-        return [(field, None, value) for field, value in desired.items()
-                if not (field == "SnapStart" and value["ApplyOn"] == "None") and value not in ("", [])]
+        return [
+            (field, None, value)
+            for field, value in desired.items()
+            if not (field == "SnapStart" and value["ApplyOn"] == "None") and value not in ("", [])
+        ]
     have = {field: current_value(current, field) for field in SETTINGS}
     have.update(Architectures=current.get("Architectures") or ["x86_64"], Code=current.get("CodeSha256"))
     return [(field, have.get(field), value) for field, value in desired.items() if have.get(field) != value]

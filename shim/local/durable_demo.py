@@ -4,6 +4,7 @@ Packs the directory, unpacks it read-only, then runs one execution through the r
 the local durable service (shim.local.durable_runner): each invocation's Lambda lines, then the
 operations the service checkpointed, the result and the summary (invocations, replays, time skipped).
 """
+
 import json
 import os
 import time
@@ -24,6 +25,7 @@ def is_durable(function_dir, handler):
 def demo(function_dir, handler, event, say):
     """event None: the function directory's tests/event.json (what `shim new --template durable` writes), or {}."""
     from shim.local.durable_runner import DurableFunction
+
     if event is None:
         try:
             with open(os.path.join(function_dir, "tests", "event.json"), encoding="utf-8") as f:
@@ -34,10 +36,14 @@ def demo(function_dir, handler, event, say):
     task_root = prepare(function_dir, pack=True, handler=handler)
     try:
         packed = task_root.pack_result
-        say("1. packed %s/ into a deployment zip (%d files) and unpacked it read-only" % (
-            function_dir.rstrip("/"), packed.files))
-        say("2. started a durable execution of %s with %s; each invocation as Lambda logs it:\n" % (
-            handler, json.dumps(event)))
+        say(
+            "1. packed %s/ into a deployment zip (%d files) and unpacked it read-only"
+            % (function_dir.rstrip("/"), packed.files)
+        )
+        say(
+            "2. started a durable execution of %s with %s; each invocation as Lambda logs it:\n"
+            % (handler, json.dumps(event))
+        )
 
         def invoked(arn, result):
             print(for_terminal(result.transcript()), end="", flush=True)
@@ -48,9 +54,18 @@ def demo(function_dir, handler, event, say):
         task_root.remove()
     say("\n3. the checkpointed operations:")
     for op in result.operations:
-        say("   %-5s %-12s %s%s" % (op.operation_type.value, op.name, op.status.value,
-                                    " -> %s" % op.result if getattr(op, "result", None) else ""))
+        say(
+            "   %-5s %-12s %s%s"
+            % (
+                op.operation_type.value,
+                op.name,
+                op.status.value,
+                " -> %s" % op.result if getattr(op, "result", None) else "",
+            )
+        )
     say("\n%s\nresult: %s" % (result.summary(), json.dumps(result.result, indent=2)))
-    say("\nDone in %.1f s. Next: `.venv/bin/shim invoke %s --handler %s --durable --event FILE`."
-        % (time.monotonic() - began, function_dir, handler))
+    say(
+        "\nDone in %.1f s. Next: `.venv/bin/shim invoke %s --handler %s --durable --event FILE`."
+        % (time.monotonic() - began, function_dir, handler)
+    )
     return 0 if result.status == "SUCCEEDED" else 1

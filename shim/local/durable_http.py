@@ -14,14 +14,15 @@ Lambda does for a durable function:
   runner marks as a handler invocation (X-Dex-Handler-Invoke), is one invocation, passed through:
   so `dex-local-runner start-server --lambda-endpoint` still works against shim serve.
 """
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shim.local.durable_service import API_PREFIX, ARN_HEADER, NAME_HEADER, is_envelope
 
-HANDLER_INVOKE_HEADER = "X-Dex-Handler-Invoke"   # the testing package's runner marks its invocations so
-SYNC_LIMIT_S = 900                               # a synchronous Invoke waits for the execution up to this
+HANDLER_INVOKE_HEADER = "X-Dex-Handler-Invoke"  # the testing package's runner marks its invocations so
+SYNC_LIMIT_S = 900  # a synchronous Invoke waits for the execution up to this
 
 
 def serves(path):
@@ -50,8 +51,11 @@ def answer_invoke(handler, service, event, kind, tenant_id=None):
     if kind == "Event":
         return handler._send(202, b"", {ARN_HEADER: arn})
     if not service.wait(arn, SYNC_LIMIT_S):
-        body = {"errorType": "Sandbox.Timedout", "errorMessage": "The durable execution %s is still running after "
-                "%d s; follow it with GetDurableExecution" % (arn, SYNC_LIMIT_S)}
+        body = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": "The durable execution %s is still running after "
+            "%d s; follow it with GetDurableExecution" % (arn, SYNC_LIMIT_S),
+        }
         return handler._send(200, json.dumps(body).encode(), {ARN_HEADER: arn, "X-Amz-Function-Error": "Unhandled"})
     result = service.result(arn)
     headers = {ARN_HEADER: arn, "Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}

@@ -4,6 +4,7 @@ A DurableResult wraps the testing package's DurableFunctionTestResult: the statu
 handler's return value, the error and the operations, with the shim InvokeResults of the
 invocations it took and the time skipped; summary() says it in one line.
 """
+
 import json
 
 
@@ -14,7 +15,7 @@ class DurableResult:
 
     def __init__(self, arn, test_result, invocations, skipped_s):
         self.arn = arn
-        self.test_result = test_result            # the testing package's DurableFunctionTestResult
+        self.test_result = test_result  # the testing package's DurableFunctionTestResult
         self.status = test_result.execution_status.value if test_result.execution_status else None
         raw = test_result.result
         self.result = json.loads(raw) if isinstance(raw, str) and raw else raw
@@ -35,15 +36,27 @@ class DurableResult:
     def failed_operations(self):
         """(operation, its error dict) of each failed operation none of whose children failed: where an
         error began (the user's own exception, before the SDK wrapped it in StepError and the like)."""
+
         def failed(op):
             return getattr(op, "error", None) is not None
-        return [(op, op.error.to_dict()) for op in self.all_operations()
-                if failed(op) and not any(failed(child) for child in getattr(op, "child_operations", None) or ())]
+
+        return [
+            (op, op.error.to_dict())
+            for op in self.all_operations()
+            if failed(op) and not any(failed(child) for child in getattr(op, "child_operations", None) or ())
+        ]
 
     def summary(self):
         return "durable execution %s: %d operation%s, %d invocation%s (%d replay%s), %s skipped" % (
-            self.status, len(self.all_operations()), _s(len(self.all_operations())), len(self.invocations),
-            _s(len(self.invocations)), self.replays, _s(self.replays), _duration(self.skipped_s))
+            self.status,
+            len(self.all_operations()),
+            _s(len(self.all_operations())),
+            len(self.invocations),
+            _s(len(self.invocations)),
+            self.replays,
+            _s(self.replays),
+            _duration(self.skipped_s),
+        )
 
     def __repr__(self):
         return "<DurableResult %s %r>" % (self.status, self.result if self.error is None else self.error)
@@ -59,5 +72,9 @@ def _duration(seconds):
         return "%ds" % seconds
     hours, rest = divmod(seconds, 3600)
     days, hours = divmod(hours, 24)
-    parts = [("%dd" % days) if days else "", ("%dh" % hours) if hours else "", "%dm" % (rest // 60) if rest // 60 else ""]
+    parts = [
+        ("%dd" % days) if days else "",
+        ("%dh" % hours) if hours else "",
+        "%dm" % (rest // 60) if rest // 60 else "",
+    ]
     return " ".join(p for p in parts if p) or "0s"

@@ -12,6 +12,7 @@ checkpoints and re-invokes it after each suspension.
 A function run in place that does not ship the SDK itself gets this environment's copy (and its
 boto3) on its path, as a layer would bring it (see shim.local.sandbox).
 """
+
 import os
 import time
 
@@ -33,16 +34,29 @@ class DurableFunction:
     on_callback(arn, callback_id) as in DurableService.
     """
 
-    def __init__(self, task_root, handler="handler.Handle", *, skip_time=True, on_invocation=None,
-                 on_callback=None, **function_options):
+    def __init__(
+        self,
+        task_root,
+        handler="handler.Handle",
+        *,
+        skip_time=True,
+        on_invocation=None,
+        on_callback=None,
+        **function_options,
+    ):
         durable_service.require()
         function_options = dict(function_options)
         if needs_sdk(getattr(task_root, "path", task_root)):
             function_options["runtime_packages"] = tuple(function_options.get("runtime_packages", ())) + (SDK,)
         self.function = Function(task_root, handler, **function_options)
         self.service = durable_service.DurableService(
-            self.function.invoke, function_name=self.function.function_name, skip_time=skip_time,
-            invocation_timeout_s=self.function.timeout_s, on_invocation=on_invocation, on_callback=on_callback)
+            self.function.invoke,
+            function_name=self.function.function_name,
+            skip_time=skip_time,
+            invocation_timeout_s=self.function.timeout_s,
+            on_invocation=on_invocation,
+            on_callback=on_callback,
+        )
         self.endpoint = durable_http.Endpoint(self.service).start()
         user_env = dict(self.function.env)
         self.function.env.update(durable_service.function_env(self.endpoint.url))

@@ -21,6 +21,7 @@ The service side is not written here: the SDK's testing package
 The function's own boto3 finds the API through AWS_ENDPOINT_URL_LAMBDA (function_env()).
 Needs Python >= 3.11 and the `durable` extra; require() says so in one line otherwise.
 """
+
 import json
 import logging
 import os
@@ -31,12 +32,15 @@ from urllib.parse import parse_qs, urlparse
 from shim.local.durable_result import DurableResult
 from shim.pack.errors import UsageError
 
-API_PREFIX = "/2025-12-01/"           # every durable-execution route of the Lambda API
+API_PREFIX = "/2025-12-01/"  # every durable-execution route of the Lambda API
 ARN_HEADER = "X-Amz-Durable-Execution-Arn"
 NAME_HEADER = "X-Amz-Durable-Execution-Name"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "shimlocal", "AWS_SECRET_ACCESS_KEY": "shimlocal",
-                     "AWS_SESSION_TOKEN": "shimlocal"}
-ACCOUNT_ID = "000000000000"          # the local Runtime API's function ARN uses it too
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "shimlocal",
+    "AWS_SECRET_ACCESS_KEY": "shimlocal",
+    "AWS_SESSION_TOKEN": "shimlocal",
+}
+ACCOUNT_ID = "000000000000"  # the local Runtime API's function ARN uses it too
 DEFAULT_EXECUTION_TIMEOUT_S = 24 * 3600
 
 
@@ -48,8 +52,10 @@ logging.getLogger("aws_durable_execution_sdk_python_testing").addHandler(logging
 def require():
     """Import the testing package, or raise UsageError saying what is missing."""
     if sys.version_info < (3, 11):
-        raise UsageError("durable executions need Python 3.11 or later (the durable SDK's own requirement); "
-                         "this is %d.%d" % sys.version_info[:2])
+        raise UsageError(
+            "durable executions need Python 3.11 or later (the durable SDK's own requirement); "
+            "this is %d.%d" % sys.version_info[:2]
+        )
     try:
         import aws_durable_execution_sdk_python_testing  # noqa: F401
     except ImportError:
@@ -81,8 +87,17 @@ class DurableService:
     result) sees every invocation's InvokeResult; on_callback(arn, callback_id) every callback created.
     """
 
-    def __init__(self, invoke, *, function_name="function", region=None, skip_time=True,
-                 invocation_timeout_s=900, on_invocation=None, on_callback=None):
+    def __init__(
+        self,
+        invoke,
+        *,
+        function_name="function",
+        region=None,
+        skip_time=True,
+        invocation_timeout_s=900,
+        on_invocation=None,
+        on_callback=None,
+    ):
         require()
         from aws_durable_execution_sdk_python_testing.checkpoint.processor import CheckpointProcessor
         from aws_durable_execution_sdk_python_testing.clock import RealClock, SkipClock
@@ -98,7 +113,7 @@ class DurableService:
         self.skip_time = skip_time
         self.on_invocation = on_invocation
         self.on_callback = on_callback
-        self.invocations = {}   # execution ARN -> [InvokeResult]
+        self.invocations = {}  # execution ARN -> [InvokeResult]
         self._lock = threading.Lock()
         self.clock = SkipClock() if skip_time else RealClock()
         self.scheduler = Scheduler()
@@ -108,9 +123,16 @@ class DurableService:
         self.processor = CheckpointProcessor(store=self.store, scheduler=self.scheduler, clock=self.clock)
         self.invoker = _ShimInvoker(invoke, self._invoked)
         self.executor = _Executor(
-            self, store=self.store, scheduler=self.scheduler, invoker=self.invoker,
-            checkpoint_processor=self.processor, invocation_timeout_seconds=int(invocation_timeout_s) + 30,
-            registry=self.registry, clock=self.clock, region=region)
+            self,
+            store=self.store,
+            scheduler=self.scheduler,
+            invoker=self.invoker,
+            checkpoint_processor=self.processor,
+            invocation_timeout_seconds=int(invocation_timeout_s) + 30,
+            registry=self.registry,
+            clock=self.clock,
+            region=region,
+        )
         if skip_time:
             # A failed invocation (a crash, a timeout) is retried after a back-off: skipped too.
             self.executor.RETRY_BACKOFF_SECONDS = 0
@@ -127,14 +149,21 @@ class DurableService:
         import uuid
 
         from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
+
         if not isinstance(event, (bytes, str)):
             event = json.dumps(event)
         text = event.decode("utf-8") if isinstance(event, bytes) else event
         start = StartDurableExecutionInput(
-            account_id=ACCOUNT_ID, function_name=self.function_name, function_qualifier="$LATEST",
-            execution_name=name or str(uuid.uuid4()), execution_timeout_seconds=int(timeout_s),
-            execution_retention_period_days=1, invocation_id=str(uuid.uuid4()), tenant_id=tenant_id,
-            input=text)
+            account_id=ACCOUNT_ID,
+            function_name=self.function_name,
+            function_qualifier="$LATEST",
+            execution_name=name or str(uuid.uuid4()),
+            execution_timeout_seconds=int(timeout_s),
+            execution_retention_period_days=1,
+            invocation_id=str(uuid.uuid4()),
+            tenant_id=tenant_id,
+            input=text,
+        )
         return self.executor.start_execution(start).execution_arn
 
     def wait(self, arn, timeout_s=None):
@@ -144,6 +173,7 @@ class DurableService:
     def result(self, arn):
         """The DurableResult of an execution that ended (see wait)."""
         from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
+
         execution = self.store.load(arn)
         skipped = self.clock._skipped.total_seconds() if self.skip_time else 0.0
         with self._lock:
@@ -160,10 +190,15 @@ class DurableService:
     def callback_ids(self, arn):
         """The ids of the execution's callbacks that are waiting for an answer."""
         from aws_durable_execution_sdk_python.lambda_service import OperationStatus, OperationType
+
         execution = self.store.load(arn)
-        return [op.callback_details.callback_id for op in execution.operations
-                if op.operation_type == OperationType.CALLBACK and op.status == OperationStatus.STARTED
-                and op.callback_details is not None]
+        return [
+            op.callback_details.callback_id
+            for op in execution.operations
+            if op.operation_type == OperationType.CALLBACK
+            and op.status == OperationStatus.STARTED
+            and op.callback_details is not None
+        ]
 
     def send_callback_success(self, callback_id, result=b""):
         if not isinstance(result, bytes):
@@ -172,6 +207,7 @@ class DurableService:
 
     def send_callback_failure(self, callback_id, error_type="Error", message=""):
         from aws_durable_execution_sdk_python.lambda_service import ErrorObject
+
         error = ErrorObject(message=message, type=error_type, data=None, stack_trace=None)
         self.executor.send_callback_failure(callback_id=callback_id, error=error)
 
@@ -200,9 +236,13 @@ class DurableService:
     def handle(self, method, target, headers, body):
         """One request of the durable-execution API: (status, headers, body bytes)."""
         from aws_durable_execution_sdk_python_testing.exceptions import (
-            AwsApiException, ServiceException, UnknownRouteError)
+            AwsApiException,
+            ServiceException,
+            UnknownRouteError,
+        )
         from aws_durable_execution_sdk_python_testing.web.models import HTTPRequest, HTTPResponse
         from aws_durable_execution_sdk_python_testing.web.routes import BytesPayloadRoute
+
         path = target.split("?", 1)[0]
         try:
             route = self.router.find_route(path, method)
@@ -221,11 +261,13 @@ class DurableService:
 
 def _invoker_base():
     from aws_durable_execution_sdk_python_testing.invoker import LambdaInvoker
+
     return LambdaInvoker
 
 
 def _executor_base():
     from aws_durable_execution_sdk_python_testing.executor import Executor
+
     return Executor
 
 
@@ -241,15 +283,18 @@ class _ShimInvoker:
             def __init__(self):
                 super().__init__(lambda_client=None)
 
-            def invoke(self, function_name, input, endpoint_url=None, tenant_id=None, account_id=None,
-                       region_name=None):
+            def invoke(
+                self, function_name, input, endpoint_url=None, tenant_id=None, account_id=None, region_name=None
+            ):
                 payload = json.dumps(input.to_json_dict()).encode("utf-8")
                 options = {"tenant_id": tenant_id} if tenant_id is not None else {}
                 result = invoke(payload, **options)
                 on_result(input.durable_execution_arn, result)
                 if not result.ok:  # an error, a timeout, a crash: the service invokes it again
-                    raise DurableFunctionsTestError("invocation %s failed: %s %s" % (
-                        result.request_id, result.error_type, result.body[:500].decode("utf-8", "replace")))
+                    raise DurableFunctionsTestError(
+                        "invocation %s failed: %s %s"
+                        % (result.request_id, result.error_type, result.body[:500].decode("utf-8", "replace"))
+                    )
                 return InvokeResponse.from_payload(result.body, result.request_id)
 
             def update_endpoint(self, endpoint_url, region_name):

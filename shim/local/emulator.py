@@ -13,6 +13,7 @@ the caller chunk by chunk, as it arrives.
         start_runtime(env={"AWS_LAMBDA_RUNTIME_API": api.address, ...})
         result = api.invoke({"name": "x"}, timeout=5)
 """
+
 import json
 import os
 import queue
@@ -23,8 +24,12 @@ import uuid
 from shim.local import runtime_api_http
 from shim.local.lifecycle import Extensions, Restores
 from shim.local.runtime_api_exchange import Exchange
-from shim.local.runtime_api_http import (ERROR_BODY_HEADER, ERROR_TYPE_HEADER, KeepAliveHandler,  # noqa: F401
-                                         Recorded)
+from shim.local.runtime_api_http import (  # noqa: F401 - importable from here too, as before
+    ERROR_BODY_HEADER,
+    ERROR_TYPE_HEADER,
+    KeepAliveHandler,
+    Recorded,
+)
 from shim.runtime import errors, protocol
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit for a buffered (non-streamed) response
@@ -33,29 +38,38 @@ _GENERATE = object()
 
 
 class RuntimeAPIServer:
-    def __init__(self, host="127.0.0.1", port=0, function_name="function", memory_mb=128,
-                 timeout_s=3.0, region=None, max_response_bytes=MAX_RESPONSE_BYTES, max_stream_bytes=MAX_STREAM_BYTES):
+    def __init__(
+        self,
+        host="127.0.0.1",
+        port=0,
+        function_name="function",
+        memory_mb=128,
+        timeout_s=3.0,
+        region=None,
+        max_response_bytes=MAX_RESPONSE_BYTES,
+        max_stream_bytes=MAX_STREAM_BYTES,
+    ):
         self.function_name = function_name
         self.memory_mb = memory_mb
         self.timeout_s = timeout_s
         self.region = region or os.environ.get("AWS_REGION", "us-east-1")
         self.max_response_bytes = max_response_bytes
         self.max_stream_bytes = max_stream_bytes
-        self.requests = []           # every Recorded request, in arrival order
-        self.init_error = None       # an Exchange resolved by a POST /init/error
+        self.requests = []  # every Recorded request, in arrival order
+        self.init_error = None  # an Exchange resolved by a POST /init/error
         # Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY): init is complete once any worker polls /next, and
         # an /init/error (one worker's) ends nothing by itself; only the runtime process's exit fails the init.
         self.concurrent = False
-        self.first_next_at = None    # monotonic time of the runtime's first GET /next
-        self.polls = 0               # GET /next requests so far, and when the last one came
+        self.first_next_at = None  # monotonic time of the runtime's first GET /next
+        self.polls = 0  # GET /next requests so far, and when the last one came
         self.last_poll_at = None
-        self.poll_times = []         # monotonic time of every GET /next
-        self.restores = Restores()   # SnapStart's /restore/next and /restore/error (shim.local.lifecycle)
+        self.poll_times = []  # monotonic time of every GET /next
+        self.restores = Restores()  # SnapStart's /restore/next and /restore/error (shim.local.lifecycle)
         self.extensions = Extensions()  # the Extensions API, for internal extensions
         self._polled = threading.Condition()
         self._queue = queue.Queue()
-        self._pending = {}           # request id -> Exchange, until answered
-        self._answered = {}          # request id -> Exchange, once answered
+        self._pending = {}  # request id -> Exchange, until answered
+        self._answered = {}  # request id -> Exchange, once answered
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.stopping = threading.Event()
@@ -74,8 +88,9 @@ class RuntimeAPIServer:
         return "arn:aws:lambda:%s:000000000000:function:%s" % (self.region, self.function_name)
 
     def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="runtime-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="runtime-api", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -110,9 +125,21 @@ class RuntimeAPIServer:
 
     # -- the caller's side ----------------------------------------------------------------
 
-    def submit(self, event, *, request_id=None, content_type="application/json", trace_id=_GENERATE,
-               client_context=None, cognito_identity=None, tenant_id=None, invocation_id=None, deadline_ms=None,
-               keep_stream=True, cut_stream_after=None):
+    def submit(
+        self,
+        event,
+        *,
+        request_id=None,
+        content_type="application/json",
+        trace_id=_GENERATE,
+        client_context=None,
+        cognito_identity=None,
+        tenant_id=None,
+        invocation_id=None,
+        deadline_ms=None,
+        keep_stream=True,
+        cut_stream_after=None,
+    ):
         """Queue an event (a JSON-able object, or bytes sent as they are) and return its Exchange.
 
         For a streamed answer: keep_stream=False drops each chunk once it is handed on (the
@@ -121,11 +148,16 @@ class RuntimeAPIServer:
         request_id = request_id or str(uuid.uuid4())
         body = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
         if trace_id is _GENERATE:
-            trace_id = "Root=1-%08x-%s;Parent=%s;Sampled=0" % (int(time.time()), uuid.uuid4().hex[:24], uuid.uuid4().hex[:16])
+            trace_id = "Root=1-%08x-%s;Parent=%s;Sampled=0" % (
+                int(time.time()),
+                uuid.uuid4().hex[:24],
+                uuid.uuid4().hex[:16],
+            )
         headers = {
             protocol.REQUEST_ID: request_id,
-            protocol.DEADLINE_MS: str(deadline_ms if deadline_ms is not None
-                                      else int((time.time() + self.timeout_s) * 1000)),
+            protocol.DEADLINE_MS: str(
+                deadline_ms if deadline_ms is not None else int((time.time() + self.timeout_s) * 1000)
+            ),
             protocol.FUNCTION_ARN: self.function_arn,
             "Content-Type": content_type,
         }
@@ -180,8 +212,13 @@ class RuntimeAPIServer:
 
     def answers(self, request_id, accepted_only=False):
         """The runtime's posts for a request id (for exactly-once checks)."""
-        return [r for r in self.requests if r.method == "POST" and "/invocation/%s/" % request_id in r.path
-                and (r.status == 202 or not accepted_only)]
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST"
+            and "/invocation/%s/" % request_id in r.path
+            and (r.status == 202 or not accepted_only)
+        ]
 
     def lose_pending(self, reason):
         """Resolve everything still unanswered as 'lost' (the runtime process died)."""
@@ -234,12 +271,28 @@ class RuntimeAPIServer:
             pending = self._pending.get(request_id)
             if pending is None:
                 if request_id in self._answered:
-                    return 403, {"errorMessage": "Request %s was already answered" % request_id,
-                                 "errorType": "InvalidStateTransition"}, None
-                return 400, {"errorMessage": "Invalid request ID %s" % request_id, "errorType": "InvalidRequestID"}, None
+                    return (
+                        403,
+                        {
+                            "errorMessage": "Request %s was already answered" % request_id,
+                            "errorType": "InvalidStateTransition",
+                        },
+                        None,
+                    )
+                return (
+                    400,
+                    {"errorMessage": "Invalid request ID %s" % request_id, "errorType": "InvalidRequestID"},
+                    None,
+                )
             if kind == "response" and len(body) > self.max_response_bytes:
-                return 413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % self.max_response_bytes,
-                             "errorType": "RequestEntityTooLarge"}, None
+                return (
+                    413,
+                    {
+                        "errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % self.max_response_bytes,
+                        "errorType": "RequestEntityTooLarge",
+                    },
+                    None,
+                )
             del self._pending[request_id]
             self._answered[request_id] = pending
         return 202, {"status": "OK"}, pending
@@ -251,11 +304,18 @@ class RuntimeAPIServer:
             if pending is None:
                 record.status = 403 if request_id in self._answered else 400
                 if record.status == 403:
-                    return (403, {"errorMessage": "Request %s was already answered" % request_id,
-                                  "errorType": "InvalidStateTransition"}), None
-                return (400, {"errorMessage": "Invalid request ID %s" % request_id,
-                              "errorType": "InvalidRequestID"}), None
-            del self._pending[request_id]   # the first answer wins: an /error now gets 403
+                    return (
+                        403,
+                        {
+                            "errorMessage": "Request %s was already answered" % request_id,
+                            "errorType": "InvalidStateTransition",
+                        },
+                    ), None
+                return (
+                    400,
+                    {"errorMessage": "Invalid request ID %s" % request_id, "errorType": "InvalidRequestID"},
+                ), None
+            del self._pending[request_id]  # the first answer wins: an /error now gets 403
             self._answered[request_id] = pending
         return None, pending
 

@@ -12,13 +12,14 @@ Two formats, told apart by the first character that is not white space:
 What comes from a file has the lowest precedence: the project's `environment`
 overrides it, and `--env` flags override both (see docs/guides/env-files.md).
 """
+
 import io
 import json
 from typing import Dict, Iterable
 
 from shim.pack.errors import UsageError
 
-PARAMETERS = "Parameters"   # SAM's key for what every function gets
+PARAMETERS = "Parameters"  # SAM's key for what every function gets
 
 
 def load(path: str, names: Iterable[str] = ()) -> Dict[str, str]:
@@ -43,8 +44,10 @@ def _from_json(path, text, names):
         raise UsageError("the env file %s is not valid JSON: %s" % (path, exc)) from None
     for key, value in data.items():
         if not isinstance(value, dict):
-            raise UsageError("the env file %s: %r must be an object of variables ({\"KEY\": \"value\"}), as in SAM's "
-                             "--env-vars format, got %s" % (path, key, type(value).__name__))
+            raise UsageError(
+                'the env file %s: %r must be an object of variables ({"KEY": "value"}), as in SAM\'s '
+                "--env-vars format, got %s" % (path, key, type(value).__name__)
+            )
     variables = _strings(path, PARAMETERS, data.get(PARAMETERS, {}))
     for name in names:
         if name in data:
@@ -61,8 +64,10 @@ def _strings(path, table, values):
         elif isinstance(value, (int, float, str)):
             value = str(value)
         else:
-            raise UsageError("the env file %s: %s.%s must be a string, number or boolean, got %s"
-                             % (path, table, key, type(value).__name__))
+            raise UsageError(
+                "the env file %s: %s.%s must be a string, number or boolean, got %s"
+                % (path, table, key, type(value).__name__)
+            )
         out[str(key)] = value
     return out
 
@@ -70,10 +75,13 @@ def _strings(path, table, values):
 def _from_dotenv(path, text):
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
+
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             line = binding.original.string.strip()
-            raise UsageError("the env file %s, line %d: %r is not KEY=VALUE (a dotenv file, or SAM's JSON format)"
-                             % (path, binding.original.line, line[:60]))
+            raise UsageError(
+                "the env file %s, line %d: %r is not KEY=VALUE (a dotenv file, or SAM's JSON format)"
+                % (path, binding.original.line, line[:60])
+            )
     values = dotenv_values(stream=io.StringIO(text))
-    return {key: value for key, value in values.items() if value is not None}   # a bare `KEY` sets nothing
+    return {key: value for key, value in values.items() if value is not None}  # a bare `KEY` sets nothing

@@ -9,6 +9,7 @@ Isolated (the default), it imports what it would on Lambda and nothing more (see
 shim.local.sandbox), and it gets a TMPDIR of its own, deleted when it stops: the
 supervising bootstrap's files live there too, and a killed runtime cannot remove them.
 """
+
 import fcntl
 import os
 import select
@@ -53,9 +54,26 @@ class Environment:
     handler, function name, memory and timeout instead of those keywords.
     """
 
-    def __init__(self, task_root, handler="handler.Handle", *, bootstrap=None, python=None, env=None,
-                 function_name="function", memory_mb=128, timeout_s=3.0, args=(), cwd=None, pass_fds=(),
-                 process_group=False, on_line=None, isolated=True, runtime_packages=(), config=None):
+    def __init__(
+        self,
+        task_root,
+        handler="handler.Handle",
+        *,
+        bootstrap=None,
+        python=None,
+        env=None,
+        function_name="function",
+        memory_mb=128,
+        timeout_s=3.0,
+        args=(),
+        cwd=None,
+        pass_fds=(),
+        process_group=False,
+        on_line=None,
+        isolated=True,
+        runtime_packages=(),
+        config=None,
+    ):
         if config is not None:  # a shim.local.project.FunctionConfig: its handler, name, memory and timeout
             handler, function_name = config.handler, config.lambda_name
             memory_mb, timeout_s = config.memory, float(config.timeout)
@@ -63,9 +81,17 @@ class Environment:
         self.handler = handler
         self.isolated = isolated
         self.runtime_packages = tuple(runtime_packages)
-        self.bootstrap = str(bootstrap) if bootstrap else (
-            os.path.join(self.task_root, "bootstrap") if os.path.exists(os.path.join(self.task_root, "bootstrap"))
-            else os.path.join(sandbox.runtime_dir(), "bootstrap") if isolated else BOOTSTRAP)
+        self.bootstrap = (
+            str(bootstrap)
+            if bootstrap
+            else (
+                os.path.join(self.task_root, "bootstrap")
+                if os.path.exists(os.path.join(self.task_root, "bootstrap"))
+                else os.path.join(sandbox.runtime_dir(), "bootstrap")
+                if isolated
+                else BOOTSTRAP
+            )
+        )
         self.python = python or sys.executable
         self.extra_env = dict(env or {})
         self.args = list(args)
@@ -76,16 +102,16 @@ class Environment:
         self.api = RuntimeAPIServer(function_name=function_name, memory_mb=memory_mb, timeout_s=timeout_s)
         self.api.concurrent = "AWS_LAMBDA_MAX_CONCURRENCY" in self.extra_env  # one worker's init error ends nothing
         self.process = None
-        self.lines = []               # (stream name, text) in arrival order
+        self.lines = []  # (stream name, text) in arrival order
         self.started_at = None
-        self.peak_rss_kb = None       # last VmHWM seen while the process lived
+        self.peak_rss_kb = None  # last VmHWM seen while the process lived
         self._readers = []
         self._lines_lock = threading.Lock()
-        self._drain_locks = {}        # stream name -> (pipe fd, lock held while a chunk is being read)
-        self._partial = {}            # stream name -> bytes of a line not ended yet
-        self.tmpdir = None            # the runtime's TMPDIR, deleted at stop()
+        self._drain_locks = {}  # stream name -> (pipe fd, lock held while a chunk is being read)
+        self._partial = {}  # stream name -> bytes of a line not ended yet
+        self.tmpdir = None  # the runtime's TMPDIR, deleted at stop()
         self.stdin = subprocess.DEVNULL  # None: the caller's own (a debugger at the terminal: shim.local.debugging)
-        self.on_chunk = None          # on_chunk(stream, bytes) as output arrives, unended lines too (then not on_line)
+        self.on_chunk = None  # on_chunk(stream, bytes) as output arrives, unended lines too (then not on_line)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -109,9 +135,16 @@ class Environment:
         command = [self.bootstrap] + self.args
         self.started_at = time.monotonic()
         try:
-            self.process = subprocess.Popen(command, env=env, cwd=self.cwd,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=self.stdin,
-                                            pass_fds=self.pass_fds, start_new_session=self.process_group)
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=self.cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=self.stdin,
+                pass_fds=self.pass_fds,
+                start_new_session=self.process_group,
+            )
         except BaseException:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None

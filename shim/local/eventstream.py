@@ -9,6 +9,7 @@ Lambda sends PayloadChunk events, whose payload is the raw bytes of one chunk, t
 one InvokeComplete, whose payload is JSON with ErrorCode, ErrorDetails and LogResult
 when there is something to say.
 """
+
 import json
 import struct
 import zlib
@@ -21,7 +22,9 @@ def message(headers, payload):
     encoded = b""
     for name, value in headers:
         name_bytes, value_bytes = name.encode("utf-8"), value.encode("utf-8")
-        encoded += struct.pack("!B", len(name_bytes)) + name_bytes + struct.pack("!BH", 7, len(value_bytes)) + value_bytes
+        encoded += (
+            struct.pack("!B", len(name_bytes)) + name_bytes + struct.pack("!BH", 7, len(value_bytes)) + value_bytes
+        )
     total = 12 + len(encoded) + len(payload) + 4
     prelude = struct.pack("!II", total, len(encoded))
     prelude += struct.pack("!I", zlib.crc32(prelude))
@@ -30,8 +33,7 @@ def message(headers, payload):
 
 
 def _event(event_type, content_type, payload):
-    return message([(":event-type", event_type), (":content-type", content_type), (":message-type", "event")],
-                   payload)
+    return message([(":event-type", event_type), (":content-type", content_type), (":message-type", "event")], payload)
 
 
 def payload_chunk(data):
@@ -55,17 +57,20 @@ def decode(data):
     messages = []
     while data:
         total, headers_length, prelude_crc = struct.unpack("!III", data[:12])
-        if zlib.crc32(data[:8]) != prelude_crc or zlib.crc32(data[:total - 4]) != struct.unpack("!I", data[total - 4:total])[0]:
+        if (
+            zlib.crc32(data[:8]) != prelude_crc
+            or zlib.crc32(data[: total - 4]) != struct.unpack("!I", data[total - 4 : total])[0]
+        ):
             raise ValueError("event-stream message with a bad CRC")
-        raw, headers = data[12:12 + headers_length], {}
+        raw, headers = data[12 : 12 + headers_length], {}
         while raw:
             name_length = raw[0]
-            name = raw[1:1 + name_length].decode("utf-8")
-            kind, value_length = struct.unpack("!BH", raw[1 + name_length:4 + name_length])
+            name = raw[1 : 1 + name_length].decode("utf-8")
+            kind, value_length = struct.unpack("!BH", raw[1 + name_length : 4 + name_length])
             if kind != 7:
                 raise ValueError("only string headers are decoded here, got type %d" % kind)
-            headers[name] = raw[4 + name_length:4 + name_length + value_length].decode("utf-8")
-            raw = raw[4 + name_length + value_length:]
-        messages.append((headers, data[12 + headers_length:total - 4]))
+            headers[name] = raw[4 + name_length : 4 + name_length + value_length].decode("utf-8")
+            raw = raw[4 + name_length + value_length :]
+        messages.append((headers, data[12 + headers_length : total - 4]))
         data = data[total:]
     return messages

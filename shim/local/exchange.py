@@ -6,6 +6,7 @@ stream_fields() gives a streamed answer's InvokeResult fields. When the answer d
 not come, the error bodies are Lambda's own: timed_out(), runtime_exited(), and
 init_failure() for an init that failed (reported /init/error, exited, or timed out).
 """
+
 import math
 import time
 
@@ -57,9 +58,14 @@ def stream_fields(pending):
         return {}
     taken = pending.taken_at or pending.submitted_at
     times = [(at - taken) * 1000 for at in pending.chunk_times]
-    return {"streamed": True, "chunks": list(pending.chunks), "chunk_times_ms": times,
-            "first_byte_ms": times[0] if times else None, "stream_error": pending.stream_error,
-            "trailers": dict(pending.trailers)}
+    return {
+        "streamed": True,
+        "chunks": list(pending.chunks),
+        "chunk_times_ms": times,
+        "first_byte_ms": times[0] if times else None,
+        "stream_error": pending.stream_error,
+        "trailers": dict(pending.trailers),
+    }
 
 
 def exited(environment, wait_s=1.0):

@@ -9,16 +9,22 @@ figures (an SVG <title>). Below the chart, the same tree as a table that folds.
 No script, style sheet or font comes from anywhere else: the file opens offline, in a mail,
 in a CI artifact.
 """
+
 import hashlib
 import html
 
-WIDTH = 1200          # px of the chart
-ROW = 22              # px per row
-MIN_LABEL = 36        # px: narrower bars carry no text (their title still shows on hover)
-CHAR = 6.6            # px per character at the label's size, for cutting labels to fit
+WIDTH = 1200  # px of the chart
+ROW = 22  # px per row
+MIN_LABEL = 36  # px: narrower bars carry no text (their title still shows on hover)
+CHAR = 6.6  # px per character at the label's size, for cutting labels to fit
 _HUES = {"python": 215, "runtime": 172, "handler": 28, "invoke": 265}
-_PHASE_COLOURS = {"root": "#4b5563", "python": "#64748b", "runtime": "#0f766e", "handler": "#b45309",
-                  "invoke": "#6d28d9"}
+_PHASE_COLOURS = {
+    "root": "#4b5563",
+    "python": "#64748b",
+    "runtime": "#0f766e",
+    "handler": "#b45309",
+    "invoke": "#6d28d9",
+}
 
 
 def render(profile, title=None, notes=(), findings=""):
@@ -29,14 +35,22 @@ def render(profile, title=None, notes=(), findings=""):
     bars = []
     depth = _layout(tree, 0.0, 0, WIDTH / max(tree.total_ms, 1e-9), None, bars)
     height = (depth + 1) * ROW
-    svg = ['<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" '
-           'aria-label="icicle chart of the cold start">' % (WIDTH, height, WIDTH, height)]
+    svg = [
+        '<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" '
+        'aria-label="icicle chart of the cold start">' % (WIDTH, height, WIDTH, height)
+    ]
     for x, y, w, node, colour in bars:
         label = "%s %s" % (node.name, _ms(node.total_ms))
         tip = "%s\ncumulative %s (%.1f%% of the cold start)\nself %s" % (
-            node.name, _ms(node.total_ms), 100.0 * node.total_ms / max(tree.total_ms, 1e-9), _ms(node.self_ms))
-        svg.append('<g><title>%s</title><rect x="%.2f" y="%d" width="%.2f" height="%d" rx="2" fill="%s"/>'
-                   % (html.escape(tip), x, y, max(w - 1, 0.5), ROW - 2, colour))
+            node.name,
+            _ms(node.total_ms),
+            100.0 * node.total_ms / max(tree.total_ms, 1e-9),
+            _ms(node.self_ms),
+        )
+        svg.append(
+            '<g><title>%s</title><rect x="%.2f" y="%d" width="%.2f" height="%d" rx="2" fill="%s"/>'
+            % (html.escape(tip), x, y, max(w - 1, 0.5), ROW - 2, colour)
+        )
         if w >= MIN_LABEL:
             text = _fit(label, w - 8)
             svg.append('<text x="%.2f" y="%d">%s</text>' % (x + 4, y + ROW - 8, html.escape(text)))
@@ -46,8 +60,15 @@ def render(profile, title=None, notes=(), findings=""):
     head = "".join("<p>%s</p>" % html.escape(line) for line in notes)
     summary = html.escape(profile.summary() + ("\n\n" + findings if findings else ""))
     rows = "".join(_tree_rows(tree, tree.total_ms))
-    return _PAGE % {"title": html.escape(title), "head": head, "svg": "\n".join(svg), "axis": axis,
-                    "summary": summary, "rows": rows, "legend": _legend()}
+    return _PAGE % {
+        "title": html.escape(title),
+        "head": head,
+        "svg": "\n".join(svg),
+        "axis": axis,
+        "summary": summary,
+        "rows": rows,
+        "legend": _legend(),
+    }
 
 
 def _layout(node, x, depth, scale, hue, bars):
@@ -78,7 +99,7 @@ def _colour(node, depth, hue):
 
 def _fit(text, room):
     chars = int(room / CHAR)
-    return text if len(text) <= chars else (text[:max(chars - 1, 1)] + "…")
+    return text if len(text) <= chars else (text[: max(chars - 1, 1)] + "…")
 
 
 def _ms(value):
@@ -103,17 +124,24 @@ def _nice_step(raw):
 
 
 def _legend():
-    names = (("python", "Python start"), ("runtime", "lambda-shim runtime"), ("handler", "your handler module"),
-             ("invoke", "first invoke"))
-    return "".join('<span><i style="background:%s"></i>%s</span>' % (_PHASE_COLOURS[kind], label)
-                   for kind, label in names)
+    names = (
+        ("python", "Python start"),
+        ("runtime", "lambda-shim runtime"),
+        ("handler", "your handler module"),
+        ("invoke", "first invoke"),
+    )
+    return "".join(
+        '<span><i style="background:%s"></i>%s</span>' % (_PHASE_COLOURS[kind], label) for kind, label in names
+    )
 
 
 def _tree_rows(node, total, depth=0):
     share = 100.0 * node.total_ms / max(total, 1e-9)
-    row = ('<tr class="d%d"><td style="padding-left:%dpx">%s</td><td>%s</td><td>%s</td><td>'
-           '<b style="width:%.1f%%"></b>%.1f%%</td></tr>' % (min(depth, 3), 8 + 16 * depth, html.escape(node.name),
-                                                           _ms(node.self_ms), _ms(node.total_ms), share, share))
+    row = (
+        '<tr class="d%d"><td style="padding-left:%dpx">%s</td><td>%s</td><td>%s</td><td>'
+        '<b style="width:%.1f%%"></b>%.1f%%</td></tr>'
+        % (min(depth, 3), 8 + 16 * depth, html.escape(node.name), _ms(node.self_ms), _ms(node.total_ms), share, share)
+    )
     yield row
     for child in sorted(node.children, key=lambda c: -c.total_ms) if depth >= 1 else node.children:
         if child.total_ms >= 0.001 * total or depth < 1:

@@ -19,6 +19,7 @@ a command's flags or the fixture's arguments over them). The older keywords
 still work and override the config. shim.local.taskroot.prepare() makes the task
 root from a directory or a zip.
 """
+
 import threading
 import time
 import uuid
@@ -27,6 +28,7 @@ from shim.local import exchange, snapstart, workerlogs
 from shim.local.environment import Environment
 from shim.local.project import FunctionConfig
 from shim.local.runconfig import environment_of, interpreter_for, target_python  # noqa: F401
+
 # Their homes are shim.local.result and shim.local.taskroot; importable from here too, as before.
 from shim.local.result import InvokeResult, for_terminal, json_bytes as _json, parse_line, parse_logs  # noqa: F401
 from shim.local.taskroot import TaskRoot, prepare, remove_tree  # noqa: F401
@@ -45,16 +47,37 @@ class Function:
     echo(stream, text), if given, sees the runtime's output live.
     """
 
-    def __init__(self, task_root, handler=None, *, config=None, memory_mb=None, timeout_s=None, env=None,
-                 function_name=None, bootstrap=None, python=None, init_timeout_s=INIT_TIMEOUT_S, echo=None,
-                 max_concurrency=None, snapstart=None, isolated=True, runtime_packages=()):
+    def __init__(
+        self,
+        task_root,
+        handler=None,
+        *,
+        config=None,
+        memory_mb=None,
+        timeout_s=None,
+        env=None,
+        function_name=None,
+        bootstrap=None,
+        python=None,
+        init_timeout_s=INIT_TIMEOUT_S,
+        echo=None,
+        max_concurrency=None,
+        snapstart=None,
+        isolated=True,
+        runtime_packages=(),
+    ):
         """task_root: a directory, or a TaskRoot (its env and the stand-in /opt of its layers are used).
         env: variables over everything else (TaskRoot's < env file < config.environment < env)."""
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout must be more than 0 seconds")
         self.config = config = (config or FunctionConfig()).with_overrides(
-            handler=handler, memory=memory_mb, timeout=timeout_s, function_name=function_name,
-            max_concurrency=max_concurrency, snapstart=snapstart)
+            handler=handler,
+            memory=memory_mb,
+            timeout=timeout_s,
+            function_name=function_name,
+            max_concurrency=max_concurrency,
+            snapstart=snapstart,
+        )
         self.task_root = str(getattr(task_root, "path", task_root))
         self.handler = config.handler
         self.memory_mb = config.memory
@@ -68,31 +91,32 @@ class Function:
         self.snapstart = config.snapstart
         if self.snapstart:
             self.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
-        bootstrap = bootstrap or getattr(task_root, "bootstrap", None)   # e.g. /opt/bootstrap of a runtime layer
+        bootstrap = bootstrap or getattr(task_root, "bootstrap", None)  # e.g. /opt/bootstrap of a runtime layer
         python = python or interpreter_for(target_python(config, task_root))
         runtime_packages = tuple(runtime_packages)
         if config.with_boto3:
             from shim.local import sandbox
+
             sandbox.closure(sandbox.BOTO3)  # not installed: one line now, not a failed init later
             runtime_packages += tuple(name for name in sandbox.BOTO3 if name not in runtime_packages)
-        self.restore_ms = None   # of the current restore, with snapstart
+        self.restore_ms = None  # of the current restore, with snapstart
         self._restore_again = False
         self.function_name = config.lambda_name
         self.bootstrap = bootstrap
         self.python = python
-        self.isolated = isolated                  # see shim.local.environment.Environment
+        self.isolated = isolated  # see shim.local.environment.Environment
         self.runtime_packages = tuple(runtime_packages)
         self.init_timeout_s = init_timeout_s
         self.echo = echo
         self.environment = None  # the live Environment, if any
-        self.init_ms = None      # of the current environment
-        self.starts = 0          # how many environments were started (cold starts)
+        self.init_ms = None  # of the current environment
+        self.starts = 0  # how many environments were started (cold starts)
         self.init_failure = None  # (error body, errorType) while the current environment's init failed
         self._init_mark = 0
-        self._init_from = 0      # where the current environment's init (or restore) output starts
-        self._shutdown = None    # (what it said, ms it took, an extension was registered) at the last stop
-        self._fresh = False      # started, not invoked yet: its first invoke reports the init
-        self.observers = []      # callables given each InvokeResult (the pytest plugin keeps the logs)
+        self._init_from = 0  # where the current environment's init (or restore) output starts
+        self._shutdown = None  # (what it said, ms it took, an extension was registered) at the last stop
+        self._fresh = False  # started, not invoked yet: its first invoke reports the init
+        self.observers = []  # callables given each InvokeResult (the pytest plugin keeps the logs)
         self._unclaimed = workerlogs.Unclaimed()  # Managed Instances: the environment's own records
         self.configure_environment = None  # called with each Environment before it starts (shim.local.debugging)
         self.timeout_enforced = True  # False: a debugger holds the invoke; its deadline stands, nobody kills it
@@ -119,9 +143,16 @@ class Function:
                 raise RuntimeError("the function was closed")
             self.stop()
             environment = Environment(
-                self.task_root, config=self.config, bootstrap=self.bootstrap, python=self.python, env=self.env,
-                process_group=True, on_line=self.echo, isolated=self.isolated,
-                runtime_packages=self.runtime_packages)
+                self.task_root,
+                config=self.config,
+                bootstrap=self.bootstrap,
+                python=self.python,
+                env=self.env,
+                process_group=True,
+                on_line=self.echo,
+                isolated=self.isolated,
+                runtime_packages=self.runtime_packages,
+            )
             if self.configure_environment is not None:
                 self.configure_environment(environment)
             self.environment = environment
@@ -132,8 +163,10 @@ class Function:
             except OSError as exc:  # e.g. a bootstrap of the user's own that is not executable
                 environment.api.stop()
                 message = "Couldn't start the bootstrap %s: %s" % (environment.bootstrap, exc.strerror or exc)
-                self.init_failure = (_json({"errorMessage": message, "errorType": errors.INVALID_ENTRYPOINT}),
-                                     errors.INVALID_ENTRYPOINT)
+                self.init_failure = (
+                    _json({"errorMessage": message, "errorType": errors.INVALID_ENTRYPOINT}),
+                    errors.INVALID_ENTRYPOINT,
+                )
                 self.init_ms, self._fresh, self._init_mark = 0.0, True, 0
                 return None
         # Not under the lock: close() may stop it meanwhile, and then the init just fails.
@@ -169,8 +202,11 @@ class Function:
             environment.stop(grace_s)
             environment.join_readers(0.5)
             if running:
-                self._shutdown = (environment.since(mark), (time.monotonic() - started) * 1000,
-                                  bool(environment.api.extensions.registered))
+                self._shutdown = (
+                    environment.since(mark),
+                    (time.monotonic() - started) * 1000,
+                    bool(environment.api.extensions.registered),
+                )
 
     @property
     def wants_sigterm(self):
@@ -245,13 +281,21 @@ class Function:
             result, elapsed_ms = exchange.wait(self, environment, pending, on_stream)
 
             def finish(kind, body, error_type=None, content_type="application/json", duration_ms=elapsed_ms):
-                return InvokeResult(request_id=request_id, kind=kind, body=body, content_type=content_type,
-                                    error_type=error_type, duration_ms=duration_ms, init_ms=init_ms,
-                                    restore_ms=restore_ms, memory_mb=self.memory_mb,
-                                    max_memory_kb=environment.peak_rss_kb,
-                                    logs=self._logs_of(environment.since(mark), request_id, environment),
-                                    init_logs=init_logs,
-                                    **exchange.stream_fields(pending))
+                return InvokeResult(
+                    request_id=request_id,
+                    kind=kind,
+                    body=body,
+                    content_type=content_type,
+                    error_type=error_type,
+                    duration_ms=duration_ms,
+                    init_ms=init_ms,
+                    restore_ms=restore_ms,
+                    memory_mb=self.memory_mb,
+                    max_memory_kb=environment.peak_rss_kb,
+                    logs=self._logs_of(environment.since(mark), request_id, environment),
+                    init_logs=init_logs,
+                    **exchange.stream_fields(pending),
+                )
 
             if result is None:  # timed out
                 if self.max_concurrency:
@@ -266,8 +310,12 @@ class Function:
                 return finish("timeout", exchange.timed_out(request_id, elapsed_ms), errors.TIMED_OUT)
             if result.cut and exchange.exited(environment):  # it died mid-stream
                 result.kind = "lost"
-            if result.kind != "lost" and result.error_type == errors.EXIT_ERROR and environment.returncode is None and (
-                    self.max_concurrency or (self.snapstart and snapstart.kill_restored(environment))):
+            if (
+                result.kind != "lost"
+                and result.error_type == errors.EXIT_ERROR
+                and environment.returncode is None
+                and (self.max_concurrency or (self.snapstart and snapstart.kill_restored(environment)))
+            ):
                 # A worker died (Managed Instances go on with the others), or a restored environment
                 # did (the next invoke restores the snapshot again); its supervisor answered.
                 self._restore_again = self.snapstart
@@ -291,8 +339,13 @@ class Function:
             environment.drain()
             environment.end_lines()
             if result.stream_error is not None:  # failed after its first byte: Lambda's error trailers
-                return finish("error", result.body, result.stream_error.get("errorType") or "Unhandled",
-                              content_type=result.content_type, duration_ms=duration_ms)
+                return finish(
+                    "error",
+                    result.body,
+                    result.stream_error.get("errorType") or "Unhandled",
+                    content_type=result.content_type,
+                    duration_ms=duration_ms,
+                )
             if result.kind == "response":
                 return finish("response", result.body, content_type=result.content_type, duration_ms=duration_ms)
             return finish("error", result.body, result.error_type or "Unhandled", duration_ms=duration_ms)
@@ -303,8 +356,11 @@ class Function:
         print() lines cannot be told apart and are left out."""
         if not self.max_concurrency:
             return text
-        return self._unclaimed.take(environment, self._init_mark) + "".join(line + "\n" for line in text.split("\n")
-                       if line.startswith("{") and parse_line(line).get("requestId") == request_id)
+        return self._unclaimed.take(environment, self._init_mark) + "".join(
+            line + "\n"
+            for line in text.split("\n")
+            if line.startswith("{") and parse_line(line).get("requestId") == request_id
+        )
 
     def _after_init_failure(self, request_id, init_ms):
         environment = self.environment
@@ -317,7 +373,14 @@ class Function:
                 pass
         environment.join_readers(0.5)
         self.stop()  # Lambda retries the init on the next invoke
-        return InvokeResult(request_id=request_id, kind="init_error", body=body, content_type="application/json",
-                            error_type=error_type, init_ms=init_ms, memory_mb=self.memory_mb,
-                            max_memory_kb=environment.peak_rss_kb, init_logs=environment.since(0))
-
+        return InvokeResult(
+            request_id=request_id,
+            kind="init_error",
+            body=body,
+            content_type="application/json",
+            error_type=error_type,
+            init_ms=init_ms,
+            memory_mb=self.memory_mb,
+            max_memory_kb=environment.peak_rss_kb,
+            init_logs=environment.since(0),
+        )

@@ -9,6 +9,7 @@ response. Two kinds of answer, as a Function URL in RESPONSE_STREAM mode reads t
   statusCode (and headers, cookies, body, isBase64Encoded), or any other JSON value,
   which is the body of a 200 with Content-Type application/json.
 """
+
 import base64
 import json
 import time
@@ -28,8 +29,8 @@ class PreludeError(ValueError):
 class PreludeReader:
     """Splits a streamed HTTP integration response, fed chunk by chunk, into its prelude and body.
 
-        reader = PreludeReader()
-        prelude, body = reader.feed(chunk)   # prelude: None until the delimiter has arrived, then once a dict
+    reader = PreludeReader()
+    prelude, body = reader.feed(chunk)   # prelude: None until the delimiter has arrived, then once a dict
     """
 
     def __init__(self, limit=PRELUDE_LIMIT):
@@ -63,7 +64,7 @@ class PreludeReader:
         if not isinstance(prelude, dict):
             raise PreludeError("the prelude is not a JSON object")
         self.prelude = prelude
-        body, self._head = self._head[end + len(protocol.PRELUDE_DELIMITER):], b""
+        body, self._head = self._head[end + len(protocol.PRELUDE_DELIMITER) :], b""
         return prelude, body
 
 
@@ -144,8 +145,13 @@ def event(method, target, headers, body, request_id, source_ip="127.0.0.1"):
             "apiId": URL_ID,
             "domainName": "%s.lambda-url.us-east-1.on.aws" % URL_ID,
             "domainPrefix": URL_ID,
-            "http": {"method": method, "path": urllib.parse.unquote(path), "protocol": "HTTP/1.1",
-                     "sourceIp": source_ip, "userAgent": joined.get("user-agent", "")},
+            "http": {
+                "method": method,
+                "path": urllib.parse.unquote(path),
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
             "requestId": request_id,
             "routeKey": "$default",
             "stage": "$default",

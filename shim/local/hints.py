@@ -8,6 +8,7 @@
 
 The texts are built only when asked for, on the failure path. See docs/guides/errors-hints.md.
 """
+
 import platform
 import re
 import sys
@@ -31,15 +32,21 @@ def boto3_hint(error, with_boto3=False):
     if not match:
         return []
     module = match.group(1)
-    lines = ["hint: %s is neither in this function's files nor in its requirements. Lambda's managed python3.x runtimes ship boto3 and botocore "
-             "(at a version AWS picks); provided.al2023 and container images ship none." % module]
+    lines = [
+        "hint: %s is neither in this function's files nor in its requirements. Lambda's managed python3.x runtimes ship boto3 and botocore "
+        "(at a version AWS picks); provided.al2023 and container images ship none." % module
+    ]
     if with_boto3:
-        lines.append("hint: --with-boto3 is on, so this environment lacks it too: pip install boto3 here, or add "
-                     "boto3 to requirements.txt.")
+        lines.append(
+            "hint: --with-boto3 is on, so this environment lacks it too: pip install boto3 here, or add "
+            "boto3 to requirements.txt."
+        )
     else:
-        lines.append("hint: run with --with-boto3 (with_boto3 = true in the project file) to import this "
-                     "environment's boto3 as a managed runtime would, or add boto3 to requirements.txt to ship "
-                     "it in the zip and pin its version.")
+        lines.append(
+            "hint: run with --with-boto3 (with_boto3 = true in the project file) to import this "
+            "environment's boto3 as a managed runtime would, or add boto3 to requirements.txt to ship "
+            "it in the zip and pin its version."
+        )
     return lines
 
 
@@ -52,35 +59,45 @@ def target_warnings(task_root, python=None):
     running = _python_version(python)
     problems, remedies = [], []
     if target.get("arch") and target["arch"] != machine_arch():
-        problems.append("for %s, this machine is %s: its compiled wheels may not load here" % (
-            target["arch"], machine_arch()))
+        problems.append(
+            "for %s, this machine is %s: its compiled wheels may not load here" % (target["arch"], machine_arch())
+        )
         remedies.append("--arch %s" % machine_arch())
     if target.get("python") and running and target["python"] != running:
-        problems.append("for CPython %s, it runs here on %s (no CPython %s found on PATH, pyenv or uv): its "
-                        "bytecode is unused and compiled wheels may not import" % (target["python"], running,
-                                                                                   target["python"]))
+        problems.append(
+            "for CPython %s, it runs here on %s (no CPython %s found on PATH, pyenv or uv): its "
+            "bytecode is unused and compiled wheels may not import" % (target["python"], running, target["python"])
+        )
         remedies.append("--python-version %s" % running)
     if not problems:
         return []
-    return ["warning: this zip was packed %s (it suits Lambda; for a faithful local run, pack with %s)"
-            % ("; ".join(problems), " ".join(remedies))]
+    return [
+        "warning: this zip was packed %s (it suits Lambda; for a faithful local run, pack with %s)"
+        % ("; ".join(problems), " ".join(remedies))
+    ]
 
 
 def runtime_notes(task_root):
     """Which runtime runs a task root without a bootstrap of its own (a zip packed with --no-runtime)."""
-    notes = ["note: layer %s is skipped: only Lambda can fetch a layer by ARN (give its zip to run it here)" % arn
-             for arn in task_root.skipped_layers]
+    notes = [
+        "note: layer %s is skipped: only Lambda can fetch a layer by ARN (give its zip to run it here)" % arn
+        for arn in task_root.skipped_layers
+    ]
     packed = task_root.pack_result is not None or bool(task_root.target)
     if not packed or task_root.has_runtime:
         return notes
     if task_root.bootstrap:
         version = task_root.opt.runtime_version if task_root.opt else None
-        notes.append("note: no runtime in the zip: running the layer's /opt/bootstrap%s, as Lambda would"
-                     % (" (lambda-shim %s)" % version if version else ""))
+        notes.append(
+            "note: no runtime in the zip: running the layer's /opt/bootstrap%s, as Lambda would"
+            % (" (lambda-shim %s)" % version if version else "")
+        )
     else:
-        notes.append("note: no runtime in the zip (packed with --no-runtime) and no --layer gives one: running it "
-                     "with lambda-shim %s from this installation, in place of the lambda-shim layer "
-                     "(--layer LAYER.zip, from `shim pack --layer`, runs that one)" % shim.__version__)
+        notes.append(
+            "note: no runtime in the zip (packed with --no-runtime) and no --layer gives one: running it "
+            "with lambda-shim %s from this installation, in place of the lambda-shim layer "
+            "(--layer LAYER.zip, from `shim pack --layer`, runs that one)" % shim.__version__
+        )
     return notes
 
 
@@ -91,9 +108,14 @@ def _python_version(python):
     if match:
         return match.group(1)
     import subprocess
+
     try:
-        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30).stdout.strip()
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return out or None

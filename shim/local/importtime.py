@@ -10,6 +10,7 @@ imported (post-order). `self` is the module's own loading and top-level code, `c
 what its imports cost. Only modules that were not loaded yet appear: an import of a module
 already in sys.modules costs (nearly) nothing and has no line.
 """
+
 import re
 
 PREFIX = "import time:"
@@ -35,12 +36,21 @@ class Node:
         return next((node for node, _ in self.walk() if node.name == name), None)
 
     def as_dict(self):
-        return {"name": self.name, "self_ms": round(self.self_ms, 3), "total_ms": round(self.total_ms, 3),
-                "kind": self.kind, "children": [child.as_dict() for child in self.children]}
+        return {
+            "name": self.name,
+            "self_ms": round(self.self_ms, 3),
+            "total_ms": round(self.total_ms, 3),
+            "kind": self.kind,
+            "children": [child.as_dict() for child in self.children],
+        }
 
     def __repr__(self):
         return "<Node %s self %.2f ms, total %.2f ms, %d children>" % (
-            self.name, self.self_ms, self.total_ms, len(self.children))
+            self.name,
+            self.self_ms,
+            self.total_ms,
+            len(self.children),
+        )
 
 
 def is_importtime(line):

@@ -10,6 +10,7 @@ The target is this machine's architecture and the running interpreter's CPython
 unless told otherwise; when this machine cannot run the target, target_warning()
 says so in one line, with the flags that change it.
 """
+
 import os
 import platform
 import sys
@@ -29,8 +30,16 @@ def requirements_site(function_dir, python_version=None, arch=None, glibc=None, 
     python_version = checks.check_python_version(python_version or RUNNING)
     glibc = glibc or pipinstall.LAMBDA_GLIBC
     with tempfile.TemporaryDirectory(prefix="shim-inplace-") as scratch:
-        entry = dependencies.open_site(path, os.path.abspath(str(function_dir)), scratch, python_version, arch, glibc,
-                                       log or (lambda line: None), refresh=refresh)
+        entry = dependencies.open_site(
+            path,
+            os.path.abspath(str(function_dir)),
+            scratch,
+            python_version,
+            arch,
+            glibc,
+            log or (lambda line: None),
+            refresh=refresh,
+        )
     return entry, entry.site
 
 
@@ -43,6 +52,8 @@ def target_warning(python_version=None, arch=None, command="invoke"):
     python_version = python_version or RUNNING
     if arch == machine and python_version == RUNNING:
         return None
-    return ("the requirements are installed for Lambda's %s with CPython %s, and run here on %s with CPython %s: "
-            "compiled packages among them will fail to import; --arch %s --python-version %s on shim %s targets "
-            "this machine" % (arch, python_version, machine, RUNNING, machine, RUNNING, command))
+    return (
+        "the requirements are installed for Lambda's %s with CPython %s, and run here on %s with CPython %s: "
+        "compiled packages among them will fail to import; --arch %s --python-version %s on shim %s targets "
+        "this machine" % (arch, python_version, machine, RUNNING, machine, RUNNING, command)
+    )

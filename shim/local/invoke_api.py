@@ -3,6 +3,7 @@
 Kept apart from shim.cli.cmd_serve, which only builds the options and the pool, so that
 `shim serve --help` and option errors do not pay for importing http.server.
 """
+
 import base64
 import json
 import os
@@ -19,10 +20,10 @@ INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 # InvokeWithResponseStream: the answer in the binary event-stream format (shim.local.relay).
 STREAM_PATH = re.compile(r"/2021-11-15/functions/(?P<name>[^/]+)/response-streaming-invocations")
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's payload
-TAIL_BYTES = relay.TAIL_BYTES        # what X-Amz-Log-Type: Tail returns, as in Lambda
-DRAIN_BYTES = 64 * 1024 * 1024       # an oversized body is read (and dropped) up to this, so the client sees the 413
+TAIL_BYTES = relay.TAIL_BYTES  # what X-Amz-Log-Type: Tail returns, as in Lambda
+DRAIN_BYTES = 64 * 1024 * 1024  # an oversized body is read (and dropped) up to this, so the client sees the 413
 DRAIN_TIMEOUT_S = 10.0
-TENANT_HEADER = "X-Amz-Tenant-Id"    # the invoke's tenant: the runtime gets it as Lambda-Runtime-Aws-Tenant-Id
+TENANT_HEADER = "X-Amz-Tenant-Id"  # the invoke's tenant: the runtime gets it as Lambda-Runtime-Aws-Tenant-Id
 
 
 class Pool:
@@ -64,6 +65,7 @@ def _durable_api(path):
 
 def _durable():
     from shim.local import durable_http  # only with shim serve --durable: it needs the durable extra
+
     return durable_http
 
 
@@ -130,8 +132,11 @@ class InvokeHandler(KeepAliveHandler):
         pool = self.server.pool_for(match.group("name"))
         if pool is None:  # as the Invoke API answers for a function it does not know
             region = os.environ.get("AWS_REGION", "us-east-1")
-            return self._fail(404, "ResourceNotFoundException", "Function not found: arn:aws:lambda:%s:000000000000:"
-                              "function:%s" % (region, match.group("name")))
+            return self._fail(
+                404,
+                "ResourceNotFoundException",
+                "Function not found: arn:aws:lambda:%s:000000000000:function:%s" % (region, match.group("name")),
+            )
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True  # its body is still on the wire
             return self._fail(411, "LengthRequiredException", "Send the payload with a Content-Length")
@@ -149,8 +154,11 @@ class InvokeHandler(KeepAliveHandler):
         if length > MAX_REQUEST_BYTES:
             self.close_connection = True
             self._drain(length)
-            return self._fail(413, "RequestTooLargeException",
-                              "Request must be smaller than %d bytes for the InvokeFunction operation" % MAX_REQUEST_BYTES)
+            return self._fail(
+                413,
+                "RequestTooLargeException",
+                "Request must be smaller than %d bytes for the InvokeFunction operation" % MAX_REQUEST_BYTES,
+            )
         body = self.rfile.read(length) if length else b""
         event = body if body.strip() else b"{}"
         try:
@@ -181,8 +189,11 @@ class InvokeHandler(KeepAliveHandler):
             return self._fail(503, "ServiceException", "The server is shutting down")
         if streaming or sink.writer.started:
             return sink.finish(result)
-        headers = {"Content-Type": result.content_type or "application/json", "X-Amz-Executed-Version": "$LATEST",
-                   "X-Amzn-RequestId": result.request_id}
+        headers = {
+            "Content-Type": result.content_type or "application/json",
+            "X-Amz-Executed-Version": "$LATEST",
+            "X-Amzn-RequestId": result.request_id,
+        }
         if not result.ok:
             headers["X-Amz-Function-Error"] = "Unhandled"
         if (self.headers.get("X-Amz-Log-Type") or "").lower() == "tail":
@@ -227,6 +238,7 @@ class InvokeHandler(KeepAliveHandler):
         try:
             if (getattr(pool, "api", None) or self.server.api) == "rest":  # or API Gateway REST's (payload 1.0)
                 from shim.local import apigw_rest
+
                 return apigw_rest.serve(self, pool, target, MAX_REQUEST_BYTES)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -237,11 +249,13 @@ class InvokeHandler(KeepAliveHandler):
                 return self._send(413 if length > MAX_REQUEST_BYTES else 400, b"", {"Content-Type": "text/plain"})
             body = self.rfile.read(length) if length else b""
             request_id = str(uuid.uuid4())
-            event = function_url.event(self.command, target, self.headers.items(), body, request_id,
-                                       self.client_address[0])
+            event = function_url.event(
+                self.command, target, self.headers.items(), body, request_id, self.client_address[0]
+            )
             sink = relay.FunctionURLRelay(self, self.server.log)
-            result = self._invoke(json.dumps(event).encode("utf-8"), pool, request_id=request_id,
-                                  on_stream=sink.on_stream)
+            result = self._invoke(
+                json.dumps(event).encode("utf-8"), pool, request_id=request_id, on_stream=sink.on_stream
+            )
             if result is None:
                 return sink.writer.abort() if sink.writer.started else self._send(503, b"")
             sink.finish(result)

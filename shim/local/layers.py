@@ -8,6 +8,7 @@ PATH has /opt/bin and LD_LIBRARY_PATH /opt/lib. `stand_in_opt` builds that in a
 temporary directory and gives the variables that point the local run at it (the
 runtime's own /opt paths do not exist here).
 """
+
 import os
 import re
 import shutil
@@ -26,12 +27,13 @@ class Opt:
         self.path = path
         self.env = env
         self.bootstrap = bootstrap
-        self.runtime_version = runtime_version   # lambda-shim's, when a layer is its runtime layer
+        self.runtime_version = runtime_version  # lambda-shim's, when a layer is its runtime layer
 
 
 def stand_in_opt(layers, into, python_version=None, base_env=None):
     """Merge the layer zips into <into>/opt in order (later ones overwrite), read-only; an Opt."""
     from shim.pack import ziputil
+
     opt = os.path.join(into, "opt")
     os.makedirs(opt)
     for number, layer in enumerate(layers):
@@ -48,13 +50,20 @@ def stand_in_opt(layers, into, python_version=None, base_env=None):
     ziputil.make_read_only(opt)
     base = os.environ if base_env is None else base_env
     version = python_version or "%d.%d" % sys.version_info[:2]
-    env = {"PYTHONPATH": os.pathsep.join([os.path.join(opt, "python"),
-                                          os.path.join(opt, "python", "lib", "python%s" % version, "site-packages")]),
-           "PATH": _joined(os.path.join(opt, "bin"), base.get("PATH")),
-           "LD_LIBRARY_PATH": _joined(os.path.join(opt, "lib"), base.get("LD_LIBRARY_PATH"))}
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            [os.path.join(opt, "python"), os.path.join(opt, "python", "lib", "python%s" % version, "site-packages")]
+        ),
+        "PATH": _joined(os.path.join(opt, "bin"), base.get("PATH")),
+        "LD_LIBRARY_PATH": _joined(os.path.join(opt, "lib"), base.get("LD_LIBRARY_PATH")),
+    }
     bootstrap = os.path.join(opt, "bootstrap")
-    return Opt(opt, env, bootstrap if os.path.isfile(bootstrap) else None,
-               _shim_version(os.path.join(opt, "python", "shim", "__init__.py")))
+    return Opt(
+        opt,
+        env,
+        bootstrap if os.path.isfile(bootstrap) else None,
+        _shim_version(os.path.join(opt, "python", "shim", "__init__.py")),
+    )
 
 
 def _joined(first, rest):

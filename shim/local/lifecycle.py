@@ -15,6 +15,7 @@ internal extensions may not take it); event/next never returns, as for an extens
 subscribed to no events. INVOKE subscriptions are refused here: the local API does
 not deliver INVOKE events to extensions.
 """
+
 import json
 import queue
 import threading
@@ -26,9 +27,9 @@ from shim.runtime import protocol
 
 class Restores:
     def __init__(self):
-        self.arrivals = []      # monotonic times the runtime reached /restore/next
-        self.released = []      # monotonic times each restore let it go
-        self.error = None       # (body, headers) of a POST /restore/error
+        self.arrivals = []  # monotonic times the runtime reached /restore/next
+        self.released = []  # monotonic times each restore let it go
+        self.error = None  # (body, headers) of a POST /restore/error
         self._tokens = queue.Queue()
         self._changed = threading.Condition()
 
@@ -70,8 +71,8 @@ class Restores:
 
 class Extensions:
     def __init__(self):
-        self.registered = []    # {"name", "id", "events"} in registration order
-        self.closed = False     # the runtime asked for its first event or restore
+        self.registered = []  # {"name", "id", "events"} in registration order
+        self.closed = False  # the runtime asked for its first event or restore
         self._lock = threading.Lock()
 
     def register(self, name, body):
@@ -82,21 +83,43 @@ class Extensions:
             return 400, {"errorMessage": "Invalid register body", "errorType": "Extension.InvalidRequest"}, {}
         with self._lock:
             if self.closed:
-                return 403, {"errorMessage": "Extension registration closed: the runtime already asked for its "
-                             "first event", "errorType": "Extension.RegistrationClosed"}, {}
+                return (
+                    403,
+                    {
+                        "errorMessage": "Extension registration closed: the runtime already asked for its first event",
+                        "errorType": "Extension.RegistrationClosed",
+                    },
+                    {},
+                )
             if not name:
                 return 403, {"errorMessage": "Empty extension name", "errorType": "Extension.InvalidExtensionName"}, {}
             if "SHUTDOWN" in events:
-                return 403, {"errorMessage": "Internal extensions may not register for SHUTDOWN",
-                             "errorType": "Extension.InvalidEventType"}, {}
+                return (
+                    403,
+                    {
+                        "errorMessage": "Internal extensions may not register for SHUTDOWN",
+                        "errorType": "Extension.InvalidEventType",
+                    },
+                    {},
+                )
             if events:
-                return 403, {"errorMessage": "The local Runtime API delivers no %s events to extensions" % events,
-                             "errorType": "Extension.InvalidEventType"}, {}
+                return (
+                    403,
+                    {
+                        "errorMessage": "The local Runtime API delivers no %s events to extensions" % events,
+                        "errorType": "Extension.InvalidEventType",
+                    },
+                    {},
+                )
             if len(self.registered) >= 10:
                 return 403, {"errorMessage": "Too many extensions", "errorType": "Extension.TooManyExtensions"}, {}
             ident = str(uuid.uuid4())
             self.registered.append({"name": name, "id": ident, "events": events})
-        return 200, {"functionName": "function", "functionVersion": "$LATEST", "handler": ""}, {protocol.EXTENSION_ID: ident}
+        return (
+            200,
+            {"functionName": "function", "functionVersion": "$LATEST", "handler": ""},
+            {protocol.EXTENSION_ID: ident},
+        )
 
     def known(self, ident):
         return any(extension["id"] == ident for extension in self.registered)

@@ -18,6 +18,7 @@ and which of them ran any Python code during the invokes. That run is not timed.
 It is kept small and imports nothing the interpreter has not loaded already but `time`: it is
 part of what is measured (the profiler writes its bytecode beforehand, so it is not compiled then).
 """
+
 import os
 import sys
 import time

@@ -8,6 +8,7 @@
    on (not timed), so `unused()` can say which modules the handler's import loaded that no
    invoke ran any Python code of.
 """
+
 import dataclasses
 import sys
 from typing import List, Optional
@@ -22,7 +23,7 @@ class Unused:
 
     name: str
     modules: int
-    import_ms: Optional[float]   # its modules' own (self) import time in that run, when the import timer saw it
+    import_ms: Optional[float]  # its modules' own (self) import time in that run, when the import timer saw it
 
 
 def run(task_root, config, event=b"{}", events=None, runs=3, echo=None):
@@ -118,8 +119,10 @@ def render_unused(items: List[Unused], limit=15):
     if len(own) > limit:
         lines.append("  … and %d more" % (len(own) - limit))
     if std:
-        lines.append("  and %d standard-library modules (%s, …), loaded by the imports above"
-                     % (sum(item.modules for item in std), ", ".join(item.name for item in std[:4])))
+        lines.append(
+            "  and %d standard-library modules (%s, …), loaded by the imports above"
+            % (sum(item.modules for item in std), ", ".join(item.name for item in std[:4]))
+        )
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ logs.end_invoke, wrapped) the file is rewritten as JSON:
 "Used" means a function, method or other code object whose co_filename is the module's file
 started: a module whose constants alone were read, or whose only code is C, is not "used".
 """
+
 import os
 import sys
 
@@ -21,8 +22,8 @@ class Usage:
     def __init__(self, out, site):
         self.out = out
         self.site = site
-        self.files = {}          # source file -> module name, for the modules imported at init
-        self.started = set()     # co_filename of every code object started since init
+        self.files = {}  # source file -> module name, for the modules imported at init
+        self.started = set()  # co_filename of every code object started since init
         self.modules = {}
 
     def install(self):

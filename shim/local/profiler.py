@@ -21,6 +21,7 @@ From the cold start's InvokeResult, the Session builds one tree (`Profile.tree`)
 - the first invoke: Lambda's Duration, with the modules the handler imported lazily then.
 Every node's self_ms plus its children's total_ms is its total_ms.
 """
+
 import os
 import shutil
 import tempfile
@@ -37,11 +38,11 @@ _DESCEND = 0.7  # a child holding this share of its parent is looked into for th
 class Session:
     """Profiling for the cold starts of one Function: its environment, its echo filter, its Profiles.
 
-        session = Session()
-        fn = Function(root, handler, env=session.environment(env))
-        session.attach(fn)
-        fn.invoke({})
-        print(session.profile.summary())
+    session = Session()
+    fn = Function(root, handler, env=session.environment(env))
+    session.attach(fn)
+    fn.invoke({})
+    print(session.profile.summary())
     """
 
     def __init__(self, events=False):
@@ -54,16 +55,22 @@ class Session:
         _precompile(os.path.join(self.hook_dir, "sitecustomize.py"))
         self.out = os.path.join(self.home, "profile.txt")
         self.fn = None
-        self.profile = None       # the Profile of the latest cold start
-        self.hook_data = {}       # what the hook wrote in it (see shim.local.profile_hook)
-        self.init_lines = []      # its importtime lines, during init
+        self.profile = None  # the Profile of the latest cold start
+        self.hook_data = {}  # what the hook wrote in it (see shim.local.profile_hook)
+        self.init_lines = []  # its importtime lines, during init
 
     def environment(self, env=None):
         """env (the function's variables) plus what profiling needs."""
         env = dict(env or {})
         path = env.get("PYTHONPATH")
-        env.update({"PYTHONPROFILEIMPORTTIME": "1", "_SHIM_PROFILE_FILE": self.out, "_SHIM_PROFILE_DIR": self.hook_dir,
-                    "PYTHONPATH": self.hook_dir + (os.pathsep + path if path else "")})
+        env.update(
+            {
+                "PYTHONPROFILEIMPORTTIME": "1",
+                "_SHIM_PROFILE_FILE": self.out,
+                "_SHIM_PROFILE_DIR": self.hook_dir,
+                "PYTHONPATH": self.hook_dir + (os.pathsep + path if path else ""),
+            }
+        )
         if self.events:
             env["_SHIM_PROFILE_EVENTS"] = "1"
         return env
@@ -79,9 +86,11 @@ class Session:
     @staticmethod
     def echo(echo):
         """An echo(stream, text) that passes on everything but the importtime lines."""
+
         def filtered(stream, text):
             if not importtime.is_importtime(text):
                 echo(stream, text)
+
         return filtered
 
     def observe(self, result):
@@ -95,8 +104,15 @@ class Session:
         site = self.hook_data.get("site")
         site_ms = (site - started) * 1000 if site is not None and started is not None else None
         self.init_lines = init_lines
-        self.profile = Profile.build(result.init_ms or 0.0, result.duration_ms, site_ms, init_lines, invoke_lines,
-                                     self.fn.handler if self.fn is not None else "", result)
+        self.profile = Profile.build(
+            result.init_ms or 0.0,
+            result.duration_ms,
+            site_ms,
+            init_lines,
+            invoke_lines,
+            self.fn.handler if self.fn is not None else "",
+            result,
+        )
 
     def write_chart(self, source=None, output=None, notes=()):
         """The latest cold start's chart, as HTML, to output (default: the cache, see default_output); its path."""
@@ -104,8 +120,9 @@ class Session:
 
         if self.profile is None:
             raise RuntimeError("no cold start was profiled yet")
-        output = output or default_output(source or (self.fn.task_root if self.fn is not None else "."),
-                                          self.profile.handler)
+        output = output or default_output(
+            source or (self.fn.task_root if self.fn is not None else "."), self.profile.handler
+        )
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(flamechart.render(self.profile, notes=notes))
@@ -149,14 +166,18 @@ def _precompile(source):
 
     mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
     py_compile.compile(source, cfile=importlib.util.cache_from_source(source), invalidation_mode=mode, doraise=True)
-    prefixed = os.path.join(sandbox.pycache_dir(), os.path.dirname(source).lstrip(os.sep),
-                            os.path.basename(importlib.util.cache_from_source(source)))
+    prefixed = os.path.join(
+        sandbox.pycache_dir(),
+        os.path.dirname(source).lstrip(os.sep),
+        os.path.basename(importlib.util.cache_from_source(source)),
+    )
     py_compile.compile(source, cfile=prefixed, invalidation_mode=mode, doraise=True)
 
 
 def read_hook_file(path):
     """{'site': monotonic seconds, ...}: the hook's line, or its JSON in an --events run; {} if absent."""
     import json
+
     try:
         with open(path) as handle:
             text = handle.read()
@@ -190,11 +211,13 @@ class Profile:
         roots = importtime.parse(init_lines)
         module = handler_module(spec)
         handler_at = next((i for i, node in enumerate(roots) if node.name == module), None)
-        site_end = next((i for i, node in enumerate(roots)
-                         if node.name in ("site", "sitecustomize") or node.find("sitecustomize")), None)
-        python_roots = roots[:site_end + 1] if site_end is not None and site_ms is not None else []
+        site_end = next(
+            (i for i, node in enumerate(roots) if node.name in ("site", "sitecustomize") or node.find("sitecustomize")),
+            None,
+        )
+        python_roots = roots[: site_end + 1] if site_end is not None and site_ms is not None else []
         handler = roots[handler_at] if handler_at is not None else None
-        runtime_roots = [node for node in roots[len(python_roots):] if node is not handler]
+        runtime_roots = [node for node in roots[len(python_roots) :] if node is not handler]
         phases = []
         handler_ms = handler.total_ms if handler is not None else 0.0
         if site_ms is not None:
@@ -229,16 +252,25 @@ class Profile:
         """A few lines for the terminal: the phases, then the heaviest imports."""
         total = self.total_ms or 1.0
         result = self.result
-        lines = ["cold start of %s: %.0f ms = init %.0f ms + first invoke %.0f ms"
-                 % (self.handler, self.total_ms, self.total_ms - self.phase("invoke").total_ms,
-                    self.phase("invoke").total_ms)]
+        lines = [
+            "cold start of %s: %.0f ms = init %.0f ms + first invoke %.0f ms"
+            % (
+                self.handler,
+                self.total_ms,
+                self.total_ms - self.phase("invoke").total_ms,
+                self.phase("invoke").total_ms,
+            )
+        ]
         if self.plain_init_ms:
             import statistics
+
             plain = statistics.median(self.plain_init_ms)
             init = self.total_ms - self.phase("invoke").total_ms
-            lines.append("  without profiling, init took %.0f ms (median of %d cold starts): profiling added %+.0f ms "
-                         "(%+.0f%%)" % (plain, len(self.plain_init_ms), init - plain, 100.0 * (init - plain) / plain
-                                        if plain else 0.0))
+            lines.append(
+                "  without profiling, init took %.0f ms (median of %d cold starts): profiling added %+.0f ms "
+                "(%+.0f%%)"
+                % (plain, len(self.plain_init_ms), init - plain, 100.0 * (init - plain) / plain if plain else 0.0)
+            )
         handler = self.phase("handler")
         rows = []
         for node in self.tree.children:
@@ -255,15 +287,21 @@ class Profile:
             lines.append("heaviest imports of %s:" % handler.name)
             for node, (inside, more) in heavy:
                 detail = ", ".join("%s %.0f ms" % (n.name, n.total_ms) for n in inside) + (", …" if more else "")
-                lines.append("  %s %.0f ms (%.0f%%)%s" % (node.name, node.total_ms, 100.0 * node.total_ms / total,
-                                                         ": " + detail if inside else ""))
+                lines.append(
+                    "  %s %.0f ms (%.0f%%)%s"
+                    % (node.name, node.total_ms, 100.0 * node.total_ms / total, ": " + detail if inside else "")
+                )
         if result is not None and not result.ok:
             lines.append("(the invoke did not succeed: %s %s)" % (result.kind, result.error_type or ""))
         return "\n".join(lines)
 
     def as_dict(self):
-        return {"handler": self.handler, "total_ms": self.total_ms, "plain_init_ms": self.plain_init_ms,
-                "tree": self.tree.as_dict()}
+        return {
+            "handler": self.handler,
+            "total_ms": self.total_ms,
+            "plain_init_ms": self.plain_init_ms,
+            "tree": self.tree.as_dict(),
+        }
 
 
 def _phase(name, total_ms, children, kind):
@@ -280,6 +318,9 @@ def notable(node, count=3):
         if biggest.total_ms < _DESCEND * node.total_ms or not biggest.children:
             break
         node = biggest
-    shown = [child for child in sorted(node.children, key=lambda child: -child.total_ms)[:count]
-             if child.total_ms >= 0.05 * max(node.total_ms, 0.001)]
+    shown = [
+        child
+        for child in sorted(node.children, key=lambda child: -child.total_ms)[:count]
+        if child.total_ms >= 0.05 * max(node.total_ms, 0.001)
+    ]
     return shown, len(node.children) > len(shown)

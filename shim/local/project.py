@@ -19,6 +19,7 @@ has a `[tool.lambda-shim]` table; `resolve(name_or_dir)` turns what a user typed
 into a FunctionConfig: a function's name in the project file wins over a
 directory of the same name, and a plain directory works without any file.
 """
+
 import dataclasses
 import os
 import sys
@@ -27,39 +28,39 @@ from typing import Any, Dict, List, Mapping, Optional
 from shim.pack.errors import UsageError
 
 FILE = "pyproject.toml"
-TABLE = "lambda-shim"          # [tool.lambda-shim]
+TABLE = "lambda-shim"  # [tool.lambda-shim]
 DEFAULT_HANDLER = "handler.Handle"
 ARCHES = ("x86_64", "arm64")
-API_FORMATS = ("url", "rest")   # shim serve's HTTP front: Function URL (payload 2.0) or API Gateway REST (1.0)
-URL_AUTH_TYPES = ("AWS_IAM", "NONE")   # a Function URL's AuthType: signed requests only (default), or public
+API_FORMATS = ("url", "rest")  # shim serve's HTTP front: Function URL (payload 2.0) or API Gateway REST (1.0)
+URL_AUTH_TYPES = ("AWS_IAM", "NONE")  # a Function URL's AuthType: signed requests only (default), or public
 
 
 @dataclasses.dataclass
 class FunctionConfig:
     """One function's settings. Times in seconds, memory in MB, paths absolute once resolved."""
 
-    name: str = "function"                  # the key in the project file (or the directory's for a bare one)
-    path: Optional[str] = None              # the function directory
+    name: str = "function"  # the key in the project file (or the directory's for a bare one)
+    path: Optional[str] = None  # the function directory
     handler: str = DEFAULT_HANDLER
-    python: Optional[str] = None            # "3.12": the target CPython (default: the running one's)
-    arch: Optional[str] = None              # "x86_64" | "arm64" (default: this machine's)
+    python: Optional[str] = None  # "3.12": the target CPython (default: the running one's)
+    arch: Optional[str] = None  # "x86_64" | "arm64" (default: this machine's)
     timeout: float = 3.0
     memory: int = 128
     environment: Dict[str, str] = dataclasses.field(default_factory=dict)
-    env_file: Optional[str] = None          # dotenv, or SAM's JSON ({"orders": {...}, "Parameters": {...}})
-    requirements: Optional[str] = None      # default: <path>/requirements.txt when present
+    env_file: Optional[str] = None  # dotenv, or SAM's JSON ({"orders": {...}, "Parameters": {...}})
+    requirements: Optional[str] = None  # default: <path>/requirements.txt when present
     exclude: List[str] = dataclasses.field(default_factory=list)
-    layers: List[str] = dataclasses.field(default_factory=list)   # layer zips (local) or ARNs (deploy)
-    runtime_layer: bool = False             # pack without the runtime and use lambda-shim's layer
-    with_boto3: bool = False                # the managed runtimes' boto3 is importable
+    layers: List[str] = dataclasses.field(default_factory=list)  # layer zips (local) or ARNs (deploy)
+    runtime_layer: bool = False  # pack without the runtime and use lambda-shim's layer
+    with_boto3: bool = False  # the managed runtimes' boto3 is importable
     function_url: bool = False
-    streaming: bool = False                 # the Function URL streams (InvokeMode RESPONSE_STREAM)
-    function_url_auth: str = "AWS_IAM"      # the Function URL's AuthType (URL_AUTH_TYPES), for shim deploy
-    api: str = "url"                        # shim serve's HTTP front (API_FORMATS)
-    max_concurrency: Optional[int] = None   # Lambda Managed Instances
+    streaming: bool = False  # the Function URL streams (InvokeMode RESPONSE_STREAM)
+    function_url_auth: str = "AWS_IAM"  # the Function URL's AuthType (URL_AUTH_TYPES), for shim deploy
+    api: str = "url"  # shim serve's HTTP front (API_FORMATS)
+    max_concurrency: Optional[int] = None  # Lambda Managed Instances
     snapstart: bool = False
-    function_name: Optional[str] = None     # the Lambda function's name (default: name)
-    role: Optional[str] = None              # the execution role's ARN, for shim deploy
+    function_name: Optional[str] = None  # the Lambda function's name (default: name)
+    role: Optional[str] = None  # the execution role's ARN, for shim deploy
     runtime: Optional[Dict[str, str]] = None  # a customer-managed runtime: {"arn": ..., "alias": ...}
     description: Optional[str] = None
 
@@ -85,7 +86,7 @@ class Project:
 
     root: str
     functions: Dict[str, FunctionConfig]
-    settings: Dict[str, Any] = dataclasses.field(default_factory=dict)   # the table less `functions`
+    settings: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the table less `functions`
 
     @property
     def file(self) -> str:
@@ -143,9 +144,20 @@ def load(path: str, data: Optional[Mapping[str, Any]] = None) -> Project:
 
 
 _FIELDS = {field.name: field for field in dataclasses.fields(FunctionConfig)}
-_TYPES: Dict[str, Any] = {"timeout": (int, float), "memory": int, "max_concurrency": int, "environment": dict, "exclude": list,
-          "layers": list, "runtime_layer": bool, "with_boto3": bool, "function_url": bool, "streaming": bool,
-          "snapstart": bool, "runtime": dict}
+_TYPES: Dict[str, Any] = {
+    "timeout": (int, float),
+    "memory": int,
+    "max_concurrency": int,
+    "environment": dict,
+    "exclude": list,
+    "layers": list,
+    "runtime_layer": bool,
+    "with_boto3": bool,
+    "function_url": bool,
+    "streaming": bool,
+    "snapstart": bool,
+    "runtime": dict,
+}
 _PATHS = ("path", "env_file", "requirements")
 
 
@@ -154,7 +166,9 @@ def from_table(name: str, settings: Mapping[str, Any], root: str, where: str = "
     values: Dict[str, Any] = {"name": name, "path": name}
     for key, value in settings.items():
         if key not in _FIELDS or key == "name":
-            raise UsageError("%s: unknown setting %r (known: %s)" % (where, key, ", ".join(sorted(set(_FIELDS) - {"name"}))))
+            raise UsageError(
+                "%s: unknown setting %r (known: %s)" % (where, key, ", ".join(sorted(set(_FIELDS) - {"name"})))
+            )
         expected = _TYPES.get(key, str)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise UsageError("%s: %s = %r is not a %s" % (where, key, value, getattr(expected, "__name__", "number")))
@@ -163,8 +177,10 @@ def from_table(name: str, settings: Mapping[str, Any], root: str, where: str = "
         if values.get(key) is not None:
             values[key] = os.path.normpath(os.path.join(root, values[key]))
     if values.get("layers"):
-        values["layers"] = [layer if layer.startswith("arn:") else os.path.normpath(os.path.join(root, layer))
-                            for layer in values["layers"]]
+        values["layers"] = [
+            layer if layer.startswith("arn:") else os.path.normpath(os.path.join(root, layer))
+            for layer in values["layers"]
+        ]
     if "environment" in values:
         values["environment"] = {str(k): str(v) for k, v in values["environment"].items()}
     return validate(FunctionConfig(**values), where)
@@ -182,13 +198,17 @@ def validate(config: FunctionConfig, where: str = "") -> FunctionConfig:
     if config.api not in API_FORMATS:
         raise UsageError("%sapi must be one of %s, got %r" % (prefix, ", ".join(API_FORMATS), config.api))
     if config.function_url_auth not in URL_AUTH_TYPES:
-        raise UsageError("%sfunction_url_auth must be one of %s, got %r"
-                         % (prefix, ", ".join(URL_AUTH_TYPES), config.function_url_auth))
+        raise UsageError(
+            "%sfunction_url_auth must be one of %s, got %r"
+            % (prefix, ", ".join(URL_AUTH_TYPES), config.function_url_auth)
+        )
     if config.max_concurrency is not None and config.snapstart:
-        raise UsageError("%ssnapstart and max_concurrency do not combine: Lambda offers SnapStart for on-demand "
-                         "functions, not on Managed Instances" % prefix)
+        raise UsageError(
+            "%ssnapstart and max_concurrency do not combine: Lambda offers SnapStart for on-demand "
+            "functions, not on Managed Instances" % prefix
+        )
     if config.runtime is not None and not {"arn", "alias"} >= set(config.runtime) >= {"arn"}:
-        raise UsageError("%sruntime takes { arn = \"...\", alias = \"...\" }, got %r" % (prefix, config.runtime))
+        raise UsageError('%sruntime takes { arn = "...", alias = "..." }, got %r' % (prefix, config.runtime))
     return config
 
 
@@ -211,7 +231,7 @@ def resolve(target: Optional[str], start: str = ".") -> FunctionConfig:
                         return config
             return FunctionConfig(name=os.path.basename(here) or "function", path=here)
         known = (" (the project's functions: %s)" % ", ".join(project.functions)) if project else ""
-        if os.sep in target or target.startswith("."):   # a path, not a name
+        if os.sep in target or target.startswith("."):  # a path, not a name
             raise UsageError("no such function directory: %s%s" % (target, known))
         raise UsageError("no function or directory named %r%s" % (target, known))
     here = os.path.abspath(start)
@@ -225,8 +245,10 @@ def resolve(target: Optional[str], start: str = ".") -> FunctionConfig:
             raise UsageError("which function? %s has %s" % (project.file, ", ".join(project.functions)))
     if os.path.isfile(os.path.join(here, "handler.py")) or _has_python(here):
         return FunctionConfig(name=os.path.basename(here) or "function", path=here)
-    raise UsageError("no function here: %s has no .py files and no %s with [tool.lambda-shim] above it; "
-                     "give a function's name or directory, or create one with `shim new DIR`" % (here, FILE))
+    raise UsageError(
+        "no function here: %s has no .py files and no %s with [tool.lambda-shim] above it; "
+        "give a function's name or directory, or create one with `shim new DIR`" % (here, FILE)
+    )
 
 
 def _has_python(directory: str) -> bool:

@@ -11,6 +11,7 @@ exists: its other content is never rewritten. The new text is parsed before
 anything is written, so a file whose functions are an inline table (which a new
 table cannot extend), or one that has the name already, is refused, unchanged.
 """
+
 import json
 import os
 import re
@@ -45,8 +46,10 @@ def plan(directory, handler=project.DEFAULT_HANDLER):
     if found is not None:
         file = found.file
         if name in found.functions:
-            raise UsageError("%s already has a function %r (path %s): pick another folder name, or remove that "
-                             "table first; nothing was written" % (file, name, found.functions[name].path))
+            raise UsageError(
+                "%s already has a function %r (path %s): pick another folder name, or remove that "
+                "table first; nothing was written" % (file, name, found.functions[name].path)
+            )
     else:
         cwd = os.getcwd()
         folder = cwd if here.startswith(cwd.rstrip(os.sep) + os.sep) else parent
@@ -63,8 +66,12 @@ def plan(directory, handler=project.DEFAULT_HANDLER):
 
 def _table(name, path, handler):
     key = name if _BARE_KEY.match(name) else json.dumps(name)
-    return "[tool.%s.functions.%s]\npath = %s\nhandler = %s\n" % (project.TABLE, key, json.dumps(path),
-                                                                  json.dumps(handler))
+    return "[tool.%s.functions.%s]\npath = %s\nhandler = %s\n" % (
+        project.TABLE,
+        key,
+        json.dumps(path),
+        json.dumps(handler),
+    )
 
 
 def _check(file, text, name):
@@ -75,8 +82,10 @@ def _check(file, text, name):
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError("cannot add [tool.lambda-shim.functions.%s] to %s: the file would not be valid TOML (%s), "
-                         "so nothing was written; add the function by hand" % (name, file, exc)) from None
+        raise UsageError(
+            "cannot add [tool.lambda-shim.functions.%s] to %s: the file would not be valid TOML (%s), "
+            "so nothing was written; add the function by hand" % (name, file, exc)
+        ) from None
     functions = data.get("tool", {}).get(project.TABLE, {}).get("functions", {})
     if name not in functions:  # pragma: no cover - the parse above refuses every case known
         raise UsageError("cannot add the function %r to %s; add it by hand" % (name, file))

@@ -24,6 +24,7 @@ invoke it made is added to the report.
 This module is loaded in every pytest run where lambda-shim is installed, so
 it imports nothing heavy until a fixture is used.
 """
+
 import os
 
 import pytest
@@ -39,9 +40,23 @@ class _Factory:
         self.started = []
         self.sessions = []  # profilers (profile=True), removed at the end
 
-    def __call__(self, path=None, handler=None, *, zip=None, pack=False, timeout=None, memory=None,
-                 env=None, start=True, max_concurrency=None, snapstart=None, runtime_packages=(), profile=False,
-                 **settings):
+    def __call__(
+        self,
+        path=None,
+        handler=None,
+        *,
+        zip=None,
+        pack=False,
+        timeout=None,
+        memory=None,
+        env=None,
+        start=True,
+        max_concurrency=None,
+        snapstart=None,
+        runtime_packages=(),
+        profile=False,
+        **settings,
+    ):
         """Start the function `path`: a function's name in the project file (pyproject.toml's
         [tool.lambda-shim] at or above the rootdir), or a directory (relative to the rootdir; in place
         unless pack=True), or `zip`. The project's settings apply; the arguments override them, and any
@@ -51,16 +66,23 @@ class _Factory:
         latest one's Profile (.summary(), .tree), fn.profiler.write_chart() writes its chart."""
         from shim.local.function import Function
         from shim.local.taskroot import prepare_config
+
         if path is None and zip is None:
             raise ValueError("lambda_function needs a function directory or zip=PATH")
-        if settings.get("env_file") is not None:   # paths relative to the rootdir, as `path` and `zip`
+        if settings.get("env_file") is not None:  # paths relative to the rootdir, as `path` and `zip`
             settings["env_file"] = self._resolve(settings["env_file"])
         if settings.get("layers") is not None:
-            settings["layers"] = [layer if str(layer).startswith("arn:") else self._resolve(layer)
-                                  for layer in settings["layers"]]
+            settings["layers"] = [
+                layer if str(layer).startswith("arn:") else self._resolve(layer) for layer in settings["layers"]
+            ]
         config = self._config(path).with_overrides(
-            handler=handler, timeout=timeout, memory=memory, max_concurrency=max_concurrency, snapstart=snapstart,
-            **settings)
+            handler=handler,
+            timeout=timeout,
+            memory=memory,
+            max_concurrency=max_concurrency,
+            snapstart=snapstart,
+            **settings,
+        )
         task_root = prepare_config(config, self._resolve(zip), pack=pack)
         try:
             fn = Function(task_root, config=config, env=env, runtime_packages=runtime_packages)
@@ -70,6 +92,7 @@ class _Factory:
         session = None
         if profile:
             from shim.local.profiler import Session
+
             session = Session()
             fn.env = session.environment(fn.env)
             self.sessions.append(session)
@@ -85,6 +108,7 @@ class _Factory:
     def _config(self, path):
         """The project's settings for a function's name (or for a directory it describes), else defaults."""
         from shim.local import project
+
         found = project.find_project(self.rootpath)
         name = os.fspath(path) if path is not None else None
         if found is not None and name in found.functions:
@@ -115,17 +139,35 @@ class _Factory:
 class _DurableFactory(_Factory):
     """durable_execution: DurableFunctions (shim.local.durable_runner), found and set up as lambda_function's."""
 
-    def __call__(self, path=None, handler=None, *, zip=None, pack=False, timeout=None, memory=None, env=None,
-                 skip_time=True, runtime_packages=()):
+    def __call__(
+        self,
+        path=None,
+        handler=None,
+        *,
+        zip=None,
+        pack=False,
+        timeout=None,
+        memory=None,
+        env=None,
+        skip_time=True,
+        runtime_packages=(),
+    ):
         from shim.local.durable_runner import DurableFunction
         from shim.local.taskroot import prepare_config
+
         if path is None and zip is None:
             raise ValueError("durable_execution needs a function directory or zip=PATH")
         config = self._config(path).with_overrides(handler=handler, timeout=timeout, memory=memory)
         task_root = prepare_config(config, self._resolve(zip), pack=pack)
         try:
-            fn = DurableFunction(task_root, config.handler, config=config, env=env, skip_time=skip_time,
-                                 runtime_packages=runtime_packages)
+            fn = DurableFunction(
+                task_root,
+                config.handler,
+                config=config,
+                env=env,
+                skip_time=skip_time,
+                runtime_packages=runtime_packages,
+            )
         except BaseException:
             task_root.remove()
             raise
@@ -171,9 +213,11 @@ _transcripts = []  # type: list
 
 def _record(invocation):
     from shim.local.result import for_terminal
+
     _transcripts.append(for_terminal(invocation.transcript()))
     if not invocation.ok:
         from shim.local import hints
+
         _transcripts.extend(line + "\n" for line in hints.boto3_hint(invocation.error))
 
 

@@ -15,6 +15,7 @@ at the end. A function that does not stream gets the same answer as before, whol
 The client going away stops nothing: like Lambda, the function runs to its end and the
 rest of its stream is dropped.
 """
+
 import base64
 import json
 
@@ -58,8 +59,8 @@ class ChunkedWriter:
         self.handler = handler
         self.started = False
         self.gone = False
-        self.body = True         # False: the status (or HEAD) has no body; what comes is dropped
-        self.remaining = None    # bytes still due under a declared Content-Length; None: chunked
+        self.body = True  # False: the status (or HEAD) has no body; what comes is dropped
+        self.remaining = None  # bytes still due under a declared Content-Length; None: chunked
 
     def start(self, status, headers):
         self.started = True
@@ -94,7 +95,7 @@ class ChunkedWriter:
 
     def _write_counted(self, data):
         if len(data) > self.remaining:  # more than it declared: the client gets what was declared, no more
-            data = data[:self.remaining]
+            data = data[: self.remaining]
             self.handler.close_connection = True
         try:
             self.handler.wfile.write(data)
@@ -152,17 +153,26 @@ class InvokeRelay:
     def on_stream(self, event):
         kind, value = event
         if kind == "start":
-            self.writer.start(200, [("Content-Type", value or "application/octet-stream"),
-                                    ("X-Amz-Executed-Version", "$LATEST"), ("X-Amzn-RequestId", self.request_id),
-                                    ("Trailer", ", ".join(self.TRAILERS))])
+            self.writer.start(
+                200,
+                [
+                    ("Content-Type", value or "application/octet-stream"),
+                    ("X-Amz-Executed-Version", "$LATEST"),
+                    ("X-Amzn-RequestId", self.request_id),
+                    ("Trailer", ", ".join(self.TRAILERS)),
+                ],
+            )
         else:
             self.writer.write(value)
 
     def finish(self, result):
         trailers = []
         if not result.ok:
-            trailers += [("X-Amz-Function-Error", "Unhandled"), (protocol.ERROR_TYPE, result.error_type or "Unhandled"),
-                         (protocol.ERROR_BODY, base64.b64encode(_error_json(result).encode()).decode("ascii"))]
+            trailers += [
+                ("X-Amz-Function-Error", "Unhandled"),
+                (protocol.ERROR_TYPE, result.error_type or "Unhandled"),
+                (protocol.ERROR_BODY, base64.b64encode(_error_json(result).encode()).decode("ascii")),
+            ]
         if self.want_tail:
             trailers.append(("X-Amz-Log-Result", tail(result)))
         self.writer.end(trailers)
@@ -178,8 +188,14 @@ class EventStreamRelay:
 
     def _start(self):
         if not self.writer.started:
-            self.writer.start(200, [("Content-Type", eventstream.CONTENT_TYPE), ("X-Amz-Executed-Version", "$LATEST"),
-                                    ("X-Amzn-RequestId", self.request_id)])
+            self.writer.start(
+                200,
+                [
+                    ("Content-Type", eventstream.CONTENT_TYPE),
+                    ("X-Amz-Executed-Version", "$LATEST"),
+                    ("X-Amzn-RequestId", self.request_id),
+                ],
+            )
 
     def on_stream(self, event):
         kind, value = event

@@ -5,6 +5,7 @@
 as Lambda writes them, the payload or the error object, the invoke's own log
 lines (`records`, parsed by parse_line from Lambda's text or JSON format).
 """
+
 import dataclasses
 import json
 import math
@@ -26,12 +27,12 @@ class InvokeResult:
     content_type: Optional[str] = None
     error_type: Optional[str] = None
     duration_ms: float = 0.0
-    init_ms: Optional[float] = None       # set on a cold start only
-    restore_ms: Optional[float] = None    # set on the first invoke of a SnapStart restore instead
+    init_ms: Optional[float] = None  # set on a cold start only
+    restore_ms: Optional[float] = None  # set on the first invoke of a SnapStart restore instead
     memory_mb: int = 128
     max_memory_kb: Optional[int] = None
-    logs: str = ""                        # what the runtime wrote during this invoke
-    init_logs: str = ""                   # and during the init before it (cold start only)
+    logs: str = ""  # what the runtime wrote during this invoke
+    init_logs: str = ""  # and during the init before it (cold start only)
     # A streamed response: its chunks as they came, when each came (ms after the runtime took the
     # event), the time to its first byte, and the error it ended with (from its trailers), if any.
     streamed: bool = False
@@ -90,19 +91,25 @@ class InvokeResult:
         return "END RequestId: %s" % self.request_id
 
     def report_line(self):
-        fields = ["REPORT RequestId: %s" % self.request_id,
-                  "Duration: %.2f ms" % self.duration_ms,
-                  "Billed Duration: %d ms" % self.billed_ms,
-                  "Memory Size: %d MB" % self.memory_mb,
-                  "Max Memory Used: %d MB" % self.max_memory_mb]
+        fields = [
+            "REPORT RequestId: %s" % self.request_id,
+            "Duration: %.2f ms" % self.duration_ms,
+            "Billed Duration: %d ms" % self.billed_ms,
+            "Memory Size: %d MB" % self.memory_mb,
+            "Max Memory Used: %d MB" % self.max_memory_mb,
+        ]
         if self.init_ms is not None:
             fields.append("Init Duration: %.2f ms" % self.init_ms)
         if self.streamed:  # not in Lambda's REPORT: what a streamed response is for
-            fields.append("Time To First Byte: %s" % ("%.2f ms" % self.first_byte_ms if self.first_byte_ms is not None
-                                                      else "none (empty stream)"))
+            fields.append(
+                "Time To First Byte: %s"
+                % ("%.2f ms" % self.first_byte_ms if self.first_byte_ms is not None else "none (empty stream)")
+            )
         if self.restore_ms is not None:  # as Lambda reports a SnapStart restore (no Init Duration then)
-            fields += ["Restore Duration: %.2f ms" % self.restore_ms,
-                       "Billed Restore Duration: %d ms" % math.ceil(self.restore_ms)]
+            fields += [
+                "Restore Duration: %.2f ms" % self.restore_ms,
+                "Billed Restore Duration: %d ms" % math.ceil(self.restore_ms),
+            ]
         if self.kind == "timeout":
             fields.append("Status: timeout")
         elif self.kind in ("lost", "init_error"):
@@ -126,7 +133,6 @@ class InvokeResult:
     def __repr__(self):
         shown = self.body[:300].decode("utf-8", "replace")
         return "<InvokeResult %s %s %s>" % (self.kind, self.request_id, shown)
-
 
 
 # -- log records -------------------------------------------------------------------------------
@@ -153,7 +159,7 @@ def parse_line(line):
     match = _TEXT_RECORD.match(line)
     if match:
         record = match.groupdict()
-        record["message"] = line[match.end():].replace("\r", "\n")
+        record["message"] = line[match.end() :].replace("\r", "\n")
         return record
     return {"message": line}
 
@@ -164,6 +170,7 @@ def parse_logs(text):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
 
 def json_bytes(obj):
     return json.dumps(obj).encode("utf-8")

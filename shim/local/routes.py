@@ -8,6 +8,7 @@ method on the prefix `/<name>/...` as its Function URL: the event's rawPath is t
 part after the prefix (`/orders/items?id=1` reaches `orders` as `/items`), as the
 function would see it on a URL of its own.
 """
+
 import threading
 
 
@@ -15,9 +16,9 @@ class Routes:
     """Pools by function name, and the Function URL prefixes; the interface invoke_api.Server reads."""
 
     def __init__(self):
-        self.pools = {}        # name -> Pool, in the order added
-        self.names = {}        # every name a pool answers to -> its main name
-        self.urls = {}         # URL prefix ("/orders") -> Pool
+        self.pools = {}  # name -> Pool, in the order added
+        self.names = {}  # every name a pool answers to -> its main name
+        self.urls = {}  # URL prefix ("/orders") -> Pool
 
     def add(self, name, pool, aliases=(), url=False):
         self.pools[name] = pool
@@ -47,7 +48,7 @@ class Routes:
         path, sep, query = target.partition("?")
         for prefix, pool in self.urls.items():
             if path == prefix or path.startswith(prefix + "/"):
-                return pool, (path[len(prefix):] or "/") + sep + query
+                return pool, (path[len(prefix) :] or "/") + sep + query
         return None
 
     def start(self):

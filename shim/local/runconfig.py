@@ -1,4 +1,5 @@
 """A FunctionConfig turned into what a local run needs: the function's variables and its interpreter."""
+
 import functools
 import sys
 
@@ -8,6 +9,7 @@ def environment_of(config, base=None, extra=None):
     env = dict(base or {})
     if config.env_file:
         from shim.local import envfile
+
         env.update(envfile.load(config.env_file, (config.name, config.lambda_name)))
     env.update(config.environment)
     env.update(extra or {})
@@ -26,5 +28,6 @@ def interpreter_for(version):
     if not version or version == "%d.%d" % sys.version_info[:2]:
         return None
     from shim.pack import bytecode
+
     found, _ = bytecode.find_interpreter(version)
     return found

@@ -5,6 +5,7 @@ with the runtime's first /response or /error. A streamed response (a chunked POS
 with trailers) is read chunk by chunk: each one reaches the caller as it arrives
 (Exchange.next_event / iter_chunks), with its arrival time.
 """
+
 import base64
 import json
 import queue
@@ -31,7 +32,7 @@ class Exchange:
         self.event = event
         self.event_headers = event_headers or {}
         self.submitted_at = time.monotonic()
-        self.taken_at = None              # when the runtime's /next received it
+        self.taken_at = None  # when the runtime's /next received it
         self.answered_at = None
         self.kind = None
         self.body = b""
@@ -42,12 +43,12 @@ class Exchange:
         self.stream_started_at = None
         self.chunks = []
         self.chunk_times = []
-        self.received = 0                 # body bytes of the stream so far
+        self.received = 0  # body bytes of the stream so far
         self.trailers = {}
         self.cut = False
         self.keep_stream = keep_stream
         self.cut_stream_after = cut_stream_after
-        self._events = queue.Queue()      # ("start", content type), ("chunk", bytes), then END
+        self._events = queue.Queue()  # ("start", content type), ("chunk", bytes), then END
         self._done = threading.Event()
 
     def resolve(self, kind, body=b"", headers=None):

@@ -1,5 +1,6 @@
 """The local Runtime API's HTTP side: one handler per connection from the runtime, routing each request to
 its RuntimeAPIServer (shim.local.emulator), and the keep-alive base shim serve's handler shares."""
+
 import base64
 import itertools
 import json
@@ -13,7 +14,7 @@ from shim.runtime import http1, protocol
 from shim.runtime.chunked import ChunkedDecoder
 
 PREFIX = protocol.API + "/"
-ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()   # the handler stores the runtime's headers lowercased
+ERROR_TYPE_HEADER = protocol.ERROR_TYPE.lower()  # the handler stores the runtime's headers lowercased
 ERROR_BODY_HEADER = protocol.ERROR_BODY.lower()
 _CONNECTIONS = itertools.count(1)  # numbers the TCP connections the server accepts
 
@@ -88,9 +89,11 @@ class RuntimeAPIHandler(KeepAliveHandler):
 
     def _framing(self):
         """The request body's length, or http1.CHUNKED (http1 reads the framing headers)."""
+
         def value(name):
             found = self.headers.get(name)
             return found.encode("latin-1") if found is not None else None
+
         return http1.framing(value("Transfer-Encoding"), value("Content-Length"), request=True)
 
     def _body(self):
@@ -144,8 +147,13 @@ class RuntimeAPIHandler(KeepAliveHandler):
             return self._reply(200, None, {protocol.RESTORE_FORK: "1"} if fork else {}, raw=b"")
         if self.path == protocol.EXTENSION_NEXT:
             if not self.api.extensions.known(headers.get(protocol.EXTENSION_ID.lower())):
-                return self._reply(403, {"errorMessage": "Unknown extension identifier",
-                                         "errorType": "Extension.InvalidExtensionIdentifier"})
+                return self._reply(
+                    403,
+                    {
+                        "errorMessage": "Unknown extension identifier",
+                        "errorType": "Extension.InvalidExtensionIdentifier",
+                    },
+                )
             self.api.stopping.wait()  # subscribed to no events: nothing ever comes
             return self._reply(500, {"errorMessage": "Runtime API is stopping", "errorType": "Shutdown"})
         if self.path != protocol.NEXT:
@@ -157,9 +165,13 @@ class RuntimeAPIHandler(KeepAliveHandler):
 
     def do_POST(self):
         path = self.path
-        if (path.startswith(PREFIX + "invocation/") and path.endswith("/response")
-                and self.headers.get("Transfer-Encoding") is not None and self._framing() == http1.CHUNKED):
-            return self._stream(path[len(PREFIX + "invocation/"):-len("/response")])
+        if (
+            path.startswith(PREFIX + "invocation/")
+            and path.endswith("/response")
+            and self.headers.get("Transfer-Encoding") is not None
+            and self._framing() == http1.CHUNKED
+        ):
+            return self._stream(path[len(PREFIX + "invocation/") : -len("/response")])
         body = self._body()
         headers = self._record(body)
         self.recorded.trailers = getattr(self, "trailers", {})
@@ -172,7 +184,7 @@ class RuntimeAPIHandler(KeepAliveHandler):
             status, reply, extra = self.api.extensions.register(headers.get(protocol.EXTENSION_NAME.lower()), body)
             return self._reply(status, reply, extra)
         if path.startswith(PREFIX + "invocation/"):
-            request_id, _, action = path[len(PREFIX + "invocation/"):].partition("/")
+            request_id, _, action = path[len(PREFIX + "invocation/") :].partition("/")
             if action in ("response", "error"):
                 return self._reply(*self.api.take_answer(request_id, action, body, headers, self.recorded))
         self._reply(404, {"errorMessage": "Unknown path %s" % path, "errorType": "NotFound"})
@@ -218,9 +230,16 @@ class RuntimeAPIHandler(KeepAliveHandler):
         # As Lambda: the client's stream ends with the error, the runtime's POST gets 413.
         message = "Response payload size exceeded maximum allowed payload size (%d bytes)." % self.api.max_stream_bytes
         error = json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode()
-        pending.trailers = {ERROR_TYPE_HEADER: "Function.ResponseSizeTooLarge",
-                            ERROR_BODY_HEADER: base64.b64encode(error).decode("ascii")}
+        pending.trailers = {
+            ERROR_TYPE_HEADER: "Function.ResponseSizeTooLarge",
+            ERROR_BODY_HEADER: base64.b64encode(error).decode("ascii"),
+        }
         self.close_connection = True
         pending.resolve("response", b"".join(pending.chunks), headers)
-        self._reply(413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % self.api.max_stream_bytes,
-                          "errorType": "RequestEntityTooLarge"})
+        self._reply(
+            413,
+            {
+                "errorMessage": "Exceeded maximum allowed payload size (%d bytes)." % self.api.max_stream_bytes,
+                "errorType": "RequestEntityTooLarge",
+            },
+        )

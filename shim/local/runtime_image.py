@@ -20,6 +20,7 @@ of the two Lambda runs. layout(root) writes exactly what the Dockerfile copies i
 the image (its pack stage runs `shim runtime layout /out`), so a test can lay the
 image out in a folder and start it as Lambda would.
 """
+
 import os
 import stat
 import tempfile
@@ -28,9 +29,9 @@ from shim import __version__
 
 RUNTIME_DIR = "/var/runtime"
 ENTRYPOINT = "lambda-shim-entrypoint"
-AMAZON_LINUX_2 = ("3.9", "3.10", "3.11")   # their base images run Amazon Linux 2 (glibc 2.26)
+AMAZON_LINUX_2 = ("3.9", "3.10", "3.11")  # their base images run Amazon Linux 2 (glibc 2.26)
 
-ENTRYPOINT_SCRIPT = '''\
+ENTRYPOINT_SCRIPT = """\
 #!/bin/sh
 # The ENTRYPOINT of lambda-shim's runtime image. On Lambda (AWS_LAMBDA_RUNTIME_API is set) it
 # runs the runtime's bootstrap beside it; elsewhere (docker run) the base image's Runtime
@@ -44,9 +45,9 @@ if [ -z "$AWS_LAMBDA_RUNTIME_API" ] && [ -x /usr/local/bin/aws-lambda-rie ]; the
     exec /usr/local/bin/aws-lambda-rie "$here/bootstrap"
 fi
 exec "$here/bootstrap"
-'''
+"""
 
-DOCKERFILE = '''\
+DOCKERFILE = """\
 # lambda-shim as a Lambda customer-managed runtime: AWS's Lambda Python base image with
 # lambda-shim as its runtime interface client. One image per Python version and architecture:
 #
@@ -77,7 +78,7 @@ FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}
 # Merged into the base image's /var/runtime, modes kept: lambda-shim's bootstrap replaces its own.
 COPY --from=pack /out/ /
 ENTRYPOINT ["/var/runtime/lambda-shim-entrypoint"]
-'''
+"""
 
 
 def dockerfile():
@@ -93,12 +94,19 @@ def layout(root, python_version=None, arch=None, log=None):
     from shim.pack import packer, pipinstall
     from shim.pack.checks import check_python_version
     from shim.pack.ziputil import extract
+
     python = check_python_version(python_version) if python_version else None
     glibc = "2.26" if python in AMAZON_LINUX_2 else pipinstall.LAMBDA_GLIBC
     runtime = os.path.join(str(root), *RUNTIME_DIR.strip("/").split("/"))
     with tempfile.TemporaryDirectory(prefix="shim-runtime-") as scratch:
-        result = packer.pack_layer(os.path.join(scratch, "runtime.zip"), arch=arch, python_version=python,
-                                   glibc=glibc, root=RUNTIME_DIR, log=log)
+        result = packer.pack_layer(
+            os.path.join(scratch, "runtime.zip"),
+            arch=arch,
+            python_version=python,
+            glibc=glibc,
+            root=RUNTIME_DIR,
+            log=log,
+        )
         extract(result.path, runtime, read_only=False)
     entrypoint = os.path.join(runtime, ENTRYPOINT)
     with open(entrypoint, "x") as handle:

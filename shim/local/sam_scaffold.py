@@ -14,13 +14,14 @@ this machine's, written into both files so they agree.
 `Runtime: custom` with RuntimeConfig (a customer-managed runtime) is left out:
 the SAM translator and cfn-lint on PyPI do not accept it yet (docs/guides/deploying.md).
 """
+
 import os
 import re
 import sys
 
 from shim.pack.errors import UsageError
 
-TEMPLATE = '''\
+TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Description: @NAME@, a Python function run by lambda-shim; `sam build` packs it with `shim pack` (see Makefile).
@@ -46,9 +47,9 @@ Outputs:
   @ID@Arn:
     Description: The function's ARN
     Value: !GetAtt @ID@.Arn
-'''
+"""
 
-MAKEFILE = '''\
+MAKEFILE = """\
 # `sam build` runs `make build-@ID@` in a copy of this folder, with ARTIFACTS_DIR set.
 # shim pack builds the deployment zip (bootstrap, the runtime, your code, requirements.txt
 # installed for Lambda, bytecode for CPython @PYTHON@) and unpacks it there with its modes.
@@ -59,7 +60,7 @@ build-@ID@:
 \t$(SHIM) pack . --handler handler.Handle --python-version @PYTHON@ --arch @ARCH@@GLIBC@ --quiet \\
 \t\t--exclude template.yaml --exclude Makefile --exclude samconfig.toml --exclude '*.zip' \\
 \t\t--extract-to "$(ARTIFACTS_DIR)"
-'''
+"""
 
 FILES = (("template.yaml", TEMPLATE), ("Makefile", MAKEFILE))
 
@@ -87,12 +88,17 @@ def check(directory):
 def create(directory, python=None, arch=None):
     """Write template.yaml and the Makefile into directory; the paths written."""
     from shim.pack import checks
+
     python = checks.check_python_version(python or "%d.%d" % sys.version_info[:2])
     arch = arch or checks.default_arch()
-    values = {"@ID@": logical_id(directory), "@NAME@": os.path.basename(os.path.abspath(str(directory))),
-              "@PYTHON@": python, "@ARCH@": arch,
-              # python3.9-3.11 run on Amazon Linux 2: its glibc for the wheels (shim deploy does the same)
-              "@GLIBC@": " --glibc 2.26" if python in ("3.9", "3.10", "3.11") else ""}
+    values = {
+        "@ID@": logical_id(directory),
+        "@NAME@": os.path.basename(os.path.abspath(str(directory))),
+        "@PYTHON@": python,
+        "@ARCH@": arch,
+        # python3.9-3.11 run on Amazon Linux 2: its glibc for the wheels (shim deploy does the same)
+        "@GLIBC@": " --glibc 2.26" if python in ("3.9", "3.10", "3.11") else "",
+    }
     check(directory)
     written = []
     for (rel, text), path in zip(FILES, paths(directory)):

@@ -25,6 +25,7 @@ start the runtime with:
 
 Everything is made once per process, in one temporary directory removed at exit.
 """
+
 import atexit
 import os
 import platform
@@ -65,8 +66,9 @@ def remove():
 def environ(base=None):
     """The developer's environment without the variables that make Python look beyond Lambda's paths."""
     base = os.environ if base is None else base
-    return {k: v for k, v in base.items()
-            if not k.startswith("PYTHON") and k not in ("VIRTUAL_ENV", "__PYVENV_LAUNCHER__")}
+    return {
+        k: v for k, v in base.items() if not k.startswith("PYTHON") and k not in ("VIRTUAL_ENV", "__PYVENV_LAUNCHER__")
+    }
 
 
 def interpreter(python=None):
@@ -78,8 +80,9 @@ def interpreter(python=None):
             where = os.path.join(_home(), "python-%d" % len(_made))
             os.makedirs(os.path.join(where, "bin"))
             with open(os.path.join(where, "pyvenv.cfg"), "w") as cfg:
-                cfg.write("home = %s\ninclude-system-site-packages = false\nversion = %s\n"
-                          % (os.path.dirname(base), version))
+                cfg.write(
+                    "home = %s\ninclude-system-site-packages = false\nversion = %s\n" % (os.path.dirname(base), version)
+                )
             # `python3`, as on provided.al2023's PATH: the launcher's bytecode check looks at a python3.N name.
             executable = os.path.join(where, "bin", "python3")
             os.symlink(base, executable)
@@ -117,8 +120,10 @@ def runtime_dir():
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 shutil.copyfile(source, target)
             shutil.copyfile(vendor.BOOTSTRAP, os.path.join(where, "bootstrap"))
-            os.chmod(os.path.join(where, "bootstrap"), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH
-                     | stat.S_IXOTH)
+            os.chmod(
+                os.path.join(where, "bootstrap"),
+                stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH,
+            )
             _made["runtime"] = where
         return _made["runtime"]
 
@@ -177,10 +182,12 @@ def closure(names):
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise UsageError("%s is not installed in this environment (%s), so it cannot be added to the runtime's "
-                             "path: pip install it, or leave the option out" % (name, sys.prefix)
-                             if name == wanted_by else "%s (required by %s) is not installed in this environment"
-                             % (name, wanted_by)) from None
+            raise UsageError(
+                "%s is not installed in this environment (%s), so it cannot be added to the runtime's "
+                "path: pip install it, or leave the option out" % (name, sys.prefix)
+                if name == wanted_by
+                else "%s (required by %s) is not installed in this environment" % (name, wanted_by)
+            ) from None
         found = vendor.distribution_files(dist)
         if found is None:
             raise UsageError("%s has no file list (RECORD) to take its files from" % name)

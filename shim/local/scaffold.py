@@ -14,6 +14,7 @@ Nothing is overwritten: if any of these files exists, nothing is written. The
 templates name the folder by its basename (@NAME@); commands are written to be
 run from the folder that holds it, which is where `shim new` was run.
 """
+
 import os
 import re
 
@@ -60,7 +61,7 @@ def test_the_deployment_package_works(lambda_function):
     assert result.payload == {"message": "Hello, world!"}
 '''
 
-README = '''\
+README = """\
 # @NAME@
 
 A Python function for AWS Lambda, run by lambda-shim. The code is in `handler.py`
@@ -76,7 +77,7 @@ pytest @NAME@
 # The deployment zip (tests/ is left out); the output says how to deploy it.
 shim pack @NAME@ --output @NAME@.zip
 ```
-'''
+"""
 
 FILES = (
     ("handler.py", HANDLER),
@@ -89,12 +90,15 @@ TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templat
 # name -> (its handler module in templates/, what its test checks of the sample event's result)
 TEMPLATES = {
     "hello": (None, None),
-    "api": ("handlers/api.py", "assert result.ok, result.error\n    assert result.payload[\"statusCode\"] == 200"),
+    "api": ("handlers/api.py", 'assert result.ok, result.error\n    assert result.payload["statusCode"] == 200'),
     "structured": ("handlers/structured.py", "assert result.ok, result.error"),
-    "failing": ("handlers/failing.py", "assert result.error_type == \"OrderRejected\", result.error"),
+    "failing": ("handlers/failing.py", 'assert result.error_type == "OrderRejected", result.error'),
     "stream": ("handlers/stream.py", "assert result.ok, result.error\n    assert result.streamed and result.chunks"),
     "http-stream": ("handlers/http_stream.py", "assert result.ok, result.error\n    assert result.streamed"),
-    "sqs": ("handlers/sqs.py", "assert result.ok, result.error\n    assert result.payload == {\"batchItemFailures\": []}"),
+    "sqs": (
+        "handlers/sqs.py",
+        'assert result.ok, result.error\n    assert result.payload == {"batchItemFailures": []}',
+    ),
     "durable": ("durable/handler.py", None),
 }
 
@@ -156,22 +160,32 @@ def template_files(template):
     if os.path.isfile(os.path.join(TEMPLATE_DIR, directory, "requirements.txt")):
         requirements = _read(os.path.join(directory, "requirements.txt"))
     test = DURABLE_TEST if check is None else TEMPLATE_TEST.replace("@CHECK@", check)
-    readme = README.replace("""echo '{"name": "Ada"}' | shim invoke @NAME@ --event -""",
-                            "shim invoke @NAME@ --event @NAME@/tests/event.json" + (" --durable" if check is None else ""))
-    return (("handler.py", _read(source)), ("requirements.txt", requirements),
-            ("tests/test_handler.py", test), ("tests/event.json", sample_event(template)), ("README.md", readme))
+    readme = README.replace(
+        """echo '{"name": "Ada"}' | shim invoke @NAME@ --event -""",
+        "shim invoke @NAME@ --event @NAME@/tests/event.json" + (" --durable" if check is None else ""),
+    )
+    return (
+        ("handler.py", _read(source)),
+        ("requirements.txt", requirements),
+        ("tests/test_handler.py", test),
+        ("tests/event.json", sample_event(template)),
+        ("README.md", readme),
+    )
 
 
 def sample_event(template):
     """The template's sample event, as JSON text."""
     import json
+
     if template == "durable":
         return _read("durable/tests/event.json")
     if template == "sqs":
         from shim.local import events
+
         event = events.build("sqs", body='{"order": "A-17"}', records=2)
     else:
         from shim.local.demo import SAMPLE_EVENTS
+
         event = SAMPLE_EVENTS[os.path.basename(TEMPLATES[template][0])[:-3]]
     return json.dumps(event, indent=2) + "\n"
 
@@ -195,9 +209,14 @@ def create(directory, template="hello"):
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise UsageError("%s exists and is not a directory" % directory)
     name = function_name(directory)
-    module = "test_%s.py" % re.sub(r"\W", "_", name)   # one module name per function: pytest needs them unique
-    paths = [(os.path.join(directory, *rel.replace("tests/test_handler.py", "tests/" + module).split("/")),
-              text.replace("@NAME@", name)) for rel, text in template_files(template)]
+    module = "test_%s.py" % re.sub(r"\W", "_", name)  # one module name per function: pytest needs them unique
+    paths = [
+        (
+            os.path.join(directory, *rel.replace("tests/test_handler.py", "tests/" + module).split("/")),
+            text.replace("@NAME@", name),
+        )
+        for rel, text in template_files(template)
+    ]
     for path, _ in paths:
         if os.path.lexists(path):
             raise UsageError("%s already exists: shim new writes only new files, so nothing was written" % path)
@@ -205,7 +224,7 @@ def create(directory, template="hello"):
     try:
         for path, text in paths:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            with open(path, "x", encoding="utf-8") as handle:   # "x": never replace a file made meanwhile
+            with open(path, "x", encoding="utf-8") as handle:  # "x": never replace a file made meanwhile
                 handle.write(text)
             written.append(path)
     except OSError as exc:

@@ -16,6 +16,7 @@ not Lambda's page loading, so Restore Duration here is mostly the after-restore
 hooks'); network connections survive the fork where Lambda's would not be
 guaranteed to; credentials and environment variables are not swapped.
 """
+
 import os
 import signal
 import time
@@ -56,8 +57,11 @@ def restore(environment, echo=None):
         failed = api.restores.error is not None or environment.returncode is not None
         if failed or time.monotonic() > released + RESTORE_TIMEOUT_S:
             status = "error" if failed else "timeout"
-            _say(environment, echo, "RESTORE_REPORT Restore Duration: %.2f ms\tStatus: %s"
-                 % ((time.monotonic() - released) * 1000, status))
+            _say(
+                environment,
+                echo,
+                "RESTORE_REPORT Restore Duration: %.2f ms\tStatus: %s" % ((time.monotonic() - released) * 1000, status),
+            )
             return None
     restore_ms = (polled - released) * 1000
     _say(environment, echo, "RESTORE_REPORT Restore Duration: %.2f ms" % restore_ms)
@@ -81,6 +85,7 @@ def kill_restored(environment):
 def describe_failure(environment):
     """(body, errorType) for a restore that failed."""
     import json
+
     api = environment.api
     if api.restores.error is not None:
         body, headers = api.restores.error

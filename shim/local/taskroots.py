@@ -7,6 +7,7 @@ zip's bytes alone, and packs are reproducible, so it is kept in the cache
 mounts /var/task, and verified file by file before each use like any cache entry.
 The KEEP most recently used trees are kept; older ones go when no run holds them.
 """
+
 import hashlib
 
 KEEP = 8
@@ -22,8 +23,14 @@ def unpacked(zip_path, sha256=None, log=None, refresh=False):
         ziputil.extract(zip_path, site, read_only=True)
         return "unzip", []
 
-    entry = depcache.open_entry({"unpacked zip": sha256}, build, log or (lambda line: None), refresh=refresh,
-                                area="trees", what="the unpacked zip")
+    entry = depcache.open_entry(
+        {"unpacked zip": sha256},
+        build,
+        log or (lambda line: None),
+        refresh=refresh,
+        area="trees",
+        what="the unpacked zip",
+    )
     if not entry.hit:
         depcache.prune("trees", KEEP)
     return entry

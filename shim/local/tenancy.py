@@ -6,6 +6,7 @@ of that tenant: it finds one that is free, or starts a new one (a cold start), a
 environment to another tenant. TenantPool does the same in front of the Invoke API, with up to
 `per_tenant` environments per tenant; each runtime gets the id as Lambda-Runtime-Aws-Tenant-Id.
 """
+
 import threading
 
 from shim.local.invoke_api import Pool
@@ -20,7 +21,7 @@ class TenantPool:
     def __init__(self, make_function, per_tenant=1):
         self.make_function = make_function
         self.per_tenant = per_tenant
-        self.tenants = {}          # tenant id -> Pool
+        self.tenants = {}  # tenant id -> Pool
         self._lock = threading.Lock()
         self._closed = False
 

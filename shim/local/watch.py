@@ -12,6 +12,7 @@ and the next good edit serves again. Edits that matter nothing to the function a
 ignored: __pycache__ and .pyc files, editors' swap, backup and lock files, VCS folders.
 Nothing is written into the watched folder.
 """
+
 import os
 import re
 import sys
@@ -22,8 +23,8 @@ import time
 from shim.pack.errors import UsageError
 from shim.local.result import one_line
 
-STEP_MS = 50          # how long the folder must be quiet before a batch of changes is acted on
-DEBOUNCE_MS = 1000    # the longest a stream of changes is gathered before acting anyway
+STEP_MS = 50  # how long the folder must be quiet before a batch of changes is acted on
+DEBOUNCE_MS = 1000  # the longest a stream of changes is gathered before acting anyway
 # Editors' temporary files beyond watchfiles' defaults: vim's 4913 probe and .swp/.swx, emacs' #x#,
 # JetBrains' ___jb_ files, kate/gedit .goutputstream-*, "x.tmp" and "x.py.12345~" style saves.
 _TEMPORARY = re.compile(r"^(4913|#.*#|\.#.*|\.goutputstream-.*|.*\.(tmp|swp|swx|swo|bak|orig|crdownload)|.*~)$")
@@ -33,8 +34,9 @@ def _watchfiles():
     try:
         import watchfiles
     except ImportError:
-        raise UsageError("--watch needs the watchfiles package: pip install 'lambda-shim[tools]' "
-                         "(or pip install watchfiles)") from None
+        raise UsageError(
+            "--watch needs the watchfiles package: pip install 'lambda-shim[tools]' (or pip install watchfiles)"
+        ) from None
     return watchfiles
 
 
@@ -81,8 +83,14 @@ class Watcher:
         self._stop.ready.wait(ready_timeout)
 
     def _run(self):
-        for changes in self.watchfiles.watch(*self.paths, watch_filter=make_filter(), stop_event=self._stop,
-                                             step=STEP_MS, debounce=DEBOUNCE_MS, raise_interrupt=False):
+        for changes in self.watchfiles.watch(
+            *self.paths,
+            watch_filter=make_filter(),
+            stop_event=self._stop,
+            step=STEP_MS,
+            debounce=DEBOUNCE_MS,
+            raise_interrupt=False,
+        ):
             if self._stop.is_set():
                 break
             self.on_change(changes)
@@ -111,6 +119,7 @@ def forget_bytecode():
     otherwise run the old code."""
     import shutil
     from shim.local import sandbox
+
     where = sandbox.pycache_dir()
     shutil.rmtree(where, ignore_errors=True)
     os.makedirs(where, exist_ok=True)
@@ -132,7 +141,7 @@ class Redeployer:
         self.prepare, self.build, self.log = prepare, build, log
         self.generation = 0
         self._lock = threading.Lock()
-        self._retiring = []   # (pool, task root, thread) being stopped once idle
+        self._retiring = []  # (pool, task root, thread) being stopped once idle
 
     def __call__(self, changes):
         with self._lock:
@@ -142,8 +151,10 @@ class Redeployer:
                 task_root = self.prepare()
                 pool = self.build(task_root)
             except Exception as exc:  # noqa: BLE001 - whatever the packer met, the server and the watch go on
-                self.log("shim serve: the redeploy failed, still serving the previous code: %s\n"
-                         % (exc if isinstance(exc, (UsageError, ValueError, OSError)) else repr(exc)))
+                self.log(
+                    "shim serve: the redeploy failed, still serving the previous code: %s\n"
+                    % (exc if isinstance(exc, (UsageError, ValueError, OSError)) else repr(exc))
+                )
                 return
             pool.start()
             self.generation += 1
@@ -151,11 +162,15 @@ class Redeployer:
             self.server.pool, self.task_root = pool, task_root
             failure = next((fn.init_failure for fn in pool.functions if fn.init_failure is not None), None)
             if failure is not None:
-                self.log("shim serve: redeployed (%d); init failed, every invoke retries it: %s\n"
-                         % (self.generation, one_line(failure)))
+                self.log(
+                    "shim serve: redeployed (%d); init failed, every invoke retries it: %s\n"
+                    % (self.generation, one_line(failure))
+                )
             else:
-                self.log("shim serve: redeployed (%d); runtime pids %s\n"
-                         % (self.generation, " ".join(str(fn.pid) for fn in pool.functions)))
+                self.log(
+                    "shim serve: redeployed (%d); runtime pids %s\n"
+                    % (self.generation, " ".join(str(fn.pid) for fn in pool.functions))
+                )
             self._retiring = [entry for entry in self._retiring if entry[2].is_alive()]
             thread = threading.Thread(target=self._retire, args=(old_pool, old_root), daemon=True)
             self._retiring.append((old_pool, old_root, thread))
@@ -188,6 +203,7 @@ def watched_directory(args, config=None):
         raise UsageError("--watch watches a function directory, not a --zip")
     if config is None:
         from shim.local import project
+
         config = project.resolve(getattr(args, "function_dir", None))
     directory = config.path
     if not directory or not os.path.isdir(directory):

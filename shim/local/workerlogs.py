@@ -8,6 +8,7 @@ On Lambda they are in the log stream among the invokes' lines. Here each goes, o
 first invoke that finishes after it was written, so `shim invoke`, `shim serve` and the pytest
 fixture all show it exactly once, in that invoke's logs and transcript.
 """
+
 import json
 import threading
 

@@ -12,11 +12,13 @@ and to write the plugin manifest.
 packer's, loaded on first use: importing one step (ziputil, say) does not load the rest.
 UsageError, the developer tools' one-line error, is in shim.pack.errors.
 """
+
 _API = ("pack", "pack_layer", "summary", "extract", "PackResult")
 
 
 def __getattr__(name):
     if name in _API:
         from shim.pack import packer
+
         return getattr(packer, name)
     raise AttributeError("module 'shim.pack' has no attribute %r" % name)

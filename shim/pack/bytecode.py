@@ -13,6 +13,7 @@ a function, /opt/... for a layer), not to wherever the sources sit during the pa
 with the real path when loading, so tracebacks stay right anywhere); jobs go
 to workers in fixed-size chunks whatever the CPU count, with a fixed hash seed.
 """
+
 import glob
 import json
 import os
@@ -20,8 +21,8 @@ import re
 import subprocess
 import sys
 
-TASK_ROOT = "/var/task"     # where Lambda extracts the function's zip
-LAYER_ROOT = "/opt"         # where Lambda extracts layers
+TASK_ROOT = "/var/task"  # where Lambda extracts the function's zip
+LAYER_ROOT = "/opt"  # where Lambda extracts layers
 CHUNK = 200
 PROBE = "import sys; print(sys.implementation.cache_tag)"
 
@@ -40,8 +41,9 @@ def pyc_name(rel, python_version):
 def probe(python):
     """The cache tag of interpreter `python` (e.g. 'cpython-312'), or None if it does not run."""
     try:
-        done = subprocess.run([python, "-S", "-c", PROBE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              timeout=20)
+        done = subprocess.run(
+            [python, "-S", "-c", PROBE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.decode().strip() if done.returncode == 0 else None
@@ -54,12 +56,14 @@ def candidates(python_version):
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         if directory:
             yield os.path.join(directory, name)
-    yield os.path.join("/var/lang/bin", name)         # inside a Lambda image
+    yield os.path.join("/var/lang/bin", name)  # inside a Lambda image
     home = os.path.expanduser("~")
     pyenv = os.environ.get("PYENV_ROOT") or os.path.join(home, ".pyenv")
     uv = os.path.join(home, ".local", "share", "uv", "python")
-    for pattern in (os.path.join(pyenv, "versions", python_version + ".*", "bin", name),
-                    os.path.join(uv, "cpython-%s.*" % python_version, "bin", name)):
+    for pattern in (
+        os.path.join(pyenv, "versions", python_version + ".*", "bin", name),
+        os.path.join(uv, "cpython-%s.*" % python_version, "bin", name),
+    ):
         yield from _newest_first(glob.glob(pattern))
 
 
@@ -69,6 +73,7 @@ def _newest_first(paths):
         install = os.path.basename(os.path.dirname(os.path.dirname(path)))
         match = re.search(r"3\.\d+\.(\d+)([a-z]*)", install)
         return (bool(match) and not match.group(2), int(match.group(1)) if match else -1)
+
     return sorted(paths, key=key, reverse=True)
 
 
@@ -80,7 +85,9 @@ def find_interpreter(python_version, explicit=None):
     if explicit:
         tag = probe(explicit)
         if tag != wanted:
-            raise UsageError("--compile-python %s is %s, not CPython %s" % (explicit, tag or "not runnable", python_version))
+            raise UsageError(
+                "--compile-python %s is %s, not CPython %s" % (explicit, tag or "not runnable", python_version)
+            )
         return explicit, []
     tried, seen = [], set()
     for path in candidates(python_version):
@@ -88,7 +95,7 @@ def find_interpreter(python_version, explicit=None):
             continue
         seen.add(path)
         if path == sys.executable and sys.implementation.cache_tag == wanted:
-            return path, tried      # this interpreter: no need to run it to ask
+            return path, tried  # this interpreter: no need to run it to ask
         if probe(path) == wanted:
             return path, tried
         tried.append(path)
@@ -103,17 +110,18 @@ def compile_all(jobs, python, workers=None, optimize=0):
     from concurrent.futures import ThreadPoolExecutor
 
     jobs = sorted(jobs, key=lambda job: job[2])
-    chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     if not chunks:
         return []
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONHASHSEED"] = "0"      # frozenset constants are marshalled in hash order on older versions
+    env["PYTHONHASHSEED"] = "0"  # frozenset constants are marshalled in hash order on older versions
     env["_SHIM_PYC_OPTIMIZE"] = str(int(optimize))
     command = [python, "-S", "-s", os.path.abspath(__file__)]
 
     def run(chunk):
-        done = subprocess.run(command, input=json.dumps(chunk).encode(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env)
+        done = subprocess.run(
+            command, input=json.dumps(chunk).encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
         if done.returncode != 0:
             raise RuntimeError("compiling with %s failed: %s" % (python, done.stderr.decode(errors="replace")[-2000:]))
         return json.loads(done.stdout.decode())
@@ -149,8 +157,9 @@ def _strip_annotations(tree):
 
     def only_for_type_checkers(node):
         test = node.test
-        return isinstance(node, ast.If) and (getattr(test, "id", None) == "TYPE_CHECKING"
-                                             or getattr(test, "attr", None) == "TYPE_CHECKING")
+        return isinstance(node, ast.If) and (
+            getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING"
+        )
 
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -161,12 +170,14 @@ def _strip_annotations(tree):
                     arg.annotation = None
         for field in ("body", "orelse", "finalbody"):
             body = getattr(node, field, None)
-            if isinstance(body, list) and any(isinstance(child, ast.If) and only_for_type_checkers(child)
-                                              for child in body):
+            if isinstance(body, list) and any(
+                isinstance(child, ast.If) and only_for_type_checkers(child) for child in body
+            ):
                 kept = []
                 for child in body:
-                    kept.extend(child.orelse if isinstance(child, ast.If) and only_for_type_checkers(child)
-                                else [child])
+                    kept.extend(
+                        child.orelse if isinstance(child, ast.If) and only_for_type_checkers(child) else [child]
+                    )
                 setattr(node, field, kept or [ast.copy_location(ast.Pass(), body[0])])
     return tree
 
@@ -194,8 +205,14 @@ def _worker():
             if strip and strip[0]:
                 _compile_stripped(source, cfile, dfile, optimize)
             else:
-                py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, optimize=optimize,
-                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                py_compile.compile(
+                    source,
+                    cfile=cfile,
+                    dfile=dfile,
+                    doraise=True,
+                    optimize=optimize,
+                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                )
         except py_compile.PyCompileError as exc:
             errors.append([source, "%s: %s" % (exc.exc_type_name, exc.exc_value)])
         except (SyntaxError, ValueError) as exc:  # from _compile_stripped, as py_compile reports them

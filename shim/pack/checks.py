@@ -5,6 +5,7 @@ scaffold, the runtime image and a function run in place take the target from), t
 handler's name (check_handler) and whether its module is in the zip (handler_found:
 a warning, not a failure), and the names reserved to the runtime (check_reserved).
 """
+
 import platform
 import re
 
@@ -18,8 +19,9 @@ RESERVED = ("bootstrap", "shim/", MANIFEST)  # the runtime's own entries; user f
 def default_arch():
     machine = platform.machine()
     if machine not in ARCHES:
-        raise UsageError("cannot tell the Lambda architecture from this machine (%s): pass --arch x86_64 or arm64"
-                         % machine)
+        raise UsageError(
+            "cannot tell the Lambda architecture from this machine (%s): pass --arch x86_64 or arm64" % machine
+        )
     return ARCHES[machine]
 
 
@@ -33,8 +35,10 @@ def check_python_version(text):
 def check_reserved(files, where):
     for name in sorted(files):
         if name == "bootstrap" or name.startswith("shim/") or name == MANIFEST:
-            raise UsageError("%s in %s would replace the runtime's own %s: rename it" % (
-                name, where, {"bootstrap": "launcher", MANIFEST: "plugin manifest"}.get(name, "package")))
+            raise UsageError(
+                "%s in %s would replace the runtime's own %s: rename it"
+                % (name, where, {"bootstrap": "launcher", MANIFEST: "plugin manifest"}.get(name, "package"))
+            )
 
 
 def check_handler(handler):
@@ -57,4 +61,5 @@ def handler_found(handler, entries):
     module, _ = loader.split_handler(handler)
     base = module.replace(".", "/")
     return any(name in entries for name in module_files(handler)) or any(
-        name.startswith(base + ".") and name.endswith(".so") and "/" not in name[len(base):] for name in entries)
+        name.startswith(base + ".") and name.endswith(".so") and "/" not in name[len(base) :] for name in entries
+    )

@@ -24,6 +24,7 @@ new one, and an old one is deleted only when no run holds it. Before use, every 
 of the generation is hashed and compared with its digest: an entry changed or damaged
 since it was written is installed again, with one line saying so.
 """
+
 import contextlib
 import fcntl
 import hashlib
@@ -48,7 +49,7 @@ def cache_dir(environ=None):
     return os.path.join(os.path.abspath(base), "lambda-shim")
 
 
-AREAS = ("deps", "trees")   # installed requirements; unpacked zips (shim.local.taskroots)
+AREAS = ("deps", "trees")  # installed requirements; unpacked zips (shim.local.taskroots)
 
 
 def deps_dir(environ=None, area="deps"):
@@ -75,7 +76,7 @@ class Entry:
 
     def close(self):
         if self._lock_fd is not None:
-            os.close(self._lock_fd)     # releases the shared lock
+            os.close(self._lock_fd)  # releases the shared lock
             self._lock_fd = None
 
     def __enter__(self):
@@ -100,12 +101,14 @@ def open_entry(inputs, build, log, refresh=False, environ=None, area="deps", wha
             return found
     with _exclusive(os.path.join(root, key + ".lock")):
         if not refresh:
-            found, problem = _current(root, key)   # built by another run while this one waited
+            found, problem = _current(root, key)  # built by another run while this one waited
             if found is not None:
                 return found
             if problem:
-                log("  %s %s were changed since they were written (%s): %s them again"
-                    % (what, key[:12], problem, "installing" if area == "deps" else "making"))
+                log(
+                    "  %s %s were changed since they were written (%s): %s them again"
+                    % (what, key[:12], problem, "installing" if area == "deps" else "making")
+                )
         _remove_stale(root, key)
         return _build(root, key, inputs, build)
 
@@ -122,7 +125,7 @@ def _current(root, key):
     try:
         lock_fd = os.open(os.path.join(path, "lock"), os.O_RDONLY)
     except OSError:
-        return None, None      # replaced or cleared meanwhile: as good as no entry
+        return None, None  # replaced or cleared meanwhile: as good as no entry
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_SH)
         with open(os.path.join(path, "entry.json"), encoding="utf-8") as handle:
@@ -133,7 +136,7 @@ def _current(root, key):
         record, problem = None, "%s is unreadable: %s" % (where, getattr(exc, "strerror", None) or exc)
     if problem is None and os.path.isdir(path):
         try:
-            os.utime(os.path.join(folder, "current"))    # last used: prune() keeps the recent ones
+            os.utime(os.path.join(folder, "current"))  # last used: prune() keeps the recent ones
         except OSError:
             pass
         return Entry(key, path, record, lock_fd, hit=True), None
@@ -150,9 +153,16 @@ def _build(root, key, inputs, build):
         os.makedirs(os.path.join(aside, "site"), exist_ok=True)
         _read_only(os.path.join(aside, "site"))
         files = manifest(os.path.join(aside, "site"))
-        record = {"format": FORMAT, "key": key, "packer": shim.__version__, "inputs": inputs,
-                  "installer": installer, "notes": notes, "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "files": files}
+        record = {
+            "format": FORMAT,
+            "key": key,
+            "packer": shim.__version__,
+            "inputs": inputs,
+            "installer": installer,
+            "notes": notes,
+            "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": files,
+        }
         _write(os.path.join(aside, "entry.json"), json.dumps(record, indent=1, sort_keys=True))
         _write(os.path.join(aside, "lock"), "")
         folder = os.path.join(root, key)
@@ -268,7 +278,7 @@ def _remove_stale(root, key):
             _rmtree(os.path.join(root, name), ignore_errors=True)
     folder = os.path.join(root, key)
     for name in os.listdir(folder) if os.path.isdir(folder) else ():
-        if name.endswith(".partial"):      # a `current` whose writer was killed
+        if name.endswith(".partial"):  # a `current` whose writer was killed
             os.unlink(os.path.join(folder, name))
 
 
@@ -282,7 +292,7 @@ def _collect(folder, keep=None):
         try:
             fd = os.open(os.path.join(path, "lock"), os.O_RDONLY)
         except OSError:
-            _rmtree(path, ignore_errors=True)   # never finished: nothing can hold it
+            _rmtree(path, ignore_errors=True)  # never finished: nothing can hold it
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -310,8 +320,11 @@ def usage(environ=None):
     counts = {}
     for area in AREAS:
         folder = deps_dir(environ, area)
-        counts[area] = sum(1 for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name, "current"))) \
-            if os.path.isdir(folder) else 0
+        counts[area] = (
+            sum(1 for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name, "current")))
+            if os.path.isdir(folder)
+            else 0
+        )
     return root, total, counts
 
 
@@ -345,10 +358,10 @@ def _clear_area(deps):
                 busy += 1
             else:
                 _rmtree(path)
-                os.unlink(path + ".lock")   # held: a run that opened it meanwhile just installs again
+                os.unlink(path + ".lock")  # held: a run that opened it meanwhile just installs again
     for name in os.listdir(deps):
         path = os.path.join(deps, name)
-        key = name[len(".build-"):].split("-")[0] if name.startswith(".build-") else None
+        key = name[len(".build-") :].split("-")[0] if name.startswith(".build-") else None
         if key and not os.path.isdir(os.path.join(deps, key)):
             with _exclusive(os.path.join(deps, key + ".lock"), blocking=False) as got:
                 if got:

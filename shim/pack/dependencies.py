@@ -6,14 +6,16 @@ key from what they say and hold and from the target, and returns the held cache 
 (shim.pack.installer) when the cache did not. `shim pack` zips that folder; `shim invoke
 --no-pack` and the fixture's in-place mode put it on the runtime's path.
 """
+
 import os
 import time
 
 from shim.pack import depcache, installer, pipinstall, requirements as requirement_files
 
 
-def open_site(requirements, cwd, scratch, python_version, arch, glibc, say, refresh=False, shim_requirements=(),
-              display=None):
+def open_site(
+    requirements, cwd, scratch, python_version, arch, glibc, say, refresh=False, shim_requirements=(), display=None
+):
     """The held depcache.Entry with `requirements` (a file; None or empty for none) and `shim_requirements`
     (lines) installed for CPython python_version on Linux arch with glibc; None when there is nothing
     to install. The installer runs in `scratch`, never in the function's folder. Close the entry when done."""
@@ -34,19 +36,28 @@ def open_site(requirements, cwd, scratch, python_version, arch, glibc, say, refr
     if not files:
         return None
     chosen = installer.choose()
-    key_inputs = {"requirements": inputs, "python": python_version, "arch": arch, "glibc": glibc,
-                  "installer": chosen[0]}
+    key_inputs = {
+        "requirements": inputs,
+        "python": python_version,
+        "arch": arch,
+        "glibc": glibc,
+        "installer": chosen[0],
+    }
     step = time.monotonic()
 
     def build(site):
-        say("  installing %s with %s for manylinux %s (glibc %s), CPython %s ..."
-            % (" and ".join(what), chosen[0], pipinstall.MACHINES[arch], glibc, python_version))
+        say(
+            "  installing %s with %s for manylinux %s (glibc %s), CPython %s ..."
+            % (" and ".join(what), chosen[0], pipinstall.MACHINES[arch], glibc, python_version)
+        )
         return installer.install(files, site, arch, python_version, glibc, say, cwd=scratch, chosen=chosen)
 
     entry = depcache.open_entry(key_inputs, build, say, refresh=refresh)
     if entry.hit:
-        say("  %s: from the cache (installed by %s; entry %s, verified in %.2f s)"
-            % (" and ".join(what), entry.installer, entry.key[:12], time.monotonic() - step))
+        say(
+            "  %s: from the cache (installed by %s; entry %s, verified in %.2f s)"
+            % (" and ".join(what), entry.installer, entry.key[:12], time.monotonic() - step)
+        )
     else:
         say("  installed by %s in %.1f s (cached as %s)" % (entry.installer, time.monotonic() - step, entry.key[:12]))
     return entry

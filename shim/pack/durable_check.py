@@ -7,6 +7,7 @@ requirement (boto3>=1.43.114) brings it when the SDK comes from requirements.txt
 sure of it whichever way the SDK got into the zip (a vendored copy, a -t install in the folder),
 by reading the Lambda service model of the botocore in the zip.
 """
+
 import gzip
 import json
 
@@ -28,8 +29,10 @@ def check(entries, say, warn):
         what = "no botocore is in the zip"
     else:
         what = "the botocore in the zip lacks %s" % ", ".join(missing)
-    warn("the zip has the durable SDK but %s: provided.al2023 has no boto3 and a managed runtime's may predate the "
-         "durable APIs; add boto3>=1.43.114 to requirements.txt" % what)
+    warn(
+        "the zip has the durable SDK but %s: provided.al2023 has no boto3 and a managed runtime's may predate the "
+        "durable APIs; add boto3>=1.43.114 to requirements.txt" % what
+    )
     return False
 
 

@@ -6,6 +6,7 @@ distributions copied from this environment (runtime_entries), and the launcher
 (check_launcher, launcher). file_entries() makes entries of {name: path}; the
 user's files come from shim.pack.functiondir, and packer puts them all together.
 """
+
 import os
 
 from shim.pack import dependencies, vendor
@@ -26,9 +27,18 @@ def install_requirements(requirements, plan, cwd, scratch, result, say, held, re
     ExitStack) until the zip is written. Returns (entries, the folder they are installed in or None)."""
     if plan.reason:
         say("  the shim's dependencies here do not fit the target (%s): they are installed for it" % plan.reason)
-    entry = dependencies.open_site(requirements, cwd, scratch, result.python_version, result.arch, result.glibc, say,
-                                   refresh=refresh, shim_requirements=plan.requirements if plan.reason else (),
-                                   display=_display)
+    entry = dependencies.open_site(
+        requirements,
+        cwd,
+        scratch,
+        result.python_version,
+        result.arch,
+        result.glibc,
+        say,
+        refresh=refresh,
+        shim_requirements=plan.requirements if plan.reason else (),
+        display=_display,
+    )
     if entry is None:
         return {}, None
     held.enter_context(entry)
@@ -38,8 +48,10 @@ def install_requirements(requirements, plan, cwd, scratch, result, say, held, re
     check_reserved(installed, "the requirements")
     links = [name for name in installed if name.startswith("__editable__") or name.endswith(".egg-link")]
     if links:
-        raise UsageError("the requirements installed %s, a link to a folder of this machine (an editable install): "
-                         "Lambda cannot follow it; list that requirement without -e" % links[0])
+        raise UsageError(
+            "the requirements installed %s, a link to a folder of this machine (an editable install): "
+            "Lambda cannot follow it; list that requirement without -e" % links[0]
+        )
     return installed, entry.site
 
 
@@ -50,13 +62,13 @@ def installed_files(site):
         rel_dir = os.path.relpath(directory, site).replace(os.sep, "/")
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         if not rel_dir:
-            dirs[:] = [d for d in dirs if d != "bin"]     # console scripts with this machine's shebang
+            dirs[:] = [d for d in dirs if d != "bin"]  # console scripts with this machine's shebang
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         in_metadata = rel_dir.split("/")[0].endswith(".dist-info")
         for name in names:
             if name.endswith((".pyc", ".pyo")) or (in_metadata and name in INSTALLER_METADATA):
                 continue
-            if not rel_dir and name == ".lock":       # uv's lock on the --target folder
+            if not rel_dir and name == ".lock":  # uv's lock on the --target folder
                 continue
             files[rel_dir + name] = os.path.join(directory, name)
     return files
@@ -72,8 +84,9 @@ def runtime_entries(plan, installed, user_files, bootstrap, result, say):
     for dist in plan.distributions:
         clash = sorted(set(dist.files) & (set(installed) | set(user_files)))
         if clash:
-            result.notes.append("%s %s: not copied from this environment, your %s is used instead"
-                                % (dist.name, dist.version, clash[0]))
+            result.notes.append(
+                "%s %s: not copied from this environment, your %s is used instead" % (dist.name, dist.version, clash[0])
+            )
             continue
         result.vendored.append((dist.name, dist.version))
         entries.update(file_entries(dist.files))
@@ -90,8 +103,9 @@ def file_entries(files, executable=None):
 def check_launcher(bootstrap):
     bootstrap = bootstrap or BOOTSTRAP
     if not os.path.isfile(bootstrap):
-        raise UsageError("the launcher %s is missing: reinstall lambda-shim (it is package data of shim.runtime)"
-                         % bootstrap)
+        raise UsageError(
+            "the launcher %s is missing: reinstall lambda-shim (it is package data of shim.runtime)" % bootstrap
+        )
     return bootstrap
 
 
@@ -99,7 +113,7 @@ def launcher(path):
     """The launcher's bytes, as its entry's source."""
     with open(path, "rb") as handle:
         data = handle.read()
-    return data.replace(b"\r\n", b"\n")   # a checkout with CRLF endings would break sh on Lambda
+    return data.replace(b"\r\n", b"\n")  # a checkout with CRLF endings would break sh on Lambda
 
 
 def _executable(path):

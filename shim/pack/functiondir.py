@@ -9,6 +9,7 @@ in FUNCTION_DIR (one a line, `#` comments), then `--exclude`:
 - `!pat`   removes `pat` from the rules given before it (e.g. `!tests/`).
 A directory holding `pyvenv.cfg` is a virtual environment and always left out.
 """
+
 import errno
 import fnmatch
 import os
@@ -18,15 +19,27 @@ from shim.pack.errors import UsageError
 IGNORE_FILE = ".shimignore"
 
 DEFAULT_EXCLUDES = (
-    ".git/", ".hg/", ".svn/",                      # version control
-    "__pycache__/", "*.pyc", "*.pyo",              # bytecode: the pack compiles its own, for the target
-    ".env*",                                       # .env, .env.local, .envrc: they hold secrets
-    "tests/", "test/",                             # test suites do not run on Lambda
-    ".venv/", "venv/",                             # virtual environments (also any dir with pyvenv.cfg)
-    ".tox/", ".nox/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/",
-    ".idea/", ".vscode/", ".DS_Store",
-    "node_modules/",                               # a front end's or a CDK app's packages, never Python's
-    "/README*",                                    # the folder's own README (shim new writes one): for people
+    ".git/",
+    ".hg/",
+    ".svn/",  # version control
+    "__pycache__/",
+    "*.pyc",
+    "*.pyo",  # bytecode: the pack compiles its own, for the target
+    ".env*",  # .env, .env.local, .envrc: they hold secrets
+    "tests/",
+    "test/",  # test suites do not run on Lambda
+    ".venv/",
+    "venv/",  # virtual environments (also any dir with pyvenv.cfg)
+    ".tox/",
+    ".nox/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".idea/",
+    ".vscode/",
+    ".DS_Store",
+    "node_modules/",  # a front end's or a CDK app's packages, never Python's
+    "/README*",  # the folder's own README (shim new writes one): for people
     IGNORE_FILE,
 )
 
@@ -77,22 +90,25 @@ class Walk:
             raise UsageError("function directory %s does not exist or is not a directory" % root)
         self.real_root = os.path.realpath(self.root)
         self.patterns = rules(read_ignore_file(self.root) + list(extra_excludes))
-        self.skip = {os.path.realpath(p) for p in skip}   # e.g. the output zip when it is inside
+        self.skip = {os.path.realpath(p) for p in skip}  # e.g. the output zip when it is inside
         self.files = {}
-        self.left_out = []          # (relative path, why), top-most only
+        self.left_out = []  # (relative path, why), top-most only
         self._walk(self.root, "", ())
 
     def _walk(self, directory, prefix, ancestors):
         real_dir = os.path.realpath(directory)
         if real_dir in ancestors:
-            raise UsageError("refusing symlink loop at %r: it points back to a directory above it"
-                             % (prefix.rstrip("/") or "."))
+            raise UsageError(
+                "refusing symlink loop at %r: it points back to a directory above it" % (prefix.rstrip("/") or ".")
+            )
         ancestors = ancestors + (real_dir,)
         try:
             names = sorted(os.listdir(directory))
         except OSError as exc:
-            raise UsageError("cannot read the folder %r: %s (make it readable, or leave it out with --exclude or "
-                             ".shimignore)" % (prefix.rstrip("/") or directory, (exc.strerror or str(exc)).lower())) from None
+            raise UsageError(
+                "cannot read the folder %r: %s (make it readable, or leave it out with --exclude or "
+                ".shimignore)" % (prefix.rstrip("/") or directory, (exc.strerror or str(exc)).lower())
+            ) from None
         for name in names:
             path = os.path.join(directory, name)
             rel = prefix + name
@@ -112,8 +128,10 @@ class Walk:
             elif os.path.isfile(path):
                 if os.path.realpath(path) not in self.skip:
                     if not os.access(path, os.R_OK):
-                        raise UsageError("cannot read %r: permission denied (make it readable, or leave it out "
-                                         "with --exclude or .shimignore)" % rel)
+                        raise UsageError(
+                            "cannot read %r: permission denied (make it readable, or leave it out "
+                            "with --exclude or .shimignore)" % rel
+                        )
                     self.files[rel] = path
             else:
                 self.left_out.append((rel, "not a regular file"))
@@ -126,8 +144,10 @@ class Walk:
         if "\\" in rel:
             raise UsageError("refusing %r: backslashes in names are read as directories on unzip" % rel)
         if any(ch < " " or ch == "\x7f" for ch in rel):
-            raise UsageError("refusing %r: a file name with a control character (a newline, a tab, ...) breaks "
-                             "the tools that list, unzip and log it; rename it" % rel)
+            raise UsageError(
+                "refusing %r: a file name with a control character (a newline, a tab, ...) breaks "
+                "the tools that list, unzip and log it; rename it" % rel
+            )
 
     def _check_link(self, path, rel):
         target = os.readlink(path)
@@ -135,11 +155,13 @@ class Walk:
             os.stat(path)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise UsageError("refusing symlink %r -> %r: it is a symlink loop (it leads back to itself)"
-                                 % (rel, target)) from None
+                raise UsageError(
+                    "refusing symlink %r -> %r: it is a symlink loop (it leads back to itself)" % (rel, target)
+                ) from None
         real = os.path.realpath(path)
         if not os.path.exists(real):
             raise UsageError("refusing symlink %r -> %r: its target does not exist" % (rel, target))
         if real != self.real_root and not real.startswith(self.real_root + os.sep):
-            raise UsageError("refusing symlink %r -> %r: it points outside the function directory %s"
-                             % (rel, target, self.root))
+            raise UsageError(
+                "refusing symlink %r -> %r: it points outside the function directory %s" % (rel, target, self.root)
+            )

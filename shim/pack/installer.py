@@ -7,6 +7,7 @@
   glibc it cannot name exactly (its --python-platform knows manylinux 2.17, 2.28 and
   2.31 to 2.40; pip takes every manylinux tag down to 2.17, so --glibc 2.26 may need it).
 """
+
 import os
 import shutil
 

@@ -13,6 +13,7 @@ cache_dir()/objects.db, each under the digest of its inputs:
 
 An object that fails its check is ignored (and rewritten).
 """
+
 import hashlib
 import os
 import threading
@@ -34,25 +35,31 @@ class Store:
         self._lock = threading.Lock()
         self._db = None
         self._pool = None
-        self._pending = {}       # digest of the data -> future of its deflate stream (prefetch)
+        self._pending = {}  # digest of the data -> future of its deflate stream (prefetch)
 
     def _connect(self):
         if self._db is None:
             import sqlite3
+
             os.makedirs(self.root, exist_ok=True)
-            self._db = sqlite3.connect(os.path.join(self.root, DATABASE), timeout=60, check_same_thread=False,
-                                       isolation_level=None)
+            self._db = sqlite3.connect(
+                os.path.join(self.root, DATABASE), timeout=60, check_same_thread=False, isolation_level=None
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # each object carries its own digest anyway
-            self._db.execute("CREATE TABLE IF NOT EXISTS objects (kind TEXT, key TEXT, data BLOB, "
-                             "PRIMARY KEY (kind, key))")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS objects (kind TEXT, key TEXT, data BLOB, PRIMARY KEY (kind, key))"
+            )
         return self._db
 
     def _read(self, kind, key):
         try:
             with self._lock:
-                row = self._connect().execute("SELECT data FROM objects WHERE kind = ? AND key = ?",
-                                              (kind, key)).fetchone()
+                row = (
+                    self._connect()
+                    .execute("SELECT data FROM objects WHERE kind = ? AND key = ?", (kind, key))
+                    .fetchone()
+                )
         except Exception:  # noqa: BLE001 - sqlite3.Error, or no cache folder: as good as not stored
             return None
         return bytes(row[0]) if row else None
@@ -68,8 +75,10 @@ class Store:
 
     @staticmethod
     def pyc_key(source, dfile, interpreter):
-        digest = hashlib.sha256(b"pyc 1\0%s\0%s\0" % (interpreter.encode("utf-8", "surrogateescape"),
-                                                      dfile.encode("utf-8", "surrogateescape")))
+        digest = hashlib.sha256(
+            b"pyc 1\0%s\0%s\0"
+            % (interpreter.encode("utf-8", "surrogateescape"), dfile.encode("utf-8", "surrogateescape"))
+        )
         digest.update(source)
         return digest.hexdigest()
 

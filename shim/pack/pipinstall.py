@@ -6,6 +6,7 @@ gets one more chance: if its source distribution builds a pure-Python wheel
 (`py3-none-any`), that wheel is fed back to pip; a compiled one is refused,
 since it was built for this machine, not for Lambda.
 """
+
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ import sys
 from shim.pack.errors import UsageError
 from shim.pack import requirements
 
-LAMBDA_GLIBC = "2.34"           # Amazon Linux 2023: provided.al2023 and python3.12+
+LAMBDA_GLIBC = "2.34"  # Amazon Linux 2023: provided.al2023 and python3.12+
 MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 PIP_QUIET_ENV = {"PYTHONUNBUFFERED": "1", "PIP_NO_COLOR": "1"}
 _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
@@ -46,14 +47,12 @@ def has_requirements(path):
         return any(line.strip() and not line.lstrip().startswith("#") for line in handle)
 
 
-def pip_command(requirement_files, target, arch, python_version, glibc=LAMBDA_GLIBC, find_links=(),
-                python=None):
+def pip_command(requirement_files, target, arch, python_version, glibc=LAMBDA_GLIBC, find_links=(), python=None):
     """The exact pip command that installs requirement_files into target for Lambda."""
     command = [python or sys.executable, "-m", "pip", "install"]
     for path in requirement_files:
         command += ["--requirement", path]
-    command += ["--target", target, "--implementation", "cp", "--python-version", python_version,
-                "--only-binary=:all:"]
+    command += ["--target", target, "--implementation", "cp", "--python-version", python_version, "--only-binary=:all:"]
     for tag in platform_tags(arch, glibc):
         command += ["--platform", tag]
     for directory in find_links:
@@ -67,9 +66,25 @@ def wheel_command(requirement, name, wheel_dir, python=None, options=()):
 
     options: the requirement files' index options (shim.pack.requirements.index_options), so the
     source distribution is looked for where the files say, as the install looked for wheels."""
-    return [python or sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-binary", name,
-            "--wheel-dir", wheel_dir, "--disable-pip-version-check", "--no-input", "--progress-bar", "off"
-            ] + list(options) + [requirement]
+    return (
+        [
+            python or sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-binary",
+            name,
+            "--wheel-dir",
+            wheel_dir,
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+        ]
+        + list(options)
+        + [requirement]
+    )
 
 
 def run(command, log, cwd=None):
@@ -109,8 +124,9 @@ def install(requirement_files, target, arch, python_version, glibc=LAMBDA_GLIBC,
             return notes
         missing = [m.group(1) for m in map(_NO_MATCH.search, tail) if m]
         if not missing or missing[0] in tried:
-            raise UsageError("pip could not install the requirements for Lambda (exit status %d): %s"
-                             % (status, _last_error(tail)))
+            raise UsageError(
+                "pip could not install the requirements for Lambda (exit status %d): %s" % (status, _last_error(tail))
+            )
         requirement = missing[0]
         tried.add(requirement)
         options = requirements.index_options(requirement_files)
@@ -127,18 +143,27 @@ def build_pure_wheel(requirement, wheel_dir, arch, python_version, log, cwd=None
     built = sorted(set(os.listdir(wheel_dir)) - before)
     if status != 0 and any(_NO_MATCH.search(line) for line in tail):
         # Not a build failure: there is nothing to build, no wheel and no source distribution.
-        raise UsageError("%s was not found on the package index: no wheel and no source distribution matches it "
-                         "(check the name and the version)" % requirement)
+        raise UsageError(
+            "%s was not found on the package index: no wheel and no source distribution matches it "
+            "(check the name and the version)" % requirement
+        )
     if status != 0 or not built:
-        raise UsageError("%s has no wheel for %s and its source distribution did not build: %s"
-                         % (requirement, where, _last_error(tail)))
+        raise UsageError(
+            "%s has no wheel for %s and its source distribution did not build: %s"
+            % (requirement, where, _last_error(tail))
+        )
     impure = [w for w in built if not w.endswith("-none-any.whl")]
     if impure:
-        raise UsageError("%s has no wheel for %s, and its source distribution builds compiled code (%s), "
-                         "which would be for this machine, not Lambda: pin a version that has manylinux "
-                         "wheels, or pack inside a Lambda image (shim dockerfile)" % (requirement, where, impure[0]))
+        raise UsageError(
+            "%s has no wheel for %s, and its source distribution builds compiled code (%s), "
+            "which would be for this machine, not Lambda: pin a version that has manylinux "
+            "wheels, or pack inside a Lambda image (shim dockerfile)" % (requirement, where, impure[0])
+        )
     note = "%s: no wheel for %s, so it was built from its source distribution (pure Python: %s)" % (
-        requirement, where, built[0])
+        requirement,
+        where,
+        built[0],
+    )
     log("  " + note)
     return note
 

@@ -12,6 +12,7 @@ entry point name. Deterministic, so the same inputs give the same zip; SHIM_PLUG
 reorders or turns them off at deploy time. A second entry point with a name already
 taken is left out, with a warning: names are what SHIM_PLUGINS selects.
 """
+
 import json
 import os
 import site
@@ -44,8 +45,10 @@ def discover(paths, shipped=None, warn=None):
                 points = list(dist.entry_points.select(group=GROUP))
                 version = dist.version
             except Exception as exc:  # noqa: BLE001 - e.g. an empty METADATA: that one is broken, not the pack
-                warn("cannot read the metadata of %s (%s: %s): it is not checked for plugins"
-                     % (_metadata_dir(dist) or directory, type(exc).__name__, exc))
+                warn(
+                    "cannot read the metadata of %s (%s: %s): it is not checked for plugins"
+                    % (_metadata_dir(dist) or directory, type(exc).__name__, exc)
+                )
                 continue
             key = vendor.normalize(name)
             if not key or key in seen:
@@ -58,8 +61,10 @@ def discover(paths, shipped=None, warn=None):
     listed, by_name = [], {}
     for entry in found:
         if entry.name in by_name:
-            warn("plugin %s has the name of plugin %s, which comes first: it is left out (rename one of them)"
-                 % (entry.describe(), by_name[entry.name].describe()))
+            warn(
+                "plugin %s has the name of plugin %s, which comes first: it is left out (rename one of them)"
+                % (entry.describe(), by_name[entry.name].describe())
+            )
             continue
         by_name[entry.name] = entry
         listed.append(entry)
@@ -84,8 +89,12 @@ def manifest(entries):
 def module_shipped(entry, names):
     """Whether the top-level module of the plugin's 'module:attr' is among the zip's entries."""
     top = entry.value.split(":", 1)[0].strip().split(".")[0]
-    return any(name == top + ".py" or name.startswith(top + "/") or
-               (name.startswith(top + ".") and name.endswith(".so") and "/" not in name) for name in names)
+    return any(
+        name == top + ".py"
+        or name.startswith(top + "/")
+        or (name.startswith(top + ".") and name.endswith(".so") and "/" not in name)
+        for name in names
+    )
 
 
 def add_manifest(entries, function_dir, site_dir, say, warn):
@@ -96,15 +105,20 @@ def add_manifest(entries, function_dir, site_dir, say, warn):
         return []
     for entry in found:
         if not module_shipped(entry, entries):
-            warn("plugin %s names a module that is not in the zip: the runtime will stop at init with "
-                 "Runtime.PluginError" % entry.describe())
+            warn(
+                "plugin %s names a module that is not in the zip: the runtime will stop at init with "
+                "Runtime.PluginError" % entry.describe()
+            )
     entries[MANIFEST] = (manifest(found), False)
-    say("  %d plugin%s (%s): %s, written to %s" % (len(found), "" if len(found) == 1 else "s", ORDER,
-                                                   ", ".join(e.name for e in found), MANIFEST))
+    say(
+        "  %d plugin%s (%s): %s, written to %s"
+        % (len(found), "" if len(found) == 1 else "s", ORDER, ", ".join(e.name for e in found), MANIFEST)
+    )
     return found
 
 
 # -- running a function directory in place (--no-pack) ---------------------------------------------
+
 
 def in_place_paths(function_dir, environ=None, python=None):
     """Where the runtime finds distributions when it runs function_dir in place with this interpreter:
@@ -126,8 +140,9 @@ def write_in_place_manifest(function_dir, directory, environ=None):
     no plugins, as pack, it writes nothing: the runtime then runs exactly as without plugins.
     """
     if os.path.exists(os.path.join(str(function_dir), MANIFEST)):
-        raise ValueError("%s in the function directory would replace the runtime's own plugin manifest: rename it"
-                         % MANIFEST)
+        raise ValueError(
+            "%s in the function directory would replace the runtime's own plugin manifest: rename it" % MANIFEST
+        )
     found = discover(in_place_paths(function_dir, environ))
     if not found:
         return {}, []

@@ -14,6 +14,7 @@ then runs there, so nothing it does lands in FUNCTION_DIR. Relative paths mean w
 would make of them: requirement paths from the working directory the pack ran pip in,
 FUNCTION_DIR; `-r`/`-c` files from the file that names them.
 """
+
 import os
 import re
 import shutil
@@ -26,22 +27,38 @@ _NESTED = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s+|=)(.+)$")
 _FIND_LINKS = re.compile(r"^(-f|--find-links)(?:\s+|=)(.+)$")
 _NAMED_URL = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*@\s*(?P<url>\S+)(?P<rest>.*)$")
 # Options that decide where packages come from: a source build must be given them too.
-_INDEX_OPTION = re.compile(r"^(--index-url|-i|--extra-index-url|--find-links|-f|--no-index|--trusted-host|--pre|"
-                           r"-c|--constraint)(?:\s+|=|$)(.*)$")
+_INDEX_OPTION = re.compile(
+    r"^(--index-url|-i|--extra-index-url|--find-links|-f|--no-index|--trusted-host|--pre|"
+    r"-c|--constraint)(?:\s+|=|$)(.*)$"
+)
 _PATH = re.compile(r"^(?P<path>[^\s;\[]+)(?P<rest>.*)$")
 # Not worth copying, and what a build leaves behind (so it is not picked up as stale metadata).
-_NOT_COPIED = ("__pycache__", ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "build", "*.egg-info",
-               ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules")
+_NOT_COPIED = (
+    "__pycache__",
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "build",
+    "*.egg-info",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "node_modules",
+)
 
 
 class Prepared:
     def __init__(self, scratch, cwd):
         self.scratch = scratch
-        self.cwd = cwd             # where relative requirement paths start (FUNCTION_DIR)
-        self.paths = []            # the rewritten files, one for each file given, for pip
-        self.files = {}            # every file read (nested ones too) -> its rewritten copy
-        self.copies = []           # (what the line said, the copy built instead)
-        self.inputs = []           # what decides the install, for the cache key (shim.pack.depcache)
+        self.cwd = cwd  # where relative requirement paths start (FUNCTION_DIR)
+        self.paths = []  # the rewritten files, one for each file given, for pip
+        self.files = {}  # every file read (nested ones too) -> its rewritten copy
+        self.copies = []  # (what the line said, the copy built instead)
+        self.inputs = []  # what decides the install, for the cache key (shim.pack.depcache)
 
 
 def prepare(files, cwd, scratch):
@@ -90,7 +107,9 @@ def _rewrite(path, prepared, including):
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError("cannot read the requirements file %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
+        raise UsageError(
+            "cannot read the requirements file %s: %s" % (path, getattr(exc, "strerror", None) or exc)
+        ) from None
     out = os.path.join(prepared.scratch, "requirements", "%d-%s" % (len(prepared.files), os.path.basename(path)))
     prepared.inputs.append(["file %d" % len(prepared.files), text])
     prepared.files[path] = out
@@ -119,9 +138,11 @@ def _line(line, number, path, prepared, including):
     where = "%s:%d" % (_shown(path), number)
     if _EDITABLE.match(line):
         target = _EDITABLE.sub("", line).strip() or "?"
-        raise UsageError("%s: %r is an editable install: it would put a link to %s on this machine into the zip, "
-                         "which Lambda cannot follow; list it without -e (pip then installs a copy)"
-                         % (where, line, _absolute(target, prepared.cwd) if not _is_url(target) else target))
+        raise UsageError(
+            "%s: %r is an editable install: it would put a link to %s on this machine into the zip, "
+            "which Lambda cannot follow; list it without -e (pip then installs a copy)"
+            % (where, line, _absolute(target, prepared.cwd) if not _is_url(target) else target)
+        )
     nested = _NESTED.match(line)
     if nested:
         target = os.path.join(os.path.dirname(path), os.path.expanduser(nested.group(2).strip()))
@@ -142,8 +163,11 @@ def _line(line, number, path, prepared, including):
         if not url.startswith("file:"):
             return line
         local = _url2pathname(urllib.parse.urlparse(url).path)
-        return "%s @ %s%s" % (named.group("name"), _local(local, line, where, prepared, as_url=True),
-                              named.group("rest"))
+        return "%s @ %s%s" % (
+            named.group("name"),
+            _local(local, line, where, prepared, as_url=True),
+            named.group("rest"),
+        )
     spec = _PATH.match(line)
     token = spec.group("path") if spec else ""
     if not spec or _is_url(token):
@@ -185,8 +209,10 @@ def _fingerprint(path, contents=False):
         found = []
         for directory, dirs, names in os.walk(path):
             dirs[:] = sorted(d for d in dirs if d not in _ignore(directory, dirs))
-            found += [(os.path.relpath(os.path.join(directory, n), path), os.path.join(directory, n))
-                      for n in sorted(set(names) - _ignore(directory, names))]
+            found += [
+                (os.path.relpath(os.path.join(directory, n), path), os.path.join(directory, n))
+                for n in sorted(set(names) - _ignore(directory, names))
+            ]
     for rel, full in found:
         try:
             st = os.stat(full)
@@ -203,11 +229,13 @@ def _fingerprint(path, contents=False):
 
 def _url2pathname(path):
     import urllib.request  # http.client and friends: ~50 ms, only for a file: URL
+
     return urllib.request.url2pathname(path)
 
 
 def _pathname2url(path):
     import urllib.request
+
     return urllib.request.pathname2url(path)
 
 

@@ -1,10 +1,12 @@
 """What `shim pack` prints when it is done: the zip's summary and the settings to deploy it with."""
+
 import os
 
 from shim.pack import pipinstall
 
-ZIPPED_LIMIT = 50 * 1024 * 1024        # direct upload of a zip (larger ones go through S3)
-UNZIPPED_LIMIT = 250 * 1024 * 1024     # function and layers, unzipped
+ZIPPED_LIMIT = 50 * 1024 * 1024  # direct upload of a zip (larger ones go through S3)
+UNZIPPED_LIMIT = 250 * 1024 * 1024  # function and layers, unzipped
+
 
 def _left_out_text(left_out):
     if not left_out:
@@ -42,11 +44,15 @@ def summary(result):
         "  zip       %s" % result.path,
     ]
     if result.plugins:
-        lines.append("  plugins   %s (SHIM_PLUGINS picks and orders them at deploy time)"
-                     % ", ".join("%s from %s %s" % (e.name, e.distribution, e.version) for e in result.plugins))
+        lines.append(
+            "  plugins   %s (SHIM_PLUGINS picks and orders them at deploy time)"
+            % ", ".join("%s from %s %s" % (e.name, e.distribution, e.version) for e in result.plugins)
+        )
     if result.installer:
-        lines.append("  installer %s%s" % (result.installer, " (cache hit: nothing was resolved or downloaded)"
-                                            if result.cache == "hit" else ""))
+        lines.append(
+            "  installer %s%s"
+            % (result.installer, " (cache hit: nothing was resolved or downloaded)" if result.cache == "hit" else "")
+        )
     lines += ["  note: " + note for note in result.notes]
     if result.layer:
         lines += _layer_deploy(result)
@@ -71,7 +77,7 @@ def _function_deploy(result):
         "or SHIM_PYTHON=/opt/.../python%s)" % (python, python),
         "  3. container image:  docker build --platform linux/%s --build-arg PYTHON_VERSION=%s -f Dockerfile %s"
         % (amd, python, _display(result.function_dir)),
-        "     with the Dockerfile `shim dockerfile` writes (docs: Deployment packages, \"A container image\")",
+        '     with the Dockerfile `shim dockerfile` writes (docs: Deployment packages, "A container image")',
     ]
 
 

@@ -11,6 +11,7 @@ one would be for this machine, not for Lambda.
 uv reads the requirement files' own options (--index-url, --extra-index-url,
 --find-links, --no-index, -c) itself, on every path, the source build included.
 """
+
 import os
 import re
 import sys
@@ -21,22 +22,28 @@ from shim.pack import pipinstall, requirements
 # The manylinux glibc versions uv's --python-platform can name (uv 0.8 and later).
 UV_GLIBC = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
 UV_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
-_NO_WHEEL = (re.compile(r"Wheels are required for `([^`]+)`"),
-             re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*?)(?:[=<>!~]=?\S*)? has no (?:usable )?wheels"))
-_NOT_FOUND = re.compile(r"Because ([A-Za-z0-9][A-Za-z0-9._-]*?)(?:[=<>!~]=?\S*)? was not found in the "
-                        r"(?:package registry|provided package locations)")
+_NO_WHEEL = (
+    re.compile(r"Wheels are required for `([^`]+)`"),
+    re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*?)(?:[=<>!~]=?\S*)? has no (?:usable )?wheels"),
+)
+_NOT_FOUND = re.compile(
+    r"Because ([A-Za-z0-9][A-Za-z0-9._-]*?)(?:[=<>!~]=?\S*)? was not found in the "
+    r"(?:package registry|provided package locations)"
+)
 
 
 def find_uv():
     """The uv binary to run (the `uv` package's, else one on PATH), or None."""
     try:
         import uv
+
         path = uv.find_uv_bin()
         if path and os.access(path, os.X_OK):
             return path
     except (ImportError, FileNotFoundError, OSError):
         pass
     import shutil
+
     return shutil.which("uv")
 
 
@@ -56,11 +63,20 @@ def uv_command(uv, requirement_files, target, arch, python_version, glibc, build
     # The files' own index options once more, as arguments: uv lets its environment (UV_INDEX_URL, ...)
     # override what a file says, and the file must win, as with pip.
     command += _index_arguments(requirements.index_options(requirement_files))
-    command += ["--target", target, "--python-platform", python_platform(arch, glibc)[0],
-                "--python-version", python_version, "--python", sys.executable,
-                "--only-binary", ":all:"]
+    command += [
+        "--target",
+        target,
+        "--python-platform",
+        python_platform(arch, glibc)[0],
+        "--python-version",
+        python_version,
+        "--python",
+        sys.executable,
+        "--only-binary",
+        ":all:",
+    ]
     if "*" in build_from_source:
-        command = command[:-2]       # no --only-binary :all:
+        command = command[:-2]  # no --only-binary :all:
     for name in build_from_source:
         if name != "*":
             command += ["--no-binary", name]
@@ -91,7 +107,7 @@ def run(command, log, cwd=None):
 
 def install(uv, requirement_files, target, arch, python_version, glibc, log, cwd=None):
     """Install into target with uv; returns the notes worth repeating in the summary. UsageError when it fails."""
-    built = []          # names with no wheel for the target: built from source on the next try
+    built = []  # names with no wheel for the target: built from source on the next try
     while True:
         command = uv_command(uv, requirement_files, target, arch, python_version, glibc, built)
         status, tail = run(command, log, cwd)
@@ -106,8 +122,10 @@ def install(uv, requirement_files, target, arch, python_version, glibc, log, cwd
         if not missing:
             raise UsageError(failure(status, tail))
         for name in missing:
-            log("  %s has no wheel for Linux %s / CPython %s; building one from its source distribution"
-                % (name, arch, python_version))
+            log(
+                "  %s has no wheel for Linux %s / CPython %s; building one from its source distribution"
+                % (name, arch, python_version)
+            )
         built += missing
     _tidy(target)
     return check_built(target, built, arch, python_version)
@@ -129,11 +147,18 @@ def failure(status, tail):
     for line in tail:
         found = _NOT_FOUND.search(line)
         if found:
-            return ("%s was not found on the package index: no wheel and no source distribution matches it "
-                    "(check the name and the version, and the index options)" % found.group(1))
+            return (
+                "%s was not found on the package index: no wheel and no source distribution matches it "
+                "(check the name and the version, and the index options)" % found.group(1)
+            )
     causes = [line.strip() for line in tail if line.strip().startswith(("error:", "cause:", "×", "╰─▶"))]
-    text = " ".join(part.split(":", 1)[-1].strip() if part.startswith(("error:", "cause:")) else part.lstrip("×╰─▶ ")
-                    for part in causes[-3:]) or (tail or ["no output"])[-1]
+    text = (
+        " ".join(
+            part.split(":", 1)[-1].strip() if part.startswith(("error:", "cause:")) else part.lstrip("×╰─▶ ")
+            for part in causes[-3:]
+        )
+        or (tail or ["no output"])[-1]
+    )
     return "uv could not install the requirements for Lambda (exit status %d): %s" % (status, text)
 
 
@@ -143,21 +168,25 @@ def check_built(target, no_wheel_names, arch, python_version):
     where = "Linux %s / CPython %s" % (arch, python_version)
     wanted = {_normal(name) for name in no_wheel_names}
     notes = []
-    if not os.path.isdir(target):   # nothing was installed (nothing needed installing)
+    if not os.path.isdir(target):  # nothing was installed (nothing needed installing)
         return notes
     for entry in sorted(os.listdir(target)):
         info = os.path.join(target, entry)
         if not entry.endswith(".dist-info") or not os.path.isfile(os.path.join(info, "uv_build.json")):
             continue
-        name, version = entry[:-len(".dist-info")].split("-", 1)
+        name, version = entry[: -len(".dist-info")].split("-", 1)
         tags = _wheel_tags(os.path.join(info, "WHEEL"))
         if not tags or not all(tag.endswith("-none-any") for tag in tags):
-            raise UsageError("%s %s was built from source here, and it is compiled code (%s) for this machine, not "
-                             "for Lambda (%s): pin a version that has manylinux wheels, or pack inside a Lambda image "
-                             "(shim dockerfile)" % (name, version, ", ".join(tags) or "no tag", where))
+            raise UsageError(
+                "%s %s was built from source here, and it is compiled code (%s) for this machine, not "
+                "for Lambda (%s): pin a version that has manylinux wheels, or pack inside a Lambda image "
+                "(shim dockerfile)" % (name, version, ", ".join(tags) or "no tag", where)
+            )
         if _normal(name) in wanted:
-            notes.append("%s: no wheel for %s, so it was built from its source distribution (pure Python: "
-                         "%s-%s-%s)" % (name, where, name, version, tags[0]))
+            notes.append(
+                "%s: no wheel for %s, so it was built from its source distribution (pure Python: "
+                "%s-%s-%s)" % (name, where, name, version, tags[0])
+            )
     return notes
 
 

@@ -13,6 +13,7 @@ caller installs the requirements for the target with pip instead.
 Requirement markers are evaluated for the target (Linux, CPython, its version
 and machine) by a small evaluator: `packaging` is not a runtime dependency.
 """
+
 import os
 import re
 
@@ -22,7 +23,7 @@ import shim.runtime
 SHIM_DISTRIBUTION = "lambda-shim"
 SHIM_ROOT = os.path.dirname(os.path.abspath(shim.__file__))
 RUNTIME_ROOT = os.path.dirname(os.path.abspath(shim.runtime.__file__))
-BOOTSTRAP = os.path.join(RUNTIME_ROOT, "bootstrap")   # the launcher, package data of the runtime
+BOOTSTRAP = os.path.join(RUNTIME_ROOT, "bootstrap")  # the launcher, package data of the runtime
 # Used only when the shim runs from a source tree that was never installed (no metadata).
 FALLBACK_REQUIREMENTS = ("structlog>=23.1",)
 # Installer bookkeeping: specific to one machine or install, useless on Lambda.
@@ -39,9 +40,9 @@ def _metadata():
 
 class Vendored:
     def __init__(self, name, version, files):
-        self.name = name          # as its metadata spells it
+        self.name = name  # as its metadata spells it
         self.version = version
-        self.files = files        # {zip entry name: absolute path}
+        self.files = files  # {zip entry name: absolute path}
 
 
 class Plan:
@@ -95,16 +96,21 @@ def plan(environment):
         version = dist.version
         requires_python = dist.metadata.get("Requires-Python")
         if requires_python and not version_matches(environment["python_version"], requires_python):
-            return Plan(requirements=top, reason="%s %s (installed here) requires Python %s"
-                        % (dist.metadata["Name"], version, requires_python))
+            return Plan(
+                requirements=top,
+                reason="%s %s (installed here) requires Python %s" % (dist.metadata["Name"], version, requires_python),
+            )
         files = distribution_files(dist)
         if files is None:
-            return Plan(requirements=top, reason="%s %s has no file list (RECORD) to copy from"
-                        % (dist.metadata["Name"], version))
+            return Plan(
+                requirements=top,
+                reason="%s %s has no file list (RECORD) to copy from" % (dist.metadata["Name"], version),
+            )
         native = [f for f in files if f.endswith(NATIVE_SUFFIXES)]
         if native:
-            return Plan(requirements=top, reason="%s %s is not pure Python (%s)"
-                        % (dist.metadata["Name"], version, native[0]))
+            return Plan(
+                requirements=top, reason="%s %s is not pure Python (%s)" % (dist.metadata["Name"], version, native[0])
+            )
         found.append(Vendored(dist.metadata["Name"], version, files))
         for sub in dist.requires or ():
             if any(applies(sub, dict(environment, extra=extra)) for extra in [""] + extras):
@@ -125,7 +131,7 @@ def distribution_files(dist):
         if parts[0].endswith(".dist-info") and parts[-1] in SKIPPED_METADATA:
             continue
         if rel.endswith(".pth"):
-            continue        # only read in site directories, which /var/task is not
+            continue  # only read in site directories, which /var/task is not
         path = str(dist.locate_file(entry))
         if os.path.isfile(path):
             files[rel] = path
@@ -133,6 +139,7 @@ def distribution_files(dist):
 
 
 # -- requirements and markers ----------------------------------------------------------------
+
 
 def normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -155,7 +162,7 @@ def applies(requirement, environment):
     try:
         return evaluate(marker, environment)
     except ValueError:
-        return True   # an unreadable marker: better an extra dependency than a missing one
+        return True  # an unreadable marker: better an extra dependency than a missing one
 
 
 def target_environment(python_version, machine):
@@ -174,8 +181,10 @@ def target_environment(python_version, machine):
 
 
 VERSION_VARIABLES = {"python_version", "python_full_version", "implementation_version"}
-_TOKEN = re.compile(r"""\s*(?:(?P<string>'[^']*'|"[^"]*")|(?P<op>===|==|!=|<=|>=|~=|<|>|\(|\))"""
-                    r"""|(?P<word>not\s+in\b|[A-Za-z_][A-Za-z0-9_.]*))""")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<string>'[^']*'|"[^"]*")|(?P<op>===|==|!=|<=|>=|~=|<|>|\(|\))"""
+    r"""|(?P<word>not\s+in\b|[A-Za-z_][A-Za-z0-9_.]*))"""
+)
 
 
 def evaluate(marker, environment):
@@ -298,7 +307,7 @@ def version_matches(version, specifiers):
         op, wanted = match.groups()
         if wanted.endswith(".*"):
             prefix = _release(wanted[:-2])
-            same = have[:len(prefix)] == prefix
+            same = have[: len(prefix)] == prefix
             if (op == "==" and not same) or (op == "!=" and same):
                 return False
             continue
@@ -306,7 +315,7 @@ def version_matches(version, specifiers):
         width = max(len(have), len(want))
         a, b = have + (0,) * (width - len(have)), want + (0,) * (width - len(want))
         if op == "~=":
-            ok = a >= b and a[:len(want) - 1] == want[:len(want) - 1]
+            ok = a >= b and a[: len(want) - 1] == want[: len(want) - 1]
         else:
             ok = {"==": a == b, "===": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
         if not ok:

@@ -4,6 +4,7 @@ Same entries in, same bytes out: entries sorted by name, one fixed timestamp,
 modes normalised to 0755/0644, a fixed compression level, Unix as the
 creating system (so unzip and Lambda honour the stored modes).
 """
+
 import os
 import stat
 import time
@@ -12,13 +13,13 @@ import zlib
 
 from shim.pack.errors import UsageError
 
-ZIP_EPOCH = 315532800        # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
-ZIP_LAST = 4354819198        # 2107-12-31T23:59:58Z, the latest
+ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
+ZIP_LAST = 4354819198  # 2107-12-31T23:59:58Z, the latest
 COMPRESS_LEVEL = 9
 UNIX = 3
 CHUNK = 1 << 20
-PRECOMPRESS_MIN = 8192       # smaller members compress in no time: not worth a lookup
-PRECOMPRESS_MAX = 16 << 20     # larger ones are streamed into the zip a chunk at a time (flat memory)
+PRECOMPRESS_MIN = 8192  # smaller members compress in no time: not worth a lookup
+PRECOMPRESS_MAX = 16 << 20  # larger ones are streamed into the zip a chunk at a time (flat memory)
 
 
 def timestamp(environ=None):
@@ -136,7 +137,9 @@ def read_target(zip_path):
         return {}
     if not comment.startswith(TARGET_PREFIX):
         return {}
-    return dict(item.split("=", 1) for item in comment[len(TARGET_PREFIX):].split() if "=" in item)
+    return dict(item.split("=", 1) for item in comment[len(TARGET_PREFIX) :].split() if "=" in item)
+
+
 def _read(source):
     if isinstance(source, bytes):
         return source

@@ -5,6 +5,7 @@ plus the distributions named in DEPENDENCIES and what they require. It imports
 nothing from shim.pack, shim.local or shim.cli. The launcher `bootstrap` sits
 beside these modules as package data and goes to the root of the zip (or layer).
 """
+
 # Distributions the runtime imports beyond the standard library: the packer vendors exactly
 # these, with their own requirements, into every zip. structlog is imported only by functions
 # that use it (see logbridge); it ships so that `import structlog` works on Lambda as here.

@@ -7,6 +7,7 @@ so clients and connection pools made in one invoke are still usable in the next,
 state is for a sync handler. Each invoke runs as a task, with a copy of the invoke's
 context: request keys bound for logging are visible inside it.
 """
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -23,6 +24,8 @@ def code_flags(handler: "object") -> "int":
     """The co_flags of a function, or of an object's __call__; 0 for what has no code (a builtin)."""
     code = getattr(handler, "__code__", None) or getattr(getattr(handler, "__call__", None), "__code__", None)
     return code.co_flags if code is not None else 0
+
+
 # The coroutine of the invoke in progress: where it awaits is the timeout warning's stack.
 running: "Coroutine[Any, Any, Any] | None" = None
 

@@ -22,6 +22,7 @@ Signals never interrupt a task here: the Guard only records them and wakes the l
 On SIGTERM every task in flight is cancelled and answered ("Handler was interrupted
 by SIGTERM"), then the shutdown callbacks run and the process exits.
 """
+
 import sys
 
 from shim.runtime import aio, errors, extension, invoke, lifeline, logs, marshal, signals, shutdown
@@ -41,10 +42,12 @@ if TYPE_CHECKING:
 
 def _require_async(handler: "Handler") -> "Handler":
     if not aio.is_async(handler):
-        raise errors.Fault(errors.INVALID_CONFIGURATION,
-                           "SHIM_ASYNC_CONCURRENCY=1 serves `async def` handlers only, and %s is not one; unset it "
-                           "to serve a sync handler with one worker process per concurrent request"
-                           % getattr(handler, "__qualname__", handler))
+        raise errors.Fault(
+            errors.INVALID_CONFIGURATION,
+            "SHIM_ASYNC_CONCURRENCY=1 serves `async def` handlers only, and %s is not one; unset it "
+            "to serve a sync handler with one worker process per concurrent request"
+            % getattr(handler, "__qualname__", handler),
+        )
     return handler
 
 
@@ -65,7 +68,7 @@ class TaskLoop:
         import threading
 
         self.asyncio = asyncio
-        self.runtime = runtime        # its recorder holds every request in flight, for the bootstrap should we crash
+        self.runtime = runtime  # its recorder holds every request in flight, for the bootstrap should we crash
         self.guard = runtime.guard
         assert runtime.handler is not None, "init() comes first"
         self.handler = runtime.handler
@@ -73,7 +76,7 @@ class TaskLoop:
         self.in_flight: "Dict[str, Optional[str]]" = {}
         self.loop = aio.event_loop()  # the environment's one loop (made at init when the handler is async)
         self.tasks: "Set[asyncio.Task[Any]]" = set()  # tasks in flight (the loop's thread only)
-        self.active = 0               # events taken and not yet answered (any thread)
+        self.active = 0  # events taken and not yet answered (any thread)
         self.lock = threading.Condition()
         self.threading = threading
         self.stopping: "FatalSignal | None" = None  # the FatalSignal we stop on
@@ -82,7 +85,7 @@ class TaskLoop:
 
     def run(self) -> "None":
         guard = self.guard
-        guard.where = guard.RUNTIME   # record signals, never raise them into a task
+        guard.where = guard.RUNTIME  # record signals, never raise them into a task
         guard.notify = lambda: self.loop.call_soon_threadsafe(self._on_signal)
         # A signal that lands just before the loop's select(), or in a thread of the function's
         # (run_in_executor's), would wake it only at its next event: the wake-up pipe does.

@@ -33,6 +33,7 @@ at the snapshot point itself, supervising it; when the child is gone, it waits
 on restore/next for the next restore. Every restore so starts from the same
 memory, as on Lambda. Lambda never sends that header.
 """
+
 import os
 import sys
 
@@ -82,8 +83,9 @@ def run(runtime: "Runtime") -> "None":
     except FatalSignal:
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever a hook raises fails the snapshot
-        _fail(exc, errors.BEFORE_SNAPSHOT_ERROR, api.init_error, recorder, BEFORE_SNAPSHOT_EXIT,
-              "A before-snapshot hook")
+        _fail(
+            exc, errors.BEFORE_SNAPSHOT_ERROR, api.init_error, recorder, BEFORE_SNAPSHOT_EXIT, "A before-snapshot hook"
+        )
     api.close()
     recorder.end()
     if headers.get(_FORK):
@@ -99,8 +101,14 @@ def _restored(runtime: "Runtime", hooks: "ModuleType") -> "None":
     try:
         run_after_restore(hooks)
     except BaseException as exc:  # noqa: BLE001
-        _fail(exc, errors.AFTER_RESTORE_ERROR, runtime.api.restore_error, recorder, AFTER_RESTORE_EXIT,
-              "An after-restore hook")
+        _fail(
+            exc,
+            errors.AFTER_RESTORE_ERROR,
+            runtime.api.restore_error,
+            recorder,
+            AFTER_RESTORE_EXIT,
+            "An after-restore hook",
+        )
     recorder.end()
     runtime.serve()
 
@@ -117,8 +125,14 @@ def refresh(api: "RuntimeAPI") -> "None":
     api.close()
 
 
-def _fail(exc: "BaseException", error_type: "str", report: "Callable[[bytes, str], object]", recorder: "Recorder",
-          status: "int", culprit: "str") -> "NoReturn":
+def _fail(
+    exc: "BaseException",
+    error_type: "str",
+    report: "Callable[[bytes, str], object]",
+    recorder: "Recorder",
+    status: "int",
+    culprit: "str",
+) -> "NoReturn":
     """Report what a hook raised (report: the Runtime API call for this phase's error), then exit with status."""
     error, _ = errors.from_exception(exc, culprit=culprit)
     logs.uncaught(error, exc)

@@ -9,6 +9,7 @@
 A module of its own, apart from http1's heads and framing, because no cold start needs it.
 Malformed input raises http1.ProtocolError (a ValueError) naming what was wrong.
 """
+
 from shim.runtime.http1 import TOKEN, ProtocolError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -93,8 +94,8 @@ class ChunkedDecoder:
                 stop = pos + state
                 if end < stop + 2:
                     break
-                if data[stop:stop + 2] != b"\r\n":
-                    raise ProtocolError("a chunk of %d bytes not followed by CRLF: %r" % (state, data[stop:stop + 2]))
+                if data[stop : stop + 2] != b"\r\n":
+                    raise ProtocolError("a chunk of %d bytes not followed by CRLF: %r" % (state, data[stop : stop + 2]))
                 chunks.append(data[pos:stop])
                 pos = stop + 2
                 state = _SIZE

@@ -14,6 +14,7 @@ It uses _socket, the C module under socket.py: socket.py imports selectors and
 enum, and create_connection() resolves even an IP literal through getaddrinfo,
 which loads the idna codec; together ~5 ms of a ~25 ms cold start.
 """
+
 import _socket
 import sys
 
@@ -107,12 +108,17 @@ class RuntimeAPI:
     as every cold start loads this module and only a streaming function needs them.
     """
 
-    def __init__(self, address: "str", user_agent: "str" = USER_AGENT, pipeline: "bool" = True,
-                 notice: "Callable[[str], object] | None" = None) -> None:
+    def __init__(
+        self,
+        address: "str",
+        user_agent: "str" = USER_AGENT,
+        pipeline: "bool" = True,
+        notice: "Callable[[str], object] | None" = None,
+    ) -> None:
         self.address = address
         self.user_agent = user_agent
         self.pipeline = pipeline
-        self.keep_alive = True    # False once the server was seen closing connections unannounced
+        self.keep_alive = True  # False once the server was seen closing connections unannounced
         self.notice = notice
         self._host, self._port = _split_address(address)
         self._sock: "_socket.socket | None" = None
@@ -121,13 +127,17 @@ class RuntimeAPI:
         self._next_sent = False  # a GET /next went out behind the last answer; its reply is to come
         self._wakeup_fd: "int | None" = None  # readable when a signal arrived (see wake_on)
         self._on_wake: "Callable[[], object] | None" = None
-        self._poll: "Callable[[], list[tuple[int, int]]] | None" = None  # poll() on the socket and that fd, per connection
+        self._poll: "Callable[[], list[tuple[int, int]]] | None" = (
+            None  # poll() on the socket and that fd, per connection
+        )
         self._common = ("Host: %s\r\nUser-Agent: %s\r\n" % (address, user_agent)).encode("latin-1")
         self._next_request = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n" + self._common + b"\r\n"
         # POST /response heads with `%s` for the request id and `%d` for the length, by content type.
         start = b"POST " + _RESPONSE_PATH.encode() + b" HTTP/1.1\r\n" + self._common.replace(b"%", b"%%")
-        self._response_heads = {kind: start + b"Content-Type: " + kind.encode() + b"\r\nContent-Length: %d\r\n\r\n"
-                                for kind in ("application/json", "application/unknown")}
+        self._response_heads = {
+            kind: start + b"Content-Type: " + kind.encode() + b"\r\nContent-Length: %d\r\n\r\n"
+            for kind in ("application/json", "application/unknown")
+        }
 
     # -- the four calls of the API -------------------------------------------------------
 
@@ -147,13 +157,24 @@ class RuntimeAPI:
             raise RuntimeAPIError("GET", NEXT, status, body, self.address)
         return Invocation(headers, body)
 
-    def respond(self, request_id: "str", body: "bytes", content_type: "str" = "application/json",
-                invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
+    def respond(
+        self,
+        request_id: "str",
+        body: "bytes",
+        content_type: "str" = "application/json",
+        invocation_id: "str | None" = None,
+        then_next: "bool" = False,
+    ) -> "int":
         head = self._response_heads.get(content_type) if not invocation_id else None
         if head is not None and not self._next_sent:  # most answers: the head is one formatting of bytes
             then_next = then_next and self.pipeline
-            status, _, reply = self._exchange(head % (request_id.encode("latin-1"), len(body)), body, "POST",
-                                              request_id, self._next_request if then_next else b"")
+            status, _, reply = self._exchange(
+                head % (request_id.encode("latin-1"), len(body)),
+                body,
+                "POST",
+                request_id,
+                self._next_request if then_next else b"",
+            )
             self._next_sent = then_next and self._sock is not None  # not if the API closed the connection
             if status != 202:
                 raise RuntimeAPIError("POST", _RESPONSE_PATH % request_id, status, reply, self.address)
@@ -164,8 +185,15 @@ class RuntimeAPI:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(invocation_id))
         return self._post(path, body, extra, then_next)
 
-    def fail(self, request_id: "str", error_body: "bytes", error_type: "str", xray_cause: "str | None" = None,
-             invocation_id: "str | None" = None, then_next: "bool" = False) -> "int":
+    def fail(
+        self,
+        request_id: "str",
+        error_body: "bytes",
+        error_type: "str",
+        xray_cause: "str | None" = None,
+        invocation_id: "str | None" = None,
+        then_next: "bool" = False,
+    ) -> "int":
         path = protocol.error_path(request_id)
         return self._post(path, error_body, protocol.error_headers(error_type, xray_cause, invocation_id), then_next)
 
@@ -229,8 +257,9 @@ class RuntimeAPI:
         try:
             sock = _connect(self._host, self._port)
         except OSError as exc:
-            raise ConnectionError("cannot connect to the Runtime API at %s: %s"
-                                  % (self.address, exc.strerror or exc)) from None
+            raise ConnectionError(
+                "cannot connect to the Runtime API at %s: %s" % (self.address, exc.strerror or exc)
+            ) from None
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self._sock = sock
         self._buf = b""
@@ -260,7 +289,7 @@ class RuntimeAPI:
                         sock.sendall(tail)
                 else:
                     data = head + body + tail
-                    sent = sock.send(data)   # one syscall, as sendall; but it says whether any byte left
+                    sent = sock.send(data)  # one syscall, as sendall; but it says whether any byte left
                     written = True
                     if sent != len(data):
                         sock.sendall(memoryview(data)[sent:])
@@ -289,6 +318,7 @@ class RuntimeAPI:
         wakeup: "int" = self._wakeup_fd  # type: ignore[assignment]  # (set: see _fill)
         if poll is None:
             import select  # loaded at start-up already by shim.runtime.lifeline, under the launcher
+
             poller = select.poll()
             poller.register(self._sock.fileno(), select.POLLIN)  # type: ignore[union-attr]
             poller.register(wakeup, select.POLLIN)
@@ -312,7 +342,7 @@ class RuntimeAPI:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
         head = buf[:end]
-        rest = buf[end + 4:]
+        rest = buf[end + 4 :]
         memo = self._memo  # the last usual reply to a POST (http1.memo), looked up inline: a call costs more
         if method == "POST" and memo is not None and head == memo[0]:
             status, headers, length, after = memo[1]
@@ -364,4 +394,3 @@ class RuntimeAPI:
                 raise _Closed(True)
             have += got
         return bytes(body)
-

@@ -34,6 +34,7 @@ trace id. With _LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET set, each worker connect
 two streams to that Unix socket and makes them its stdout and stderr, as the
 official client does; this process keeps the output Lambda gave it.
 """
+
 import os
 import sys
 
@@ -52,8 +53,20 @@ SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
 # loaded before it forks its workers): with an init per worker, loaded once here before the fork
 # and shared copy-on-write, instead of once in each worker. The function's own modules are still
 # imported by each worker.
-PRELOAD = ("logging", "re", "enum", "typing", "decimal", "datetime", "uuid", "socket", "threading", "traceback",
-           "base64", "urllib.parse")
+PRELOAD = (
+    "logging",
+    "re",
+    "enum",
+    "typing",
+    "decimal",
+    "datetime",
+    "uuid",
+    "socket",
+    "threading",
+    "traceback",
+    "base64",
+    "urllib.parse",
+)
 
 
 def parse(value: "str | None") -> "int | None":
@@ -72,15 +85,30 @@ def run(runtime: "Runtime") -> "None":
     count = parse(raw)
     if count is None:
         _refuse(runtime, raw)
-    mode = ("async" if environ.get("SHIM_ASYNC_CONCURRENCY") == "1" else
-            "fork after init" if environ.get("SHIM_FORK_AFTER_INIT") == "1" else "init per worker")
+    mode = (
+        "async"
+        if environ.get("SHIM_ASYNC_CONCURRENCY") == "1"
+        else "fork after init"
+        if environ.get("SHIM_FORK_AFTER_INIT") == "1"
+        else "init per worker"
+    )
     level = runtime.log.config.level
     if level is not None and level <= 10:  # awslambdaric logs the same event, at DEBUG too
-        runtime.log.emit({"event": "runtime_worker_pool_initializing", "logger": "lambda-shim", "location": None,
-                          "workerCount": 1 if mode == "async" else count,
-                          "executionEnvironmentMaxConcurrency": count, "mode": mode}, 10, "debug")
+        runtime.log.emit(
+            {
+                "event": "runtime_worker_pool_initializing",
+                "logger": "lambda-shim",
+                "location": None,
+                "workerCount": 1 if mode == "async" else count,
+                "executionEnvironmentMaxConcurrency": count,
+                "mode": mode,
+            },
+            10,
+            "debug",
+        )
     if mode == "async":
         from shim.runtime import aioconcurrency
+
         aioconcurrency.run(runtime, count)
         return
     processes = WorkerProcesses(runtime, count, environ.get(SOCKET_ENV) or None)
@@ -92,8 +120,10 @@ def run(runtime: "Runtime") -> "None":
 
 def _refuse(runtime: "Runtime", raw: "str | None") -> "NoReturn":
     """An AWS_LAMBDA_MAX_CONCURRENCY that is no number of workers: an init error."""
-    fault = errors.Fault(errors.INVALID_CONFIGURATION, "AWS_LAMBDA_MAX_CONCURRENCY must be a whole number "
-                         "from 1 to %d, got %r" % (LIMIT, raw))
+    fault = errors.Fault(
+        errors.INVALID_CONFIGURATION,
+        "AWS_LAMBDA_MAX_CONCURRENCY must be a whole number from 1 to %d, got %r" % (LIMIT, raw),
+    )
     error = errors.payload(fault.error_type, fault.message, [])
     logs.uncaught(error)
     try:
@@ -112,8 +142,9 @@ class WorkerProcesses:
         self.runtime = runtime
         self.count = count
         self.log_socket = log_socket
-        self.supervisor = workers.Supervisor(runtime.recorder.base, runtime.api.address, shutdown.budget_s() + 0.15,
-                                             runtime.guard.wakeup_fd())
+        self.supervisor = workers.Supervisor(
+            runtime.recorder.base, runtime.api.address, shutdown.budget_s() + 0.15, runtime.guard.wakeup_fd()
+        )
 
     def init_per_worker(self) -> "NoReturn":
         """Fork first; each worker imports the handler. Lambda closes extension registration at the
@@ -180,6 +211,7 @@ class WorkerProcesses:
 
     def _spawn_all(self, work: "Callable[[Recorder], None]") -> "None":
         import _signal
+
         # Signals wait until every worker exists and this process forwards them.
         previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, workers.FORWARDED)
         try:
@@ -199,9 +231,10 @@ class WorkerProcesses:
                 break
             child, status = got
             if supervisor.stopping is None and status != 0:
-                logs.runtime_error("Worker %s (pid %d) exited with %s; %d of %d workers remain"
-                                   % (child.tag, child.pid, crash.describe_exit(status), len(supervisor.children),
-                                      self.count))
+                logs.runtime_error(
+                    "Worker %s (pid %d) exited with %s; %d of %d workers remain"
+                    % (child.tag, child.pid, crash.describe_exit(status), len(supervisor.children), self.count)
+                )
         stopping = supervisor.stopping
         if stopping is None:
             logs.runtime_error("All %d workers have exited; the runtime exits" % self.count)
@@ -214,6 +247,7 @@ class WorkerProcesses:
         if not self.log_socket:
             return
         import _socket
+
         shutdown.flush()
         for fd in (1, 2):
             sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -237,7 +271,8 @@ class WorkerProcesses:
                 "connection made during init (a database, an SDK client that already connected) would carry "
                 "several workers' requests at once and mix their bytes. Connect in the handler, or again in "
                 "each worker (os.register_at_fork(after_in_child=...))."
-                % (len(found), "" if len(found) == 1 else "s", self.count, "; ".join(found)))
+                % (len(found), "" if len(found) == 1 else "s", self.count, "; ".join(found))
+            )
 
 
 def open_sockets(exclude: "Collection[int]" = ()) -> "List[str]":

@@ -5,6 +5,7 @@ Attribute names, types and None defaults match awslambdaric's LambdaContext
 memory_limit_in_mb is the *string* from the environment, identity is always an
 object whose fields may be None, and client_context is None without the header.
 """
+
 import os
 import sys
 import time
@@ -23,8 +24,19 @@ _W3C_FIELDS = ("traceparent", "tracestate", "baggage")
 class Invocation:
     """One event from /next, with the headers the runtime cares about (decoded only here)."""
 
-    __slots__ = ("request_id", "deadline_raw", "function_arn", "trace_id", "client_context",
-                 "cognito_identity", "tenant_id", "invocation_id", "content_type", "body", "headers")
+    __slots__ = (
+        "request_id",
+        "deadline_raw",
+        "function_arn",
+        "trace_id",
+        "client_context",
+        "cognito_identity",
+        "tenant_id",
+        "invocation_id",
+        "content_type",
+        "body",
+        "headers",
+    )
 
     def __init__(self, headers: "Headers", body: "bytes") -> None:
         self.headers = headers
@@ -41,7 +53,8 @@ class Invocation:
             self.content_type = value.strip().decode() if value is not None else None
         except (AttributeError, UnicodeDecodeError):  # no request id, or a value that is not UTF-8
             self.request_id, self.function_arn, self.trace_id, self.content_type = map(
-                _text, map(headers.get, (_REQUEST_ID, _FUNCTION_ARN, _TRACE_ID, _CONTENT_TYPE)))
+                _text, map(headers.get, (_REQUEST_ID, _FUNCTION_ARN, _TRACE_ID, _CONTENT_TYPE))
+            )
         self.deadline_raw = get(_DEADLINE_MS)  # parsed when asked for (deadline_ms)
         # Usually absent: one dict lookup each, the decoding only when present.
         self.client_context = _text(headers.get(_CLIENT_CONTEXT)) if _CLIENT_CONTEXT in fields else None
@@ -62,10 +75,30 @@ def deadline_ms(raw: "bytes | None") -> "int | None":
     return int(raw) if raw.isdigit() else None
 
 
-(_REQUEST_ID, _DEADLINE_MS, _FUNCTION_ARN, _TRACE_ID, _CLIENT_CONTEXT, _COGNITO_IDENTITY, _TENANT_ID,
- _INVOCATION_ID, _CONTENT_TYPE) = map(http1.key, (
-    protocol.REQUEST_ID, protocol.DEADLINE_MS, protocol.FUNCTION_ARN, protocol.TRACE_ID, protocol.CLIENT_CONTEXT,
-    protocol.COGNITO_IDENTITY, protocol.TENANT_ID, protocol.INVOCATION_ID, "Content-Type"))
+(
+    _REQUEST_ID,
+    _DEADLINE_MS,
+    _FUNCTION_ARN,
+    _TRACE_ID,
+    _CLIENT_CONTEXT,
+    _COGNITO_IDENTITY,
+    _TENANT_ID,
+    _INVOCATION_ID,
+    _CONTENT_TYPE,
+) = map(
+    http1.key,
+    (
+        protocol.REQUEST_ID,
+        protocol.DEADLINE_MS,
+        protocol.FUNCTION_ARN,
+        protocol.TRACE_ID,
+        protocol.CLIENT_CONTEXT,
+        protocol.COGNITO_IDENTITY,
+        protocol.TENANT_ID,
+        protocol.INVOCATION_ID,
+        "Content-Type",
+    ),
+)
 
 
 def _text(raw: "bytes | None") -> "str | None":
@@ -89,7 +122,9 @@ class CognitoIdentity:
 
     def __repr__(self) -> "str":
         return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
-            self.cognito_identity_id, self.cognito_identity_pool_id)
+            self.cognito_identity_id,
+            self.cognito_identity_pool_id,
+        )
 
 
 class Client:
@@ -133,8 +168,13 @@ def _parse_header(raw: "str", name: "str") -> "object":
         raise errors.Fault(errors.CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (name, exc)) from None
 
 
-_SETTINGS = ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_FUNCTION_NAME",
-             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION")
+_SETTINGS = (
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+)
 _settings: "tuple[str | None, ...] | None" = None
 
 
@@ -161,9 +201,9 @@ class LambdaContext:
     aws_request_id: str
     invoked_function_arn: "str | None"
     tenant_id: "str | None"
-    function_name: "str | None"           # the settings Lambda sets in the environment (None when unset)
+    function_name: "str | None"  # the settings Lambda sets in the environment (None when unset)
     function_version: "str | None"
-    memory_limit_in_mb: "str | None"      # a string, as the official client gives it
+    memory_limit_in_mb: "str | None"  # a string, as the official client gives it
     log_group_name: "str | None"
     log_stream_name: "str | None"
     client_context: "ClientContext | None"
@@ -171,8 +211,13 @@ class LambdaContext:
 
     def __init__(self, invocation: "Invocation") -> None:  # made by the runtime for each invoke
         self.aws_request_id = invocation.request_id
-        (self.log_group_name, self.log_stream_name, self.function_name,
-         self.memory_limit_in_mb, self.function_version) = _settings or function_settings()
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = _settings or function_settings()
         self.invoked_function_arn = invocation.function_arn
         self.tenant_id = invocation.tenant_id
         self._deadline = invocation.deadline_raw  # parsed when the time left is asked for
@@ -195,7 +240,9 @@ class LambdaContext:
         if invocation.cognito_identity:
             identity = _parse_header(invocation.cognito_identity, "Cognito Identity")
             if isinstance(identity, dict):
-                self.identity = CognitoIdentity(identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId"))
+                self.identity = CognitoIdentity(
+                    identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId")
+                )
 
     def get_remaining_time_in_millis(self) -> int:
         # Without a deadline header (a non-conforming API) there is no time left to promise.
@@ -211,9 +258,20 @@ class LambdaContext:
         sys.stdout.write(str(msg))
 
     def __repr__(self) -> "str":
-        return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
-                "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,"
-                "identity=%s,tenant_id=%s])" % (
-                    self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
-                    self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
-                    self.client_context, self.identity, self.tenant_id))
+        return (
+            "LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
+            "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,"
+            "identity=%s,tenant_id=%s])"
+            % (
+                self.aws_request_id,
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+                self.invoked_function_arn,
+                self.client_context,
+                self.identity,
+                self.tenant_id,
+            )
+        )

@@ -20,6 +20,7 @@ When the child exits while .inflight is not empty, the bootstrap runs
 and removes the files. On Lambda the bootstrap is the process Lambda watches,
 so this answer lands before Lambda resets the environment.
 """
+
 import faulthandler
 import os
 import sys
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 ENV = "_SHIM_CRASH_FILE"
 INIT = "init"
-RESTORE = "restore"   # SnapStart's after-restore phase: a death then goes to /restore/error
-SUPERVISOR = b"P\n"   # the record of a runtime whose forked children keep their own
+RESTORE = "restore"  # SnapStart's after-restore phase: a death then goes to /restore/error
+SUPERVISOR = b"P\n"  # the record of a runtime whose forked children keep their own
 
 
 _ANSWERED = ord("-")
@@ -64,7 +65,7 @@ class Recorder:
         line = ("R%s\n%s\n" % (request_id, invocation_id or "")).encode()
         if len(line) > RECORD_SIZE:
             line = line[:RECORD_SIZE]
-        self.record[:len(line)] = line
+        self.record[: len(line)] = line
 
     def end(self) -> None:
         self.record[0] = _ANSWERED  # one byte: an index store, cheaper than a slice's
@@ -74,14 +75,14 @@ class Recorder:
         if not pairs:
             return self.end()
         data = ("".join("%s\n%s\n" % (rid, iid or "") for rid, iid in pairs)).encode()
-        data = b"M" + data[:RECORD_SIZE - 2].rpartition(b"\n")[0] + b"\n\0"
+        data = b"M" + data[: RECORD_SIZE - 2].rpartition(b"\n")[0] + b"\n\0"
         self.record[0:1] = b"-"  # first and last: a reader never sees M before the list is whole
-        self.record[1:len(data)] = data[1:]
+        self.record[1 : len(data)] = data[1:]
         self.record[0:1] = b"M"
 
     def supervise(self) -> None:
         """From now on this process answers nothing itself: its children's records hold the requests."""
-        self.record[:len(SUPERVISOR)] = SUPERVISOR
+        self.record[: len(SUPERVISOR)] = SUPERVISOR
 
 
 def note_exit(status: "object") -> None:
@@ -91,7 +92,7 @@ def note_exit(status: "object") -> None:
     recorder = current
     if recorder is not None and recorder.record[0] == _ANSWERED and isinstance(status, int):
         line = b"X%d\n" % status
-        recorder.record[1:len(line)] = line[1:]
+        recorder.record[1 : len(line)] = line[1:]
         recorder.record[0:1] = b"X"
 
 
@@ -147,8 +148,11 @@ def children_of(base: "str") -> "list[str]":
         names = os.listdir(folder or ".")
     except OSError:
         return []
-    return sorted(os.path.join(folder, name[:-len(".inflight")]) for name in names
-                  if name.startswith(prefix + ".") and name.endswith(".inflight") and name != prefix + ".inflight")
+    return sorted(
+        os.path.join(folder, name[: -len(".inflight")])
+        for name in names
+        if name.startswith(prefix + ".") and name.endswith(".inflight") and name != prefix + ".inflight"
+    )
 
 
 def remove(base: "str") -> None:

@@ -6,6 +6,7 @@ traceback.format_list entries with the runtime's own leading frames removed.
 Building a payload never raises: it runs after arbitrary user failures
 (a broken __str__, MemoryError), and a request must still get its answer.
 """
+
 import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         label: str
         path: str
         line: int | None
+
 
 _SHIM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _IMPORTLIB = os.sep + "importlib" + os.sep + "__init__.py"
@@ -113,8 +115,12 @@ def format_chain(exc: "BaseException") -> "str":
 def is_runtime_frame(filename: "str") -> "bool":
     # Ours, the import machinery between the loader and the user's module, and the event
     # loop between shim.runtime.aio and an async handler.
-    return (filename.startswith(_SHIM_DIR) or filename.startswith("<frozen importlib")
-            or filename.endswith(_IMPORTLIB) or _ASYNCIO in filename)
+    return (
+        filename.startswith(_SHIM_DIR)
+        or filename.startswith("<frozen importlib")
+        or filename.endswith(_IMPORTLIB)
+        or _ASYNCIO in filename
+    )
 
 
 def safe_str(value: "object") -> "str":
@@ -135,8 +141,9 @@ def describe(exc: "BaseException", culprit: "str" = "Handler") -> "tuple[str, st
     return kind, message
 
 
-def payload(error_type: "str | None", message: "str | None", stack_trace: "list[str] | None",
-            request_id: "str | None" = "") -> "ErrorPayload":
+def payload(
+    error_type: "str | None", message: "str | None", stack_trace: "list[str] | None", request_id: "str | None" = ""
+) -> "ErrorPayload":
     return {
         "errorMessage": message or "",
         "errorType": error_type or "",
@@ -145,8 +152,9 @@ def payload(error_type: "str | None", message: "str | None", stack_trace: "list[
     }
 
 
-def from_exception(exc: "BaseException", request_id: "str | None" = "",
-                   culprit: "str" = "Handler") -> "tuple[ErrorPayload, str | None]":
+def from_exception(
+    exc: "BaseException", request_id: "str | None" = "", culprit: "str" = "Handler"
+) -> "tuple[ErrorPayload, str | None]":
     """The payload and the X-Ray cause for an exception raised by user code (culprit: who, in a
     message about sys.exit or KeyboardInterrupt)."""
     try:
@@ -175,7 +183,7 @@ def xray_cause(error_type: "str", message: "str", frames: "StackSummary") -> "st
         text = json.dumps(cause)
         if len(text) <= _XRAY_CAUSE_LIMIT or not stack:
             return text
-        stack = stack[len(stack) // 2:]  # keep the innermost frames: that is where it failed
+        stack = stack[len(stack) // 2 :]  # keep the innermost frames: that is where it failed
 
 
 def encode(body: "ErrorPayload") -> "bytes":

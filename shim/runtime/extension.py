@@ -17,6 +17,7 @@ The rules it follows, from the same pages and the AWS emulator's source:
 Only done when something wants the signal (see shim.runtime.shutdown): it costs a
 request at init, a parked thread and one connection.
 """
+
 import _thread
 
 from shim.runtime import logs, signals, protocol, shutdown
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from shim.runtime.signals import Guard
 
 NAME = "lambda-shim"
-identifier: "str | None" = None   # Lambda-Extension-Identifier once registered
+identifier: "str | None" = None  # Lambda-Extension-Identifier once registered
 _parked: "RuntimeAPI | None" = None  # the connection waiting on /event/next
 
 
@@ -53,18 +54,25 @@ def register(address: "str", name: "str" = NAME) -> "str | None":
     global identifier, _parked
     api = RuntimeAPI(address, pipeline=False)
     try:
-        status, headers, body = api.call("POST", protocol.EXTENSION_REGISTER, b'{"events": []}',
-                                         "%s: %s\r\nContent-Type: application/json\r\n" % (protocol.EXTENSION_NAME, name))
+        status, headers, body = api.call(
+            "POST",
+            protocol.EXTENSION_REGISTER,
+            b'{"events": []}',
+            "%s: %s\r\nContent-Type: application/json\r\n" % (protocol.EXTENSION_NAME, name),
+        )
     except (OSError, ConnectionError, RuntimeAPIError) as exc:
-        logs.runtime_error("Could not register the shutdown extension: %s; Lambda will send SIGTERM only if "
-                           "another extension is registered" % exc)
+        logs.runtime_error(
+            "Could not register the shutdown extension: %s; Lambda will send SIGTERM only if "
+            "another extension is registered" % exc
+        )
         return None
     finally:
         api.close()
     if status != 200:
-        logs.runtime_error("The Extensions API refused the shutdown extension (HTTP %d: %s); Lambda will send "
-                           "SIGTERM only if another extension is registered"
-                           % (status, body[:300].decode("utf-8", "replace")))
+        logs.runtime_error(
+            "The Extensions API refused the shutdown extension (HTTP %d: %s); Lambda will send "
+            "SIGTERM only if another extension is registered" % (status, body[:300].decode("utf-8", "replace"))
+        )
         return None
     identifier = (headers.get(protocol.EXTENSION_ID.lower().encode()) or b"").decode("latin-1")
     _parked = RuntimeAPI(address, pipeline=False)

@@ -15,6 +15,7 @@ without saying so (an HTTP/1.0 reply, or a close found after an answer) gets a n
 connection per request from then on, and no pipelining; its replies may end with the
 close (read_to_close).
 """
+
 import _socket
 
 from shim.runtime.protocol import NEXT, response_path
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
     from shim.runtime.client import Reply, RuntimeAPI
 
 
-def after(api: "RuntimeAPI", exc: "BaseException", attempt: "int", reused: "bool", written: "bool",
-          method: "str", path: "str") -> "str | None":
+def after(
+    api: "RuntimeAPI", exc: "BaseException", attempt: "int", reused: "bool", written: "bool", method: "str", path: "str"
+) -> "str | None":
     """A request's exchange failed with `exc` (one of client._FAULTS) on its `attempt`th sending: None to send
     it again on a new connection, else the message of the error to raise (AnswerUnconfirmed for a POST)."""
     started = reply_started(api, exc)
@@ -34,8 +36,11 @@ def after(api: "RuntimeAPI", exc: "BaseException", attempt: "int", reused: "bool
         path = response_path(path)
     if attempt == 1 and not written:
         # The server had reset the connection: not one byte of this request left.
-        _say(api, "Runtime API at %s had closed the connection before %s %s was sent; "
-                  "sending it on a new connection" % (api.address, method, path))
+        _say(
+            api,
+            "Runtime API at %s had closed the connection before %s %s was sent; "
+            "sending it on a new connection" % (api.address, method, path),
+        )
         return None
     if attempt == 1 and reused and not started and method == "GET":
         # A keep-alive connection the server dropped while idle: it took no GET from it.
@@ -44,8 +49,10 @@ def after(api: "RuntimeAPI", exc: "BaseException", attempt: "int", reused: "bool
     if method == "POST":
         if reused and not started:
             closes_unannounced(api, "before answering")
-        return ("Runtime API at %s closed the connection after %s %s was written and before its reply; "
-                "not sending it again, as it may have been taken" % (api.address, method, path))
+        return (
+            "Runtime API at %s closed the connection after %s %s was written and before its reply; "
+            "not sending it again, as it may have been taken" % (api.address, method, path)
+        )
     return "Runtime API at %s closed the connection during %s %s" % (api.address, method, path)
 
 
@@ -53,8 +60,9 @@ def next_again(api: "RuntimeAPI", exc: "BaseException") -> "Reply":
     """The reply to a pipelined GET /next failed with `exc`: ask again if the server never read it."""
     if reply_started(api, exc):
         api.close()
-        raise ConnectionError("Runtime API at %s closed the connection in the middle of the reply "
-                              "to GET %s" % (api.address, NEXT)) from None
+        raise ConnectionError(
+            "Runtime API at %s closed the connection in the middle of the reply to GET %s" % (api.address, NEXT)
+        ) from None
     # It answered the post and closed without a `Connection: close` (HTTP/1.0 style),
     # so it never read the GET that went out behind it: ask again, never lose it.
     api.close()
@@ -76,8 +84,11 @@ def closes_unannounced(api: "RuntimeAPI", when: "str", say: "bool" = True) -> No
         api.pipeline = False
         api._memo = None  # a remembered reply skips the check that closes
         if say:
-            _say(api, "Runtime API at %s closed the connection %s without `Connection: close`; using a new "
-                      "connection for every request from now on" % (api.address, when))
+            _say(
+                api,
+                "Runtime API at %s closed the connection %s without `Connection: close`; using a new "
+                "connection for every request from now on" % (api.address, when),
+            )
 
 
 def read_to_close(api: "RuntimeAPI") -> "bytes":

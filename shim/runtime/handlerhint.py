@@ -3,14 +3,15 @@
 Imported by shim.runtime.loader only on that failure path (difflib too), so a
 cold start that finds its handler pays nothing for it.
 """
+
 import difflib
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from types import ModuleType
 
-COMMON = "lambda_handler"   # the name most templates and tutorials use
-LIMIT = 12                  # callables listed at most
+COMMON = "lambda_handler"  # the name most templates and tutorials use
+LIMIT = 12  # callables listed at most
 
 
 def suggestion(module: "ModuleType", module_name: "str", attr: "str") -> "str":

@@ -14,6 +14,7 @@ The warm path runs through parse_response once per reply: its common cases are t
 first branches, written for few steps (Go's net/http, which serves Lambda's Runtime
 API, writes every head the same way).
 """
+
 from itertools import repeat
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     Reply = Tuple[int, "Headers", int, int]
     Memo = List[Any]  # [head or None, Reply]: see memo()
 
-CHUNKED = -1      # a body length: chunked encoding
+CHUNKED = -1  # a body length: chunked encoding
 UNTIL_CLOSE = -2  # a body length: the rest of the connection
 KEEP, CLOSE, CLOSE_UNANNOUNCED = 0, 1, 2  # after a reply: open, closed as it said, closed as HTTP/1.0 implies
 
@@ -38,11 +39,23 @@ def key(name: str) -> bytes:
     return name.encode("ascii").title()
 
 
-_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = b"Content-Length", b"Transfer-Encoding", b"Connection"  # as key() spells them
+_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = (
+    b"Content-Length",
+    b"Transfer-Encoding",
+    b"Connection",
+)  # as key() spells them
 _SEPARATOR, _ONCE = repeat(b": "), repeat(1)  # bytes.split's arguments for every line, in map()
 # The status lines the Runtime API sends, read without splitting; any other goes the long way.
-_STATUS = {b"HTTP/1.1 200 ": 200, b"HTTP/1.1 202 ": 202, b"HTTP/1.1 400 ": 400, b"HTTP/1.1 403 ": 403,
-           b"HTTP/1.1 404 ": 404, b"HTTP/1.1 413 ": 413, b"HTTP/1.1 500 ": 500, b"HTTP/1.1 502 ": 502}
+_STATUS = {
+    b"HTTP/1.1 200 ": 200,
+    b"HTTP/1.1 202 ": 202,
+    b"HTTP/1.1 400 ": 400,
+    b"HTTP/1.1 403 ": 403,
+    b"HTTP/1.1 404 ": 404,
+    b"HTTP/1.1 413 ": 413,
+    b"HTTP/1.1 500 ": 500,
+    b"HTTP/1.1 502 ": 502,
+}
 TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # RFC 9110 tchar
 
 
@@ -140,8 +153,13 @@ def parse_response(head: bytes, method: str, memo: "Memo | None" = None) -> "Rep
         headers = Headers(head)
         fields: "dict[bytes, bytes]" = headers.fields  # type: ignore[assignment]
         length = fields.get(_CONTENT_LENGTH)
-        if (status is not None and length is not None and _CONNECTION not in fields
-                and _TRANSFER_ENCODING not in fields and length.isdigit()):
+        if (
+            status is not None
+            and length is not None
+            and _CONNECTION not in fields
+            and _TRANSFER_ENCODING not in fields
+            and length.isdigit()
+        ):
             return status, headers, int(length), KEEP  # an event, as Lambda sends one
         coding = fields.get(_TRANSFER_ENCODING)
         closing = _CONNECTION in fields
@@ -172,8 +190,15 @@ def parse_status(head: bytes) -> int:
     line = head.split(b"\r\n", 1)[0]
     version, _, rest = line.partition(b" ")
     code = rest[:3]
-    if (version[:7] != b"HTTP/1." or len(version) != 8 or not version[7:].isdigit() or len(code) != 3
-            or not code.isdigit() or rest[3:4] not in (b"", b" ") or code < b"100"):
+    if (
+        version[:7] != b"HTTP/1."
+        or len(version) != 8
+        or not version[7:].isdigit()
+        or len(code) != 3
+        or not code.isdigit()
+        or rest[3:4] not in (b"", b" ")
+        or code < b"100"
+    ):
         raise ProtocolError("a malformed status line: %r" % line[:100])
     return int(code)
 
@@ -210,8 +235,15 @@ def parse_request(head: bytes) -> "tuple[str, str, Headers]":
     """A request's head (up to, without, its blank line): (method, target, Headers)."""
     line = head.split(b"\r\n", 1)[0]
     parts = line.split(b" ")
-    if (len(parts) != 3 or not parts[0] or parts[0].strip(TOKEN) or not parts[1]
-            or parts[2][:7] != b"HTTP/1." or len(parts[2]) != 8 or not parts[2][7:].isdigit()):
+    if (
+        len(parts) != 3
+        or not parts[0]
+        or parts[0].strip(TOKEN)
+        or not parts[1]
+        or parts[2][:7] != b"HTTP/1."
+        or len(parts[2]) != 8
+        or not parts[2][7:].isdigit()
+    ):
         raise ProtocolError("a malformed request line: %r" % line[:100])
     return parts[0].decode("ascii"), parts[1].decode("latin-1"), Headers(head)
 

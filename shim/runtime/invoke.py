@@ -4,6 +4,7 @@ This is the protocol logic of the loop and does no I/O of its own: the caller
 posts the Answer. Every BaseException is caught here (sys.exit, KeyboardInterrupt,
 signals turned into FatalSignal, MemoryError) so no request id goes unanswered.
 """
+
 import os
 import sys
 
@@ -23,12 +24,18 @@ if TYPE_CHECKING:
 class Answer:
     __slots__ = ("body", "content_type", "error_type", "xray_cause", "error", "exception")
 
-    def __init__(self, body: "bytes", content_type: "str | None" = None, error_type: "str | None" = None,
-                 xray_cause: "str | None" = None, error: "ErrorPayload | None" = None,
-                 exception: "BaseException | None" = None) -> None:
-        self.body = body                  # bytes to post
+    def __init__(
+        self,
+        body: "bytes",
+        content_type: "str | None" = None,
+        error_type: "str | None" = None,
+        xray_cause: "str | None" = None,
+        error: "ErrorPayload | None" = None,
+        exception: "BaseException | None" = None,
+    ) -> None:
+        self.body = body  # bytes to post
         self.content_type = content_type  # set on success
-        self.error_type = error_type      # set on failure, with the payload dict in `error`
+        self.error_type = error_type  # set on failure, with the payload dict in `error`
         self.xray_cause = xray_cause
         self.error = error
         self.exception = exception
@@ -75,8 +82,9 @@ _ENVIRON = os.environ
 # does, without its two encode calls (~5 µs of a ~30 µs invoke). Anything else goes through it.
 _putenv = os.putenv
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-_ENVIRON_DATA: "dict[bytes, bytes] | None" = (getattr(_ENVIRON, "_data", None) if os.name == "posix"
-                                               and type(_ENVIRON) is os._Environ else None)
+_ENVIRON_DATA: "dict[bytes, bytes] | None" = (
+    getattr(_ENVIRON, "_data", None) if os.name == "posix" and type(_ENVIRON) is os._Environ else None
+)
 
 
 def export_trace_id(trace_id: "str | None") -> None:

@@ -11,6 +11,7 @@ imported then: the results and errors stay the stdlib's.
 
 Without `_json` (not CPython), `json` is imported at once and used throughout.
 """
+
 try:
     import _json
 except ImportError:  # pragma: no cover - CPython always has it
@@ -20,8 +21,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, NoReturn
 
-    Scanner = Callable[[str, int], "tuple[Any, int]"]   # scan(text, index) -> (value, end)
-    Encoder = Callable[[object, int], Iterable[str]]    # encode(value, 0) -> chunks
+    Scanner = Callable[[str, int], "tuple[Any, int]"]  # scan(text, index) -> (value, end)
+    Encoder = Callable[[object, int], Iterable[str]]  # encode(value, 0) -> chunks
 
 
 class _ScannerContext:
@@ -45,6 +46,7 @@ def scanner() -> "Scanner":
     `json` is not imported, CPython raises SystemError instead. Catch the three, then ask the json package."""
     if _json is None:
         import json
+
         return json.scanner.make_scanner(json.JSONDecoder())
     # typeshed wants a make_scanner for context (its TODO: any object with these attributes, which is what C reads).
     return _json.make_scanner(_ScannerContext())  # type: ignore[arg-type]
@@ -55,8 +57,9 @@ def not_serializable(obj: "object") -> "NoReturn":
     raise TypeError("Object of type %s is not JSON serializable" % obj.__class__.__name__)
 
 
-def encoder(default: "Callable[[Any], object]" = not_serializable, ensure_ascii: "bool" = True,
-            allow_nan: "bool" = True) -> "Encoder | None":
+def encoder(
+    default: "Callable[[Any], object]" = not_serializable, ensure_ascii: "bool" = True, allow_nan: "bool" = True
+) -> "Encoder | None":
     """encode(value, 0) -> chunks to join: what json.dumps(value, default=..., ensure_ascii=...) runs
     (one-shot, compact separators off: ', ' and ': '). Its circular-reference markers are empty again
     after a successful call; after a failure make a new one. None without the C encoder."""
@@ -73,5 +76,6 @@ def dumps(value: "object", default: "Callable[[Any], object]" = not_serializable
     encode = encoder(default, ensure_ascii)
     if encode is None:
         import json
+
         return json.dumps(value, default=default, ensure_ascii=ensure_ascii)
     return "".join(encode(value, 0))

@@ -23,6 +23,7 @@ A launcher that dies during the init is noticed then, before the first /next.
 Without os.pidfd_open (Python < 3.9, or a kernel before 5.3) the runtime stays
 in the launcher's group, as before: safe, with the double delivery back.
 """
+
 import _signal
 import _thread
 import os

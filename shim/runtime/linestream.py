@@ -15,6 +15,7 @@ The official client wraps both streams too (to flush every write); this costs on
 Python call and an uncontended lock per write, and nothing per invoke unless a
 line was left open.
 """
+
 import _thread
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
@@ -28,7 +29,7 @@ class LineStream:
     def __init__(self, stream: "TextIO") -> None:
         self._stream = stream
         self._lock = _thread.RLock()  # re-entrant: a signal handler may log while a write is under way
-        self.open = False             # the last write left a line unfinished
+        self.open = False  # the last write left a line unfinished
 
     def write(self, text: "str") -> "int":
         with self._lock:

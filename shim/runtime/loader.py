@@ -4,6 +4,7 @@ Accepted forms (split on the last dot): `file.Handle`, `dir/sub/file.Handle`,
 `pkg.sub.file.Handle`. Every failure becomes a Fault with the official
 client's error type, so it can be posted to /init/error as it is.
 """
+
 import os
 import sys
 
@@ -40,15 +41,17 @@ def split_handler(spec: "str | None") -> "tuple[str, str]":
     if not dot or not name or "" in module.split("."):
         raise errors.Fault(
             errors.MALFORMED_HANDLER_NAME,
-            "Bad handler '%s': expected MODULE.FUNCTION, for example 'handler.Handle' or 'pkg/app.Handle'" % spec)
+            "Bad handler '%s': expected MODULE.FUNCTION, for example 'handler.Handle' or 'pkg/app.Handle'" % spec,
+        )
     return module, name
 
 
 def load_handler(spec: "str | None") -> "Handler":
     module_name, attr = split_handler(spec)
     if module_name.split(".")[0] in sys.builtin_module_names:
-        raise errors.Fault(errors.BUILT_IN_MODULE_CONFLICT,
-                           "Cannot use built-in module %s as a handler module" % module_name)
+        raise errors.Fault(
+            errors.BUILT_IN_MODULE_CONFLICT, "Cannot use built-in module %s as a handler module" % module_name
+        )
     module = _import(module_name)
     try:
         handler: "object" = getattr(module, attr)
@@ -56,13 +59,17 @@ def load_handler(spec: "str | None") -> "Handler":
         pass
     else:
         if not callable(handler):
-            raise errors.Fault(errors.HANDLER_NOT_FOUND, "Handler '%s' on module '%s' is not callable (it is a %s)"
-                               % (attr, module_name, type(handler).__name__))
+            raise errors.Fault(
+                errors.HANDLER_NOT_FOUND,
+                "Handler '%s' on module '%s' is not callable (it is a %s)"
+                % (attr, module_name, type(handler).__name__),
+            )
         return handler
     # awslambdaric's message and type, then what the module has (computed only here, on the failure path).
     message = "Handler '%s' missing on module '%s'" % (attr, module_name)
     try:
         from shim.runtime import handlerhint
+
         message += handlerhint.suggestion(module, module_name, attr)
     except Exception:  # noqa: BLE001 - a module whose attributes misbehave: the plain message then
         pass
@@ -76,12 +83,14 @@ def _import(module_name: "str") -> "ModuleType":
     except ImportError as exc:
         # Unlike the official client, keep the frames: they show which import inside
         # the user's code failed, not just that the handler module did.
-        raise errors.Fault(errors.IMPORT_MODULE_ERROR, "Unable to import module '%s': %s" % (module_name, exc),
-                           _frames_of(exc)) from None
+        raise errors.Fault(
+            errors.IMPORT_MODULE_ERROR, "Unable to import module '%s': %s" % (module_name, exc), _frames_of(exc)
+        ) from None
     except SyntaxError as exc:
         trace = ['  File "%s" Line %s\n    %s' % (exc.filename, exc.lineno, (exc.text or "").strip())]
-        raise errors.Fault(errors.USER_CODE_SYNTAX_ERROR,
-                           "Syntax error in module '%s': %s" % (module_name, exc), trace) from None
+        raise errors.Fault(
+            errors.USER_CODE_SYNTAX_ERROR, "Syntax error in module '%s': %s" % (module_name, exc), trace
+        ) from None
     except FatalSignal:  # a terminating signal during the import: the runtime stops, the module did not fail
         raise
     except BaseException as exc:  # noqa: BLE001 - sys.exit() at import time must reach /init/error too

@@ -10,6 +10,7 @@ by functions that use them, and user code sees them already wired:
   AWS_LAMBDA_LOG_LEVEL and a logger that writes to the pipeline's sink.
   A later structlog.configure() from user code wins.
 """
+
 import sys
 
 from shim.runtime import logs
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
 
 
 def install(pipeline: "Pipeline") -> None:
-    hooks: "Callbacks" = {"logging": lambda module: _wire_logging(module, pipeline),
-             "structlog": lambda module: _wire_structlog(module, pipeline)}
+    hooks: "Callbacks" = {
+        "logging": lambda module: _wire_logging(module, pipeline),
+        "structlog": lambda module: _wire_structlog(module, pipeline),
+    }
     for name in list(hooks):
         if name in sys.modules:
             hooks.pop(name)(sys.modules[name])
@@ -42,8 +45,9 @@ class AfterImport:
     def __init__(self, callbacks: "Callbacks") -> None:
         self.callbacks = callbacks
 
-    def find_spec(self, name: "str", path: "Sequence[str] | None" = None,
-                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
+    def find_spec(
+        self, name: "str", path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         callback = self.callbacks.get(name)
         if callback is None:
             return None
@@ -66,8 +70,9 @@ class AfterImport:
         loader.exec_module = exec_then_wire  # type: ignore[method-assign]  # this loader's, for this one module
         return spec
 
-    def _find_with_others(self, name: "str", path: "Sequence[str] | None",
-                          target: "ModuleType | None") -> "ModuleSpec | None":
+    def _find_with_others(
+        self, name: "str", path: "Sequence[str] | None", target: "ModuleType | None"
+    ) -> "ModuleSpec | None":
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
             if finder is self or find is None:
@@ -134,6 +139,7 @@ class SinkLogger:
 def _level_method(levelno: "int") -> "Callable[[SinkLogger, str], None]":
     def write(self: "SinkLogger", rendered: "str") -> None:
         self._sink.write(rendered, levelno)
+
     return write
 
 

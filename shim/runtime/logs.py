@@ -23,6 +23,7 @@ inherit them), so the invoke is also kept process-wide in `current`, which recor
 fall back on, as the official client's global request id: one invoke runs
 at a time per runtime process, so the process-wide request is the right one.
 """
+
 import contextvars
 import os
 import sys
@@ -48,11 +49,21 @@ if TYPE_CHECKING:
     class Sink(Protocol):
         def write(self, text: str, levelno: int) -> None: ...
 
+
 # Lambda's advanced logging controls; TRACE has no stdlib level and maps to DEBUG.
 LEVELS = {"TRACE": 10, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "FATAL": 50, "CRITICAL": 50}
 LEVEL_NAMES = {0: "NOTSET", 10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
-METHOD_LEVELS = {"debug": 10, "info": 20, "msg": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
-                 "critical": 50, "fatal": 50}
+METHOD_LEVELS = {
+    "debug": 10,
+    "info": 20,
+    "msg": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+    "fatal": 50,
+}
 
 # Frame types of Lambda's telemetry log protocol (values from awslambdaric's log utils).
 _TEXT_FRAMES = {0: 0xA55A0003, 10: 0xA55A000B, 20: 0xA55A000F, 30: 0xA55A0013, 40: 0xA55A0017, 50: 0xA55A001B}
@@ -61,7 +72,8 @@ _JSON_FRAMES = {0: 0xA55A0002, 10: 0xA55A000A, 20: 0xA55A000E, 30: 0xA55A0012, 4
 CONTEXT_PREFIX = "structlog_"  # structlog.contextvars.STRUCTLOG_KEY_PREFIX
 REQUEST_KEYS = ("requestId", "tenantId", "xrayTraceId")
 request_vars: "dict[str, contextvars.ContextVar[object]]" = {
-    key: contextvars.ContextVar(CONTEXT_PREFIX + key, default=Ellipsis) for key in REQUEST_KEYS}
+    key: contextvars.ContextVar(CONTEXT_PREFIX + key, default=Ellipsis) for key in REQUEST_KEYS
+}
 current: "Invocation | None" = None  # the Invocation in progress, for records from threads without request keys
 _FIRST_KEYS = ("timestamp", "level", "message", "logger") + REQUEST_KEYS
 
@@ -71,8 +83,9 @@ class Config:
 
     def __init__(self, environ: "Mapping[str, str]") -> None:
         # Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY) support only the JSON format.
-        self.json = ((environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
-                     or "AWS_LAMBDA_MAX_CONCURRENCY" in environ)
+        self.json = (
+            environ.get("AWS_LAMBDA_LOG_FORMAT") or ""
+        ).upper() == "JSON" or "AWS_LAMBDA_MAX_CONCURRENCY" in environ
         name = (environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
         self.level_name = name
         # Unset: like the managed runtime, leave stdlib's own default (WARNING on the root logger).
@@ -108,7 +121,7 @@ class FramedSink:
         head += len(data).to_bytes(4, "big") + (time.time_ns() // 1000).to_bytes(8, "big")
         frame = memoryview(head + data)
         while frame:
-            frame = frame[os.write(self.fd, frame):]
+            frame = frame[os.write(self.fd, frame) :]
 
 
 # -- processors (structlog's protocol) -------------------------------------------------------
@@ -117,7 +130,7 @@ class FramedSink:
 def merge_request_context(logger: "object", method_name: "str", event_dict: "EventDict") -> "EventDict":
     for var, value in contextvars.copy_context().items():
         if value is not Ellipsis and var.name.startswith(CONTEXT_PREFIX):
-            event_dict.setdefault(var.name[len(CONTEXT_PREFIX):], value)
+            event_dict.setdefault(var.name[len(CONTEXT_PREFIX) :], value)
     invocation = current
     if invocation is not None:  # a thread of the handler's: the process-wide request
         event_dict.setdefault("requestId", invocation.request_id)
@@ -194,8 +207,9 @@ def render_json(logger: "object", method_name: "str", event_dict: "EventDict") -
 
 
 # Keys the Text line shows in its own columns, or leaves to the JSON format.
-_TEXT_HIDDEN = frozenset(("timestamp", "level", "logger", "location", "errorType", "errorMessage", "stackTrace")
-                         + REQUEST_KEYS)
+_TEXT_HIDDEN = frozenset(
+    ("timestamp", "level", "logger", "location", "errorType", "errorMessage", "stackTrace") + REQUEST_KEYS
+)
 
 
 def render_text(logger: "object", method_name: "str", event_dict: "EventDict") -> "str":
@@ -336,15 +350,21 @@ def end_invoke() -> None:
 
 def uncaught(error: "ErrorPayload", exception: "BaseException | None" = None) -> None:
     """An error that ends an invoke or init: logged once at ERROR, whatever the configured level."""
-    event: "EventDict" = {"event": "%s: %s" % (error["errorType"], error["errorMessage"]), "logger": "lambda-shim",
-                          "errorType": error["errorType"], "errorMessage": error["errorMessage"],
-                          "stackTrace": error["stackTrace"], "location": _location_of(error)}
+    event: "EventDict" = {
+        "event": "%s: %s" % (error["errorType"], error["errorMessage"]),
+        "logger": "lambda-shim",
+        "errorType": error["errorType"],
+        "errorMessage": error["errorMessage"],
+        "stackTrace": error["stackTrace"],
+        "location": _location_of(error),
+    }
     if error.get("requestId"):  # said for a request from outside its invoke (shim.runtime.crash): its id
         event["requestId"] = error["requestId"]
     if error["stackTrace"]:
         event["_traceback"] = "Traceback (most recent call last):\n" + "".join(error["stackTrace"])
-    if exception is not None and (exception.__cause__ is not None or (
-            exception.__context__ is not None and not exception.__suppress_context__)):
+    if exception is not None and (
+        exception.__cause__ is not None or (exception.__context__ is not None and not exception.__suppress_context__)
+    ):
         from shim.runtime.errors import format_chain  # the whole chain, which the error payload leaves out
 
         event["_traceback"] = format_chain(exception)

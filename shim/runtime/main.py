@@ -7,13 +7,28 @@ One invoke at a time, as Lambda runs most functions, unless the environment says
 Those modes take the Runtime and use its init(), serve() and answer(): they cannot import this module.
 A terminating signal ends in shim.runtime.shutdown (callbacks, flush, exit).
 """
+
 import os
 import sys
 import time
 
 from shim.runtime import PLUGIN_MANIFEST, PLUGIN_MANIFEST_VARIABLE
-from shim.runtime import (aio, crash, errors, extension, invoke, lifeline, loader, logbridge, logs, marshal, protocol,
-                          shutdown, snapshot_hooks, watchdog)
+from shim.runtime import (
+    aio,
+    crash,
+    errors,
+    extension,
+    invoke,
+    lifeline,
+    loader,
+    logbridge,
+    logs,
+    marshal,
+    protocol,
+    shutdown,
+    snapshot_hooks,
+    watchdog,
+)
 from shim.runtime.client import AnswerUnconfirmed, RuntimeAPI, RuntimeAPIError
 from shim.runtime.signals import FatalSignal, Guard
 
@@ -44,11 +59,16 @@ def main(argv: "Sequence[str] | None" = None) -> "None":
     logbridge.install(log)
     snapshot_hooks.install()
     try:
-        api = RuntimeAPI(environ.get("AWS_LAMBDA_RUNTIME_API") or "", pipeline=environ.get("SHIM_PIPELINE") != "0",
-                         notice=logs.runtime_warning)
+        api = RuntimeAPI(
+            environ.get("AWS_LAMBDA_RUNTIME_API") or "",
+            pipeline=environ.get("SHIM_PIPELINE") != "0",
+            notice=logs.runtime_warning,
+        )
     except ValueError:
-        logs.runtime_error("AWS_LAMBDA_RUNTIME_API must be set to the Runtime API's HOST:PORT, got %r"
-                           % environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        logs.runtime_error(
+            "AWS_LAMBDA_RUNTIME_API must be set to the Runtime API's HOST:PORT, got %r"
+            % environ.get("AWS_LAMBDA_RUNTIME_API", "")
+        )
         recorder.end()  # said and done: nothing for the supervisor to report, and nowhere to report it
         sys.exit(2)
     api.wake_on(guard.wakeup_fd())
@@ -61,10 +81,12 @@ def main(argv: "Sequence[str] | None" = None) -> "None":
     try:
         if "AWS_LAMBDA_MAX_CONCURRENCY" in environ:
             from shim.runtime import concurrency
+
             concurrency.run(runtime)
         elif environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
             runtime.init()
             from shim.runtime import checkpoint
+
             checkpoint.run(runtime)
         else:
             runtime.init()
@@ -80,8 +102,10 @@ PREVIEW_RUNTIMES = ("AWS_Lambda_python3.15",)
 def preview_warning(environ: "MutableMapping[str, str]") -> "str":
     """The warning for a preview runtime (run as its AWS_LAMBDA_EXEC_WRAPPER), as awslambdaric gives it."""
     docs = "docs.amazonaws.cn" if environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
-    return ("LAMBDA_WARNING: %s is a preview runtime, not for production workloads; see "
-            "https://%s/lambda/latest/dg/lambda-runtimes.html" % (environ["AWS_EXECUTION_ENV"][len("AWS_Lambda_"):], docs))
+    return (
+        "LAMBDA_WARNING: %s is a preview runtime, not for production workloads; see "
+        "https://%s/lambda/latest/dg/lambda-runtimes.html" % (environ["AWS_EXECUTION_ENV"][len("AWS_Lambda_") :], docs)
+    )
 
 
 class Runtime:
@@ -89,15 +113,23 @@ class Runtime:
     it serves) timeout watchdog, and the handler its init loaded. A forked child (a Managed Instances
     worker, a restore) carries on with its copy, given its own recorder and connection (in_child)."""
 
-    def __init__(self, api: "RuntimeAPI", guard: "Guard", recorder: "Recorder", log: "Pipeline", spec: "str" = "",
-                 environ: "MutableMapping[str, str]" = os.environ, handler: "Handler | None" = None) -> "None":
+    def __init__(
+        self,
+        api: "RuntimeAPI",
+        guard: "Guard",
+        recorder: "Recorder",
+        log: "Pipeline",
+        spec: "str" = "",
+        environ: "MutableMapping[str, str]" = os.environ,
+        handler: "Handler | None" = None,
+    ) -> "None":
         self.api = api
         self.guard = guard
         self.recorder = recorder
-        self.spec = spec                  # the handler's name, as module.function
+        self.spec = spec  # the handler's name, as module.function
         self.environ = environ
-        self.handler = handler            # set by init()
-        self.log = log                    # logs.setup()'s
+        self.handler = handler  # set by init()
+        self.log = log  # logs.setup()'s
         self.watch: "watchdog.Watchdog | None" = None  # the timeout warning's, made by serve()
 
     def in_child(self, recorder: "Recorder", reconnect: "bool" = False) -> "None":
@@ -175,13 +207,16 @@ class Runtime:
         while True:
             invocation = api.next()
             if not invocation.request_id:
-                logs.runtime_error("The Runtime API sent an event without %s; it cannot be answered"
-                                   % protocol.REQUEST_ID)
+                logs.runtime_error(
+                    "The Runtime API sent an event without %s; it cannot be answered" % protocol.REQUEST_ID
+                )
                 continue
             recorder.begin(invocation.request_id, invocation.invocation_id)
             logs.start_invoke(invocation)
             watch.armed = invocation
-            answer = run_stream(api, handler, invocation, guard) if run_stream else invoke.run(handler, invocation, guard)
+            answer = (
+                run_stream(api, handler, invocation, guard) if run_stream else invoke.run(handler, invocation, guard)
+            )
             watch.armed = None
             if out.open or err.open:
                 logs.finish_output()
@@ -213,15 +248,19 @@ class Runtime:
                 logs.runtime_error("The Runtime API refused the error for %s: %s" % (request_id, exc))
             return
         try:
-            api.respond(request_id, answer.body, answer.content_type or "application/json", invocation_id,
-                        then_next=True)
+            api.respond(
+                request_id, answer.body, answer.content_type or "application/json", invocation_id, then_next=True
+            )
         except RuntimeAPIError as exc:
             if exc.status != 413:
                 logs.runtime_error("The Runtime API refused the response for %s: %s" % (request_id, exc))
                 return
             # Too large for Lambda (6 MB for a buffered response): say so instead of losing the request.
-            fault = errors.Fault(errors.RESPONSE_TOO_LARGE, "Response payload size (%d bytes) exceeded the Runtime "
-                                 "API's limit: %s" % (len(answer.body), exc.body[:200].decode("utf-8", "replace")))
+            fault = errors.Fault(
+                errors.RESPONSE_TOO_LARGE,
+                "Response payload size (%d bytes) exceeded the Runtime "
+                "API's limit: %s" % (len(answer.body), exc.body[:200].decode("utf-8", "replace")),
+            )
             self.answer(invocation, invoke.failure(fault, request_id), api)
 
 
@@ -230,6 +269,7 @@ def _plugins(environ: "MutableMapping[str, str]") -> "ModuleType | None":
     task_root = environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     if environ.get(PLUGIN_MANIFEST_VARIABLE) or os.path.exists(os.path.join(task_root, PLUGIN_MANIFEST)):
         from shim.runtime import plugins
+
         return plugins
     return None
 

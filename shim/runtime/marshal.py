@@ -14,6 +14,7 @@ init. Anything orjson refuses goes the stdlib way, so the result or the
 MarshalError is the stdlib's; what differs is documented in the README.
 Events are always decoded by the stdlib: orjson turns integers above 64 bits into floats.
 """
+
 import os
 import sys
 
@@ -38,7 +39,7 @@ _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") in _ESCAPING_RUNTIMES
 # so results and errors stay the stdlib's.
 _scan = jsonc.scanner()
 _encode_c = jsonc.encoder(ensure_ascii=_ENSURE_ASCII)  # made now, not in the first invoke; remade by _c_encoder()
-_C_ENCODER = _encode_c is not None                     # after a failure drops it (its markers may be stale)
+_C_ENCODER = _encode_c is not None  # after a failure drops it (its markers may be stale)
 _decimal_mark: "str | None" = None  # a per-process random token, made the first time a Decimal is seen
 _orjson: "ModuleType | None" = None  # the module, once choose_encoder() picked it
 _ORJSON_OPTIONS = 0
@@ -98,6 +99,7 @@ def _decode_fully(body: "bytes") -> "object":
             except (StopIteration, ValueError, SystemError):
                 pass  # the stdlib's decoder says why
         import json  # only for an event that is not JSON: the stdlib's error message
+
         return json.JSONDecoder().decode(text)
     except ValueError as exc:  # UnicodeDecodeError included
         raise errors.Fault(errors.UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % exc) from None
@@ -140,6 +142,7 @@ def _c_encoder() -> "Encoder":
 
 def _encode_plain(value: "object") -> "str":
     import json
+
     return json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True).encode(value)
 
 

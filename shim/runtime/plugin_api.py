@@ -4,6 +4,7 @@ Nothing in the runtime imports this module (it imports typing, which the cold st
 `shim.Plugin` and `shim.PluginSettings` load it on first use. A plugin needs nothing from lambda-shim
 at run time, so import these under `if TYPE_CHECKING:` only.
 """
+
 from typing import Any, Callable, List, Optional, Protocol, TypedDict
 
 __all__ = ["Handler", "Plugin", "PluginSettings"]
@@ -15,9 +16,9 @@ Handler = Callable[[Any, Any], Any]
 class PluginSettings(TypedDict):
     """What a plugin's init hook gets besides the handler: a new dict for each plugin."""
 
-    name: str                           # this plugin's entry point name (what SHIM_PLUGINS selects)
-    plugins: List[str]                  # every plugin loaded, in order
-    handler: str                        # the _HANDLER string
+    name: str  # this plugin's entry point name (what SHIM_PLUGINS selects)
+    plugins: List[str]  # every plugin loaded, in order
+    handler: str  # the _HANDLER string
     task_root: str
     function_name: Optional[str]
     function_version: Optional[str]
@@ -26,9 +27,9 @@ class PluginSettings(TypedDict):
     log_group_name: Optional[str]
     log_stream_name: Optional[str]
     initialization_type: Optional[str]  # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand", "snap-start", ...
-    init_started: float                 # time.monotonic() when the runtime started
-    streaming: bool                     # the handler is a generator function: its call returns its chunks
-    awaitable: bool                     # its call returns a coroutine the runtime awaits (SHIM_ASYNC_CONCURRENCY)
+    init_started: float  # time.monotonic() when the runtime started
+    streaming: bool  # the handler is a generator function: its call returns its chunks
+    awaitable: bool  # its call returns a coroutine the runtime awaits (SHIM_ASYNC_CONCURRENCY)
 
 
 class Plugin(Protocol):

@@ -10,6 +10,7 @@ whole cold start. Without the file the cost is one stat(): main does not even im
 The plugin contract (the hooks init, wrap and shutdown, what each gets, their order and the
 faults) is described once, in shim.runtime.plugin_api.Plugin; this module implements it.
 """
+
 import os
 import sys
 
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
     Hook = Callable[..., object]
 
 GROUP = "lambda_shim.plugins"
-MANIFEST = PLUGIN_MANIFEST                   # at the root of the zip, i.e. the task root
+MANIFEST = PLUGIN_MANIFEST  # at the root of the zip, i.e. the task root
 MANIFEST_VARIABLE = PLUGIN_MANIFEST_VARIABLE  # read this file instead (the local tools set it for --no-pack)
-SELECTION_VARIABLE = "SHIM_PLUGINS"          # unset: all; "a,b": those, in that order; "" or "none": none
+SELECTION_VARIABLE = "SHIM_PLUGINS"  # unset: all; "a,b": those, in that order; "" or "none": none
 FORMAT = 1
 
 
@@ -36,13 +37,14 @@ class Entry:
 
     __slots__ = ("name", "value", "distribution", "version", "origin")
 
-    def __init__(self, name: "str", value: "str", distribution: "str" = "", version: "str" = "",
-                 origin: "str" = "") -> None:
-        self.name = name                  # the entry point's name: what SHIM_PLUGINS selects
-        self.value = value                # 'module:attr.sub', as in the entry point
+    def __init__(
+        self, name: "str", value: "str", distribution: "str" = "", version: "str" = "", origin: "str" = ""
+    ) -> None:
+        self.name = name  # the entry point's name: what SHIM_PLUGINS selects
+        self.value = value  # 'module:attr.sub', as in the entry point
         self.distribution = distribution
         self.version = version
-        self.origin = origin              # where the packer found it (not in the manifest)
+        self.origin = origin  # where the packer found it (not in the manifest)
 
     def describe(self) -> "str":
         origin = " from %s %s" % (self.distribution, self.version) if self.distribution else ""
@@ -72,20 +74,26 @@ class Plugin:
             raise failure(self.entry, "broke when its %s hook was looked up" % name, exc) from None
         if hook is None or callable(hook):
             return hook
-        raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its %s hook is a %s, not a function"
-                           % (self.entry.describe(), name, type(hook).__name__))
+        raise errors.Fault(
+            errors.PLUGIN_ERROR,
+            "Plugin %s: its %s hook is a %s, not a function" % (self.entry.describe(), name, type(hook).__name__),
+        )
 
 
 def failure(entry: "Entry", what: "str", exc: "BaseException") -> "errors.Fault":
     """A Runtime.PluginError Fault naming the plugin, with the frames of exc (the plugin's own)."""
     error_type, message = errors.describe(exc, "Plugin '%s'" % entry.name)
-    fault = errors.Fault(errors.PLUGIN_ERROR, "Plugin %s %s: %s: %s" % (entry.describe(), what, error_type, message),
-                         errors.user_frames(exc.__traceback__).format())
+    fault = errors.Fault(
+        errors.PLUGIN_ERROR,
+        "Plugin %s %s: %s: %s" % (entry.describe(), what, error_type, message),
+        errors.user_frames(exc.__traceback__).format(),
+    )
     fault.__cause__ = exc
     return fault
 
 
 # -- the manifest -----------------------------------------------------------------------------------
+
 
 def manifest_path(task_root: "str", environ: "Mapping[str, str]") -> "tuple[str, bool]":
     """(path, whether it was asked for by SHIM_PLUGINS_MANIFEST)."""
@@ -102,12 +110,14 @@ def read_manifest(path: "str", explicit: "bool" = False) -> "list[Entry]":
             data = handle.read()
     except FileNotFoundError:
         if explicit:
-            raise errors.Fault(errors.PLUGIN_ERROR, "%s names the plugin manifest %s, which does not exist"
-                               % (MANIFEST_VARIABLE, path)) from None
+            raise errors.Fault(
+                errors.PLUGIN_ERROR, "%s names the plugin manifest %s, which does not exist" % (MANIFEST_VARIABLE, path)
+            ) from None
         return []
     except OSError as exc:
-        raise errors.Fault(errors.PLUGIN_ERROR, "Cannot read the plugin manifest %s: %s"
-                           % (path, exc.strerror or exc)) from None
+        raise errors.Fault(
+            errors.PLUGIN_ERROR, "Cannot read the plugin manifest %s: %s" % (path, exc.strerror or exc)
+        ) from None
     return parse_manifest(data, path)
 
 
@@ -118,11 +128,20 @@ def parse_manifest(data: "bytes", where: "str" = MANIFEST) -> "list[Entry]":
         document = json.loads(data.decode("utf-8"))
         if document.get("format") != FORMAT:
             raise ValueError("format %r, this runtime reads format %d" % (document.get("format"), FORMAT))
-        entries = [Entry(str(item["name"]), str(item["value"]), str(item.get("distribution") or ""),
-                         str(item.get("version") or "")) for item in document["plugins"]]
+        entries = [
+            Entry(
+                str(item["name"]),
+                str(item["value"]),
+                str(item.get("distribution") or ""),
+                str(item.get("version") or ""),
+            )
+            for item in document["plugins"]
+        ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise errors.Fault(errors.PLUGIN_ERROR, "The plugin manifest %s is not valid (%s: %s): pack the function "
-                           "again" % (where, type(exc).__name__, exc)) from None
+        raise errors.Fault(
+            errors.PLUGIN_ERROR,
+            "The plugin manifest %s is not valid (%s: %s): pack the function again" % (where, type(exc).__name__, exc),
+        ) from None
     return entries
 
 
@@ -137,15 +156,18 @@ def select(entries: "list[Entry]", selection: "str | None") -> "list[Entry]":
     chosen: "list[Entry]" = []
     for name in names:
         if name not in by_name:
-            raise errors.Fault(errors.PLUGIN_ERROR, "%s=%s names '%s', which is not one of this function's plugins "
-                               "(%s)" % (SELECTION_VARIABLE, selection, name,
-                                         ", ".join(sorted(by_name)) or "it has none"))
+            raise errors.Fault(
+                errors.PLUGIN_ERROR,
+                "%s=%s names '%s', which is not one of this function's plugins "
+                "(%s)" % (SELECTION_VARIABLE, selection, name, ", ".join(sorted(by_name)) or "it has none"),
+            )
         if by_name[name] not in chosen:
             chosen.append(by_name[name])
     return chosen
 
 
 # -- loading ----------------------------------------------------------------------------------------
+
 
 def load(task_root: "str", environ: "Mapping[str, str]") -> "list[Plugin]":
     """Import the plugins the manifest lists (as SHIM_PLUGINS selects them); [] without a manifest."""
@@ -158,7 +180,7 @@ def load(task_root: "str", environ: "Mapping[str, str]") -> "list[Plugin]":
 
 def resolve(entry: "Entry") -> "object":
     """The object 'module:attr.sub' names (importlib.import_module, minus importing importlib)."""
-    value = entry.value.split("[", 1)[0]   # an old-style '[extras]' suffix says nothing to us
+    value = entry.value.split("[", 1)[0]  # an old-style '[extras]' suffix says nothing to us
     module, _, attrs = value.partition(":")
     module = module.strip()
     try:
@@ -173,8 +195,9 @@ def resolve(entry: "Entry") -> "object":
         raise failure(entry, "could not be imported", exc) from None
 
 
-def start(plugins: "list[Plugin]", handler: "Handler", spec: "str", environ: "Mapping[str, str]",
-          started: "float") -> "Handler":
+def start(
+    plugins: "list[Plugin]", handler: "Handler", spec: "str", environ: "Mapping[str, str]", started: "float"
+) -> "Handler":
     """Run the init hooks, wrap the handler, register the shutdown hooks; the handler to call."""
     names = [plugin.name for plugin in plugins]
     streaming, awaitable = bool(aio.code_flags(handler) & aio.GENERATOR_FLAGS), aio.is_async(handler)
@@ -195,13 +218,20 @@ def start(plugins: "list[Plugin]", handler: "Handler", spec: "str", environ: "Ma
     return handler
 
 
-def settings_for(plugin: "Plugin", names: "list[str]", spec: "str", environ: "Mapping[str, str]", started: "float",
-                 streaming: "bool" = False, awaitable: "bool" = False) -> "PluginSettings":
+def settings_for(
+    plugin: "Plugin",
+    names: "list[str]",
+    spec: "str",
+    environ: "Mapping[str, str]",
+    started: "float",
+    streaming: "bool" = False,
+    awaitable: "bool" = False,
+) -> "PluginSettings":
     """What a plugin's init hook gets besides the handler: a fresh dict for each plugin."""
     memory = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
     return {
-        "name": plugin.name,                          # this plugin's entry point name
-        "plugins": list(names),                       # every plugin loaded, in order
+        "name": plugin.name,  # this plugin's entry point name
+        "plugins": list(names),  # every plugin loaded, in order
         "handler": spec,
         "task_root": environ.get("LAMBDA_TASK_ROOT") or os.getcwd(),
         "function_name": environ.get("AWS_LAMBDA_FUNCTION_NAME"),
@@ -211,13 +241,14 @@ def settings_for(plugin: "Plugin", names: "list[str]", spec: "str", environ: "Ma
         "log_group_name": environ.get("AWS_LAMBDA_LOG_GROUP_NAME"),
         "log_stream_name": environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
         "initialization_type": environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
-        "init_started": started,                      # time.monotonic() when the runtime started
-        "streaming": streaming,                       # the handler is a generator: it returns its chunks
-        "awaitable": awaitable,                       # it returns a coroutine, awaited by the runtime
-    }                                                 # (SHIM_ASYNC_CONCURRENCY: one event loop for N invokes)
+        "init_started": started,  # time.monotonic() when the runtime started
+        "streaming": streaming,  # the handler is a generator: it returns its chunks
+        "awaitable": awaitable,  # it returns a coroutine, awaited by the runtime
+    }  # (SHIM_ASYNC_CONCURRENCY: one event loop for N invokes)
 
 
 # -- wrapping ---------------------------------------------------------------------------------------
+
 
 def chain(plugins: "list[Plugin]", handler: "Handler") -> "Handler":
     """handler wrapped by every plugin with a wrap hook, the first plugin outermost.
@@ -248,12 +279,18 @@ def chain(plugins: "list[Plugin]", handler: "Handler") -> "Handler":
         except BaseException as exc:  # noqa: BLE001
             raise failure(plugin.entry, "failed in its wrap hook", exc) from None
         if not callable(wrapped):
-            raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its wrap hook returned a %s, not a handler"
-                               % (plugin.entry.describe(), type(wrapped).__name__))
+            raise errors.Fault(
+                errors.PLUGIN_ERROR,
+                "Plugin %s: its wrap hook returned a %s, not a handler"
+                % (plugin.entry.describe(), type(wrapped).__name__),
+            )
         if aio.is_async(wrapped):
-            raise errors.Fault(errors.PLUGIN_ERROR, "Plugin %s: its wrap hook returned an async function; wrappers "
-                               "are plain functions (async handlers reach them already running on the event loop)"
-                               % plugin.entry.describe())
+            raise errors.Fault(
+                errors.PLUGIN_ERROR,
+                "Plugin %s: its wrap hook returned an async function; wrappers "
+                "are plain functions (async handlers reach them already running on the event loop)"
+                % plugin.entry.describe(),
+            )
         current = _guarded(wrapped, plugin.entry, raised)
     outermost = current
 
@@ -278,10 +315,12 @@ def _guarded(wrapped: "Handler", entry: "Entry", raised: "list[BaseException | N
             if exc is raised[0] or getattr(exc, "error_type", None) == errors.PLUGIN_ERROR:
                 raise  # the handler's own, or an inner plugin's already named
             raise failure(entry, "raised in its wrapper", exc) from exc
+
     return call
 
 
 # -- shutdown ---------------------------------------------------------------------------------------
+
 
 def register_shutdown(plugin: "Plugin", hook: "Hook") -> None:
     """Hand a plugin's shutdown hook to the runtime's shutdown callbacks (shim.runtime.shutdown):
@@ -293,7 +332,9 @@ def register_shutdown(plugin: "Plugin", hook: "Hook") -> None:
 
 def _named(entry: "Entry", hook: "Hook") -> "Callable[[], object]":
     """hook, under a name that says which plugin it belongs to (what the shutdown log lines show)."""
+
     def shutdown_hook() -> "object":
         return hook()
+
     shutdown_hook.__qualname__ = "of plugin %s" % entry.describe()
     return shutdown_hook

@@ -3,6 +3,7 @@
 Spelled as the Runtime API documentation spells them; the client matches them
 case-insensitively (HEADER.lower()), the local emulator sends them as they are.
 """
+
 from shim.runtime.http1 import header_value
 
 API = "/2018-06-01/runtime"
@@ -35,7 +36,7 @@ TRACE_ID = "Lambda-Runtime-Trace-Id"
 CLIENT_CONTEXT = "Lambda-Runtime-Client-Context"
 COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
 TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
-INVOCATION_ID = "Lambda-Runtime-Invocation-Id"   # echoed back on the answer when present
+INVOCATION_ID = "Lambda-Runtime-Invocation-Id"  # echoed back on the answer when present
 
 # The runtime's posts to /error and /init/error carry these.
 ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
@@ -51,10 +52,11 @@ def error_headers(error_type: "str", xray_cause: "str | None", invocation_id: "s
         extra += "%s: %s\r\n" % (INVOCATION_ID, header_value(invocation_id))
     return extra
 
+
 # A streamed response (shim.runtime.stream): a chunked POST to /response with these headers;
 # an error after the first byte goes in the two declared trailers (Error-Type and a base64 Error-Body).
 RESPONSE_MODE = "Lambda-Runtime-Function-Response-Mode"
-STREAMING = "streaming"                 # the only value the Runtime API accepts besides none at all
+STREAMING = "streaming"  # the only value the Runtime API accepts besides none at all
 ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
 # The body of a streamed response for a Function URL: JSON {statusCode, headers, cookies}, 8 NUL bytes, then the body.
 HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response"

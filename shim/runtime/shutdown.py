@@ -22,6 +22,7 @@ before its first /next, so no layer is needed. A callback registered later than
 that still runs on SIGTERM, but Lambda sends one only if some extension (a layer's)
 is registered; the runtime says so once.
 """
+
 import _signal
 import os
 import sys
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BUDGET_MS = 300
 _callbacks: "list[Callable[[], object]]" = []
-_init_over = False   # Lambda closed extension registration (our first /next went out)
+_init_over = False  # Lambda closed extension registration (our first /next went out)
 _warned = False
 
 
@@ -52,9 +53,11 @@ def on_shutdown(fn: "Callback") -> "Callback":
     _callbacks.append(fn)
     if _init_over and not _warned and not _extension_registered():
         _warned = True
-        logs.runtime_error("shim.on_shutdown() was called after init: Lambda sends SIGTERM only to a function "
-                           "with a registered extension, and registration closed when init ended. Register "
-                           "callbacks at import time, or attach an extension layer.")
+        logs.runtime_error(
+            "shim.on_shutdown() was called after init: Lambda sends SIGTERM only to a function "
+            "with a registered extension, and registration closed when init ended. Register "
+            "callbacks at import time, or attach an extension layer."
+        )
     return fn
 
 
@@ -148,9 +151,11 @@ def _expire(signum: "int", frame: "FrameType | None") -> None:
     if not _armed or last_resort is None:
         return
     import time
+
     if time.monotonic() > last_resort[0]:
-        logs.runtime_error("A shutdown callback keeps running after being interrupted; exiting without it "
-                           "(and the callbacks after it)")
+        logs.runtime_error(
+            "A shutdown callback keeps running after being interrupted; exiting without it (and the callbacks after it)"
+        )
         flush()
         os._exit(last_resort[1])
     raise _Expired()
@@ -190,13 +195,21 @@ def run_callbacks(budget: "float", status: "int" = 0) -> "int":
                     _signal.setitimer(_signal.ITIMER_REAL, 0)
                 clean += 1
             except _Expired:
-                logs.runtime_error("Shutdown callback %s did not finish within %d ms; interrupted" % (name, share * 1000))
+                logs.runtime_error(
+                    "Shutdown callback %s did not finish within %d ms; interrupted" % (name, share * 1000)
+                )
             except BaseException as exc:  # noqa: BLE001 - logged; the exit goes on
                 _own_story(exc, stopping)
-                logs.pipeline.emit({"event": "Shutdown callback %s raised %s: %s" % (name, type(exc).__name__, exc),
-                                    "logger": "lambda-shim", "location": None,
-                                    "exc_info": (type(exc), exc, _from_callback(exc.__traceback__))}, 40,
-                                   "exception")
+                logs.pipeline.emit(
+                    {
+                        "event": "Shutdown callback %s raised %s: %s" % (name, type(exc).__name__, exc),
+                        "logger": "lambda-shim",
+                        "location": None,
+                        "exc_info": (type(exc), exc, _from_callback(exc.__traceback__)),
+                    },
+                    40,
+                    "exception",
+                )
     finally:
         _armed = False
         _signal.setitimer(_signal.ITIMER_REAL, 0)

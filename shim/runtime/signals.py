@@ -23,6 +23,7 @@ decides: if it returns, the runtime carries on as if nothing happened; if it
 exits (sys.exit(n), or raises), the runtime stops as for its own SIGTERM (the
 request in flight is answered, shutdown callbacks run) and exits with n.
 """
+
 import _signal  # signal.py only adds enums on top, and they cost ~3 ms of the cold start
 import os
 
@@ -160,8 +161,11 @@ class Guard:
     def user_handler(self, signum: "int") -> "Callable[[int, FrameType | None], object] | None":
         """The user's own handler for signum, if one replaced ours."""
         current = _signal.getsignal(signum)
-        return current.handler if isinstance(current, UserHandler) else (
-            current if callable(current) and current != self._on_signal else None)
+        return (
+            current.handler
+            if isinstance(current, UserHandler)
+            else (current if callable(current) and current != self._on_signal else None)
+        )
 
 
 def drain(fd: "int") -> None:
@@ -199,13 +203,17 @@ class UserHandler:
             status = 0 if code is None else code if isinstance(code, int) else 1
             if not isinstance(code, (int, type(None))):
                 import sys
+
                 sys.stderr.write("%s\n" % (code,))  # what sys.exit("message") prints
         except KeyboardInterrupt:
             status = 128 + signum
         except BaseException as exc:  # noqa: BLE001 - whatever it raised, it asked to stop
             from shim.runtime import logs
-            logs.runtime_error("The %s handler installed by the function raised %s: %s; stopping"
-                               % (NAMES.get(signum, signum), type(exc).__name__, exc))
+
+            logs.runtime_error(
+                "The %s handler installed by the function raised %s: %s; stopping"
+                % (NAMES.get(signum, signum), type(exc).__name__, exc)
+            )
             status = 1
         self.guard._on_signal(signum, frame, status)
 

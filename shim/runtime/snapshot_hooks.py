@@ -14,6 +14,7 @@ it works as a bare decorator; get_X() returns the live list. A real copy, in the
 zip through requirements.txt or on a managed runtime, wins, and its registry is
 the one the runtime runs (shim.runtime.checkpoint imports whichever is found).
 """
+
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the cold start)
@@ -57,8 +58,9 @@ def get_after_restore() -> "list[Hook]":
 class Fallback:
     """Last on sys.meta_path: answers for snapshot_restore_py only when nothing else did."""
 
-    def find_spec(self, name: "str", path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
-                  ) -> "ModuleSpec | None":
+    def find_spec(
+        self, name: "str", path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if name != MODULE:
             return None
         import _frozen_importlib  # the import system itself: always loaded

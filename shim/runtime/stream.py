@@ -22,6 +22,7 @@ with the content type Lambda reads it by.
 If the Runtime API closes the connection mid-stream, the generator is closed (its
 `finally` runs), one line is logged and the runtime goes back to /next.
 """
+
 import json
 
 from shim.runtime import aio, chunked, errors, http1, invoke, logs, protocol
@@ -68,8 +69,12 @@ class HttpResponse:
     headers: "dict[str, str]"
     cookies: "list[str]"
 
-    def __init__(self, status_code: int = 200, headers: "Mapping[str, str | int] | None" = None,
-                 cookies: "Iterable[str] | None" = None) -> None:
+    def __init__(
+        self,
+        status_code: int = 200,
+        headers: "Mapping[str, str | int] | None" = None,
+        cookies: "Iterable[str] | None" = None,
+    ) -> None:
         if type(status_code) is not int or not 100 <= status_code <= 599:
             raise ValueError("HttpResponse: status_code must be an int from 100 to 599, got %r" % (status_code,))
         headers = dict(headers or {})
@@ -196,8 +201,9 @@ def _close(chunks: "Chunks", guard: "Guard") -> None:
     try:
         chunks.close()
     except BaseException as exc:  # noqa: BLE001 - its finally raised: say so, the answer goes on
-        logs.runtime_error("The streaming handler raised while being closed: %s: %s"
-                           % (type(exc).__name__, errors.safe_str(exc)))
+        logs.runtime_error(
+            "The streaming handler raised while being closed: %s: %s" % (type(exc).__name__, errors.safe_str(exc))
+        )
     finally:
         guard.where = guard.RUNTIME
 
@@ -207,8 +213,9 @@ async def _aclose(chunks: "AsyncChunks", guard: "Guard") -> None:
     try:
         await chunks.aclose()
     except BaseException as exc:  # noqa: BLE001
-        logs.runtime_error("The streaming handler raised while being closed: %s: %s"
-                           % (type(exc).__name__, errors.safe_str(exc)))
+        logs.runtime_error(
+            "The streaming handler raised while being closed: %s: %s" % (type(exc).__name__, errors.safe_str(exc))
+        )
     finally:
         guard.where = guard.RUNTIME
 
@@ -223,7 +230,7 @@ class _Writer:
         self.request_id = invocation.request_id
         self.invocation_id = invocation.invocation_id
         self.sock: "socket | None" = None  # once the POST's head is out
-        self.sent = 0     # body bytes so far
+        self.sent = 0  # body bytes so far
         self.done = False
 
     def write(self, chunk: "object") -> None:
@@ -233,15 +240,21 @@ class _Writer:
             data = chunk.encode("utf-8")
         elif type(chunk) is HttpResponse:
             if self.sock is not None:
-                raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: an HttpResponse must be the"
-                                   " first thing a streaming handler yields, before any body")
+                raise errors.Fault(
+                    errors.MARSHAL_ERROR,
+                    "Unable to marshal response: an HttpResponse must be the"
+                    " first thing a streaming handler yields, before any body",
+                )
             self._begin(protocol.HTTP_INTEGRATION_RESPONSE)
             data = chunk.prelude()
         elif isinstance(chunk, (bytes, bytearray, memoryview)):
             data = bytes(chunk)
         else:
-            raise errors.Fault(errors.MARSHAL_ERROR, "Unable to marshal response: a streaming handler yields bytes"
-                               " or str (and an HttpResponse first), got %s" % type(chunk).__name__)
+            raise errors.Fault(
+                errors.MARSHAL_ERROR,
+                "Unable to marshal response: a streaming handler yields bytes"
+                " or str (and an HttpResponse first), got %s" % type(chunk).__name__,
+            )
         if not data:
             return  # a zero-size chunk would end the body
         sock = self.sock if self.sock is not None else self._begin(DEFAULT_CONTENT_TYPE)
@@ -270,8 +283,11 @@ class _Writer:
         error, error_type = answer.error, answer.error_type
         assert error is not None and error_type is not None  # (a failure's Answer has both)
         logs.uncaught(error, answer.exception)
-        self._end(chunked.last_chunk(((protocol.ERROR_TYPE, header_value(error_type)),
-                                    (protocol.ERROR_BODY, error_body(error)))))
+        self._end(
+            chunked.last_chunk(
+                ((protocol.ERROR_TYPE, header_value(error_type)), (protocol.ERROR_BODY, error_body(error)))
+            )
+        )
         return None
 
     def disconnected(self, exc: "BaseException") -> None:
@@ -280,13 +296,19 @@ class _Writer:
         said = ""
         if reply is not None:
             said = "; it said HTTP %d: %s" % (reply[0], reply[1][:200].decode("utf-8", "replace"))
-        logs.runtime_error("The Runtime API closed the connection %d bytes into the streamed response for %s (%s)%s;"
-                           " the handler was stopped" % (self.sent, self.request_id, errors.safe_str(exc) or
-                                                         type(exc).__name__, said))
+        logs.runtime_error(
+            "The Runtime API closed the connection %d bytes into the streamed response for %s (%s)%s;"
+            " the handler was stopped" % (self.sent, self.request_id, errors.safe_str(exc) or type(exc).__name__, said)
+        )
 
     def _begin(self, content_type: "str") -> "socket":
         extra = "Content-Type: %s\r\n%s: %s\r\nTrailer: %s, %s\r\n" % (
-            content_type, protocol.RESPONSE_MODE, protocol.STREAMING, protocol.ERROR_TYPE, protocol.ERROR_BODY)
+            content_type,
+            protocol.RESPONSE_MODE,
+            protocol.STREAMING,
+            protocol.ERROR_TYPE,
+            protocol.ERROR_BODY,
+        )
         if self.invocation_id:
             extra += "%s: %s\r\n" % (protocol.INVOCATION_ID, header_value(self.invocation_id))
         try:
@@ -303,8 +325,10 @@ class _Writer:
             return
         self.done = True
         if status != 202:
-            logs.runtime_error("The Runtime API refused the streamed response for %s: HTTP %d: %s"
-                               % (self.request_id, status, reply[:200].decode("utf-8", "replace")))
+            logs.runtime_error(
+                "The Runtime API refused the streamed response for %s: HTTP %d: %s"
+                % (self.request_id, status, reply[:200].decode("utf-8", "replace"))
+            )
         return None
 
 
@@ -368,4 +392,4 @@ def error_body(error: "Any") -> "str":  # an errors.ErrorPayload
         text = binascii.b2a_base64(errors.encode(error), newline=False).decode("ascii")
         if len(text) <= _ERROR_BODY_LIMIT or not error["stackTrace"]:
             return text
-        error = {**error, "stackTrace": error["stackTrace"][len(error["stackTrace"]) // 2 + 1:]}
+        error = {**error, "stackTrace": error["stackTrace"][len(error["stackTrace"]) // 2 + 1 :]}

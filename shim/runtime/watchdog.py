@@ -13,6 +13,7 @@ until its warning time; if the invoke is still the armed one then, it warns, onc
 Not SIGALRM: that signal belongs to the handler (see shim.runtime.signals), and arming a
 timer costs two syscalls per invoke.
 """
+
 import _thread
 import sys
 import time
@@ -33,21 +34,22 @@ if TYPE_CHECKING:
         function: str
         code: str
 
+
 ENV = "SHIM_TIMEOUT_WARNING_MS"
-SHARE = 0.1          # of the time an invoke has: enough to capture a stack, late enough to mean it
-CAP_MS = 1000        # a 15-minute function is warned 1 s before, not 90 s
-POLL_S = 0.05        # how soon the watcher sees a new invoke; it then sleeps until its warning time
+SHARE = 0.1  # of the time an invoke has: enough to capture a stack, late enough to mean it
+CAP_MS = 1000  # a 15-minute function is warned 1 s before, not 90 s
+POLL_S = 0.05  # how soon the watcher sees a new invoke; it then sleeps until its warning time
 
 
 class Watchdog:
     """Warns before a deadline about the invoke in `armed` (an Invocation, or None between invokes)."""
 
     def __init__(self, lead_ms: "int | None" = None, thread_id: "int | None" = None) -> None:
-        self.lead_ms = lead_ms          # None: SHARE of the time the invoke has, at most CAP_MS
+        self.lead_ms = lead_ms  # None: SHARE of the time the invoke has, at most CAP_MS
         self.thread_id = thread_id if thread_id is not None else _thread.get_ident()  # runs the handler
         self.armed: "Invocation | None" = None
         self.running = False
-        self.noted = False              # said that lead_ms is too long for the time an invoke has
+        self.noted = False  # said that lead_ms is too long for the time an invoke has
 
     def start(self) -> "Watchdog":
         self.running = True
@@ -87,9 +89,11 @@ class Watchdog:
             # As set, it would warn as every invoke starts, saying nothing: the default instead, said once.
             if not self.noted:
                 self.noted = True
-                logs.runtime_warning("%s=%d is not less than the %d ms this invoke has (the function's timeout); "
-                                     "warning at the default instead, a tenth of the time left (at most %d ms)"
-                                     % (ENV, lead, has, CAP_MS))
+                logs.runtime_warning(
+                    "%s=%d is not less than the %d ms this invoke has (the function's timeout); "
+                    "warning at the default instead, a tenth of the time left (at most %d ms)"
+                    % (ENV, lead, has, CAP_MS)
+                )
             lead = None
         if lead is None:
             lead = min(has * SHARE, CAP_MS)
@@ -106,10 +110,15 @@ class Watchdog:
             return  # it finished while the stacks were taken: in time after all
         where = stack[-1] if stack else None
         message = "Task is about to time out: %d ms left%s" % (
-            remaining, ", the handler is at %s:%s in %s" % (where["file"], where["line"], where["function"])
-            if where else "")
-        event = {"event": message, "logger": "lambda-shim", "requestId": invocation.request_id,
-                 "location": "%s:%s:%s" % (where["file"], where["function"], where["line"]) if where else None}
+            remaining,
+            ", the handler is at %s:%s in %s" % (where["file"], where["line"], where["function"]) if where else "",
+        )
+        event = {
+            "event": message,
+            "logger": "lambda-shim",
+            "requestId": invocation.request_id,
+            "location": "%s:%s:%s" % (where["file"], where["function"], where["line"]) if where else None,
+        }
         if logs.pipeline.config.json:
             event.update(remainingTimeMs=remaining, stack=stack, threads=threads)
         else:  # the Text line: the stack as a traceback reads, folded into the one record
@@ -139,11 +148,14 @@ def snapshot(handler_thread: "int", own_thread: "int") -> "tuple[list[Frame], li
     elif handler_frame is not None:
         summary = traceback.extract_stack(handler_frame)
         start = 0
-        while start < len(summary) and (summary[start].filename == "<string>"
-                                        or errors.is_runtime_frame(summary[start].filename)):
+        while start < len(summary) and (
+            summary[start].filename == "<string>" or errors.is_runtime_frame(summary[start].filename)
+        ):
             start += 1
-        stack = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
-                 for f in summary[start:] or summary]
+        stack = [
+            {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
+            for f in summary[start:] or summary
+        ]
     names: "dict[int | None, str]" = {}
     threading = sys.modules.get("threading")
     if threading is not None:
@@ -153,8 +165,9 @@ def snapshot(handler_thread: "int", own_thread: "int") -> "tuple[list[Frame], li
         if ident in (handler_thread, own_thread):
             continue
         code = frame.f_code
-        threads.append("%s: %s:%d in %s" % (names.get(ident, "thread %d" % ident), code.co_filename,
-                                             frame.f_lineno, code.co_name))
+        threads.append(
+            "%s: %s:%d in %s" % (names.get(ident, "thread %d" % ident), code.co_filename, frame.f_lineno, code.co_name)
+        )
     return stack, threads
 
 
@@ -167,8 +180,14 @@ def _awaits(coroutine: "object") -> "list[Frame]":
         if frame is None:
             break
         code = frame.f_code
-        stack.append({"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name,
-                      "code": linecache.getline(code.co_filename, frame.f_lineno).strip()})
+        stack.append(
+            {
+                "file": code.co_filename,
+                "line": frame.f_lineno,
+                "function": code.co_name,
+                "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
+            }
+        )
         coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "gi_yieldfrom", None)
     return stack
 
@@ -179,8 +198,10 @@ def from_environment(environ: "Mapping[str, str]") -> "tuple[Watchdog, str | Non
     if not raw:
         return Watchdog().start(), None
     if not raw.isdigit():
-        return Watchdog().start(), ("%s must be a whole number of milliseconds (0 turns the warning off), got %r; "
-                                    "using the default" % (ENV, raw))
+        return Watchdog().start(), (
+            "%s must be a whole number of milliseconds (0 turns the warning off), got %r; "
+            "using the default" % (ENV, raw)
+        )
     lead = int(raw)
     watchdog = Watchdog(lead)
     return (watchdog.start() if lead else watchdog), None

@@ -19,6 +19,7 @@ landed just before waitpid() began would be forwarded only when some child exite
 A child never returns into the code that forked it: it ends with os._exit, after
 atexit functions and a flush, with the status its run() exited with.
 """
+
 import _signal
 import os
 import sys
@@ -55,14 +56,16 @@ def _child_exited(signum: "int", frame: "FrameType | None") -> "None":
 
 
 class Supervisor:
-    def __init__(self, base: "str | None", api_address: "str", grace_s: "float", wakeup_fd: "int | None" = None) -> "None":
-        self.base = base              # the runtime's own record base, or None without the bootstrap
+    def __init__(
+        self, base: "str | None", api_address: "str", grace_s: "float", wakeup_fd: "int | None" = None
+    ) -> "None":
+        self.base = base  # the runtime's own record base, or None without the bootstrap
         self.api_address = api_address
         self.grace_s = grace_s
-        self.wakeup_fd = wakeup_fd    # this process's signal wake-up pipe; None: reap() blocks in waitpid
+        self.wakeup_fd = wakeup_fd  # this process's signal wake-up pipe; None: reap() blocks in waitpid
         self.children: "Dict[int, Child]" = {}  # pid -> Child, while alive
-        self.stopping: "int | None" = None      # the terminating signal we are stopping on (-1: the Runtime API failed)
-        self.stop_when_idle = False           # with no children, a terminating signal raises Stopped
+        self.stopping: "int | None" = None  # the terminating signal we are stopping on (-1: the Runtime API failed)
+        self.stop_when_idle = False  # with no children, a terminating signal raises Stopped
         self._saved: "Dict[int, Any] | None" = None  # the handlers the children get back after a fork
 
     # -- forking -----------------------------------------------------------------------------
@@ -97,10 +100,12 @@ class Supervisor:
             code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
         except BaseException:  # noqa: BLE001 - a child must never return into its parent's code
             import traceback
+
             traceback.print_exc()
         finally:
             try:
                 import atexit
+
                 atexit._run_exitfuncs()
                 for stream in (sys.stdout, sys.stderr):
                     stream.flush()
@@ -133,8 +138,9 @@ class Supervisor:
 
     def _grace_over(self, signum: "int", frame: "FrameType | None") -> "None":
         for child in list(self.children.values()):
-            logs.runtime_error("Worker %s (pid %d) did not stop within %d ms; killing it"
-                               % (child.tag, child.pid, self.grace_s * 1000))
+            logs.runtime_error(
+                "Worker %s (pid %d) did not stop within %d ms; killing it" % (child.tag, child.pid, self.grace_s * 1000)
+            )
             try:
                 os.kill(child.pid, _signal.SIGKILL)
             except ProcessLookupError:

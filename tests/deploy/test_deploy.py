@@ -1,4 +1,5 @@
 """`shim deploy` end to end against moto in server mode: the CLI in a subprocess, boto3 reading back."""
+
 import base64
 import hashlib
 import json
@@ -47,14 +48,19 @@ def changing(calls):
 def run_zip(shim_cli, tmp_path, moto, data, name):
     path = tmp_path / name
     path.write_bytes(data)
-    done = shim_cli(["invoke", "--zip", str(path), "--handler", "handler.Handle", "--event", "-"], tmp_path,
-                    moto.env(), stdin='{"n": 1}')
+    done = shim_cli(
+        ["invoke", "--zip", str(path), "--handler", "handler.Handle", "--event", "-"],
+        tmp_path,
+        moto.env(),
+        stdin='{"n": 1}',
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-def test_deploy_creates_the_function_as_the_project_file_says_and_updates_its_code(moto, make_project, shim_cli,
-                                                                                   tmp_path):
+def test_deploy_creates_the_function_as_the_project_file_says_and_updates_its_code(
+    moto, make_project, shim_cli, tmp_path
+):
     root = orders(make_project)
     done = shim_cli(["deploy"], root, moto.env())
     assert done.returncode == 0, done.stdout + done.stderr
@@ -74,8 +80,24 @@ def test_deploy_creates_the_function_as_the_project_file_says_and_updates_its_co
     deployed = moto.code("orders-prod")
     assert sha(deployed) == config["CodeSha256"]
     from shim.local.deploy_plan import glibc  # the zip records its target: the managed runtime's glibc, as deploy packs
-    packed = shim_cli(["pack", "orders", "--output", str(tmp_path / "packed.zip"), "--arch", "x86_64",
-                       "--python-version", PYTHON, "--glibc", glibc(PYTHON), "-q"], root, moto.env())
+
+    packed = shim_cli(
+        [
+            "pack",
+            "orders",
+            "--output",
+            str(tmp_path / "packed.zip"),
+            "--arch",
+            "x86_64",
+            "--python-version",
+            PYTHON,
+            "--glibc",
+            glibc(PYTHON),
+            "-q",
+        ],
+        root,
+        moto.env(),
+    )
     assert packed.returncode == 0, packed.stderr
     assert sha((tmp_path / "packed.zip").read_bytes()) == config["CodeSha256"]
     assert "bootstrap" in zipfile.ZipFile(tmp_path / "packed.zip").namelist()
@@ -122,13 +144,17 @@ def test_plan_reports_the_changes_and_makes_no_call_that_changes_anything(moto, 
 
 
 def test_the_runtime_layer_is_published_once_and_reused_while_it_is_the_same(moto, make_project, shim_cli):
-    tables = "".join("""
+    tables = "".join(
+        """
         [tool.lambda-shim.functions.%s]
         python = "%s"
         arch = "x86_64"
         runtime_layer = true
         role = "%s"
-    """ % (name, PYTHON, ROLE) for name in ("first", "second"))
+    """
+        % (name, PYTHON, ROLE)
+        for name in ("first", "second")
+    )
     root = make_project(tables, {"first/handler.py": HANDLER % "1", "second/handler.py": HANDLER % "2"})
     done = shim_cli(["deploy", "first"], root, moto.env())
     assert done.returncode == 0, done.stdout + done.stderr
@@ -150,24 +176,32 @@ def test_the_runtime_layer_is_published_once_and_reused_while_it_is_the_same(mot
     assert "reusing %s" % versions[0]["LayerVersionArn"] in done.stdout
     assert not [call for call in changing(moto.recorder.since(mark)) if "/layers/" in call[1]]
     assert len(lam.list_layer_versions(LayerName=name)["LayerVersions"]) == 1
-    assert lam.get_function(FunctionName="second")["Configuration"]["Layers"][0]["Arn"] == \
-        versions[0]["LayerVersionArn"]
+    assert (
+        lam.get_function(FunctionName="second")["Configuration"]["Layers"][0]["Arn"] == versions[0]["LayerVersionArn"]
+    )
 
 
 def test_a_customer_managed_runtime_deploys_runtime_custom_with_its_runtime_config(moto, make_project, shim_cli):
     arn = "arn:aws:lambda:us-east-1:123456789012:runtime/lambda-shim-python%s" % PYTHON.replace(".", "")
-    root = make_project("""
+    root = make_project(
+        """
         [tool.lambda-shim.functions.api]
         python = "%s"
         arch = "x86_64"
         runtime = { arn = "%s", alias = "prod" }
         role = "%s"
-    """ % (PYTHON, arn, ROLE), {"api/handler.py": HANDLER % "1"})
+    """
+        % (PYTHON, arn, ROLE),
+        {"api/handler.py": HANDLER % "1"},
+    )
     mark = moto.recorder.mark()
     done = shim_cli(["deploy"], root, moto.env())
     assert done.returncode == 0, done.stdout + done.stderr
-    creates = [json.loads(body) for method, path, body in moto.recorder.since(mark)
-               if (method, path) == ("POST", "/2015-03-31/functions")]
+    creates = [
+        json.loads(body)
+        for method, path, body in moto.recorder.since(mark)
+        if (method, path) == ("POST", "/2015-03-31/functions")
+    ]
     assert len(creates) == 1
     # moto keeps Runtime but drops RuntimeConfig: what was sent is checked in the request itself.
     assert creates[0]["Runtime"] == "custom"
@@ -187,11 +221,14 @@ def test_with_an_s3_bucket_the_zip_goes_through_s3(moto, make_project, shim_cli)
     assert len(keys) == 1 and keys[0].startswith("lambda-shim/orders-prod/")
     body = moto.client("s3").get_object(Bucket="deploys", Key=keys[0])["Body"].read()
     config = moto.client("lambda").get_function(FunctionName="orders-prod")["Configuration"]
-    assert config["CodeSha256"] == sha(body) and keys[0] == "lambda-shim/orders-prod/%s.zip" % hashlib.sha256(
-        body).hexdigest()
+    assert (
+        config["CodeSha256"] == sha(body)
+        and keys[0] == "lambda-shim/orders-prod/%s.zip" % hashlib.sha256(body).hexdigest()
+    )
 
 
 # -- one-line errors -------------------------------------------------------------------------------
+
 
 def one_line_error(done, expected):
     assert done.returncode == 2, done.stdout + done.stderr
@@ -207,8 +244,9 @@ def test_no_role(moto, make_project, shim_cli):
 def test_a_role_lambda_cannot_assume(moto, make_project, shim_cli):
     root = orders(make_project)
     missing = ROLE.replace("shim-test-role", "nobody")
-    one_line_error(shim_cli(["deploy", "--role", missing], root, moto.env()),
-                   "the role %s cannot be assumed by Lambda" % missing)
+    one_line_error(
+        shim_cli(["deploy", "--role", missing], root, moto.env()), "the role %s cannot be assumed by Lambda" % missing
+    )
 
 
 def test_no_credentials(moto, make_project, shim_cli):
@@ -223,29 +261,43 @@ def test_a_layer_for_another_architecture(moto, make_project, shim_cli, tmp_path
     with zipfile.ZipFile(layer, "w") as archive:
         archive.writestr("python/x.py", "")
     arn = moto.client("lambda").publish_layer_version(
-        LayerName="arm-only", Content={"ZipFile": layer.read_bytes()},
-        CompatibleArchitectures=["arm64"])["LayerVersionArn"]
-    root = make_project('[tool.lambda-shim.functions.orders]\narch = "x86_64"\nrole = "%s"\nlayers = ["%s"]\n'
-                        % (ROLE, arn), {"orders/handler.py": HANDLER % 1})
+        LayerName="arm-only", Content={"ZipFile": layer.read_bytes()}, CompatibleArchitectures=["arm64"]
+    )["LayerVersionArn"]
+    root = make_project(
+        '[tool.lambda-shim.functions.orders]\narch = "x86_64"\nrole = "%s"\nlayers = ["%s"]\n' % (ROLE, arn),
+        {"orders/handler.py": HANDLER % 1},
+    )
     one_line_error(shim_cli(["deploy"], root, moto.env()), "is built for arm64, the function for x86_64")
 
 
 def test_without_boto3_one_line_names_the_extra(make_project, tmp_path):
     import subprocess
     import sys
+
     root = orders(make_project)
-    done = subprocess.run([sys.executable, "-c", "import sys; sys.modules['boto3'] = None\n"
-                           "from shim.cli import main; sys.exit(main(['deploy', '--plan']))"],
-                          cwd=str(root), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['boto3'] = None\nfrom shim.cli import main; sys.exit(main(['deploy', '--plan']))",
+        ],
+        cwd=str(root),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == "shim deploy: shim deploy needs boto3: pip install 'lambda-shim[deploy]' " \
-                                  "(or pip install boto3)"
+    assert (
+        done.stderr.strip() == "shim deploy: shim deploy needs boto3: pip install 'lambda-shim[deploy]' "
+        "(or pip install boto3)"
+    )
 
 
-@pytest.mark.parametrize("setting", ['timeout = 2.5'])
+@pytest.mark.parametrize("setting", ["timeout = 2.5"])
 def test_settings_lambda_would_refuse_are_refused_before_any_call(moto, make_project, shim_cli, setting):
-    root = make_project('[tool.lambda-shim.functions.orders]\nrole = "%s"\n%s\n' % (ROLE, setting),
-                        {"orders/handler.py": HANDLER % 1})
+    root = make_project(
+        '[tool.lambda-shim.functions.orders]\nrole = "%s"\n%s\n' % (ROLE, setting), {"orders/handler.py": HANDLER % 1}
+    )
     mark = moto.recorder.mark()
     one_line_error(shim_cli(["deploy"], root, moto.env()), "Lambda takes whole seconds")
     assert moto.recorder.since(mark) == []

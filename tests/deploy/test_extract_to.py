@@ -3,6 +3,7 @@
 Without sam or cdk installed, this is the part of their builds that is ours: the zip's
 contents in a folder with their modes, and that folder run as it is.
 """
+
 import json
 import os
 import stat
@@ -18,8 +19,13 @@ def run(args, cwd, stdin=None):
 
 
 def files(root):
-    return {os.path.relpath(os.path.join(d, n), str(root)).replace(os.sep, "/"):
-            stat.S_IMODE(os.stat(os.path.join(d, n)).st_mode) for d, _, names in os.walk(str(root)) for n in names}
+    return {
+        os.path.relpath(os.path.join(d, n), str(root)).replace(os.sep, "/"): stat.S_IMODE(
+            os.stat(os.path.join(d, n)).st_mode
+        )
+        for d, _, names in os.walk(str(root))
+        for n in names
+    }
 
 
 def test_extract_to_holds_the_zip_with_its_modes_and_invoke_runs_it(make_function, tmp_path):
@@ -33,12 +39,12 @@ def test_extract_to_holds_the_zip_with_its_modes_and_invoke_runs_it(make_functio
     with zipfile.ZipFile(str(tmp_path / "f.zip")) as archive:
         zipped = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in archive.infolist()}
     assert files(out) == zipped and zipped["bootstrap"] == 0o755
-    assert not [p for p in os.listdir(str(tmp_path)) if p.endswith(".zip") and p != "f.zip"]   # no zip left over
+    assert not [p for p in os.listdir(str(tmp_path)) if p.endswith(".zip") and p != "f.zip"]  # no zip left over
 
     done = run(["invoke", str(out), "--event", "-"], tmp_path, stdin='{"n": 2}')
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"got": {"n": 2}}
-    assert files(out) == zipped                      # run as it is: nothing written into it
+    assert files(out) == zipped  # run as it is: nothing written into it
 
 
 def test_pack_without_an_output_writes_dist_name_zip_in_the_current_folder(make_function, tmp_path):

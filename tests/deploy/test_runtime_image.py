@@ -6,6 +6,7 @@ tests start the image's ENTRYPOINT from that folder as Lambda would, against the
 Runtime API, with a task root that holds only handler.py (no runtime in the zip), and
 check that the classic path (the runtime inside the zip) and the image answer alike.
 """
+
 import marshal
 import os
 import stat
@@ -22,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TAG = sys.implementation.cache_tag
 BASE_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
 
-HANDLERS = '''
+HANDLERS = """
 import decimal, os, sys
 
 def where(event, context):
@@ -44,15 +45,16 @@ def values(event, context):
 
 def text(event, context):
     return "just text"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     """The image's file system as the Dockerfile lays it out: ROOT/var/runtime."""
     root = tmp_path_factory.mktemp("image")
-    done = subprocess.run([sys.executable, "-m", "shim.cli", "runtime", "layout", str(root)], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "shim.cli", "runtime", "layout", str(root)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     yield root / "var" / "runtime"
     ziputil.make_writable(str(root))
@@ -66,20 +68,25 @@ def read_only(tmp_path):
         ziputil.make_read_only(str(path))
         made.append(path)
         return path
+
     yield make
     for path in made:
         ziputil.make_writable(str(path))
 
 
 def test_the_dockerfile_lays_out_the_image_with_this_command_and_starts_its_entrypoint():
-    text = subprocess.run([sys.executable, "-m", "shim.cli", "runtime", "dockerfile"], capture_output=True, text=True,
-                          timeout=60).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "shim.cli", "runtime", "dockerfile"], capture_output=True, text=True, timeout=60
+    ).stdout
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines[1] == "FROM public.ecr.aws/lambda/python:${PYTHON_VERSION} AS pack"
     assert "ARG SHIM=lambda-shim==%s" % __import__("shim").__version__ in lines
     assert "RUN python3 -m shim.cli runtime layout /out" in lines
-    assert lines[-3:] == ["FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}", "COPY --from=pack /out/ /",
-                          'ENTRYPOINT ["/var/runtime/lambda-shim-entrypoint"]']
+    assert lines[-3:] == [
+        "FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}",
+        "COPY --from=pack /out/ /",
+        'ENTRYPOINT ["/var/runtime/lambda-shim-entrypoint"]',
+    ]
 
 
 def test_the_layout_replaces_the_bootstrap_and_compiles_for_its_paths(image):
@@ -94,29 +101,42 @@ def test_the_layout_replaces_the_bootstrap_and_compiles_for_its_paths(image):
 
 
 def test_the_entrypoint_runs_a_zip_that_holds_only_the_handler(image, make_function, start, read_only, tmp_path):
-    packed = pack(make_function({"handler.py": HANDLERS}), tmp_path / "bare.zip", handler="handler.where",
-                  runtime=False)   # what shim deploy uploads for runtime = {...}: no bootstrap, no shim/
+    packed = pack(
+        make_function({"handler.py": HANDLERS}), tmp_path / "bare.zip", handler="handler.where", runtime=False
+    )  # what shim deploy uploads for runtime = {...}: no bootstrap, no shim/
     assert packed.names == ["__pycache__/handler.%s.pyc" % TAG, "handler.py"]
     task = tmp_path / "task"
-    read_only(extract(packed.path, task))   # extract() leaves it read-only, as Lambda mounts /var/task
+    read_only(extract(packed.path, task))  # extract() leaves it read-only, as Lambda mounts /var/task
     before = snapshot(image), snapshot(task)
-    env = start(task, "handler.where", bootstrap=image / "lambda-shim-entrypoint", python=BASE_PYTHON,
-                env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": ""})
+    env = start(
+        task,
+        "handler.where",
+        bootstrap=image / "lambda-shim-entrypoint",
+        python=BASE_PYTHON,
+        env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": ""},
+    )
     result = env.invoke({"n": 1}, timeout=10)
     assert result.kind == "response", env.output()
-    assert result.payload == {"shim": str(image / "python" / "shim" / "__init__.py"),
-                              "structlog": str(image / "python" / "structlog" / "__init__.py"),
-                              "task_root": str(task), "path0": str(task), "echo": {"n": 1}}
+    assert result.payload == {
+        "shim": str(image / "python" / "shim" / "__init__.py"),
+        "structlog": str(image / "python" / "structlog" / "__init__.py"),
+        "task_root": str(task),
+        "path0": str(task),
+        "echo": {"n": 1},
+    }
     assert len(env.api.answers(result.request_id, accepted_only=True)) == 1
     env.stop()
     err = env.output("stderr")
-    for cached in (image / "python" / "shim" / "runtime" / "__pycache__" / ("main.%s.pyc" % TAG),
-                   task / "__pycache__" / ("handler.%s.pyc" % TAG)):
-        assert "code object from '%s'" % cached in err, err[-3000:]    # shipped bytecode, not a recompile
-    assert (snapshot(image), snapshot(task)) == before                 # nothing written into either
+    for cached in (
+        image / "python" / "shim" / "runtime" / "__pycache__" / ("main.%s.pyc" % TAG),
+        task / "__pycache__" / ("handler.%s.pyc" % TAG),
+    ):
+        assert "code object from '%s'" % cached in err, err[-3000:]  # shipped bytecode, not a recompile
+    assert (snapshot(image), snapshot(task)) == before  # nothing written into either
 
 
 # -- the classic path's conformance, through the image ----------------------------------------------
+
 
 @pytest.fixture
 def both(image, make_function, start, read_only, tmp_path):
@@ -124,13 +144,16 @@ def both(image, make_function, start, read_only, tmp_path):
     function = make_function({"handler.py": HANDLERS})
     packed = pack(function, tmp_path / "classic.zip", handler="handler.context")
     classic = read_only(extract(packed.path, tmp_path / "classic"))
-    bare = read_only(extract(pack(function, tmp_path / "bare.zip", handler="handler.context", runtime=False).path,
-                             tmp_path / "bare"))
+    bare = read_only(
+        extract(pack(function, tmp_path / "bare.zip", handler="handler.context", runtime=False).path, tmp_path / "bare")
+    )
 
     def start_both(handler, **options):
-        return {"classic": start(classic, handler, python=BASE_PYTHON, **options),
-                "image": start(bare, handler, bootstrap=image / "lambda-shim-entrypoint", python=BASE_PYTHON,
-                               **options)}
+        return {
+            "classic": start(classic, handler, python=BASE_PYTHON, **options),
+            "image": start(bare, handler, bootstrap=image / "lambda-shim-entrypoint", python=BASE_PYTHON, **options),
+        }
+
     return start_both
 
 
@@ -149,10 +172,14 @@ def test_context_and_marshalling_match_the_classic_path(both):
 def test_errors_match_the_classic_path(both, tmp_path):
     results = invoke_both(both("handler.boom"), {})
     classic, image = results["classic"].payload, results["image"].payload
-    assert (image["errorType"], image["errorMessage"]) == (classic["errorType"], classic["errorMessage"]) == \
-        ("ValueError", "bad")
-    assert [line.replace(str(tmp_path / "bare"), "TASK") for line in image["stackTrace"]] == \
-        [line.replace(str(tmp_path / "classic"), "TASK") for line in classic["stackTrace"]]
+    assert (
+        (image["errorType"], image["errorMessage"])
+        == (classic["errorType"], classic["errorMessage"])
+        == ("ValueError", "bad")
+    )
+    assert [line.replace(str(tmp_path / "bare"), "TASK") for line in image["stackTrace"]] == [
+        line.replace(str(tmp_path / "classic"), "TASK") for line in classic["stackTrace"]
+    ]
     assert results["image"].error_type == results["classic"].error_type == "ValueError"
 
 

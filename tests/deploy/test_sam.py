@@ -6,6 +6,7 @@ test skips without them. sam's weekly version check (a request to PyPI) and its
 telemetry are turned off through its own config directory, so the test stays on
 this machine.
 """
+
 import json
 import os
 import shutil
@@ -29,8 +30,10 @@ def tool(name):
 
 
 SAM, CFN_LINT = tool("sam"), tool("cfn-lint")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (SAM and CFN_LINT), reason="needs aws-sam-cli and cfn-lint: `make sam-tools`")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (SAM and CFN_LINT), reason="needs aws-sam-cli and cfn-lint: `make sam-tools`"),
+]
 
 
 def run(args, cwd, env=None, stdin=None):
@@ -62,16 +65,36 @@ def test_sam_build_packs_with_shim_and_shim_invoke_runs_what_it_built(tmp_path):
     config = tmp_path / "sam-config"
     config.mkdir()
     (config / "metadata.json").write_text(json.dumps({"lastVersionCheck": time.time(), "telemetryEnabled": False}))
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0", __SAM_CLI_APP_DIR=str(config),
-               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.path.dirname(SAM), os.environ["PATH"]]))
+    env = dict(
+        os.environ,
+        SAM_CLI_TELEMETRY="0",
+        __SAM_CLI_APP_DIR=str(config),
+        PATH=os.pathsep.join([os.path.dirname(sys.executable), os.path.dirname(SAM), os.environ["PATH"]]),
+    )
     build = run([SAM, "build"], function, env)
     assert build.returncode == 0, build.stdout + build.stderr
     artifact = function / ".aws-sam" / "build" / "HelloWorldFunction"
 
     # The artifact is the zip `shim pack` writes, unpacked with its modes: the same files, bootstrap 0755.
-    packed = run(shim + ["pack", ".", "--python-version", VERSION, "--exclude", "template.yaml", "--exclude",
-                         "Makefile", "--exclude", ".aws-sam/", "--output", str(tmp_path / "hello.zip")]
-                 + (["--glibc", "2.26"] if VERSION in ("3.9", "3.10", "3.11") else []), function)
+    packed = run(
+        shim
+        + [
+            "pack",
+            ".",
+            "--python-version",
+            VERSION,
+            "--exclude",
+            "template.yaml",
+            "--exclude",
+            "Makefile",
+            "--exclude",
+            ".aws-sam/",
+            "--output",
+            str(tmp_path / "hello.zip"),
+        ]
+        + (["--glibc", "2.26"] if VERSION in ("3.9", "3.10", "3.11") else []),
+        function,
+    )
     assert packed.returncode == 0, packed.stderr
     with zipfile.ZipFile(str(tmp_path / "hello.zip")) as archive:
         zipped = {info.filename: stat.S_IMODE(info.external_attr >> 16) for info in archive.infolist()}

@@ -5,6 +5,7 @@ an Invoke to shim serve, marked as a handler invocation; the function checkpoint
 (AWS_ENDPOINT_URL_LAMBDA given with --env, which wins over what --durable sets). shim serve --durable
 passes such an Invoke to the function as one invocation. Everything binds 127.0.0.1.
 """
+
 import importlib.util
 import json
 import os
@@ -38,23 +39,37 @@ def free_port():
 
 def call(url, body=None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method="GET" if body is None else "POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
-@pytest.mark.skipif(not os.path.exists(RUNNER) and not shutil.which("dex-local-runner"),
-                    reason="dex-local-runner is not installed")
+@pytest.mark.skipif(
+    not os.path.exists(RUNNER) and not shutil.which("dex-local-runner"), reason="dex-local-runner is not installed"
+)
 def test_the_testing_packages_runner_server_drives_shim_serve(tmp_path):
     runner_port = free_port()
     runner_url = "http://127.0.0.1:%d" % runner_port
     server = Serve("--handler", "shapes.wait", "--env", "AWS_ENDPOINT_URL_LAMBDA=" + runner_url)
     log = open(str(tmp_path / "runner.log"), "w")
-    runner = subprocess.Popen([RUNNER if os.path.exists(RUNNER) else "dex-local-runner", "start-server",
-                               "--host", "127.0.0.1", "--port", str(runner_port), "--lambda-endpoint", server.url,
-                               "--skip-time"], stdout=log, stderr=subprocess.STDOUT,
-                              env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x"))  # for its boto3
+    runner = subprocess.Popen(
+        [
+            RUNNER if os.path.exists(RUNNER) else "dex-local-runner",
+            "start-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(runner_port),
+            "--lambda-endpoint",
+            server.url,
+            "--skip-time",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x"),
+    )  # for its boto3
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -64,10 +79,18 @@ def test_the_testing_packages_runner_server_drives_shim_serve(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline and runner.poll() is None, (tmp_path / "runner.log").read_text()
                 time.sleep(0.1)
-        started = call(runner_url + "/start-durable-execution", {
-            "AccountId": "000000000000", "FunctionName": "function", "FunctionQualifier": "$LATEST",
-            "ExecutionName": "from-the-runner", "ExecutionTimeoutSeconds": 120, "ExecutionRetentionPeriodDays": 1,
-            "Input": "{}"})
+        started = call(
+            runner_url + "/start-durable-execution",
+            {
+                "AccountId": "000000000000",
+                "FunctionName": "function",
+                "FunctionQualifier": "$LATEST",
+                "ExecutionName": "from-the-runner",
+                "ExecutionTimeoutSeconds": 120,
+                "ExecutionRetentionPeriodDays": 1,
+                "Input": "{}",
+            },
+        )
         arn = started["ExecutionArn"]
         url = runner_url + "/2025-12-01/durable-executions/" + urllib.parse.quote(arn, safe="")
         deadline = time.monotonic() + 90
@@ -75,7 +98,11 @@ def test_the_testing_packages_runner_server_drives_shim_serve(tmp_path):
             assert time.monotonic() < deadline, server.output()
             time.sleep(0.2)
         execution = call(url)
-        assert "Result" in execution, (execution.get("Error"), server.output(), (tmp_path / "runner.log").read_text()[-3000:])
+        assert "Result" in execution, (
+            execution.get("Error"),
+            server.output(),
+            (tmp_path / "runner.log").read_text()[-3000:],
+        )
         assert (execution["Status"], json.loads(execution["Result"])) == ("SUCCEEDED", {"value": 3})
         # Each of the runner's invocations went through shim serve's environment: its REPORT lines.
         assert server.output().count("REPORT RequestId:") == 2

@@ -4,6 +4,7 @@ Every shape runs twice: under the local durable service (shim.local.durable_serv
 in its own execution environment re-invoked after each suspension, and in-process under the
 testing package's DurableFunctionTestRunner. The final result and the operation list must agree.
 """
+
 import dataclasses
 import importlib.util
 import json
@@ -26,12 +27,20 @@ sys.path.insert(0, FN)
 def shape(name):
     """The handler `name` of fn/shapes.py (imported as a test runs: it imports the SDK)."""
     import shapes
+
     return getattr(shapes, name)
+
 
 # Differ between two runs of one execution by nature: when things happened, and the callback's token
 # (it names the execution's ARN). A stack trace names where the SDK is installed.
-_VOLATILE = ("start_timestamp", "end_timestamp", "scheduled_end_timestamp", "next_attempt_timestamp",
-             "callback_id", "stack_trace")
+_VOLATILE = (
+    "start_timestamp",
+    "end_timestamp",
+    "scheduled_end_timestamp",
+    "next_attempt_timestamp",
+    "callback_id",
+    "stack_trace",
+)
 
 
 def describe(value):
@@ -47,6 +56,7 @@ def describe(value):
 
 def in_process(handler, event, callback_result=None):
     from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+
     with DurableFunctionTestRunner(handler=handler) as runner:
         if callback_result is None:
             return runner.run(input=json.dumps(event), execution_timeout=60)

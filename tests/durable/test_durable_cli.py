@@ -1,4 +1,5 @@
 """`shim invoke --durable`, `shim serve --durable` and `shim durable`, driven as subprocesses."""
+
 import importlib.util
 import json
 import os
@@ -51,6 +52,7 @@ def test_invoke_durable_bad_event_is_a_usage_error():
 def test_durable_needs_3_11_and_says_so(monkeypatch):
     from shim.pack.errors import UsageError
     from shim.local import durable_service
+
     monkeypatch.setattr(sys, "version_info", (3, 10, 4, "final", 0))
     with pytest.raises(UsageError, match="Python 3.11 or later"):
         durable_service.require()
@@ -58,8 +60,12 @@ def test_durable_needs_3_11_and_says_so(monkeypatch):
 
 class Serve:
     def __init__(self, *args):
-        self.process = subprocess.Popen(SHIM + ["serve", FN, "--no-pack", "--port", "0", "--durable"] + list(args),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            SHIM + ["serve", FN, "--no-pack", "--port", "0", "--durable"] + list(args),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines, self.ready = [], threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         assert self.ready.wait(60), self.output()
@@ -95,8 +101,15 @@ def boto3_lambda():
     from botocore.config import Config
 
     def make(url):
-        return boto3.client("lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
-                            aws_secret_access_key="x", config=Config(retries={"max_attempts": 0}, read_timeout=120))
+        return boto3.client(
+            "lambda",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 0}, read_timeout=120),
+        )
+
     return make
 
 

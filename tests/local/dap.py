@@ -1,4 +1,5 @@
 """A minimal Debug Adapter Protocol client over TCP, for the --debug-port test (what an editor does)."""
+
 import json
 import socket
 import time

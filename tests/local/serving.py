@@ -1,4 +1,5 @@
 """A `shim serve` subprocess for the dev-loop tests (REST front, watch): started, read, stopped."""
+
 import http.client
 import os
 import re
@@ -13,8 +14,14 @@ SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(m
 
 class ServeProcess:
     def __init__(self, *args, cwd=None, env=None):
-        self.process = subprocess.Popen(SHIM + ["serve", "--port", "0"] + list(args), cwd=cwd, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            SHIM + ["serve", "--port", "0"] + list(args),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines = []
         self._listening = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()  # a full pipe would stall the server
@@ -76,13 +83,19 @@ def wheel(where, name, version="1.0"):
     import base64
     import hashlib
     import zipfile
+
     path = where / ("%s-%s-py3-none-any.whl" % (name, version))
     info = "%s-%s.dist-info" % (name, version)
-    files = {"%s/__init__.py" % name: "VERSION = %r\n" % version,
-             info + "/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version),
-             info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = ["%s,sha256=%s,%d" % (n, base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b"=").decode(),
-                                   len(t.encode())) for n, t in files.items()] + [info + "/RECORD,,"]
+    files = {
+        "%s/__init__.py" % name: "VERSION = %r\n" % version,
+        info + "/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version),
+        info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        "%s,sha256=%s,%d"
+        % (n, base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b"=").decode(), len(t.encode()))
+        for n, t in files.items()
+    ] + [info + "/RECORD,,"]
     with zipfile.ZipFile(str(path), "w") as archive:
         for n, t in files.items():
             archive.writestr(n, t)

@@ -1,5 +1,6 @@
 """Debugging a local invoke through the real CLI: pdb at a pseudo-terminal or fed by a pipe, and an editor
 attached over DAP (debugpy) with a breakpoint hit. A debugger's pause is never killed by the timeout."""
+
 import json
 import os
 import pty
@@ -38,6 +39,7 @@ def function(tmp_path):
         (root / "handler.py").write_text(source)
         (tmp_path / "event.json").write_text('{"name": "Ada"}')
         return root, str(tmp_path / "event.json")
+
     return make
 
 
@@ -46,8 +48,9 @@ class Terminal:
 
     def __init__(self, args):
         self.master, slave = pty.openpty()
-        self.process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=clean_env(),
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, env=clean_env(), start_new_session=True
+        )
         os.close(slave)
         self.seen = b""
 
@@ -56,13 +59,17 @@ class Terminal:
         while text.encode() not in self.seen:
             ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
-                raise AssertionError("no %r on the terminal; it shows:\n%s" % (text, self.seen.decode("utf-8", "replace")))
+                raise AssertionError(
+                    "no %r on the terminal; it shows:\n%s" % (text, self.seen.decode("utf-8", "replace"))
+                )
             try:
                 data = os.read(self.master, 65536)
             except OSError:  # EIO: the other side is closed
                 data = b""
             if not data:
-                raise AssertionError("the terminal closed before %r:\n%s" % (text, self.seen.decode("utf-8", "replace")))
+                raise AssertionError(
+                    "the terminal closed before %r:\n%s" % (text, self.seen.decode("utf-8", "replace"))
+                )
             self.seen += data
         at = self.seen.index(text.encode()) + len(text)
         shown, self.seen = self.seen[:at], self.seen[at:]
@@ -99,8 +106,14 @@ def test_breakpoint_opens_pdb_on_the_terminal(function):
 
 def test_a_pipe_of_pdb_commands_works_too(function):
     root, event = function(PDB_HANDLER)
-    done = subprocess.run(SHIM + ["invoke", str(root), "--event", event], input="p event\nx = 1\nc\n",
-                          capture_output=True, text=True, timeout=120, env=clean_env())
+    done = subprocess.run(
+        SHIM + ["invoke", str(root), "--event", event],
+        input="p event\nx = 1\nc\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"x": 2, "name": "Ada"}
     assert "(Pdb) {'name': 'Ada'}" in done.stderr
@@ -108,8 +121,14 @@ def test_a_pipe_of_pdb_commands_works_too(function):
 
 def test_without_a_debugger_the_timeout_stands(function):
     root, event = function("import time\ndef Handle(event, context):\n    time.sleep(30)\n")
-    done = subprocess.run(SHIM + ["invoke", str(root), "--no-pack", "--timeout", "0.3"], input="",
-                          capture_output=True, text=True, timeout=120, env=clean_env())
+    done = subprocess.run(
+        SHIM + ["invoke", str(root), "--no-pack", "--timeout", "0.3"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert done.returncode == 1 and "Task timed out after" in done.stderr
 
 
@@ -123,10 +142,14 @@ def free_port():
 def test_an_editor_attaches_over_dap_and_stops_at_a_breakpoint(function, mode):
     root, event = function(DAP_HANDLER)
     port = free_port()
-    process = subprocess.Popen(SHIM + ["invoke", str(root), "--debug-port", str(port), "--event", event,
-                                       "--timeout", "1"] + mode,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=clean_env())
+    process = subprocess.Popen(
+        SHIM + ["invoke", str(root), "--debug-port", str(port), "--event", event, "--timeout", "1"] + mode,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
     err = []
     threading.Thread(target=lambda: err.extend(iter(process.stderr.readline, "")), daemon=True).start()
     client = None
@@ -137,13 +160,22 @@ def test_an_editor_attaches_over_dap_and_stops_at_a_breakpoint(function, mode):
             time.sleep(0.05)
         assert not any("START RequestId" in line for line in err)  # nothing runs before the editor is there
         client = DAPClient(port)
-        client.response(client.send("initialize", adapterID="debugpy", clientID="shim-test", pathFormat="path",
-                                    linesStartAt1=True, columnsStartAt1=True))
+        client.response(
+            client.send(
+                "initialize",
+                adapterID="debugpy",
+                clientID="shim-test",
+                pathFormat="path",
+                linesStartAt1=True,
+                columnsStartAt1=True,
+            )
+        )
         attach = client.send("attach", justMyCode=False)
         client.event("initialized")
         # The editor's path (the function's folder) even when the code runs from a packed task root.
-        breakpoints = client.response(client.send("setBreakpoints", source={"path": str(root / "handler.py")},
-                                                  breakpoints=[{"line": 3}]))
+        breakpoints = client.response(
+            client.send("setBreakpoints", source={"path": str(root / "handler.py")}, breakpoints=[{"line": 3}])
+        )
         assert breakpoints["body"]["breakpoints"][0]["verified"]
         client.response(client.send("configurationDone"))
         client.response(attach)
@@ -174,20 +206,23 @@ def test_debugpy_is_installed_on_demand_into_the_tools_cache_once(tmp_path):
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     wheel(wheels, "debugpy", "1.8.99")
-    script = ("import importlib.util, os, sys\n"
-              "real = importlib.util.find_spec\n"
-              "importlib.util.find_spec = lambda name, *a: None if name == 'debugpy' else real(name, *a)\n"
-              "from shim.local import debugging\n"
-              "said = []\n"
-              "for _ in range(2):\n"
-              "    del debugging._found[:]  # as a new shim invoke would\n"
-              "    found = debugging.find_debugpy(lambda stream, text: said.append(text))\n"
-              "    print(found, os.listdir(found), os.path.realpath(os.path.join(found, 'debugpy')))\n"
-              "print(len(said))\n")
+    script = (
+        "import importlib.util, os, sys\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'debugpy' else real(name, *a)\n"
+        "from shim.local import debugging\n"
+        "said = []\n"
+        "for _ in range(2):\n"
+        "    del debugging._found[:]  # as a new shim invoke would\n"
+        "    found = debugging.find_debugpy(lambda stream, text: said.append(text))\n"
+        "    print(found, os.listdir(found), os.path.realpath(os.path.join(found, 'debugpy')))\n"
+        "print(len(said))\n"
+    )
     env = dict(clean_env(), SHIM_CACHE_DIR=str(tmp_path / "cache"), PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
     env.pop("PIP_CONSTRAINT", None)
-    done = subprocess.run([SHIM[0], "-c", script], capture_output=True, text=True, timeout=300, env=env,
-                          cwd=str(tmp_path))
+    done = subprocess.run(
+        [SHIM[0], "-c", script], capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     first, second, said = done.stdout.splitlines()
     assert first == second and said == "1"  # installed once, found the second time

@@ -1,4 +1,5 @@
 """The local Runtime API server in-process: its lifecycle, what it records, what it refuses."""
+
 import http.client
 import threading
 

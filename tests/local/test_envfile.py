@@ -1,4 +1,5 @@
 """shim.local.envfile: dotenv and SAM's JSON, read for one function."""
+
 import json
 
 import pytest
@@ -9,12 +10,22 @@ from shim.local import envfile
 
 def test_sam_json_parameters_then_the_first_name_found(tmp_path):
     path = tmp_path / "env.json"
-    path.write_text(json.dumps({"Parameters": {"A": "all", "B": "all"},
-                                "shop-mailer": {"B": "by lambda name", "ON": True, "N": 1.5},
-                                "other": {"A": "not mine"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "Parameters": {"A": "all", "B": "all"},
+                "shop-mailer": {"B": "by lambda name", "ON": True, "N": 1.5},
+                "other": {"A": "not mine"},
+            }
+        )
+    )
     # Looked up by the project file's key first, then by the Lambda function name.
-    assert envfile.load(str(path), ("mailer", "shop-mailer")) == {"A": "all", "B": "by lambda name", "ON": "true",
-                                                                   "N": "1.5"}
+    assert envfile.load(str(path), ("mailer", "shop-mailer")) == {
+        "A": "all",
+        "B": "by lambda name",
+        "ON": "true",
+        "N": "1.5",
+    }
     assert envfile.load(str(path), ("nobody",)) == {"A": "all", "B": "all"}
 
 

@@ -1,13 +1,19 @@
 """The example handlers (shim/local/templates/handlers/, what `shim new --template` writes), each run through
 the real bootstrap with the pytest plugin's fixture."""
+
 import base64
 import json
 import os
 
 import pytest
 
-HANDLERS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        "shim", "local", "templates", "handlers")
+HANDLERS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "shim",
+    "local",
+    "templates",
+    "handlers",
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +55,20 @@ def test_api_gateway_rest_request(api):
 
 def test_api_gateway_http_api_request_with_a_base64_body(api):
     body = base64.b64encode(b'{"a": [1, 2]}').decode()
-    result = api.invoke({"rawPath": "/echo", "requestContext": {"http": {"method": "POST"}},
-                         "body": body, "isBase64Encoded": True})
+    result = api.invoke(
+        {"rawPath": "/echo", "requestContext": {"http": {"method": "POST"}}, "body": body, "isBase64Encoded": True}
+    )
     assert result.payload["statusCode"] == 200
     assert json.loads(result.payload["body"]) == {"echo": {"a": [1, 2]}}
 
 
-@pytest.mark.parametrize("event, status", [
-    ({"httpMethod": "DELETE", "path": "/hello"}, 404),
-    ({"httpMethod": "POST", "path": "/echo", "body": "{oops"}, 400),
-])
+@pytest.mark.parametrize(
+    "event, status",
+    [
+        ({"httpMethod": "DELETE", "path": "/hello"}, 404),
+        ({"httpMethod": "POST", "path": "/echo", "body": "{oops"}, 400),
+    ],
+)
 def test_api_gateway_errors_are_http_responses(api, event, status):
     result = api.invoke(event)
     assert result.ok and result.payload["statusCode"] == status
@@ -114,11 +124,15 @@ def test_http_stream_sends_a_prelude_then_events(http_stream):
     result = http_stream.invoke(event)
     assert result.content_type == "application/vnd.awslambda.http-integration-response"
     prelude, body = result.body.split(b"\0" * 8, 1)
-    assert json.loads(prelude) == {"statusCode": 200,
-                                   "headers": {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
-                                   "cookies": ["last_name=Ada; Path=/; HttpOnly"]}
+    assert json.loads(prelude) == {
+        "statusCode": 200,
+        "headers": {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        "cookies": ["last_name=Ada; Path=/; HttpOnly"],
+    }
     events = [block for block in body.decode().split("\n\n") if block]
     assert [json.loads(e.split("data: ", 1)[1]) for e in events] == [
-        {"greeting": "Hello, Ada!", "n": 1}, {"greeting": "Hello, Ada!", "n": 2}]
+        {"greeting": "Hello, Ada!", "n": 1},
+        {"greeting": "Hello, Ada!", "n": 2},
+    ]
     missing = http_stream.invoke({"rawPath": "/nope"})
     assert json.loads(missing.chunks[0][:-8])["statusCode"] == 404 and missing.chunks[1] == b"nothing at /nope\n"

@@ -1,5 +1,6 @@
 """Hints where users get stuck, through the real CLI: a missing boto3, a handler name that does not exist,
 a --no-runtime zip run with and without layers, a zip packed for another architecture."""
+
 import json
 import platform
 import subprocess
@@ -20,10 +21,14 @@ def shim(*args, cwd, stdin=None):
 
 # -- boto3 -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("where", ["init", "invoke"])
 def test_a_missing_boto3_names_with_boto3_and_what_each_runtime_ships(tmp_path, where):
-    source = ("import boto3\n\ndef Handle(e, c):\n    return boto3.__name__\n" if where == "init" else
-              "def Handle(e, c):\n    import boto3\n    return boto3.__name__\n")
+    source = (
+        "import boto3\n\ndef Handle(e, c):\n    return boto3.__name__\n"
+        if where == "init"
+        else "def Handle(e, c):\n    import boto3\n    return boto3.__name__\n"
+    )
     (tmp_path / "handler.py").write_text(source)
     run = shim("invoke", ".", "--no-pack", cwd=tmp_path)
     assert run.returncode == 1
@@ -46,33 +51,42 @@ def test_no_hint_for_another_missing_module(tmp_path):
 
 # -- a handler that does not exist --------------------------------------------------------------------
 
+
 def test_a_missing_handler_lists_the_callables_and_suggests_the_closest(tmp_path):
-    (tmp_path / "handler.py").write_text("import json\nfrom os import path\n\nLIMIT = 3\n\n"
-                                         "def lambda_handler(event, context):\n    return 1\n\n"
-                                         "def helper():\n    pass\n\nclass Model:\n    pass\n")
-    run = shim("invoke", ".", "--no-pack", cwd=tmp_path)     # the default handler.Handle
+    (tmp_path / "handler.py").write_text(
+        "import json\nfrom os import path\n\nLIMIT = 3\n\n"
+        "def lambda_handler(event, context):\n    return 1\n\n"
+        "def helper():\n    pass\n\nclass Model:\n    pass\n"
+    )
+    run = shim("invoke", ".", "--no-pack", cwd=tmp_path)  # the default handler.Handle
     assert run.returncode == 1
     error = json.loads(run.stdout)
-    assert error["errorType"] == "Runtime.HandlerNotFound"    # awslambdaric's type, unchanged
-    assert error["errorMessage"] == ("Handler 'Handle' missing on module 'handler'. Did you mean "
-                                     "'handler.lambda_handler'? Its callables: lambda_handler, helper, Model")
+    assert error["errorType"] == "Runtime.HandlerNotFound"  # awslambdaric's type, unchanged
+    assert error["errorMessage"] == (
+        "Handler 'Handle' missing on module 'handler'. Did you mean "
+        "'handler.lambda_handler'? Its callables: lambda_handler, helper, Model"
+    )
     typo = shim("invoke", ".", "--no-pack", "--handler", "handler.lamda_handler", cwd=tmp_path)
     assert "Did you mean 'handler.lambda_handler'?" in json.loads(typo.stdout)["errorMessage"]
 
 
-@pytest.mark.parametrize("attr, names, expected", [
-    ("handle", ["Handle", "other"], "Handle"),               # case only
-    ("lamda_handler", ["lambda_handler", "x"], "lambda_handler"),
-    ("Handle", ["lambda_handler", "helper_one"], "lambda_handler"),   # nothing close: the common name
-    ("lambda_handler", ["main"], "main"),                     # the only callable there is
-    ("zzz", ["alpha", "beta"], None),
-])
+@pytest.mark.parametrize(
+    "attr, names, expected",
+    [
+        ("handle", ["Handle", "other"], "Handle"),  # case only
+        ("lamda_handler", ["lambda_handler", "x"], "lambda_handler"),
+        ("Handle", ["lambda_handler", "helper_one"], "lambda_handler"),  # nothing close: the common name
+        ("lambda_handler", ["main"], "main"),  # the only callable there is
+        ("zzz", ["alpha", "beta"], None),
+    ],
+)
 def test_the_closest_name(attr, names, expected):
     assert handlerhint.closest(attr, names) == expected
 
 
 def test_a_module_without_callables_says_so():
     import types
+
     module = types.ModuleType("empty")
     module.VALUE = 1
     assert handlerhint.suggestion(module, "empty", "Handle") == ": the module defines no functions or classes"
@@ -113,8 +127,8 @@ def test_a_no_runtime_zip_without_a_runtime_layer_says_which_runtime_runs_it(no_
     run = shim("invoke", "--zip", "fn.zip", "--layer", "one.zip", "--layer", "two.zip", cwd=no_runtime_zip)
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
-    assert payload["who"] == "second" and payload["first"] is True     # merged in order: the later layer wins
-    assert payload["opt_writable"] is False                           # /opt is read-only, as on Lambda
+    assert payload["who"] == "second" and payload["first"] is True  # merged in order: the later layer wins
+    assert payload["opt_writable"] is False  # /opt is read-only, as on Lambda
     notes = [line for line in run.stderr.splitlines() if line.startswith("shim invoke: note: ")]
     assert len(notes) == 1 and "no runtime in the zip" in notes[0] and "from this installation" in notes[0]
     assert "--layer" in notes[0]
@@ -127,7 +141,7 @@ def test_a_runtime_layer_given_with_layer_runs_the_zip(no_runtime_zip):
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
     assert payload["who"] == "first"
-    assert "/opt/python/shim/__init__.py" in payload["runtime"]       # the layer's runtime, in the stand-in /opt
+    assert "/opt/python/shim/__init__.py" in payload["runtime"]  # the layer's runtime, in the stand-in /opt
     assert "running the layer's /opt/bootstrap (lambda-shim " in run.stderr
 
 
@@ -147,10 +161,16 @@ def test_serve_says_the_boto3_hint_once_and_answers_as_lambda(tmp_path):
     import http.client
     import re
     import signal
+
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "handler.py").write_text("def Handle(e, c):\n    import boto3\n")
-    process = subprocess.Popen(SHIM + ["serve", "fn", "--no-pack", "--port", "0"], cwd=str(tmp_path),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        SHIM + ["serve", "fn", "--no-pack", "--port", "0"],
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     try:
         for line in process.stderr:

@@ -1,4 +1,5 @@
 """`shim invoke` and the Function underneath it: Lambda's log lines, timeouts, crashes, bad input."""
+
 import json
 import os
 import re
@@ -51,16 +52,18 @@ def shim(*args, stdin=None):
 def report_of(stderr):
     lines = [line for line in stderr.splitlines() if line.startswith("REPORT ")]
     assert len(lines) == 1, stderr
-    return dict(field.split(": ", 1) for field in lines[0][len("REPORT "):].split("\t"))
+    return dict(field.split(": ", 1) for field in lines[0][len("REPORT ") :].split("\t"))
 
 
 # -- shim invoke --------------------------------------------------------------------------------
 
+
 def test_invoke_prints_the_payload_and_lambdas_lines(tmp_path):
     event = tmp_path / "event.json"
     event.write_text('{"name": "Ada"}')
-    run = shim("invoke", HANDLERS, "--no-pack", "--event", str(event), "--memory", "256",
-               "--env", "AWS_LAMBDA_LOG_LEVEL=INFO")
+    run = shim(
+        "invoke", HANDLERS, "--no-pack", "--event", str(event), "--memory", "256", "--env", "AWS_LAMBDA_LOG_LEVEL=INFO"
+    )
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
     assert payload["message"] == "Hello, Ada!"
@@ -74,14 +77,21 @@ def test_invoke_prints_the_payload_and_lambdas_lines(tmp_path):
     assert report["RequestId"] == request_id
     assert report["Memory Size"] == "256 MB"
     assert 1 <= int(report["Max Memory Used"].split()[0]) <= 1024  # a live Python's peak RSS
-    assert float(report["Init Duration"].split()[0]) > 0          # a cold start
+    assert float(report["Init Duration"].split()[0]) > 0  # a cold start
     assert float(report["Duration"].split()[0]) > 0
     assert re.fullmatch(r"\d+ ms", report["Billed Duration"])
 
 
 def test_invoke_packs_the_directory_by_default_and_reads_stdin():
-    run = shim("invoke", HANDLERS, "--handler", "api.Handle", "--event", "-",
-               stdin=json.dumps({"httpMethod": "GET", "path": "/hello", "queryStringParameters": {"name": "Bo"}}))
+    run = shim(
+        "invoke",
+        HANDLERS,
+        "--handler",
+        "api.Handle",
+        "--event",
+        "-",
+        stdin=json.dumps({"httpMethod": "GET", "path": "/hello", "queryStringParameters": {"name": "Bo"}}),
+    )
     assert run.returncode == 0, run.stderr
     response = json.loads(run.stdout)
     assert response["statusCode"] == 200
@@ -90,6 +100,7 @@ def test_invoke_packs_the_directory_by_default_and_reads_stdin():
 
 def test_invoke_runs_a_zip(tmp_path):
     from shim.pack import packer as pack
+
     zipped = pack.pack(HANDLERS, tmp_path / "function.zip").path
     run = shim("invoke", "--zip", zipped, "--event", "-", stdin='{"name": "Zed"}')
     assert run.returncode == 0, run.stderr
@@ -121,15 +132,18 @@ def test_a_timeout_kills_the_runtime_and_says_so_like_lambda(probe):
     assert run.stderr.splitlines()[-1] == "shim invoke: Task timed out after %s seconds" % match.group(3)
 
 
-@pytest.mark.parametrize("args, stdin, message", [
-    (["--event", "-"], "{not json", "the event on stdin is not JSON: "),
-    (["--event", "missing.json"], None, "cannot read the event missing.json: "),
-    (["--timeout", "0"], None, "--timeout must be more than 0"),
-    (["--timeout", "soon"], None, "--timeout takes a number"),
-    (["--memory", "64"], None, "--memory must be between 128 and 10240 MB"),
-    (["--env", "NOVALUE"], None, "--env takes KEY=VALUE"),
-    (["--zip", "missing.zip"], None, "give a FUNCTION_DIR or --zip, not both"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["--event", "-"], "{not json", "the event on stdin is not JSON: "),
+        (["--event", "missing.json"], None, "cannot read the event missing.json: "),
+        (["--timeout", "0"], None, "--timeout must be more than 0"),
+        (["--timeout", "soon"], None, "--timeout takes a number"),
+        (["--memory", "64"], None, "--memory must be between 128 and 10240 MB"),
+        (["--env", "NOVALUE"], None, "--env takes KEY=VALUE"),
+        (["--zip", "missing.zip"], None, "give a FUNCTION_DIR or --zip, not both"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(probe, args, stdin, message):
     run = shim("invoke", probe, "--no-pack", *args, stdin=stdin)
     assert run.returncode == 2
@@ -154,6 +168,7 @@ def test_a_handler_that_does_not_resolve_shows_the_init_error(probe):
 
 
 # -- the Function underneath --------------------------------------------------------------------
+
 
 def test_after_a_timeout_the_next_invoke_gets_a_fresh_runtime(probe):
     with Function(probe, timeout_s=0.3) as fn:
@@ -206,20 +221,37 @@ def test_a_runtime_error_during_init_is_reported(tmp_path):
 
 # -- pure formatting ---------------------------------------------------------------------------
 
+
 def test_report_line_like_lambda():
-    cold = InvokeResult(request_id="id-1", kind="response", body=b"{}", duration_ms=1.234, init_ms=45.678, memory_mb=128,
-                      max_memory_kb=20 * 1024 + 1)
-    assert cold.report_line() == ("REPORT RequestId: id-1\tDuration: 1.23 ms\tBilled Duration: 47 ms\t"
-                                  "Memory Size: 128 MB\tMax Memory Used: 21 MB\tInit Duration: 45.68 ms")
-    warm = InvokeResult(request_id="id-2", kind="response", body=b"{}", duration_ms=0.2, memory_mb=512, max_memory_kb=1024)
-    assert warm.report_line() == ("REPORT RequestId: id-2\tDuration: 0.20 ms\tBilled Duration: 1 ms\t"
-                                  "Memory Size: 512 MB\tMax Memory Used: 1 MB")
+    cold = InvokeResult(
+        request_id="id-1",
+        kind="response",
+        body=b"{}",
+        duration_ms=1.234,
+        init_ms=45.678,
+        memory_mb=128,
+        max_memory_kb=20 * 1024 + 1,
+    )
+    assert cold.report_line() == (
+        "REPORT RequestId: id-1\tDuration: 1.23 ms\tBilled Duration: 47 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 21 MB\tInit Duration: 45.68 ms"
+    )
+    warm = InvokeResult(
+        request_id="id-2", kind="response", body=b"{}", duration_ms=0.2, memory_mb=512, max_memory_kb=1024
+    )
+    assert warm.report_line() == (
+        "REPORT RequestId: id-2\tDuration: 0.20 ms\tBilled Duration: 1 ms\tMemory Size: 512 MB\tMax Memory Used: 1 MB"
+    )
 
 
 def test_parse_line_reads_text_json_and_plain_lines():
     text = parse_line("[ERROR]\t2024-05-01T10:00:00.123Z\tabc-1\tboom\rTraceback: x\n")
-    assert text == {"level": "ERROR", "timestamp": "2024-05-01T10:00:00.123Z", "requestId": "abc-1",
-                    "message": "boom\nTraceback: x"}
+    assert text == {
+        "level": "ERROR",
+        "timestamp": "2024-05-01T10:00:00.123Z",
+        "requestId": "abc-1",
+        "message": "boom\nTraceback: x",
+    }
     record = {"timestamp": "2024-05-01T10:00:00.123Z", "level": "INFO", "message": "hi", "requestId": "r", "k": 1}
     assert parse_line(json.dumps(record) + "\n") == record
     assert parse_line("just print output\n") == {"message": "just print output"}

@@ -2,6 +2,7 @@
 
 The developer's virtual environment has pytest, awslambdaric and the checkout itself (an editable
 install); none of it may be importable by a function run by `shim invoke`, `shim serve` or the plugin."""
+
 import json
 import os
 import subprocess
@@ -85,8 +86,19 @@ def test_with_boto3_needs_boto3_installed(function):
     else:
         # The invoke imports boto3 and botocore from their sources (the sandbox's bytecode cache starts empty):
         # ~1.5 s on a quiet machine, more than the default 3 s timeout on a cold, loaded one. 30 s fits the work.
-        run = shim("invoke", str(function), "--no-pack", "--with-boto3", "--timeout", "30", "--handler",
-                   "handler.Imports", "--event", "-", stdin='{"module": "boto3"}')
+        run = shim(
+            "invoke",
+            str(function),
+            "--no-pack",
+            "--with-boto3",
+            "--timeout",
+            "30",
+            "--handler",
+            "handler.Imports",
+            "--event",
+            "-",
+            stdin='{"module": "boto3"}',
+        )
         assert run.returncode == 0 and json.loads(run.stdout) == "imported boto3", run.stderr
 
 
@@ -117,7 +129,8 @@ def test_the_plugin_runs_isolated_and_adds_packages_on_request(pytester):
 def test_a_run_in_place_writes_nothing_into_the_function_folder(function):
     before = sorted(os.listdir(str(function)))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # set here, not on a laptop
-    run = subprocess.run(SHIM + ["invoke", str(function), "--no-pack"], capture_output=True, text=True,
-                         timeout=120, cwd=REPO, env=env)
+    run = subprocess.run(
+        SHIM + ["invoke", str(function), "--no-pack"], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+    )
     assert run.returncode == 0, run.stderr
     assert sorted(os.listdir(str(function))) == before  # no __pycache__: bytecode goes to the sandbox

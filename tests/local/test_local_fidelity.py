@@ -1,6 +1,7 @@
 """The local tools under faults: every log line of an invoke in its result (`shim invoke`, `shim serve`,
 the plugin) with threads, in both log formats; no temporary file left behind, even after a timeout kill;
 `serve` answers an oversized or ambiguous body; `shim invoke` shows the timeout warning."""
+
 import http.client
 import json
 import os
@@ -55,8 +56,9 @@ TEXT_RECORD = re.compile(r"\[WARNING\]\t\S+Z\t([^\t]*)\tfrom a thread$")
 
 
 def shim(*args, stdin=None, env=None):
-    return subprocess.run(SHIM + list(args), input=stdin, capture_output=True, text=True, timeout=120, cwd=REPO,
-                          env=env)
+    return subprocess.run(
+        SHIM + list(args), input=stdin, capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+    )
 
 
 @pytest.fixture
@@ -89,11 +91,21 @@ def without_unbuffered():
 
 # -- shim invoke ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("log_format", ["Text", "JSON"])
 def test_invoke_shows_every_line_of_the_invoke(function, log_format):
     tail = "no newline at the end " + "T" * (1 << 20)
-    run = shim("invoke", str(function), "--no-pack", "--env", "AWS_LAMBDA_LOG_FORMAT=" + log_format,
-               "--event", "-", stdin=json.dumps({"tail": tail}), env=without_unbuffered())
+    run = shim(
+        "invoke",
+        str(function),
+        "--no-pack",
+        "--env",
+        "AWS_LAMBDA_LOG_FORMAT=" + log_format,
+        "--event",
+        "-",
+        stdin=json.dumps({"tail": tail}),
+        env=without_unbuffered(),
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     payload = json.loads(run.stdout)
     assert payload["unbuffered"] is False
@@ -106,11 +118,17 @@ def test_invoke_shows_every_line_of_the_invoke(function, log_format):
 
 # -- shim serve -----------------------------------------------------------------------------------
 
+
 class Serve:
     def __init__(self, function_dir, *args):
-        self.process = subprocess.Popen(SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"] + list(args),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                                        env=without_unbuffered())
+        self.process = subprocess.Popen(
+            SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"] + list(args),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=without_unbuffered(),
+        )
         self.lines = []
         self.listening = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -164,7 +182,7 @@ def test_serve_transcripts_hold_every_line_of_their_invoke(serve, function, log_
         time.sleep(0.05)
     text = "".join(server.lines)
     for request_id, tail in zip(ids, ("first tail, no newline", "second tail, no newline")):
-        block = text[text.index("START RequestId: %s" % request_id):text.index("END RequestId: %s" % request_id)]
+        block = text[text.index("START RequestId: %s" % request_id) : text.index("END RequestId: %s" % request_id)]
         lines = block.split("\n")
         assert thread_record_ids(lines, log_format) == [request_id]
         assert tail in lines and "unfinished " in lines and "line ended" in lines
@@ -181,8 +199,9 @@ def test_serve_reads_an_oversized_body_before_its_413(serve, function):
 def test_serve_refuses_two_content_lengths(serve, function):
     server = serve(function)
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-                     b"Content-Length: 2\r\n\r\n{}")
+        sock.sendall(
+            b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
+        )
         reply = b""
         while b"\r\n\r\n" not in reply:
             chunk = sock.recv(65536)
@@ -224,25 +243,49 @@ def test_the_plugins_result_holds_every_line_of_its_invoke(pytester, monkeypatch
 
 # -- temporary files and the timeout warning -------------------------------------------------------
 
+
 def test_nothing_is_left_in_tmp_after_a_timeout_kill(function, tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     for mode in ([], ["--no-pack"]):
-        run = shim("invoke", str(function), *mode, "--timeout", "0.3", "--event", "-", stdin='{"sleep": 30}',
-                   env=dict(os.environ, TMPDIR=str(scratch)))
+        run = shim(
+            "invoke",
+            str(function),
+            *mode,
+            "--timeout",
+            "0.3",
+            "--event",
+            "-",
+            stdin='{"sleep": 30}',
+            env=dict(os.environ, TMPDIR=str(scratch)),
+        )
         assert run.returncode == 1 and "Task timed out" in run.stderr, run.stderr
         assert os.listdir(str(scratch)) == [], "left behind: %s" % os.listdir(str(scratch))
 
 
 @pytest.mark.parametrize("log_format", ["Text", "JSON"])
 def test_invoke_shows_the_timeout_warning_before_task_timed_out(function, log_format):
-    run = shim("invoke", str(function), "--no-pack", "--timeout", "1", "--env", "AWS_LAMBDA_LOG_FORMAT=" + log_format,
-               "--event", "-", stdin='{"sleep": 30}')
+    run = shim(
+        "invoke",
+        str(function),
+        "--no-pack",
+        "--timeout",
+        "1",
+        "--env",
+        "AWS_LAMBDA_LOG_FORMAT=" + log_format,
+        "--event",
+        "-",
+        stdin='{"sleep": 30}',
+    )
     assert run.returncode == 1
     lines = run.stderr.split("\n")
     warned = [i for i, line in enumerate(lines) if "Task is about to time out" in line]
-    timed_out = [i for i, line in enumerate(lines) if line.endswith("Task timed out after 1.00 seconds")
-                 or re.search(r"Task timed out after \d+\.\d\d seconds$", line)]
+    timed_out = [
+        i
+        for i, line in enumerate(lines)
+        if line.endswith("Task timed out after 1.00 seconds")
+        or re.search(r"Task timed out after \d+\.\d\d seconds$", line)
+    ]
     assert len(warned) == 1 and timed_out and warned[0] < timed_out[0], run.stderr
-    stack = "\n".join(lines[warned[0]:timed_out[0]])
+    stack = "\n".join(lines[warned[0] : timed_out[0]])
     assert "time.sleep(event[" in stack and "Handle" in stack

@@ -1,4 +1,5 @@
 """`shim new DIR`: the scaffold passes its own test as written, and never overwrites a file."""
+
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import pytest
 
 from shim import cli
 from shim.local import scaffold
+
 
 def written_for(name):
     """What `shim new NAME` writes: its test module is named after the function, unique in a project."""
@@ -36,16 +38,28 @@ def test_the_generated_test_passes_from_another_rootdir(new, tmp_path, capsys):
         assert command in readme
     # pytest's rootdir is tmp_path (its pytest.ini), not the function: the test finds its function by itself.
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                           os.path.join("project", "orders", "tests", "test_orders.py")],
-                          cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            os.path.join("project", "orders", "tests", "test_orders.py"),
+        ],
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout
     assert "2 passed" in done.stdout and "rootdir: %s" % tmp_path in done.stdout
 
 
 def test_the_handler_is_packed_and_the_tests_are_not(new, tmp_path):
     from shim.pack.packer import pack
+
     assert new(tmp_path / "fn") == 0
     result = pack(tmp_path / "fn", tmp_path / "fn.zip")
     assert {"handler.py", "requirements.txt"} <= set(result.names) and "README.md" not in result.names

@@ -1,4 +1,5 @@
 """`shim invoke` and `shim serve` with --snapstart and --max-concurrency, and serve's shutdown lines."""
+
 import http.client
 import json
 import re
@@ -47,12 +48,20 @@ def test_invoke_snapstart_shows_each_phase_and_the_restore_in_report(function_di
     run = shim("invoke", str(function_dir), "--no-pack", "--snapstart")
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
-    order = ["hook: before snapshot", "INIT_REPORT Init Duration", "RESTORE_START", "hook: after restore",
-             "RESTORE_REPORT Restore Duration", "START RequestId", "END RequestId", "REPORT RequestId"]
+    order = [
+        "hook: before snapshot",
+        "INIT_REPORT Init Duration",
+        "RESTORE_START",
+        "hook: after restore",
+        "RESTORE_REPORT Restore Duration",
+        "START RequestId",
+        "END RequestId",
+        "REPORT RequestId",
+    ]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(start)) for start in order]
     assert positions == sorted(positions), run.stderr
     report = next(line for line in lines if line.startswith("REPORT "))
-    fields = dict(field.split(": ", 1) for field in report[len("REPORT "):].split("\t"))
+    fields = dict(field.split(": ", 1) for field in report[len("REPORT ") :].split("\t"))
     assert float(fields["Restore Duration"].split()[0]) > 0
     assert int(fields["Billed Restore Duration"].split()[0]) >= float(fields["Restore Duration"].split()[0])
     assert "Init Duration" not in fields
@@ -60,7 +69,9 @@ def test_invoke_snapstart_shows_each_phase_and_the_restore_in_report(function_di
 
 
 def test_invoke_with_max_concurrency_runs_workers_and_logs_json(function_dir):
-    run = shim("invoke", str(function_dir), "--no-pack", "--max-concurrency", "2", "--env", "AWS_LAMBDA_LOG_LEVEL=DEBUG")
+    run = shim(
+        "invoke", str(function_dir), "--no-pack", "--max-concurrency", "2", "--env", "AWS_LAMBDA_LOG_LEVEL=DEBUG"
+    )
     assert run.returncode == 0, run.stderr
     pool = [json.loads(line) for line in run.stderr.splitlines() if "runtime_worker_pool_initializing" in line]
     assert len(pool) == 1 and pool[0]["workerCount"] == 2 and pool[0]["level"] == "DEBUG"
@@ -77,11 +88,14 @@ def test_invoke_shows_the_shutdown_only_when_the_function_asked_for_sigterm(func
     assert plain.stderr.splitlines()[-1].startswith("REPORT ")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--max-concurrency", "0"], "--max-concurrency must be between 1 and 64, got 0"),
-    (["--max-concurrency", "x"], "--max-concurrency takes a number, got 'x'"),
-    (["--snapstart", "--max-concurrency", "2"], "--snapstart and --max-concurrency do not combine"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-concurrency", "0"], "--max-concurrency must be between 1 and 64, got 0"),
+        (["--max-concurrency", "x"], "--max-concurrency takes a number, got 'x'"),
+        (["--snapstart", "--max-concurrency", "2"], "--snapstart and --max-concurrency do not combine"),
+    ],
+)
 def test_bad_platform_options_are_one_line_and_status_2(function_dir, args, message):
     run = shim("invoke", str(function_dir), "--no-pack", *args)
     assert run.returncode == 2
@@ -91,9 +105,15 @@ def test_bad_platform_options_are_one_line_and_status_2(function_dir, args, mess
 class Serve:
     def __init__(self, function_dir, *args, env=None):
         import os
+
         environ = dict(os.environ, **(env or {}))
-        self.process = subprocess.Popen(SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"] + list(args),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environ)
+        self.process = subprocess.Popen(
+            SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"] + list(args),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+        )
         self.lines = []
         self.listening = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()

@@ -1,4 +1,5 @@
 """The pytest plugin, tested the way a user's suite would use it (pytester runs an inner pytest)."""
+
 import pytest
 
 import shim.pack.packer  # noqa: F401 - see below
@@ -36,7 +37,8 @@ def function_dir(pytester):
 
 
 def test_lambda_function_invokes_through_the_real_bootstrap(function_dir):
-    function_dir.makepyfile(test_app="""
+    function_dir.makepyfile(
+        test_app="""
         def test_cold_then_warm(lambda_function):
             fn = lambda_function("fn")
             first = fn.invoke({"name": "Ada"})
@@ -65,7 +67,8 @@ def test_lambda_function_invokes_through_the_real_bootstrap(function_dir):
             assert fn.init_failure is not None
             result = fn.invoke({})
             assert result.kind == "init_error" and result.error_type == "Runtime.ImportModuleError"
-    """)
+    """
+    )
     function_dir.runpytest("-q").assert_outcomes(passed=4)
 
 
@@ -77,8 +80,10 @@ def test_a_streaming_result_has_its_chunks_their_times_and_the_error(function_di
         "    time.sleep(0.2)\n"
         "    yield b'b'\n"
         "    if event.get('fail'):\n"
-        "        raise ValueError('mid-stream')\n")
-    function_dir.makepyfile(test_app="""
+        "        raise ValueError('mid-stream')\n"
+    )
+    function_dir.makepyfile(
+        test_app="""
         def test_stream(lambda_function):
             fn = lambda_function("fn", "streamer.Handle")
             result = fn.invoke({})
@@ -88,12 +93,14 @@ def test_a_streaming_result_has_its_chunks_their_times_and_the_error(function_di
             failed = fn.invoke({"fail": True})
             assert not failed.ok and failed.chunks == [b"a", b"b"]
             assert failed.error_type == "ValueError" and failed.stream_error["errorMessage"] == "mid-stream"
-    """)
+    """
+    )
     function_dir.runpytest("-q").assert_outcomes(passed=1)
 
 
 def test_module_scope_keeps_one_warm_environment(function_dir):
-    function_dir.makepyfile(test_app="""
+    function_dir.makepyfile(
+        test_app="""
         import pytest
 
         @pytest.fixture(scope="module")
@@ -108,23 +115,35 @@ def test_module_scope_keeps_one_warm_environment(function_dir):
         def test_second_is_warm(app):
             result = app.invoke({"name": "b"})
             assert not result.cold and result.payload["pid"] == pytest.pid
-    """)
+    """
+    )
     function_dir.runpytest("-q").assert_outcomes(passed=2)
 
 
 def test_a_failing_test_shows_the_lambda_log_stream(function_dir):
-    function_dir.makepyfile(test_app="""
+    function_dir.makepyfile(
+        test_app="""
         def test_wrong_expectation(lambda_function):
             assert lambda_function("fn").invoke({"name": "Ada"}).payload["hello"] == "Bo"
-    """)
+    """
+    )
     result = function_dir.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*Captured lambda logs call*", "module loaded", "START RequestId: * Version: $LATEST",
-                                 "*got Ada", "END RequestId: *", "REPORT RequestId: *Init Duration: *"])
+    result.stdout.fnmatch_lines(
+        [
+            "*Captured lambda logs call*",
+            "module loaded",
+            "START RequestId: * Version: $LATEST",
+            "*got Ada",
+            "END RequestId: *",
+            "REPORT RequestId: *Init Duration: *",
+        ]
+    )
 
 
 def test_packed_directory_and_zip(function_dir):
-    function_dir.makepyfile(test_app="""
+    function_dir.makepyfile(
+        test_app="""
         from shim.pack import packer as pack
 
         def test_pack_true(lambda_function):
@@ -134,23 +153,27 @@ def test_packed_directory_and_zip(function_dir):
         def test_zip(lambda_function, tmp_path):
             built = pack.pack("fn", tmp_path / "fn.zip")
             assert lambda_function(zip=built.path).invoke({"name": "zipped"}).payload["hello"] == "zipped"
-    """)
+    """
+    )
     function_dir.runpytest("-q").assert_outcomes(passed=2)
 
 
 def test_a_missing_directory_is_a_clear_error(function_dir):
-    function_dir.makepyfile(test_app="""
+    function_dir.makepyfile(
+        test_app="""
         import pytest
 
         def test_missing(lambda_function):
             with pytest.raises(ValueError, match="no such function directory: .*nope"):
                 lambda_function("nope")
-    """)
+    """
+    )
     function_dir.runpytest("-q").assert_outcomes(passed=1)
 
 
 def test_lambda_function_takes_snapstart_and_max_concurrency(function_dir):
-    function_dir.makepyfile(test_app="""
+    function_dir.makepyfile(
+        test_app="""
         import threading
 
         def test_snapstart(lambda_function):
@@ -169,5 +192,6 @@ def test_lambda_function_takes_snapstart_and_max_concurrency(function_dir):
             # Managed Instances log JSON only; each invoke's log holds its own request's records.
             assert all([(rec["logger"], rec["requestId"]) for rec in r.records] == [("app", r.request_id)]
                        for r in results)
-    """)
+    """
+    )
     function_dir.runpytest("-q").assert_outcomes(passed=2)

@@ -1,6 +1,7 @@
 """Local runs load the same plugins as the deployed zip: `shim invoke`, `shim serve` and the pytest
 plugin, on a packed zip or on the directory in place (--no-pack), where the local tools discover the
 plugins as pack does and point the runtime at a manifest of their own (SHIM_PLUGINS_MANIFEST)."""
+
 import http.client
 import json
 import os
@@ -72,7 +73,7 @@ def test_a_run_in_place_reads_a_manifest_of_its_own_and_imports_no_metadata_libr
     task_root = prepare(str(function_dir), pack=False)
     try:
         manifest = task_root.env[plugins.MANIFEST_VARIABLE]
-        assert not manifest.startswith(str(function_dir))        # nothing is written into the function
+        assert not manifest.startswith(str(function_dir))  # nothing is written into the function
         assert [e.name for e in plugins.read_manifest(manifest)] == ["stamp"]
         with Function(task_root.path, "handler.Modules", env=task_root.env) as fn:
             modules = fn.invoke({}).payload
@@ -85,8 +86,12 @@ def test_a_run_in_place_reads_a_manifest_of_its_own_and_imports_no_metadata_libr
 
 
 def test_shim_serve_in_place_loads_the_plugins(function_dir):
-    process = subprocess.Popen(SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines, listening = [], threading.Event()
 
     def read():
@@ -94,6 +99,7 @@ def test_shim_serve_in_place_loads_the_plugins(function_dir):
             lines.append(line)
             if "listening on" in line:
                 listening.set()
+
     threading.Thread(target=read, daemon=True).start()
     try:
         assert listening.wait(30), "".join(lines)
@@ -111,7 +117,8 @@ def test_shim_serve_in_place_loads_the_plugins(function_dir):
 
 def test_the_pytest_fixtures_load_the_plugins_in_place_and_packed(pytester, make_plugin):
     with_plugin(pytester.mkdir("fn"), make_plugin)
-    pytester.makepyfile(test_app="""
+    pytester.makepyfile(
+        test_app="""
         def test_in_place(lambda_function):
             assert lambda_function("fn").invoke({}).payload["stamped_by"] == "stamp"
 
@@ -120,14 +127,15 @@ def test_the_pytest_fixtures_load_the_plugins_in_place_and_packed(pytester, make
 
         def test_turned_off(lambda_function):
             assert "stamped_by" not in lambda_function("fn", env={"SHIM_PLUGINS": ""}).invoke({}).payload
-    """)
+    """
+    )
     pytester.runpytest("-q").assert_outcomes(passed=3)
 
 
 def test_in_place_without_plugins_the_runtime_runs_as_it_always_did(tmp_path):
     (tmp_path / "handler.py").write_text(HANDLER)
     task_root = prepare(str(tmp_path), pack=False)
-    assert task_root.env == {} and task_root.temporary is None     # no manifest, nothing to point at
+    assert task_root.env == {} and task_root.temporary is None  # no manifest, nothing to point at
     with Function(task_root.path, "handler.Modules", env=task_root.env) as fn:
         assert "shim.runtime.plugins" not in fn.invoke({}).payload
 
@@ -137,5 +145,7 @@ def test_a_manifest_of_the_users_own_is_refused_in_place_too(tmp_path):
     (tmp_path / plugins.MANIFEST).write_text("{}")
     run = shim("invoke", str(tmp_path), "--no-pack")
     assert run.returncode == 2
-    assert run.stderr.strip() == ("shim invoke: lambda_shim_plugins.json in the function directory would replace the "
-                                  "runtime's own plugin manifest: rename it")
+    assert run.stderr.strip() == (
+        "shim invoke: lambda_shim_plugins.json in the function directory would replace the "
+        "runtime's own plugin manifest: rename it"
+    )

@@ -4,6 +4,7 @@ The function imports a small local package that is heavy at import (it builds a 
 one that is imported and never used, and a light module. No timing assertions: only the
 ranking, that the tree's figures add up, and where things are (and are not) written.
 """
+
 import json
 import os
 import subprocess
@@ -47,8 +48,14 @@ def function_dir(tmp_path_factory):
 
 
 def shim(*args, cwd, env=None):
-    return subprocess.run(SHIM + list(args), capture_output=True, text=True, timeout=180, cwd=str(cwd),
-                          env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        SHIM + list(args),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=str(cwd),
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def check_adds_up(node):
@@ -64,9 +71,20 @@ def profiled(function_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("profile-out")
     (out / "events.json").write_text('[{"n": 1}, {"n": 2}]')
     before = snapshot(str(function_dir))
-    done = shim("profile", str(function_dir), "--events", str(out / "events.json"), "--runs", "1",
-                "--output", str(out / "chart.html"), "--json", str(out / "tree.json"),
-                cwd=out, env={"XDG_CACHE_HOME": str(out / "cache")})
+    done = shim(
+        "profile",
+        str(function_dir),
+        "--events",
+        str(out / "events.json"),
+        "--runs",
+        "1",
+        "--output",
+        str(out / "chart.html"),
+        "--json",
+        str(out / "tree.json"),
+        cwd=out,
+        env={"XDG_CACHE_HOME": str(out / "cache")},
+    )
     assert done.returncode == 0, done.stderr
     assert snapshot(str(function_dir)) == before  # nothing written into the function's folder
     return done, out
@@ -108,7 +126,7 @@ def test_the_chart_is_one_self_contained_file(profiled):
 
 def test_events_list_the_module_no_invoke_used(profiled):
     done, _ = profiled
-    text = done.stdout[done.stdout.index("imported at init, none of their Python code ran"):]
+    text = done.stdout[done.stdout.index("imported at init, none of their Python code ran") :]
     listed = [line.split()[0] for line in text.splitlines()[1:] if line.startswith("  ")]
     assert "idlepkg" in listed
     assert "heavypkg" not in listed and "heavypkg.table" not in listed and "lightmod" not in listed
@@ -142,11 +160,13 @@ def test_the_fixture_profiles_and_the_records_stay_clean(lambda_function, functi
 
 
 def test_importtime_lines_parse_into_a_tree():
-    lines = ["import time: self [us] | cumulative | imported package\n",
-             "import time:       100 |        100 |     c\n",
-             "import time:        50 |        150 |   b\n",
-             "import time:        10 |        160 | a\n",
-             "import time:         5 |          5 | d\n"]
+    lines = [
+        "import time: self [us] | cumulative | imported package\n",
+        "import time:       100 |        100 |     c\n",
+        "import time:        50 |        150 |   b\n",
+        "import time:        10 |        160 | a\n",
+        "import time:         5 |          5 | d\n",
+    ]
     roots = importtime.parse(lines)
     assert [r.name for r in roots] == ["a", "d"]
     assert roots[0].children[0].name == "b" and roots[0].children[0].children[0].name == "c"

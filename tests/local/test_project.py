@@ -39,7 +39,12 @@ def test_the_file_gives_every_setting_with_paths_from_its_folder(shop):
     assert list(found.functions) == ["orders", "mailer"]
     orders = found.function("orders")
     assert (orders.path, orders.python, orders.arch, orders.timeout, orders.memory) == (
-        str(shop / "orders"), "3.12", "arm64", 10, 256)
+        str(shop / "orders"),
+        "3.12",
+        "arm64",
+        10,
+        256,
+    )
     assert orders.environment == {"TABLE": "orders", "RETRIES": "3"}
     assert orders.lambda_name == "orders"
     assert found.function("mailer").lambda_name == "shop-mailer"
@@ -51,14 +56,14 @@ def test_a_name_wins_over_a_directory_and_a_directory_works_alone(shop, monkeypa
     monkeypatch.chdir(shop)
     (shop / "mailer").mkdir()  # a directory with the same name as a function in the file
     assert project.resolve("mailer").path == str(shop / "services" / "mail")
-    assert project.resolve("orders").timeout == 10                 # by name
-    assert project.resolve("services/mail").name == "mailer"       # a directory the file describes
-    loose = project.resolve("loose")                                # a directory it does not
+    assert project.resolve("orders").timeout == 10  # by name
+    assert project.resolve("services/mail").name == "mailer"  # a directory the file describes
+    loose = project.resolve("loose")  # a directory it does not
     assert (loose.name, loose.path, loose.timeout) == ("loose", str(shop / "loose"), 3.0)
     with pytest.raises(UsageError, match="no function or directory named 'ghost'"):
         project.resolve("ghost")
     monkeypatch.chdir(shop / "orders")
-    assert project.resolve(None).name == "orders"                  # the function whose folder we are in
+    assert project.resolve(None).name == "orders"  # the function whose folder we are in
     monkeypatch.chdir(shop)
     with pytest.raises(UsageError, match="which function"):
         project.resolve(None)
@@ -70,15 +75,18 @@ def test_no_project_and_no_code_here_is_an_error_not_a_pack_of_the_folder(tmp_pa
         project.resolve(None, str(tmp_path))
 
 
-@pytest.mark.parametrize("line, message", [
-    ("timeout = 0", "timeout must be more than 0"),
-    ("memory = 64", "memory must be between 128"),
-    ("arch = 'sparc'", "arch must be one of"),
-    ("timeout = 'ten'", "timeout = 'ten' is not a"),
-    ("colour = 'red'", "unknown setting 'colour'"),
-    ("snapstart = true\nmax_concurrency = 4", "do not combine"),
-    ("runtime = { alias = 'prod' }", "runtime takes"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("timeout = 0", "timeout must be more than 0"),
+        ("memory = 64", "memory must be between 128"),
+        ("arch = 'sparc'", "arch must be one of"),
+        ("timeout = 'ten'", "timeout = 'ten' is not a"),
+        ("colour = 'red'", "unknown setting 'colour'"),
+        ("snapstart = true\nmax_concurrency = 4", "do not combine"),
+        ("runtime = { alias = 'prod' }", "runtime takes"),
+    ],
+)
 def test_a_bad_setting_names_its_table_and_key(tmp_path, line, message):
     (tmp_path / "pyproject.toml").write_text("[tool.lambda-shim.functions.f]\n%s\n" % line)
     with pytest.raises(UsageError, match=message) as caught:

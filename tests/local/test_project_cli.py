@@ -1,5 +1,6 @@
 """A project of two functions through the real CLI, in subprocesses: invoke, pack and serve by name,
 the project file's settings applied and flags over them, env files in both formats, `shim new`."""
+
 import http.client
 import json
 import os
@@ -50,14 +51,13 @@ def Send(event, context):
 
 
 def shim(*args, cwd, stdin=None, timeout=120):
-    return subprocess.run(SHIM + list(args), input=stdin, capture_output=True, text=True, timeout=timeout,
-                          cwd=str(cwd))
+    return subprocess.run(SHIM + list(args), input=stdin, capture_output=True, text=True, timeout=timeout, cwd=str(cwd))
 
 
 def report_of(stderr):
     lines = [line for line in stderr.splitlines() if line.startswith("REPORT ")]
     assert len(lines) == 1, stderr
-    return dict(field.split(": ", 1) for field in lines[0][len("REPORT "):].split("\t"))
+    return dict(field.split(": ", 1) for field in lines[0][len("REPORT ") :].split("\t"))
 
 
 @pytest.fixture(scope="module")
@@ -68,26 +68,39 @@ def shop(tmp_path_factory):
     (root / "orders" / "handler.py").write_text(ORDERS)
     (root / "services" / "mail").mkdir(parents=True)
     (root / "services" / "mail" / "app.py").write_text(MAILER)
-    (root / "mailer").mkdir()   # a directory with a function's name: the name in the file wins
+    (root / "mailer").mkdir()  # a directory with a function's name: the name in the file wins
     (root / "mailer" / "handler.py").write_text("def Handle(e, c):\n    return 'the directory'\n")
     return root
 
 
 # -- invoke and pack by name --------------------------------------------------------------------
 
+
 def test_invoke_by_name_applies_the_project_files_settings(shop):
     run = shim("invoke", "orders", "--no-pack", cwd=shop)
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
     assert payload["function"] == "orders" and payload["memory"] == "256"
-    assert 3000 < payload["remaining_ms"] <= 10000                 # timeout = 10, not the default 3
+    assert 3000 < payload["remaining_ms"] <= 10000  # timeout = 10, not the default 3
     assert payload["env"]["TABLE"] == "orders" and payload["env"]["LEVEL"] == "project"
     assert report_of(run.stderr)["Memory Size"] == "256 MB"
 
 
 def test_flags_override_the_file_and_env_merges(shop):
-    run = shim("invoke", "orders", "--no-pack", "--memory", "1024", "--timeout", "2", "--env", "LEVEL=flag",
-               "--env", "EXTRA=1", cwd=shop)
+    run = shim(
+        "invoke",
+        "orders",
+        "--no-pack",
+        "--memory",
+        "1024",
+        "--timeout",
+        "2",
+        "--env",
+        "LEVEL=flag",
+        "--env",
+        "EXTRA=1",
+        cwd=shop,
+    )
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
     assert payload["remaining_ms"] <= 2000 and payload["memory"] == "1024"
@@ -96,7 +109,7 @@ def test_flags_override_the_file_and_env_merges(shop):
 
 
 def test_a_name_in_the_file_wins_over_a_directory_and_the_function_name_is_set(shop):
-    run = shim("invoke", "mailer", "--event", "-", stdin='{"to": "ada"}', cwd=shop)   # packed, as by default
+    run = shim("invoke", "mailer", "--event", "-", stdin='{"to": "ada"}', cwd=shop)  # packed, as by default
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"function": "shop-mailer", "sent": "ada"}
     assert report_of(run.stderr)["Memory Size"] == "512 MB"
@@ -134,10 +147,13 @@ def test_outside_any_function_and_project_invoke_says_so(tmp_path):
 def test_an_unknown_name_lists_the_projects_functions(shop):
     run = shim("invoke", "ghost", cwd=shop)
     assert (run.returncode, run.stderr) == (
-        2, "shim invoke: no function or directory named 'ghost' (the project's functions: orders, mailer)\n")
+        2,
+        "shim invoke: no function or directory named 'ghost' (the project's functions: orders, mailer)\n",
+    )
 
 
 # -- env files -------------------------------------------------------------------------------------
+
 
 def test_a_dotenv_file_is_under_the_project_environment_and_the_flags(shop, tmp_path):
     env_file = tmp_path / "local.env"
@@ -146,15 +162,21 @@ def test_a_dotenv_file_is_under_the_project_environment_and_the_flags(shop, tmp_
     assert run.returncode == 0, run.stderr
     env = json.loads(run.stdout)["env"]
     assert env["FROM_FILE"] == "dotenv"
-    assert env["TABLE"] == "orders"           # the project's environment wins over the file
-    assert env["EXTRA"] == "flag"             # and --env over both
+    assert env["TABLE"] == "orders"  # the project's environment wins over the file
+    assert env["EXTRA"] == "flag"  # and --env over both
 
 
 def test_sams_json_format_parameters_then_the_functions_own(shop, tmp_path):
     env_file = tmp_path / "env.json"
-    env_file.write_text(json.dumps({"Parameters": {"SHARED": "all", "FROM_FILE": "parameters"},
-                                    "orders": {"FROM_FILE": "orders' own", "EXTRA": 7},
-                                    "mailer": {"FROM_FILE": "not mine"}}))
+    env_file.write_text(
+        json.dumps(
+            {
+                "Parameters": {"SHARED": "all", "FROM_FILE": "parameters"},
+                "orders": {"FROM_FILE": "orders' own", "EXTRA": 7},
+                "mailer": {"FROM_FILE": "not mine"},
+            }
+        )
+    )
     run = shim("invoke", "orders", "--no-pack", "--env-file", str(env_file), cwd=shop)
     assert run.returncode == 0, run.stderr
     env = json.loads(run.stdout)["env"]
@@ -162,8 +184,9 @@ def test_sams_json_format_parameters_then_the_functions_own(shop, tmp_path):
 
 
 def test_the_project_file_can_name_the_env_file(tmp_path):
-    (tmp_path / "pyproject.toml").write_text('[tool.lambda-shim.functions.orders]\nenv_file = ".env.local"\n'
-                                             'environment = { LEVEL = "project" }\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lambda-shim.functions.orders]\nenv_file = ".env.local"\nenvironment = { LEVEL = "project" }\n'
+    )
     (tmp_path / "orders").mkdir()
     (tmp_path / "orders" / "handler.py").write_text(ORDERS)
     (tmp_path / ".env.local").write_text("FROM_FILE=named\nLEVEL=file\n")
@@ -173,12 +196,15 @@ def test_the_project_file_can_name_the_env_file(tmp_path):
     assert (env["FROM_FILE"], env["LEVEL"]) == ("named", "project")
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "shim invoke: cannot read the env file %s: No such file or directory"),
-    ("GOOD=1\nnot a binding\n", "shim invoke: the env file %s, line 2: 'not a binding' is not KEY=VALUE"),
-    ('{"orders": {"A": 1}', "shim invoke: the env file %s is not valid JSON: "),
-    ('{"orders": "A=1"}', "shim invoke: the env file %s: 'orders' must be an object of variables"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "shim invoke: cannot read the env file %s: No such file or directory"),
+        ("GOOD=1\nnot a binding\n", "shim invoke: the env file %s, line 2: 'not a binding' is not KEY=VALUE"),
+        ('{"orders": {"A": 1}', "shim invoke: the env file %s is not valid JSON: "),
+        ('{"orders": "A=1"}', "shim invoke: the env file %s: 'orders' must be an object of variables"),
+    ],
+)
 def test_a_missing_or_malformed_env_file_is_one_line(shop, tmp_path, content, message):
     env_file = tmp_path / "bad.env"
     if content is not None:
@@ -190,10 +216,16 @@ def test_a_missing_or_malformed_env_file_is_one_line(shop, tmp_path, content, me
 
 # -- serve: every function by name -------------------------------------------------------------------
 
+
 class Served:
     def __init__(self, cwd, *args):
-        self.process = subprocess.Popen(SHIM + ["serve", "--no-pack", "--port", "0"] + list(args), cwd=str(cwd),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            SHIM + ["serve", "--no-pack", "--port", "0"] + list(args),
+            cwd=str(cwd),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines, self.ready = [], threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         try:
@@ -229,21 +261,23 @@ def test_serve_answers_every_function_by_name_and_404s_an_unknown_one(shop, tmp_
     env_file.write_text(json.dumps({"Parameters": {"SHARED": "all", "TABLE": "from-file"}}))
     served = Served(shop, "--env-file", str(env_file))
     try:
-        status, _, body = served.request("POST", "/2015-03-31/functions/orders/invocations", b'{}')
+        status, _, body = served.request("POST", "/2015-03-31/functions/orders/invocations", b"{}")
         assert status == 200 and json.loads(body)["function"] == "orders"
         env = json.loads(body)["env"]
         assert (env["TABLE"], env["SHARED"]) == ("orders", "all") and json.loads(body)["remaining_ms"] > 3000
-        for name in ("mailer", "shop-mailer"):   # its name in the file, or its Lambda function name
+        for name in ("mailer", "shop-mailer"):  # its name in the file, or its Lambda function name
             status, _, body = served.request("POST", "/2015-03-31/functions/%s/invocations" % name, b'{"to": "x"}')
             assert (status, json.loads(body)) == (200, {"function": "shop-mailer", "sent": "x"})
         status, headers, body = served.request("POST", "/2015-03-31/functions/nope/invocations", b"{}")
         assert status == 404 and headers["X-Amzn-ErrorType"] == "ResourceNotFoundException"
-        assert json.loads(body) == {"Type": "User", "message": "Function not found: "
-                                    "arn:aws:lambda:us-east-1:000000000000:function:nope"}
+        assert json.loads(body) == {
+            "Type": "User",
+            "message": "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+        }
         # orders has function_url = true: its Function URL on /orders/..., the prefix taken off.
         status, _, body = served.request("GET", "/orders/items/7?x=1")
         assert status == 200 and json.loads(body)["rawPath"] == "/items/7"
-        status, _, _ = served.request("GET", "/mailer/anything")   # mailer has no Function URL
+        status, _, _ = served.request("GET", "/mailer/anything")  # mailer has no Function URL
         assert status == 404
     finally:
         assert served.stop() == 0
@@ -263,18 +297,20 @@ def test_serve_dir_still_serves_one_function_under_any_name(shop):
 
 # -- shim new ------------------------------------------------------------------------------------------
 
+
 def test_new_creates_the_project_file_then_appends_and_refuses_a_name_twice(tmp_path):
     run = shim("new", "orders", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Created pyproject.toml: [tool.lambda-shim.functions.orders]" in run.stdout
     assert (tmp_path / "pyproject.toml").read_text() == (
-        '[tool.lambda-shim.functions.orders]\npath = "orders"\nhandler = "handler.Handle"\n')
+        '[tool.lambda-shim.functions.orders]\npath = "orders"\nhandler = "handler.Handle"\n'
+    )
     nested = shim("new", "services/mail", cwd=tmp_path)
     assert nested.returncode == 0, nested.stderr
     assert 'path = "services/mail"' in (tmp_path / "pyproject.toml").read_text()
     again = shim("new", "elsewhere/orders", cwd=tmp_path)
     assert again.returncode == 2 and "already has a function 'orders'" in again.stderr
-    assert not (tmp_path / "elsewhere").exists()           # nothing written
+    assert not (tmp_path / "elsewhere").exists()  # nothing written
     both = shim("invoke", "mail", "--no-pack", "--event", "-", stdin='{"name": "Ada"}', cwd=tmp_path)
     assert both.returncode == 0 and json.loads(both.stdout) == {"message": "Hello, Ada!"}, both.stderr
 
@@ -285,8 +321,9 @@ def test_new_appends_to_a_pyproject_without_touching_its_content(tmp_path):
     run = shim("new", "fn", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     text = (tmp_path / "pyproject.toml").read_text()
-    assert text.startswith(original) and text[len(original):] == (
-        '\n[tool.lambda-shim.functions.fn]\npath = "fn"\nhandler = "handler.Handle"\n')
+    assert text.startswith(original) and text[len(original) :] == (
+        '\n[tool.lambda-shim.functions.fn]\npath = "fn"\nhandler = "handler.Handle"\n'
+    )
 
 
 def test_new_refuses_a_file_a_table_cannot_be_added_to(tmp_path):
@@ -305,10 +342,16 @@ def test_the_fixture_takes_a_name_from_the_project_file(shop):
         "    result = fn.invoke({})\n"
         "    assert result.ok, result.error\n"
         "    assert result.payload['env']['TABLE'] == 'orders' and result.payload['memory'] == '512'\n"
-        "    assert result.payload['remaining_ms'] > 3000\n")
+        "    assert result.payload['remaining_ms'] > 3000\n"
+    )
     try:
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
-                             cwd=str(shop), capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+            cwd=str(shop),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         os.unlink(str(test))
     assert run.returncode == 0, run.stdout + run.stderr
@@ -316,6 +359,7 @@ def test_the_fixture_takes_a_name_from_the_project_file(shop):
 
 def _another_python():
     from shim.pack import bytecode
+
     running = "%d.%d" % sys.version_info[:2]
     for version in ("3.12", "3.13", "3.11", "3.10", "3.9"):
         if version != running and bytecode.find_interpreter(version)[0]:
@@ -329,9 +373,10 @@ def test_the_python_setting_runs_the_function_on_that_cpython(tmp_path):
         pytest.skip("no second CPython here")
     (tmp_path / "pyproject.toml").write_text('[tool.lambda-shim.functions.v]\npython = "%s"\n' % version)
     (tmp_path / "v").mkdir()
-    (tmp_path / "v" / "handler.py").write_text("import sys\n\ndef Handle(e, c):\n"
-                                               "    return '%d.%d' % sys.version_info[:2]\n")
-    for extra in (["--no-pack"], []):   # in place, and packed for it (bytecode for that version)
+    (tmp_path / "v" / "handler.py").write_text(
+        "import sys\n\ndef Handle(e, c):\n    return '%d.%d' % sys.version_info[:2]\n"
+    )
+    for extra in (["--no-pack"], []):  # in place, and packed for it (bytecode for that version)
         run = shim("invoke", "v", *extra, cwd=tmp_path)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout) == version and "warning:" not in run.stderr
@@ -349,7 +394,13 @@ def test_the_fixture_takes_settings_by_name_with_paths_from_the_rootdir(tmp_path
         "    result = fn.invoke({})\n"
         "    assert result.ok, result.error\n"
         "    assert result.payload['env']['FROM_FILE'] == 'dotenv' and result.payload['env']['EXTRA'] == 'arg'\n"
-        "    assert result.payload['remaining_ms'] > 10000\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_settings.py"],
-                         cwd=str(tmp_path / "sub"), capture_output=True, text=True, timeout=120)
+        "    assert result.payload['remaining_ms'] > 10000\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_settings.py"],
+        cwd=str(tmp_path / "sub"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -4,6 +4,7 @@
 The samples are made by shim.cli.main in this process (they need no I/O: a subprocess each only added
 an interpreter start); the CLI as a process still lists them, refuses an option and hands a sample to a
 function through the real bootstrap (the tests at the end)."""
+
 import base64
 import contextlib
 import io
@@ -21,11 +22,18 @@ from shim.cli import main
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 
 MODELS = {
-    "apigw-rest": models.APIGatewayProxyEventModel, "apigw-http": models.APIGatewayProxyEventV2Model,
-    "function-url": models.LambdaFunctionUrlModel, "alb": models.AlbModel, "sqs": models.SqsModel,
-    "sns": models.SnsModel, "s3": models.S3Model, "eventbridge": models.EventBridgeModel,
-    "dynamodb": models.DynamoDBStreamModel, "kinesis": models.KinesisDataStreamModel,
-    "cloudwatch-logs": models.CloudWatchLogsModel, "cognito-pre-signup": models.CognitoPreSignupTriggerModel,
+    "apigw-rest": models.APIGatewayProxyEventModel,
+    "apigw-http": models.APIGatewayProxyEventV2Model,
+    "function-url": models.LambdaFunctionUrlModel,
+    "alb": models.AlbModel,
+    "sqs": models.SqsModel,
+    "sns": models.SnsModel,
+    "s3": models.S3Model,
+    "eventbridge": models.EventBridgeModel,
+    "dynamodb": models.DynamoDBStreamModel,
+    "kinesis": models.KinesisDataStreamModel,
+    "cloudwatch-logs": models.CloudWatchLogsModel,
+    "cognito-pre-signup": models.CognitoPreSignupTriggerModel,
 }
 
 
@@ -50,8 +58,9 @@ def test_every_default_sample_validates_against_powertools_models(name):
 
 
 def test_apigw_rest_path_method_body_query_header():
-    raw = event("apigw-rest", "--path", "/orders/7?limit=5&tag=a&tag=b", "--body", '{"id": 7}',
-                "--header", "X-Tenant=acme")
+    raw = event(
+        "apigw-rest", "--path", "/orders/7?limit=5&tag=a&tag=b", "--body", '{"id": 7}', "--header", "X-Tenant=acme"
+    )
     parsed = dc.APIGatewayProxyEvent(raw)
     assert parsed.path == "/orders/7" and parsed.http_method == "POST"
     assert parsed.json_body == {"id": 7}
@@ -112,15 +121,25 @@ def test_s3_bucket_and_key_url_encoded():
 
 
 def test_eventbridge_detail_from_body():
-    parsed = dc.EventBridgeEvent(event("eventbridge", "--body", '{"a": [1]}', "--source", "my.app",
-                                       "--detail-type", "Thing Happened"))
+    parsed = dc.EventBridgeEvent(
+        event("eventbridge", "--body", '{"a": [1]}', "--source", "my.app", "--detail-type", "Thing Happened")
+    )
     assert parsed.detail == {"a": [1]} and parsed.source == "my.app" and parsed.detail_type == "Thing Happened"
     assert parsed.account == "123456789012" and parsed.version == "0"
 
 
 def test_dynamodb_item_from_body_in_attribute_values():
-    parsed = dc.DynamoDBStreamEvent(event("dynamodb", "--records", "2", "--table", "orders",
-                                          "--body", '{"id": "o1", "qty": 3, "tags": ["x"], "paid": true}'))
+    parsed = dc.DynamoDBStreamEvent(
+        event(
+            "dynamodb",
+            "--records",
+            "2",
+            "--table",
+            "orders",
+            "--body",
+            '{"id": "o1", "qty": 3, "tags": ["x"], "paid": true}',
+        )
+    )
     records = list(parsed.records)
     assert len(records) == 2
     image = records[0].dynamodb.new_image
@@ -160,8 +179,13 @@ def test_an_option_the_type_does_not_take_is_refused():
 
 def test_invoke_event_type_hands_the_sample_to_the_function(tmp_path):
     (tmp_path / "handler.py").write_text(
-        "def Handle(event, context):\n    return [r['eventSource'] for r in event['Records']]\n")
-    done = subprocess.run(SHIM + ["invoke", str(tmp_path), "--no-pack", "--event-type", "sqs"],
-                          capture_output=True, text=True, timeout=120)
+        "def Handle(event, context):\n    return [r['eventSource'] for r in event['Records']]\n"
+    )
+    done = subprocess.run(
+        SHIM + ["invoke", str(tmp_path), "--no-pack", "--event-type", "sqs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["aws:sqs"]

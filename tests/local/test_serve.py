@@ -1,4 +1,5 @@
 """`shim serve`: the Invoke endpoint on 127.0.0.1 in front of N runtimes, started as a real subprocess."""
+
 import http.client
 import json
 import re
@@ -37,8 +38,12 @@ def Handle(event, context):
 
 class Server:
     def __init__(self, function_dir, *args):
-        self.process = subprocess.Popen(SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"] + list(args),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0"] + list(args),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines = []
         self._listening = threading.Event()
         # Always drain stderr: a full pipe would stall the server mid-log.
@@ -116,10 +121,14 @@ def test_a_function_error_is_marked_unhandled(server):
 
 def test_any_function_name_and_tail_logs_like_the_invoke_api(server):
     import base64
-    status, headers, body = server.post({"echo": 1}, {"X-Amz-Log-Type": "Tail"},
-                                        path="/2015-03-31/functions/my-function/invocations")
+
+    status, headers, body = server.post(
+        {"echo": 1}, {"X-Amz-Log-Type": "Tail"}, path="/2015-03-31/functions/my-function/invocations"
+    )
     assert status == 200
-    assert "REPORT RequestId: %s\t" % headers["X-Amzn-RequestId"] in base64.b64decode(headers["X-Amz-Log-Result"]).decode()
+    assert (
+        "REPORT RequestId: %s\t" % headers["X-Amzn-RequestId"] in base64.b64decode(headers["X-Amz-Log-Result"]).decode()
+    )
 
 
 def test_bad_requests(server):
@@ -171,10 +180,17 @@ def test_a_port_in_use_is_one_line(function_dir):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run(SHIM + ["serve", str(function_dir), "--no-pack", "--port", str(port)],
-                             capture_output=True, text=True, timeout=30)
+        run = subprocess.run(
+            SHIM + ["serve", str(function_dir), "--no-pack", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert run.returncode == 2
-    assert run.stderr == "shim serve: port %d on 127.0.0.1 is in use (pick another with --port, or 0 for any free one)\n" % port
+    assert (
+        run.stderr
+        == "shim serve: port %d on 127.0.0.1 is in use (pick another with --port, or 0 for any free one)\n" % port
+    )
 
 
 @pytest.mark.parametrize("signum, mid_invoke", [(signal.SIGINT, True), (signal.SIGTERM, False)])
@@ -202,6 +218,7 @@ def test_ctrl_c_or_sigterm_stops_every_runtime(function_dir, tmp_path, signum, m
 
 # -- helpers ---------------------------------------------------------------------------------
 
+
 def _post_many(server, n):
     answers = []
     for i in range(3):
@@ -216,6 +233,7 @@ def _in_background(fn, *args):
             thread.result = fn(*args)
         except OSError as exc:
             thread.result = exc
+
     thread = threading.Thread(target=run, daemon=True)
     thread.result = None
     thread.start()

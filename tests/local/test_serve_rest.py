@@ -1,5 +1,6 @@
 """`shim serve --api rest`: real HTTP requests in, API Gateway REST (payload 1.0) events to the function,
 its proxy-integration answers mapped back as API Gateway maps them."""
+
 import json
 
 import pytest
@@ -47,8 +48,11 @@ def server(tmp_path_factory):
 
 def test_a_request_becomes_a_v1_event_and_the_answer_its_response(server):
     status, headers, body = server.request(
-        "POST", "/orders/7?limit=5&tag=a&tag=b", body=b'{"id": 7}',
-        headers={"Content-Type": "application/json", "X-Trace": "t1"})
+        "POST",
+        "/orders/7?limit=5&tag=a&tag=b",
+        body=b'{"id": 7}',
+        headers={"Content-Type": "application/json", "X-Trace": "t1"},
+    )
     assert status == 201
     assert ("X-One", "1") in headers and ("Content-Type", "application/json") in headers
     assert [v for k, v in headers if k == "Set-Cookie"] == ["a=1", "b=2"]
@@ -94,8 +98,9 @@ def test_a_malformed_answer_or_a_failure_is_a_502(server, answer):
 
 
 def test_the_invoke_api_still_answers_beside_it(server):
-    status, _, body = server.request("POST", "/2015-03-31/functions/function/invocations",
-                                     body=b'{"queryStringParameters": {"answer": "none"}}')
+    status, _, body = server.request(
+        "POST", "/2015-03-31/functions/function/invocations", body=b'{"queryStringParameters": {"answer": "none"}}'
+    )
     assert status == 200 and json.loads(body) == {"statusCode": 204}
 
 

@@ -1,5 +1,6 @@
 """Streamed responses through the local tools: `shim serve` (Invoke path, InvokeWithResponseStream with
 boto3, Function URL), `shim invoke`, and the Function/InvokeResult the pytest plugin hands out."""
+
 import base64
 import http.client
 import json
@@ -16,7 +17,7 @@ from shim.local.function import Function
 
 SHIM = [sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())"]
 
-HANDLER = '''
+HANDLER = """
 import json, time
 from shim.runtime.stream import HttpResponse
 
@@ -69,7 +70,7 @@ def NoContent(event, context):
 
 def Buffered(event, context):
     return {"statusCode": 418, "headers": {"Content-Type": "text/plain"}, "cookies": ["t=pot"], "body": "short and stout"}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +84,14 @@ class Serve:
     """`shim serve` as a subprocess on a free port."""
 
     def __init__(self, function_dir, handler, *args):
-        self.process = subprocess.Popen(SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0", "--handler",
-                                                handler, "--timeout", "30"] + list(args),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            SHIM
+            + ["serve", str(function_dir), "--no-pack", "--port", "0", "--handler", handler, "--timeout", "30"]
+            + list(args),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines = []
         listening = threading.Event()
 
@@ -94,6 +100,7 @@ class Serve:
                 self.lines.append(line)
                 if "listening on" in line:
                     listening.set()
+
         threading.Thread(target=read, daemon=True).start()
         try:
             assert listening.wait(30), "".join(self.lines)
@@ -162,16 +169,19 @@ def test_serve_reports_a_broken_stream_in_trailers(paced):
     assert "X-Amz-Function-Error" in response.getheader("Trailer")
     # http.client drops trailers; check them on the wire with a raw socket instead.
     import socket
+
     with socket.create_connection(("127.0.0.1", paced.port), timeout=30) as sock:
-        sock.sendall(b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Length: 14\r\nConnection: close\r\n\r\n{\"fail\": true}")
+        sock.sendall(
+            b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n"
+            b'Content-Length: 14\r\nConnection: close\r\n\r\n{"fail": true}'
+        )
         raw = b""
         while True:
             data = sock.recv(65536)
             if not data:
                 break
             raw += data
-    tail = raw[raw.rindex(b"\r\n0\r\n") + 5:]
+    tail = raw[raw.rindex(b"\r\n0\r\n") + 5 :]
     trailers = dict(line.split(": ", 1) for line in tail.decode().split("\r\n") if line)
     assert trailers["X-Amz-Function-Error"] == "Unhandled"
     assert trailers["Lambda-Runtime-Function-Error-Type"] == "RuntimeError"
@@ -217,8 +227,11 @@ def test_serve_as_a_function_url(page):
     missing, pieces = page.request("DELETE", "/missing")
     assert missing.status == 404 and b"".join(d for _, d in pieces) == b"no such page\n"
     # The Invoke paths are still the Invoke API's.
-    invoked, pieces = page.request("POST", "/2015-03-31/functions/function/invocations",
-                                   json.dumps({"rawPath": "/x", "requestContext": {"http": {"method": "GET"}}}).encode())
+    invoked, pieces = page.request(
+        "POST",
+        "/2015-03-31/functions/function/invocations",
+        json.dumps({"rawPath": "/x", "requestContext": {"http": {"method": "GET"}}}).encode(),
+    )
     assert invoked.status == 200
     assert invoked.getheader("Content-Type") == "application/vnd.awslambda.http-integration-response"
 
@@ -234,8 +247,11 @@ def test_a_buffered_function_behind_a_function_url(function_dir):
 
 
 def test_shim_invoke_prints_chunks_as_they_arrive(function_dir):
-    process = subprocess.Popen(SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Paced"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Paced"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first_line = process.stdout.readline()
     first_at = time.monotonic()
     rest, errors = process.communicate(timeout=60)
@@ -246,9 +262,12 @@ def test_shim_invoke_prints_chunks_as_they_arrive(function_dir):
 
 
 def test_shim_invoke_shows_an_http_prelude_on_stderr(function_dir):
-    done = subprocess.run(SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Page", "--event", "-"],
-                          input=json.dumps({"rawPath": "/a", "requestContext": {"http": {"method": "GET"}}}).encode(),
-                          capture_output=True, timeout=60)
+    done = subprocess.run(
+        SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Page", "--event", "-"],
+        input=json.dumps({"rawPath": "/a", "requestContext": {"http": {"method": "GET"}}}).encode(),
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(b"<p>GET /a</p>\n")
     assert b"\0" not in done.stdout
@@ -272,6 +291,7 @@ def test_invoke_result_of_a_stream(function_dir):
 
 # -- units: the event-stream encoding and the Function URL pieces ---------------------------------------
 
+
 def test_event_stream_messages_parse_with_botocore():
     botocore_eventstream = pytest.importorskip("botocore.eventstream")
     buffer = botocore_eventstream.EventStreamBuffer()
@@ -281,7 +301,8 @@ def test_event_stream_messages_parse_with_botocore():
     assert json.loads(messages[1].payload) == {"ErrorCode": "E.Code", "ErrorDetails": '{"a": 1}'}
     assert len(eventstream.invoke_complete()) == 102  # the size of a bare successful InvokeComplete
     assert eventstream.decode(eventstream.payload_chunk(b"x")) == [
-        ({":event-type": "PayloadChunk", ":content-type": "application/octet-stream", ":message-type": "event"}, b"x")]
+        ({":event-type": "PayloadChunk", ":content-type": "application/octet-stream", ":message-type": "event"}, b"x")
+    ]
 
 
 def test_prelude_reader_across_chunks_and_bad_preludes():
@@ -297,8 +318,13 @@ def test_prelude_reader_across_chunks_and_bad_preludes():
 
 
 def test_function_url_event_shape():
-    event = function_url.event("POST", "/a%20b?x=1&x=2", [("Content-Type", "text/plain"), ("Cookie", "a=1; b=2"),
-                                                        ("X-Many", "1"), ("x-many", "2")], b"\xff", "rid")
+    event = function_url.event(
+        "POST",
+        "/a%20b?x=1&x=2",
+        [("Content-Type", "text/plain"), ("Cookie", "a=1; b=2"), ("X-Many", "1"), ("x-many", "2")],
+        b"\xff",
+        "rid",
+    )
     assert event["rawPath"] == "/a%20b" and event["requestContext"]["http"]["path"] == "/a b"
     assert event["queryStringParameters"] == {"x": "1,2"} and event["cookies"] == ["a=1", "b=2"]
     assert event["headers"] == {"content-type": "text/plain", "x-many": "1,2"}
@@ -307,6 +333,7 @@ def test_function_url_event_shape():
 
 def test_http_response_validates_its_arguments():
     from shim.runtime.stream import HttpResponse
+
     with pytest.raises(ValueError):
         HttpResponse(99)
     with pytest.raises(TypeError):
@@ -318,9 +345,11 @@ def test_http_response_validates_its_arguments():
 
 # -- bad input from a handler never becomes bad output on the wire --------------------------------------
 
+
 def _raw(port, method, path):
     """The raw bytes of a response (until the server closes, or the head and a framed body are in)."""
     import socket
+
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     sock.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (method, path)).encode())
     data = b""
@@ -362,8 +391,16 @@ def test_header_injection_in_a_buffered_function_url_response_is_refused(functio
 
 def test_http_response_refuses_what_is_not_a_header_line():
     from shim.runtime.stream import HttpResponse
-    for headers, cookies in [({"X-A": "a\r\nB: c"}, None), ({"X-A": "a\nb"}, None), ({"X-A": "a\0"}, None),
-                             ({"X A": "1"}, None), ({"X-A:": "1"}, None), ({"": "1"}, None), (None, ["c=1\r\nX: 1"])]:
+
+    for headers, cookies in [
+        ({"X-A": "a\r\nB: c"}, None),
+        ({"X-A": "a\nb"}, None),
+        ({"X-A": "a\0"}, None),
+        ({"X A": "1"}, None),
+        ({"X-A:": "1"}, None),
+        ({"": "1"}, None),
+        (None, ["c=1\r\nX: 1"]),
+    ]:
         with pytest.raises(ValueError, match="HttpResponse: "):
             HttpResponse(200, headers, cookies=cookies)
     assert HttpResponse(200, {"X-A": "tab\tand unicode \u00e9"}).headers == {"X-A": "tab\tand unicode \u00e9"}
@@ -386,9 +423,12 @@ def test_a_204_and_a_declared_content_length_are_not_chunked(function_dir):
 
 
 def test_shim_invoke_never_prints_an_injected_header_as_a_line_of_its_own(function_dir):
-    done = subprocess.run(SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Injected",
-                                  "--event", "-"], input=json.dumps({"rawPath": "/past"}).encode(),
-                          capture_output=True, timeout=60)
+    done = subprocess.run(
+        SHIM + ["invoke", str(function_dir), "--no-pack", "--handler", "handler.Injected", "--event", "-"],
+        input=json.dumps({"rawPath": "/past"}).encode(),
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert b"the HTTP response prelude is unusable (header 'X-A'" in done.stderr
     assert not any(line.startswith(b"Injected") for line in done.stderr.replace(b"\r", b"\n").split(b"\n"))

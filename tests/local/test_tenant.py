@@ -4,6 +4,7 @@
 sets it. As in awslambdaric: context.tenant_id (None when the invoke has none), the JSON log
 records' "tenantId" key (left out when there is none), nothing in the text format's lines.
 """
+
 import http.client
 import json
 import re
@@ -35,7 +36,9 @@ def records(stderr):
 
 
 def test_invoke_tenant_id_reaches_the_context_and_the_json_log(function_dir):
-    done = shim("invoke", str(function_dir), "--no-pack", "--tenant-id", "blue-7", "--env", "AWS_LAMBDA_LOG_FORMAT=JSON")
+    done = shim(
+        "invoke", str(function_dir), "--no-pack", "--tenant-id", "blue-7", "--env", "AWS_LAMBDA_LOG_FORMAT=JSON"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"tenant": "blue-7"}
     [record] = records(done.stderr)
@@ -76,8 +79,12 @@ def Handle(event, context):
 
 def test_tenant_isolation_gives_each_tenant_environments_of_its_own(tmp_path):
     (tmp_path / "handler.py").write_text(PID_HANDLER)
-    server = subprocess.Popen(SHIM + ["serve", str(tmp_path), "--no-pack", "--port", "0", "--tenant-isolation"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        SHIM + ["serve", str(tmp_path), "--no-pack", "--port", "0", "--tenant-isolation"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = None
         for line in server.stderr:
@@ -100,8 +107,8 @@ def test_tenant_isolation_gives_each_tenant_environments_of_its_own(tmp_path):
         _, _, green = post({"X-Amz-Tenant-Id": "green"})
         _, _, blue_again = post({"X-Amz-Tenant-Id": "blue"})
         assert (blue["tenant"], green["tenant"]) == ("blue", "green")
-        assert blue["pid"] != green["pid"]          # never the other tenant's environment
-        assert blue_again["pid"] == blue["pid"]     # its own again, warm
+        assert blue["pid"] != green["pid"]  # never the other tenant's environment
+        assert blue_again["pid"] == blue["pid"]  # its own again, warm
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)

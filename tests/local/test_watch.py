@@ -1,4 +1,5 @@
 """`shim serve --watch` and `shim invoke --watch`: edits to a function's folder redeploy it (real CLI, real files)."""
+
 import json
 import signal
 import subprocess
@@ -14,12 +15,14 @@ PATH = "/2015-03-31/functions/function/invocations"
 
 
 def handler(version, extra=""):
-    return ("import os, time\n"
-            "def Handle(event, context):\n"
-            "    if 'wait_for' in event:\n"
-            "        while not os.path.exists(event['wait_for']):\n"
-            "            time.sleep(0.01)\n"
-            "    return {'version': %r, 'pid': os.getpid()}\n%s" % (version, extra))
+    return (
+        "import os, time\n"
+        "def Handle(event, context):\n"
+        "    if 'wait_for' in event:\n"
+        "        while not os.path.exists(event['wait_for']):\n"
+        "            time.sleep(0.01)\n"
+        "    return {'version': %r, 'pid': os.getpid()}\n%s" % (version, extra)
+    )
 
 
 def invoke(server, event=None):
@@ -97,9 +100,12 @@ def test_in_flight_invokes_finish_on_the_old_code_and_noise_is_ignored(tmp_path)
 def test_a_requirements_edit_reinstalls_them(tmp_path):
     function = tmp_path / "fn"
     function.mkdir()
-    edit(function / "handler.py", "import importlib\ndef Handle(event, context):\n"
-                                  "    try:\n        return importlib.import_module('localdep').VERSION\n"
-                                  "    except ImportError:\n        return None\n")
+    edit(
+        function / "handler.py",
+        "import importlib\ndef Handle(event, context):\n"
+        "    try:\n        return importlib.import_module('localdep').VERSION\n"
+        "    except ImportError:\n        return None\n",
+    )
     first, second = wheel(tmp_path, "localdep", "1.0"), wheel(tmp_path, "localdep", "2.0")
     with ServeProcess(str(function), "--watch") as server:
         assert invoke(server)[1] is None
@@ -115,8 +121,12 @@ def test_invoke_watch_runs_again_after_each_edit(tmp_path):
     function = tmp_path / "fn"
     function.mkdir()
     edit(function / "handler.py", handler("v1"))
-    process = subprocess.Popen(SHIM + ["invoke", str(function), "--no-pack", "--watch"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        SHIM + ["invoke", str(function), "--no-pack", "--watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = [], []
     threading.Thread(target=lambda: out.extend(iter(process.stdout.readline, "")), daemon=True).start()
     threading.Thread(target=lambda: err.extend(iter(process.stderr.readline, "")), daemon=True).start()
@@ -127,7 +137,7 @@ def test_invoke_watch_runs_again_after_each_edit(tmp_path):
             time.sleep(0.02)
         assert sum(text in line for line in lines) >= count, "".join(err)
 
-    def wait_for_results(count):   # stdout has its own reader: its line may come after stderr's
+    def wait_for_results(count):  # stdout has its own reader: its line may come after stderr's
         deadline = time.monotonic() + 30
         while len(out) < count and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -6,6 +6,7 @@ and the environment serves on with the others. Its error record (stack trace, or
 stack of a worker that crashed) is reported exactly once, the same way by the fixture's Function,
 `shim invoke` and `shim serve`, and no request is left without its one answer.
 """
+
 import http.client
 import json
 import re
@@ -92,19 +93,37 @@ def test_the_fixture_reports_a_workers_init_failure_once_and_serves_on(function_
 
 def test_invoke_shows_a_workers_init_failure_once_and_succeeds(function_dir, tmp_path):
     env = _env(tmp_path, "raise")
-    run = subprocess.run(SHIM + ["invoke", str(function_dir), "--no-pack", "--max-concurrency", "3",
-                                 "--env", "MARK=%s" % env["MARK"]], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        SHIM + ["invoke", str(function_dir), "--no-pack", "--max-concurrency", "3", "--env", "MARK=%s" % env["MARK"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["pid"] > 0
     assert _records_with(run.stderr, NEEDLE["raise"]) == 1, run.stderr
-    assert 'handler.py' in next(line for line in run.stderr.split("\n") if NEEDLE["raise"] in line)
+    assert "handler.py" in next(line for line in run.stderr.split("\n") if NEEDLE["raise"] in line)
 
 
 def test_serve_answers_every_request_and_shows_a_workers_init_failure_once(function_dir, tmp_path):
     env = _env(tmp_path, "raise")
-    process = subprocess.Popen(SHIM + ["serve", str(function_dir), "--no-pack", "--port", "0", "--max-concurrency",
-                                       "3", "--env", "MARK=%s" % env["MARK"]],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        SHIM
+        + [
+            "serve",
+            str(function_dir),
+            "--no-pack",
+            "--port",
+            "0",
+            "--max-concurrency",
+            "3",
+            "--env",
+            "MARK=%s" % env["MARK"],
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     listening = threading.Event()
 
@@ -113,6 +132,7 @@ def test_serve_answers_every_request_and_shows_a_workers_init_failure_once(funct
             lines.append(line)
             if "listening on" in line:
                 listening.set()
+
     threading.Thread(target=read, daemon=True).start()
     try:
         assert listening.wait(60), "".join(lines)

@@ -3,6 +3,7 @@
 Every install here is real (uv, or pip for its fallback) and offline: the packages are
 built in the test and found through --find-links or a package index on 127.0.0.1.
 """
+
 import glob
 import json
 import os
@@ -27,8 +28,14 @@ HANDLER = "import purewheel\ndef Handle(event, context):\n    return {'value': p
 def shim(*args, env=None, timeout=120):
     """The real CLI in a subprocess (it inherits this test's SHIM_CACHE_DIR)."""
     environ = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "shim.cli"] + [str(a) for a in args], env=environ,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "shim.cli"] + [str(a) for a in args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -64,6 +71,7 @@ def generations():
 
 # -- pack: uv, then the cache ------------------------------------------------------------------------
 
+
 def test_the_first_pack_installs_with_uv_the_second_takes_the_cache(function, tmp_path):
     first = shim("pack", function, "-o", tmp_path / "a.zip")
     assert first.returncode == 0, first.stderr
@@ -80,8 +88,15 @@ def test_the_first_pack_installs_with_uv_the_second_takes_the_cache(function, tm
 
 
 def _site(function, scratch, python="3.11", arch="x86_64", lines=None):
-    entry = dependencies.open_site(str(function / "requirements.txt"), str(function), str(scratch), python, arch,
-                                   "2.34", (lines if lines is not None else []).append)
+    entry = dependencies.open_site(
+        str(function / "requirements.txt"),
+        str(function),
+        str(scratch),
+        python,
+        arch,
+        "2.34",
+        (lines if lines is not None else []).append,
+    )
     entry.close()
     return entry
 
@@ -92,7 +107,7 @@ def test_the_key_follows_nested_files_options_python_and_arch(function, links, t
     assert not first.hit and _site(function, scratch).hit and _site(function, scratch).key == first.key
     keys = {first.key}
 
-    (function / "more.txt").write_text("purewheel==2.0\n")                      # a nested -r file
+    (function / "more.txt").write_text("purewheel==2.0\n")  # a nested -r file
     changed = _site(function, scratch)
     assert not changed.hit and changed.key not in keys
     with open(os.path.join(changed.site, "purewheel", "__init__.py")) as handle:
@@ -101,10 +116,10 @@ def test_the_key_follows_nested_files_options_python_and_arch(function, links, t
 
     (function / "pins.txt").write_text("purewheel<3\n")
     (function / "requirements.txt").write_text("--no-index\n--find-links %s\n-r more.txt\n-c pins.txt\n" % links)
-    constrained = _site(function, scratch)                                       # an option: a constraint file
+    constrained = _site(function, scratch)  # an option: a constraint file
     assert not constrained.hit and constrained.key not in keys
     keys.add(constrained.key)
-    (function / "pins.txt").write_text("purewheel<2.5\n")                        # the constraint file's contents
+    (function / "pins.txt").write_text("purewheel<2.5\n")  # the constraint file's contents
     assert _site(function, scratch).key not in keys
     keys.add(_site(function, scratch).key)
 
@@ -112,7 +127,7 @@ def test_the_key_follows_nested_files_options_python_and_arch(function, links, t
         assert not other.hit and other.key not in keys
         keys.add(other.key)
 
-    wheel(links, "purewheel", "2.1")                                             # what --find-links holds
+    wheel(links, "purewheel", "2.1")  # what --find-links holds
     assert _site(function, scratch).key not in keys
 
 
@@ -127,10 +142,18 @@ def test_index_settings_from_the_environment_are_not_in_the_key(function, tmp_pa
 
 # -- concurrency and crashes -------------------------------------------------------------------------
 
+
 def test_two_packs_at_once_install_once_and_give_the_same_zip(function, tmp_path):
     command = [sys.executable, "-m", "shim.cli", "pack", str(function), "-o"]
-    runs = [subprocess.Popen(command + [str(tmp_path / ("%d.zip" % i))], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True) for i in range(2)]
+    runs = [
+        subprocess.Popen(
+            command + [str(tmp_path / ("%d.zip" % i))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+        )
+        for i in range(2)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sum(err.count("\n  installing ") for _, err in outputs) == 1
@@ -148,11 +171,15 @@ def test_a_pack_killed_mid_install_leaves_nothing_that_is_used(tmp_path):
         root.mkdir()
         (root / "handler.py").write_text(HANDLER)
         (root / "requirements.txt").write_text("--index-url %s\npurewheel==1.0\n" % index.url)
-        index.stall()      # uv asks for the wheel, and waits for it
-        run = subprocess.Popen([sys.executable, "-m", "shim.cli", "pack", str(root), "-o", str(tmp_path / "a.zip")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        index.stall()  # uv asks for the wheel, and waits for it
+        run = subprocess.Popen(
+            [sys.executable, "-m", "shim.cli", "pack", str(root), "-o", str(tmp_path / "a.zip")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         assert index.file_requested.wait(60), "uv never asked for the wheel"
-        os.killpg(run.pid, signal.SIGKILL)     # the pack and its uv
+        os.killpg(run.pid, signal.SIGKILL)  # the pack and its uv
         run.communicate(timeout=30)
         index.release()
         deps = depcache.deps_dir()
@@ -196,6 +223,7 @@ def test_an_added_file_counts_as_a_change(function, tmp_path):
 
 # -- without the index --------------------------------------------------------------------------------
 
+
 def test_a_cache_hit_packs_and_invokes_with_the_index_unreachable(tmp_path):
     files = tmp_path / "files"
     wheel(files, "purewheel", "1.0")
@@ -204,7 +232,7 @@ def test_a_cache_hit_packs_and_invokes_with_the_index_unreachable(tmp_path):
     root.mkdir()
     (root / "handler.py").write_text(HANDLER)
     (root / "requirements.txt").write_text("purewheel==1.0\n")
-    try:   # the index comes from the environment, which is not part of the key
+    try:  # the index comes from the environment, which is not part of the key
         first = shim("pack", root, "-o", tmp_path / "a.zip", env={"UV_INDEX_URL": index.url})
         assert first.returncode == 0, first.stderr
     finally:
@@ -223,6 +251,7 @@ def test_a_cache_hit_packs_and_invokes_with_the_index_unreachable(tmp_path):
 
 # -- shim cache, --refresh ----------------------------------------------------------------------------
 
+
 def test_shim_cache_shows_where_and_how_much_and_clear_empties_it(function, tmp_path):
     empty = shim("cache")
     assert empty.returncode == 0 and empty.stdout.splitlines()[0] == os.environ["SHIM_CACHE_DIR"]
@@ -237,9 +266,16 @@ def test_shim_cache_shows_where_and_how_much_and_clear_empties_it(function, tmp_
 
 
 def test_clear_leaves_an_entry_a_run_holds_and_says_so(function, tmp_path):
-    entry = dependencies.open_site(str(function / "requirements.txt"), str(function), str(tmp_path / "s"), "3.11",
-                                   "x86_64", "2.34", lambda line: None)
-    try:   # as a running `shim serve --no-pack` holds it
+    entry = dependencies.open_site(
+        str(function / "requirements.txt"),
+        str(function),
+        str(tmp_path / "s"),
+        "3.11",
+        "x86_64",
+        "2.34",
+        lambda line: None,
+    )
+    try:  # as a running `shim serve --no-pack` holds it
         cleared = shim("cache", "clear")
         assert cleared.returncode == 0 and "1 entry in use by a running command left" in cleared.stdout
         assert os.path.isfile(os.path.join(entry.site, "purewheel", "__init__.py"))
@@ -257,11 +293,12 @@ def test_refresh_installs_again_and_drops_the_old_generation(function, tmp_path)
     after = generations()
     assert len(after) == 1 and after != before
     invoked = shim("invoke", function, "--refresh")
-    assert invoked.returncode == 0 and installs(invoked) == 0   # invoke packs quietly
+    assert invoked.returncode == 0 and installs(invoked) == 0  # invoke packs quietly
     assert generations() != after
 
 
 # -- source distributions, index options ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_the_sdist_fallback_finds_a_pure_python_sdist_through_find_links(installer, tmp_path):
@@ -272,10 +309,15 @@ def test_the_sdist_fallback_finds_a_pure_python_sdist_through_find_links(install
     root.mkdir()
     (root / "handler.py").write_text("import purepkg\ndef Handle(e, c):\n    return purepkg.VALUE\n")
     (root / "requirements.txt").write_text("--find-links %s\npurepkg==1.0\n" % links)
-    index = Index(tmp_path / "nothing")      # the index, which has no purepkg (PyPI's place, offline)
+    index = Index(tmp_path / "nothing")  # the index, which has no purepkg (PyPI's place, offline)
     (tmp_path / "nothing").mkdir()
-    env = {"SHIM_INSTALLER": installer, "UV_INDEX_URL": index.url, "PIP_INDEX_URL": index.url,
-           "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
+    env = {
+        "SHIM_INSTALLER": installer,
+        "UV_INDEX_URL": index.url,
+        "PIP_INDEX_URL": index.url,
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_FIND_LINKS": "",
+    }
     try:
         run = shim("pack", root, "-o", tmp_path / "a.zip", env=env, timeout=300)
     finally:
@@ -297,15 +339,26 @@ def test_a_glibc_uv_cannot_name_falls_back_to_pip_when_uv_finds_nothing(tmp_path
     (root / "handler.py").write_text(HANDLER)
     (root / "requirements.txt").write_text("--no-index\n--find-links %s\npurewheel==1.0\n" % links)
     version = "%d.%d" % sys.version_info[:2]
-    run = shim("pack", root, "-o", tmp_path / "a.zip", "--glibc", "2.26", "--arch", "x86_64", "--python-version",
-               version, env={"PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""})
+    run = shim(
+        "pack",
+        root,
+        "-o",
+        tmp_path / "a.zip",
+        "--glibc",
+        "2.26",
+        "--arch",
+        "x86_64",
+        "--python-version",
+        version,
+        env={"PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "uv targets x86_64-manylinux_2_17, the nearest it names to glibc 2.26" in run.stderr
     assert "pip installs them (uv cannot name glibc 2.26 exactly)" in run.stderr
     assert "installer pip" in run.stdout
     assert read(tmp_path / "a.zip", "purewheel/__init__.py") == "VALUE = 'purewheel 1.0'\n"
     exact = shim("pack", root, "-o", tmp_path / "b.zip", "--glibc", "2.28", "--arch", "x86_64")
-    assert exact.returncode == 0 and "installer uv" in exact.stdout    # 2.28 uv names: the wheel fits
+    assert exact.returncode == 0 and "installer uv" in exact.stdout  # 2.28 uv names: the wheel fits
 
 
 def test_an_sdist_that_builds_compiled_code_is_refused(tmp_path):
@@ -347,24 +400,36 @@ def test_a_package_found_nowhere_is_one_line(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1] == (
         "shim pack: nothere was not found on the package index: no wheel and no source distribution matches it "
-        "(check the name and the version, and the index options)")
+        "(check the name and the version, and the index options)"
+    )
 
 
 def test_a_resolver_conflict_is_one_line(fp, function, tmp_path):
     # What uv says when the requirements conflict: faked, as the two packages would need an index.
-    conflict = ["error: No solution found when resolving dependencies:",
-                "  ╰─▶ Because a==1 depends on b==2 and you require b==1, we can conclude that your requirements are "
-                "unsatisfiable."]
+    conflict = [
+        "error: No solution found when resolving dependencies:",
+        "  ╰─▶ Because a==1 depends on b==2 and you require b==1, we can conclude that your requirements are "
+        "unsatisfiable.",
+    ]
     fp.register([fp.any(min=1, max=1), "pip", "install", fp.any()], returncode=1, stdout=conflict)
     from shim.pack.errors import UsageError
+
     with pytest.raises(UsageError) as caught:
-        dependencies.open_site(str(function / "requirements.txt"), str(function), str(tmp_path / "s"), "3.11",
-                               "x86_64", "2.34", lambda line: None)
+        dependencies.open_site(
+            str(function / "requirements.txt"),
+            str(function),
+            str(tmp_path / "s"),
+            "3.11",
+            "x86_64",
+            "2.34",
+            lambda line: None,
+        )
     assert "uv could not install" in str(caught.value) and "a==1 depends on b==2" in str(caught.value)
     assert not generations()
 
 
 # -- in place ------------------------------------------------------------------------------------------
+
 
 def test_invoke_runs_a_zip_from_the_tree_it_unpacked_before_and_checks_it(function):
     first = shim("invoke", function)
@@ -388,7 +453,7 @@ def test_invoke_in_place_imports_a_requirement_from_the_cache(function):
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"value": "purewheel 1.0"}
     assert snapshot(function) == before
-    packed = shim("invoke", function)            # the same entry, packed
+    packed = shim("invoke", function)  # the same entry, packed
     assert packed.returncode == 0 and json.loads(packed.stdout) == {"value": "purewheel 1.0"}
     assert len(generations()) == 1
 
@@ -398,7 +463,7 @@ def test_another_target_says_so_in_one_line(function, mode):
     other = "arm64" if os.uname().machine == "x86_64" else "x86_64"
     machine = "x86_64" if other == "arm64" else "arm64"
     run = shim("invoke", function, "--arch", other, *mode)
-    assert run.returncode == 0, run.stderr       # pure Python: it still runs
+    assert run.returncode == 0, run.stderr  # pure Python: it still runs
     [line] = [line for line in run.stderr.splitlines() if "installed for Lambda's" in line]
     assert line.startswith("shim invoke: warning: ") and "--arch %s" % machine in line
     assert json.loads(run.stdout) == {"value": "purewheel 1.0"}
@@ -416,10 +481,15 @@ def test_serve_answers_with_the_requirements_and_refresh_installs_again(function
     import http.client
     import re
     import threading
+
     assert shim("pack", function, "-o", str(function.parent / "warm.zip")).returncode == 0
     before = generations()
-    process = subprocess.Popen([sys.executable, "-m", "shim.cli", "serve", str(function), "--port", "0", "--refresh"]
-                               + mode, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shim.cli", "serve", str(function), "--port", "0", "--refresh"] + mode,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
     lines, listening = [], threading.Event()
 
     def read():
@@ -427,6 +497,7 @@ def test_serve_answers_with_the_requirements_and_refresh_installs_again(function
             lines.append(line)
             if "listening on" in line:
                 listening.set()
+
     threading.Thread(target=read, daemon=True).start()
     try:
         assert listening.wait(60), "".join(lines)
@@ -435,7 +506,7 @@ def test_serve_answers_with_the_requirements_and_refresh_installs_again(function
         connection.request("POST", "/2015-03-31/functions/function/invocations", b"{}")
         assert json.loads(connection.getresponse().read()) == {"value": "purewheel 1.0"}
         connection.close()
-        assert len(generations()) == 1 and generations() != before     # --refresh: a new generation
+        assert len(generations()) == 1 and generations() != before  # --refresh: a new generation
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)

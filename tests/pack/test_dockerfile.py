@@ -1,5 +1,6 @@
 """The function image's Dockerfile (shim dockerfile; shim/local/templates/docker/), read (Docker does not run
 here): it needs no clone, and what it calls exists."""
+
 import ast
 import importlib
 import importlib.util
@@ -19,7 +20,7 @@ def instructions():
 def test_it_copies_only_the_build_context_and_installs_the_package_with_pip():
     steps = instructions()
     copies = [args for op, args in steps if op == "COPY"]
-    assert copies == [". .", "--from=pack /out/ /var/task/"]      # the function, then the unpacked zip
+    assert copies == [". .", "--from=pack /out/ /var/task/"]  # the function, then the unpacked zip
     runs = " ".join(args for op, args in steps if op == "RUN")
     assert 'pip install --no-cache-dir --disable-pip-version-check "${SHIM}"' in runs
     assert ("ARG", "SHIM=lambda-shim") in steps
@@ -62,6 +63,7 @@ def _final_stage():
 def test_the_handler_build_argument_is_the_images_default_and_a_run_time_handler_wins(tmp_path):
     import json
     import subprocess
+
     stage = _final_stage()
     assert ("ARG", "HANDLER=handler") in stage
     env_line = next(args for op, args in stage if op == "ENV" and "SHIM_DEFAULT_HANDLER" in args)
@@ -78,9 +80,9 @@ def test_the_handler_build_argument_is_the_images_default_and_a_run_time_handler
         env = {"PATH": "/usr/bin:/bin", "SHIM_DEFAULT_HANDLER": template.replace("${HANDLER}", build_arg)}
         return subprocess.run(command + list(cmd), env=env, capture_output=True, text=True, timeout=10).stdout.strip()
 
-    assert run("api") == "1 api.Handle"                        # --build-arg HANDLER=api
-    assert run("handler") == "1 handler.Handle"                # the default
-    assert run("api", "orders.Handle") == "1 orders.Handle"    # docker run IMAGE orders.Handle, ImageConfig Command
+    assert run("api") == "1 api.Handle"  # --build-arg HANDLER=api
+    assert run("handler") == "1 handler.Handle"  # the default
+    assert run("api", "orders.Handle") == "1 orders.Handle"  # docker run IMAGE orders.Handle, ImageConfig Command
 
 
 def test_pip_gets_the_images_own_glibc():

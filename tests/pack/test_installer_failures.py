@@ -5,6 +5,7 @@ index: pytest-subprocess stands in for it. The fake answers whatever command pac
 requirements, so these tests hold whichever installer pack uses and however it is called; only
 INSTALLER_SAYS is the installer's own wording (its last lines for each failure).
 """
+
 import os
 import sys
 
@@ -14,15 +15,18 @@ from shim import cli
 from support import snapshot
 
 INSTALLER_SAYS = {
-    "conflict": ["Resolved 0 packages in 12ms",
-                 "  × No solution found when resolving dependencies:",
-                 "  ╰─▶ Because a==1 depends on c==1 and b==2 depends on c==2, we can conclude that a==1 and b==2 "
-                 "are incompatible.",
-                 "      And because you require a==1 and b==2, we can conclude that your requirements are "
-                 "unsatisfiable."],
-    "missing": ["  × No solution found when resolving dependencies:",
-                "  ╰─▶ Because nosuchpkg was not found in the package registry and you require nosuchpkg==9.9, we can "
-                "conclude that your requirements are unsatisfiable."],
+    "conflict": [
+        "Resolved 0 packages in 12ms",
+        "  × No solution found when resolving dependencies:",
+        "  ╰─▶ Because a==1 depends on c==1 and b==2 depends on c==2, we can conclude that a==1 and b==2 "
+        "are incompatible.",
+        "      And because you require a==1 and b==2, we can conclude that your requirements are unsatisfiable.",
+    ],
+    "missing": [
+        "  × No solution found when resolving dependencies:",
+        "  ╰─▶ Because nosuchpkg was not found in the package registry and you require nosuchpkg==9.9, we can "
+        "conclude that your requirements are unsatisfiable.",
+    ],
     "crash": ["Collecting a==1", "  Downloading a-1.0-py3-none-any.whl (10 kB)"],
 }
 
@@ -40,9 +44,11 @@ def function(tmp_path):
 def installer(fp):
     """installer(lines, returncode): every command pack runs (but the bytecode compiler's, which is real)
     prints lines and exits with returncode; the commands are recorded in fp.calls."""
+
     def fail(lines, returncode):
         fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)  # bytecode workers, for real
         fp.register([fp.any()], stdout=lines, returncode=returncode, occurrences=10)
+
     return fail
 
 

@@ -1,4 +1,5 @@
 """`shim pack`: the zip's contents, bytecode, reproducibility, safety, pip arguments, and a real run from it."""
+
 import hashlib
 import importlib.util
 import os
@@ -48,6 +49,7 @@ def read_zip(path):
 
 # -- the zip ----------------------------------------------------------------------------------------
 
+
 def test_bootstrap_is_stored_executable(packed):
     infos = read_zip(packed.path)
     bootstrap = infos["bootstrap"]
@@ -72,15 +74,29 @@ def test_zip_ships_exactly_the_runtime_part_and_its_dependency_closure(packed):
     shipped = {n for n in names if n.startswith("shim/") and n.endswith(".py")}
     runtime_dir = os.path.join(REPO, "shim", "runtime")
     expected = {"shim/__init__.py", "shim/__main__.py"} | {
-        "shim/runtime/" + f for f in os.listdir(runtime_dir) if f.endswith(".py")}
+        "shim/runtime/" + f for f in os.listdir(runtime_dir) if f.endswith(".py")
+    }
     assert shipped == expected
-    for module in ("main", "client", "loader", "invoke", "context", "marshal", "errors", "logs", "logbridge",
-                   "signals", "crash", "aio"):
+    for module in (
+        "main",
+        "client",
+        "loader",
+        "invoke",
+        "context",
+        "marshal",
+        "errors",
+        "logs",
+        "logbridge",
+        "signals",
+        "crash",
+        "aio",
+    ):
         assert "shim/runtime/%s.py" % module in shipped
-    assert not [n for n in names if n.startswith(("shim/pack/", "shim/local/", "shim/cli/", "importlib_metadata",
-                                                  "zipp"))]
-    assert "shim/runtime/bootstrap" not in names      # the launcher is at the root, once
-    assert "lambda_shim_plugins.json" not in names    # no plugins among handlers/ and its requirements
+    assert not [
+        n for n in names if n.startswith(("shim/pack/", "shim/local/", "shim/cli/", "importlib_metadata", "zipp"))
+    ]
+    assert "shim/runtime/bootstrap" not in names  # the launcher is at the root, once
+    assert "lambda_shim_plugins.json" not in names  # no plugins among handlers/ and its requirements
     assert "structlog/__pycache__/__init__.%s.pyc" % TAG in names
     sources = {n for n in names if n.endswith(".py")}
     assert {n for n in sources if bytecode.pyc_name(n, VERSION) not in names} == set()
@@ -99,27 +115,42 @@ def test_bytecode_is_unchecked_hash_for_the_running_interpreter(packed):
             if name.endswith(".pyc"):
                 header = archive.read(name)[:16]
                 assert header[:4] == importlib.util.MAGIC_NUMBER, name
-                assert int.from_bytes(header[4:8], "little") == 0b01, name   # hash-based, source not checked
+                assert int.from_bytes(header[4:8], "little") == 0b01, name  # hash-based, source not checked
 
 
 def test_summary_names_everything_a_deploy_needs(packed):
     text = summary(packed)
-    for expected in (packed.path, "Handler handler.Handle", "Architecture %s" % packed.arch,
-                     "AWS_LAMBDA_EXEC_WRAPPER=/var/task/bootstrap", "provided.al2023", "python%s" % VERSION,
-                     "shim dockerfile", "zipped", "unzipped", packed.sha256):
+    for expected in (
+        packed.path,
+        "Handler handler.Handle",
+        "Architecture %s" % packed.arch,
+        "AWS_LAMBDA_EXEC_WRAPPER=/var/task/bootstrap",
+        "provided.al2023",
+        "python%s" % VERSION,
+        "shim dockerfile",
+        "zipped",
+        "unzipped",
+        packed.sha256,
+    ):
         assert expected in text
 
 
 # -- a real run from the zip ------------------------------------------------------------------------
 
+
 def test_packed_handlers_run_read_only_from_their_bytecode(packed, tmp_path, start, task_dirs):
     task = extract(packed.path, tmp_path / "task")
     task_dirs.append(task)
     assert os.stat(os.path.join(task, "bootstrap")).st_mode & 0o777 == 0o555
-    assert not os.access(task, os.W_OK) or os.geteuid() == 0   # root writes anyway: the snapshot is the check
+    assert not os.access(task, os.W_OK) or os.geteuid() == 0  # root writes anyway: the snapshot is the check
     before = snapshot(task)
-    env = start(task, "handler.Handle", bootstrap=os.path.join(task, "bootstrap"), python=BASE_PYTHON,
-                env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": ""})
+    env = start(
+        task,
+        "handler.Handle",
+        bootstrap=os.path.join(task, "bootstrap"),
+        python=BASE_PYTHON,
+        env={"PYTHONVERBOSE": "1", "PYTHONDONTWRITEBYTECODE": ""},
+    )
     result = env.invoke({"name": "Ada"}, timeout=10)
     assert result.kind == "response", env.output()
     assert result.payload["message"] == "Hello, Ada!"
@@ -135,7 +166,9 @@ def test_packed_handlers_run_read_only_from_their_bytecode(packed, tmp_path, sta
 
 
 def test_vendored_dependencies_load_from_the_zip(make_function, tmp_path, start, task_dirs):
-    function = make_function({"app.py": """
+    function = make_function(
+        {
+            "app.py": """
         import importlib.metadata, importlib.util, sys
         import structlog
 
@@ -148,7 +181,9 @@ def test_vendored_dependencies_load_from_the_zip(make_function, tmp_path, start,
                     "metadata": origin("importlib_metadata"), "zipp": origin("zipp"),
                     "version": importlib.metadata.version("structlog"),
                     "dont_write_bytecode": sys.flags.dont_write_bytecode}
-    """})
+    """
+        }
+    )
     result = pack(function, tmp_path / "app.zip", handler="app.Handle")
     task = extract(result.path, tmp_path / "task")
     task_dirs.append(task)
@@ -157,7 +192,7 @@ def test_vendored_dependencies_load_from_the_zip(make_function, tmp_path, start,
     assert answer.kind == "response", env.output()
     payload = answer.payload
     assert payload["structlog"].startswith(task + os.sep), payload
-    for packer_only in ("metadata", "zipp"):   # the packer's dependencies stay out of the zip
+    for packer_only in ("metadata", "zipp"):  # the packer's dependencies stay out of the zip
         assert not (payload[packer_only] or "").startswith(task + os.sep), payload
     assert payload["cached"] == os.path.join(task, "structlog", "__pycache__", "__init__.%s.pyc" % TAG)
     assert payload["version"] == dict(result.vendored)["structlog"]
@@ -165,6 +200,7 @@ def test_vendored_dependencies_load_from_the_zip(make_function, tmp_path, start,
 
 
 # -- reproducible -----------------------------------------------------------------------------------
+
 
 def sha256(path):
     with open(str(path), "rb") as handle:
@@ -179,12 +215,12 @@ def test_same_inputs_give_the_same_bytes(packed, tmp_path, monkeypatch):
 
 def test_source_date_epoch_sets_the_timestamps(make_function, tmp_path, monkeypatch):
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"})
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")      # 2023-11-14T22:13:20Z
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14T22:13:20Z
     first = pack(function, tmp_path / "a.zip")
     second = pack(function, tmp_path / "b.zip")
     assert first.sha256 == second.sha256
     assert {i.date_time for i in read_zip(first.path).values()} == {(2023, 11, 14, 22, 13, 20)}
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")                 # before zip's epoch: clamped
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # before zip's epoch: clamped
     assert {i.date_time for i in read_zip(pack(function, tmp_path / "c.zip").path).values()} == {(1980, 1, 1, 0, 0, 0)}
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
@@ -201,6 +237,7 @@ def test_modes_are_normalised(make_function, tmp_path):
 
 
 # -- safe ---------------------------------------------------------------------------------------------
+
 
 def test_symlink_out_of_the_function_dir_is_refused(make_function, tmp_path):
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"})
@@ -261,24 +298,51 @@ def left_out_of(result, pattern):
 
 
 def test_exclusions_default_ignore_file_and_option(make_function, tmp_path):
-    function = make_function({
-        "handler.py": "def Handle(e, c):\n    return 1\n",
-        ".git/config": "[core]\n", ".env": "SECRET=1\n", ".env.production": "SECRET=2\n",
-        "__pycache__/handler.cpython-39.pyc": "old", "pkg/__init__.py": "", "pkg/__pycache__/x.cpython-312.pyc": "",
-        "tests/test_handler.py": "def test(): pass\n", "pkg/tests/test_x.py": "",
-        "myenv/pyvenv.cfg": "home = /usr/bin\n", "myenv/lib/site.py": "",
-        "notes/draft.md": "x", "data/big.csv": "1,2\n", "keep.txt": "k",
-        ".shimignore": "# not for Lambda\nnotes/\n/draft.md\n", "draft.md": "root only", "pkg/draft.md": "kept",
-        "node_modules/left-pad/index.js": "x", "web/node_modules/x/y.js": "x", "README.md": "# fn\n",
-        "pkg/README.md": "kept: a package's own",
-    })
+    function = make_function(
+        {
+            "handler.py": "def Handle(e, c):\n    return 1\n",
+            ".git/config": "[core]\n",
+            ".env": "SECRET=1\n",
+            ".env.production": "SECRET=2\n",
+            "__pycache__/handler.cpython-39.pyc": "old",
+            "pkg/__init__.py": "",
+            "pkg/__pycache__/x.cpython-312.pyc": "",
+            "tests/test_handler.py": "def test(): pass\n",
+            "pkg/tests/test_x.py": "",
+            "myenv/pyvenv.cfg": "home = /usr/bin\n",
+            "myenv/lib/site.py": "",
+            "notes/draft.md": "x",
+            "data/big.csv": "1,2\n",
+            "keep.txt": "k",
+            ".shimignore": "# not for Lambda\nnotes/\n/draft.md\n",
+            "draft.md": "root only",
+            "pkg/draft.md": "kept",
+            "node_modules/left-pad/index.js": "x",
+            "web/node_modules/x/y.js": "x",
+            "README.md": "# fn\n",
+            "pkg/README.md": "kept: a package's own",
+        }
+    )
     result = pack(function, tmp_path / "out.zip", exclude=["*.csv"])
     names = set(read_zip(result.path))
-    user = {n for n in names if not n.startswith(("shim/", "bootstrap")) and "dist-info" not in n
-            and n.split("/")[0] not in {d for d, _ in result.vendored} | {"structlog", "importlib_metadata", "zipp",
-                                                                          "lazy_importer", "typing_extensions"}}
-    assert user == {"handler.py", "__pycache__/handler.%s.pyc" % TAG, "pkg/__init__.py",
-                    "pkg/__pycache__/__init__.%s.pyc" % TAG, "keep.txt", "pkg/draft.md", "pkg/README.md"}
+    user = {
+        n
+        for n in names
+        if not n.startswith(("shim/", "bootstrap"))
+        and "dist-info" not in n
+        and n.split("/")[0]
+        not in {d for d, _ in result.vendored}
+        | {"structlog", "importlib_metadata", "zipp", "lazy_importer", "typing_extensions"}
+    }
+    assert user == {
+        "handler.py",
+        "__pycache__/handler.%s.pyc" % TAG,
+        "pkg/__init__.py",
+        "pkg/__pycache__/__init__.%s.pyc" % TAG,
+        "keep.txt",
+        "pkg/draft.md",
+        "pkg/README.md",
+    }
     assert left_out_of(result, "node_modules/") == ["node_modules/", "web/node_modules/"]
     assert dict(result.left_out)["README.md"] == "/README*"
     left_out = dict(result.left_out)
@@ -296,8 +360,9 @@ def test_the_output_zip_inside_the_function_dir_is_not_packed_into_itself(make_f
     assert "dist/f.zip" not in second.names and first.sha256 == second.sha256
 
 
-@pytest.mark.parametrize("files, culprit", [({"bootstrap": "#!/bin/sh\n"}, "bootstrap"),
-                                            ({"shim/__init__.py": ""}, "shim/__init__.py")])
+@pytest.mark.parametrize(
+    "files, culprit", [({"bootstrap": "#!/bin/sh\n"}, "bootstrap"), ({"shim/__init__.py": ""}, "shim/__init__.py")]
+)
 def test_user_files_cannot_replace_the_runtime(make_function, tmp_path, files, culprit):
     function = make_function(dict(files, **{"handler.py": "def Handle(e, c):\n    return 1\n"}))
     with pytest.raises(UsageError, match=culprit):
@@ -317,6 +382,7 @@ def test_handler_is_checked(make_function, tmp_path):
 
 def test_size_limits_warn(packed, make_function, tmp_path, monkeypatch):
     from shim.pack import packer as pack_module
+
     monkeypatch.setattr(pack_module, "ZIPPED_LIMIT", 1000)
     monkeypatch.setattr(pack_module, "UNZIPPED_LIMIT", 2000)
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"})
@@ -351,8 +417,11 @@ def test_another_target_version_is_compiled_by_its_own_interpreter(make_function
     python, _ = bytecode.find_interpreter(OTHER)
     if python is None:
         pytest.skip("no CPython %s on this machine" % OTHER)
-    magic = subprocess.run([python, "-c", "import importlib.util,sys; sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER)"],
-                           stdout=subprocess.PIPE, check=True).stdout
+    magic = subprocess.run(
+        [python, "-c", "import importlib.util,sys; sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER)"],
+        stdout=subprocess.PIPE,
+        check=True,
+    ).stdout
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"})
     lines = []
     result = pack(function, tmp_path / "other.zip", python_version=OTHER, log=lines.append)
@@ -389,9 +458,13 @@ def test_a_syntax_error_is_a_warning_naming_the_file(make_function, tmp_path):
 
 def test_bad_options_are_usage_errors(make_function, tmp_path):
     function = make_function({"handler.py": "def Handle(e, c):\n    return 1\n"})
-    for options, match in (({"arch": "sparc"}, "--arch"), ({"python_version": "3.8"}, "--python-version"),
-                           ({"python_version": "twelve"}, "--python-version"), ({"glibc": "2.5"}, "--glibc"),
-                           ({"requirements": str(tmp_path / "nope.txt")}, "nope.txt")):
+    for options, match in (
+        ({"arch": "sparc"}, "--arch"),
+        ({"python_version": "3.8"}, "--python-version"),
+        ({"python_version": "twelve"}, "--python-version"),
+        ({"glibc": "2.5"}, "--glibc"),
+        ({"requirements": str(tmp_path / "nope.txt")}, "nope.txt"),
+    ):
         with pytest.raises(UsageError, match=match):
             pack(function, tmp_path / "x.zip", **options)
     with pytest.raises(UsageError, match="does not exist"):
@@ -400,31 +473,55 @@ def test_bad_options_are_usage_errors(make_function, tmp_path):
 
 # -- the shim's dependencies for another target ---------------------------------------------------
 
+
 def test_dependencies_that_do_not_fit_the_target_go_to_pip():
     here = vendor.plan(vendor.target_environment(VERSION, "x86_64"))
     assert here.reason is None and here.distributions
-    old = vendor.plan(vendor.target_environment("3.9", "x86_64"))   # the installed structlog needs newer
+    old = vendor.plan(vendor.target_environment("3.9", "x86_64"))  # the installed structlog needs newer
     assert old.reason and "requires Python" in old.reason
     assert [vendor.parse_requirement(r)[0] for r in old.requirements] == ["structlog"]
 
 
-@pytest.mark.parametrize("marker, expected", [
-    ('python_version < "3.11"', False), ('python_version >= "3.9"', True), ("python_version < '3.15'", True),
-    ('extra == "test"', False), ('sys_platform != "cygwin" and extra == "check"', False),
-    ('platform_python_implementation != "PyPy"', True), ('(os_name == "nt" or sys_platform == "linux")', True),
-    ('platform_machine == "aarch64"', False), ('"linux" in sys_platform and python_full_version >= "3.12.0"', True),
-    ('python_version == "3.12.*"', True), ('python_version ~= "3.10"', True),
-])
+@pytest.mark.parametrize(
+    "marker, expected",
+    [
+        ('python_version < "3.11"', False),
+        ('python_version >= "3.9"', True),
+        ("python_version < '3.15'", True),
+        ('extra == "test"', False),
+        ('sys_platform != "cygwin" and extra == "check"', False),
+        ('platform_python_implementation != "PyPy"', True),
+        ('(os_name == "nt" or sys_platform == "linux")', True),
+        ('platform_machine == "aarch64"', False),
+        ('"linux" in sys_platform and python_full_version >= "3.12.0"', True),
+        ('python_version == "3.12.*"', True),
+        ('python_version ~= "3.10"', True),
+    ],
+)
 def test_markers_are_evaluated_for_the_target(marker, expected):
     assert vendor.evaluate(marker, vendor.target_environment("3.12", "x86_64")) is expected
 
 
 # -- pip, faked --------------------------------------------------------------------------------------
 
+
 def expected_pip(requirements, target, python_version, machine, find_links=()):
-    command = [sys.executable, "-m", "pip", "install", "--requirement", requirements, "--target", target,
-               "--implementation", "cp", "--python-version", python_version, "--only-binary=:all:"]
-    for minor in range(34, 16, -1):            # Amazon Linux 2023 has glibc 2.34
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--requirement",
+        requirements,
+        "--target",
+        target,
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--only-binary=:all:",
+    ]
+    for minor in range(34, 16, -1):  # Amazon Linux 2023 has glibc 2.34
         command += ["--platform", "manylinux_2_%d_%s" % (minor, machine)]
     command += ["--platform", "manylinux2014_%s" % machine]
     for directory in find_links:
@@ -447,15 +544,38 @@ def test_pip_gets_lambdas_platform(fp, tmp_path, arch, machine):
 def test_a_pure_python_sdist_is_built_once_and_fed_back_to_pip(fp, tmp_path):
     requirements, target = str(tmp_path / "requirements.txt"), str(tmp_path / "site")
     wheels = str(tmp_path / "built-wheels")
-    fp.register(expected_pip(requirements, target, "3.12", "x86_64"), returncode=1, stdout=[
-        "ERROR: Could not find a version that satisfies the requirement purepkg==1.0 (from versions: none)",
-        "ERROR: No matching distribution found for purepkg==1.0"])
+    fp.register(
+        expected_pip(requirements, target, "3.12", "x86_64"),
+        returncode=1,
+        stdout=[
+            "ERROR: Could not find a version that satisfies the requirement purepkg==1.0 (from versions: none)",
+            "ERROR: No matching distribution found for purepkg==1.0",
+        ],
+    )
 
     def build(process):
         with open(os.path.join(wheels, "purepkg-1.0-py3-none-any.whl"), "wb"):
             pass
-    fp.register([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-binary", "purepkg", "--wheel-dir", wheels,
-                 "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "purepkg==1.0"], callback=build)
+
+    fp.register(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-binary",
+            "purepkg",
+            "--wheel-dir",
+            wheels,
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            "purepkg==1.0",
+        ],
+        callback=build,
+    )
     retry = expected_pip(requirements, target, "3.12", "x86_64", find_links=[wheels])
     fp.register(retry, stdout=["Successfully installed purepkg-1.0"])
     lines = []
@@ -468,11 +588,15 @@ def test_a_pure_python_sdist_is_built_once_and_fed_back_to_pip(fp, tmp_path):
 def test_an_sdist_with_compiled_code_is_refused(fp, tmp_path):
     requirements, target = str(tmp_path / "requirements.txt"), str(tmp_path / "site")
     wheels = str(tmp_path / "built-wheels")
-    fp.register(expected_pip(requirements, target, "3.12", "aarch64"), returncode=1,
-                stdout=["ERROR: No matching distribution found for fastpkg"])
+    fp.register(
+        expected_pip(requirements, target, "3.12", "aarch64"),
+        returncode=1,
+        stdout=["ERROR: No matching distribution found for fastpkg"],
+    )
 
     def build(process):
         open(os.path.join(wheels, "fastpkg-2.0-cp311-cp311-linux_x86_64.whl"), "wb").close()
+
     fp.register([sys.executable, "-m", "pip", "wheel", fp.any()], callback=build)
     with pytest.raises(UsageError) as caught:
         pipinstall.install([requirements], target, "arm64", "3.12")
@@ -481,34 +605,52 @@ def test_an_sdist_with_compiled_code_is_refused(fp, tmp_path):
 
 def test_other_pip_failures_are_one_clear_line(fp, tmp_path):
     requirements, target = str(tmp_path / "requirements.txt"), str(tmp_path / "site")
-    fp.register(expected_pip(requirements, target, "3.12", "x86_64"), returncode=1,
-                stdout=["Collecting x", "ERROR: Cannot install a==1 and b==2 because these package versions have "
-                                        "conflicting dependencies."])
+    fp.register(
+        expected_pip(requirements, target, "3.12", "x86_64"),
+        returncode=1,
+        stdout=[
+            "Collecting x",
+            "ERROR: Cannot install a==1 and b==2 because these package versions have conflicting dependencies.",
+        ],
+    )
     with pytest.raises(UsageError, match="conflicting dependencies"):
         pipinstall.install([requirements], target, "x86_64", "3.12")
 
 
 def test_pack_includes_what_pip_installed_without_its_bookkeeping(fp, make_function, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
-    function = make_function({"handler.py": "import fakepkg\ndef Handle(e, c):\n    return fakepkg.X\n",
-                              "requirements.txt": "fakepkg==1.0\n"})
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")  # the pip fallback, faked
+    function = make_function(
+        {
+            "handler.py": "import fakepkg\ndef Handle(e, c):\n    return fakepkg.X\n",
+            "requirements.txt": "fakepkg==1.0\n",
+        }
+    )
 
     def install(process):
         target = process.args[process.args.index("--target") + 1]
-        for rel, text in (("fakepkg/__init__.py", "X = 1\n"), ("fakepkg-1.0.dist-info/METADATA", "Name: fakepkg\n"),
-                          ("fakepkg-1.0.dist-info/RECORD", ""), ("bin/fake", "#!/usr/bin/python\n")):
+        for rel, text in (
+            ("fakepkg/__init__.py", "X = 1\n"),
+            ("fakepkg-1.0.dist-info/METADATA", "Name: fakepkg\n"),
+            ("fakepkg-1.0.dist-info/RECORD", ""),
+            ("bin/fake", "#!/usr/bin/python\n"),
+        ):
             os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
             with open(os.path.join(target, rel), "w") as handle:
                 handle.write(text)
+
     command = expected_pip("REQUIREMENTS", "TARGET", VERSION, "aarch64")
     command[command.index("TARGET")] = fp.any(min=1, max=1)
     command[command.index("REQUIREMENTS")] = fp.any(min=1, max=1)  # a copy in the scratch directory
     fp.register(command, callback=install)
-    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)     # bytecode workers, for real
+    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)  # bytecode workers, for real
     result = pack(function, tmp_path / "out.zip", arch="arm64")
     names = set(result.names)
-    assert {"fakepkg/__init__.py", "fakepkg/__pycache__/__init__.%s.pyc" % TAG,
-            "fakepkg-1.0.dist-info/METADATA", "requirements.txt"} <= names
+    assert {
+        "fakepkg/__init__.py",
+        "fakepkg/__pycache__/__init__.%s.pyc" % TAG,
+        "fakepkg-1.0.dist-info/METADATA",
+        "requirements.txt",
+    } <= names
     assert "fakepkg-1.0.dist-info/RECORD" not in names and "bin/fake" not in names
     assert fp.call_count(command) == 1
 
@@ -516,8 +658,9 @@ def test_pack_includes_what_pip_installed_without_its_bookkeeping(fp, make_funct
 def test_a_real_pip_install_of_a_small_pure_python_package(make_function, tmp_path):
     if not network_reachable():
         pytest.skip("the package index is unreachable (offline): the faked pip tests cover the arguments")
-    function = make_function({"handler.py": "import six\ndef Handle(e, c):\n    return six.PY3\n",
-                              "requirements.txt": "six==1.17.0\n"})
+    function = make_function(
+        {"handler.py": "import six\ndef Handle(e, c):\n    return six.PY3\n", "requirements.txt": "six==1.17.0\n"}
+    )
     try:
         result = pack(function, tmp_path / "six.zip", arch="arm64")
     except UsageError as exc:
@@ -529,6 +672,7 @@ def test_a_real_pip_install_of_a_small_pure_python_package(make_function, tmp_pa
 
 
 # -- the command line and make -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def pack_cli(monkeypatch):
@@ -558,14 +702,21 @@ def test_cli_quiet_prints_only_the_summary(pack_cli, tmp_path, capsys):
     assert err == "" and "Packed" in out
 
 
-@pytest.mark.parametrize("variables, handler, zip_name", [
-    ([], "handler.Handle", "dist/handler.zip"),
-    (["HANDLER=api"], "api.Handle", "dist/api.zip"),
-    (["HANDLER=api", "PACKAGE=orders", "FUNCTION=src"], "api.Handle", "dist/orders.zip"),
-])
+@pytest.mark.parametrize(
+    "variables, handler, zip_name",
+    [
+        ([], "handler.Handle", "dist/handler.zip"),
+        (["HANDLER=api"], "api.Handle", "dist/api.zip"),
+        (["HANDLER=api", "PACKAGE=orders", "FUNCTION=src"], "api.Handle", "dist/orders.zip"),
+    ],
+)
 def test_make_pack_follows_the_variables(variables, handler, zip_name):
-    done = subprocess.run(["make", "-n", "-C", REPO, "pack"] + variables,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    done = subprocess.run(
+        ["make", "-n", "-C", REPO, "pack"] + variables,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
     assert done.returncode == 0, done.stdout
     [line] = [line for line in done.stdout.splitlines() if " pack " in line]
     assert "--handler %s" % handler in line and "--output %s" % zip_name in line
@@ -586,8 +737,12 @@ def test_a_big_data_file_is_packed_in_flat_memory(make_function, tmp_path):
     import sys
 
     def peak_kb(function):
-        done = subprocess.run([sys.executable, "-c", _PEAK, str(function), str(function) + ".zip"],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(function), str(function) + ".zip"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         return int(done.stdout.split()[-1])
 

@@ -1,4 +1,5 @@
 """`shim pack --optimize`: -O/-OO bytecode in the plain pyc names; the zip still runs through its bootstrap."""
+
 import os
 import subprocess
 import sys
@@ -48,10 +49,17 @@ def test_optimize_2_drops_docstrings_and_asserts_and_the_zip_runs(make_function,
     assert "__pycache__/app.%s.pyc" % TAG in names  # the plain name: loaded whatever the interpreter's -O flag
     assert not any(".opt-" in name for name in names)
     assert run_zip(plain.path, tmp_path, "plain", start) == {
-        "module_doc": "The module's docstring.", "function_doc": "A function's docstring.", "asserted": True,
-        "debug": True}
+        "module_doc": "The module's docstring.",
+        "function_doc": "A function's docstring.",
+        "asserted": True,
+        "debug": True,
+    }
     assert run_zip(optimized.path, tmp_path, "oo", start) == {
-        "module_doc": None, "function_doc": None, "asserted": False, "debug": False}
+        "module_doc": None,
+        "function_doc": None,
+        "asserted": False,
+        "debug": False,
+    }
 
 
 def test_optimize_1_keeps_docstrings(make_function, tmp_path, start):
@@ -63,12 +71,41 @@ def test_optimize_1_keeps_docstrings(make_function, tmp_path, start):
 
 def test_the_option_on_the_command_line(make_function, tmp_path):
     function = make_function({"app.py": APP})
-    done = subprocess.run([sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())", "pack",
-                           str(function), "--handler", "app.Handle", "--optimize", "2", "-q",
-                           "--output", str(tmp_path / "cli.zip")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from shim.cli import main; sys.exit(main())",
+            "pack",
+            str(function),
+            "--handler",
+            "app.Handle",
+            "--optimize",
+            "2",
+            "-q",
+            "--output",
+            str(tmp_path / "cli.zip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "python -OO" in done.stdout
-    bad = subprocess.run([sys.executable, "-c", "import sys; from shim.cli import main; sys.exit(main())", "pack",
-                          str(function), "--optimize", "3", "--output", str(tmp_path / "x.zip")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from shim.cli import main; sys.exit(main())",
+            "pack",
+            str(function),
+            "--optimize",
+            "3",
+            "--output",
+            str(tmp_path / "x.zip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2

@@ -2,6 +2,7 @@
 
 Run as the CLI in a subprocess (an unreadable file needs a user that cannot read it: root reads
 everything, so that one runs as `nobody` through setpriv), except where pip must be faked."""
+
 import os
 import shutil
 import subprocess
@@ -44,8 +45,9 @@ def test_a_name_with_a_newline(function, tmp_path):
     assert not (tmp_path / "out.zip").exists()
 
 
-@pytest.mark.parametrize("links", [{"loop": "loop"}, {"a": "b", "b": "a"}, {"sub/up": ".."}],
-                         ids=["itself", "a-pair", "to-a-parent"])
+@pytest.mark.parametrize(
+    "links", [{"loop": "loop"}, {"a": "b", "b": "a"}, {"sub/up": ".."}], ids=["itself", "a-pair", "to-a-parent"]
+)
 def test_a_symlink_loop(function, tmp_path, links):
     for name, target in links.items():
         (function / name).parent.mkdir(exist_ok=True)
@@ -104,11 +106,15 @@ def test_a_missing_local_requirement(function, tmp_path):
 
 # -- pip, faked where the index would be needed -------------------------------------------------------
 
+
 def test_a_package_that_exists_nowhere_says_so(fp, function, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")  # the pip fallback, faked
     (function / "requirements.txt").write_text("shim-no-such-package==1.0\n")
-    missing = ["ERROR: Could not find a version that satisfies the requirement shim-no-such-package==1.0 "
-               "(from versions: none)", "ERROR: No matching distribution found for shim-no-such-package==1.0"]
+    missing = [
+        "ERROR: Could not find a version that satisfies the requirement shim-no-such-package==1.0 "
+        "(from versions: none)",
+        "ERROR: No matching distribution found for shim-no-such-package==1.0",
+    ]
     fp.register([sys.executable, "-m", "pip", "install", fp.any()], returncode=1, stdout=missing)
     fp.register([sys.executable, "-m", "pip", "wheel", fp.any()], returncode=1, stdout=missing)
     assert cli.main(["pack", str(function), "--output", str(tmp_path / "out.zip")]) == 2
@@ -119,7 +125,7 @@ def test_a_package_that_exists_nowhere_says_so(fp, function, tmp_path, capsys, m
 
 
 def test_pip_runs_outside_the_function_folder(fp, function, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")  # the pip fallback, faked
     (function / "requirements.txt").write_text("six==1.17.0\n")
     seen = []
 
@@ -129,8 +135,9 @@ def test_pip_runs_outside_the_function_folder(fp, function, tmp_path, monkeypatc
         os.makedirs(os.path.join(target, "six-1.17.0.dist-info"))
         with open(os.path.join(target, "six.py"), "w") as handle:
             handle.write("PY3 = True\n")
+
     fp.register([sys.executable, "-m", "pip", "install", fp.any()], callback=install)
-    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)     # bytecode workers, for real
+    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)  # bytecode workers, for real
     assert cli.main(["pack", str(function), "--output", str(tmp_path / "out.zip")]) == 0
     [cwd] = seen
     assert cwd and not os.path.realpath(cwd).startswith(os.path.realpath(str(function)))
@@ -138,13 +145,16 @@ def test_pip_runs_outside_the_function_folder(fp, function, tmp_path, monkeypatc
 
 # -- a real pip, from a local folder -------------------------------------------------------------------
 
+
 def test_a_local_folder_is_built_from_a_copy(function, tmp_path):
     if not network_reachable():
         pytest.skip("the package index is unreachable: pip cannot fetch the build backend")
     lib = function / "libsrc"
     (lib / "mylib").mkdir(parents=True)
     (lib / "mylib" / "__init__.py").write_text("ANSWER = 42\n")
-    (lib / "setup.py").write_text("from setuptools import setup\nsetup(name='mylib', version='1.0', packages=['mylib'])\n")
+    (lib / "setup.py").write_text(
+        "from setuptools import setup\nsetup(name='mylib', version='1.0', packages=['mylib'])\n"
+    )
     (function / "requirements.txt").write_text("./libsrc\n")
     before = snapshot(function)
     run = pack(function, tmp_path / "out.zip")

@@ -3,6 +3,7 @@
 Wheels are made here (tiny ones, or repacked from what this environment has installed) and the
 requirements file says `--no-index --find-links DIR`: the installer sees nothing else.
 """
+
 import base64
 import gzip
 import hashlib
@@ -27,11 +28,14 @@ def make_wheel(where, name, version, tag, files, requires=()):
     """A wheel `name-version-tag.whl` in where holding files {path: bytes}."""
     dist = "%s-%s.dist-info" % (name.replace("-", "_"), version)
     contents = dict(files)
-    contents[dist + "/METADATA"] = ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
-        name, version, "".join("Requires-Dist: %s\n" % r for r in requires))).encode()
-    contents[dist + "/WHEEL"] = ("Wheel-Version: 1.0\nGenerator: lambda-shim-tests\nRoot-Is-Purelib: %s\n%s" % (
-        "true" if tag.endswith("-none-any") else "false",
-        "".join("Tag: %s\n" % t for t in _expand(tag)))).encode()
+    contents[dist + "/METADATA"] = (
+        "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s"
+        % (name, version, "".join("Requires-Dist: %s\n" % r for r in requires))
+    ).encode()
+    contents[dist + "/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: lambda-shim-tests\nRoot-Is-Purelib: %s\n%s"
+        % ("true" if tag.endswith("-none-any") else "false", "".join("Tag: %s\n" % t for t in _expand(tag)))
+    ).encode()
     record = [_record_line(path, data) for path, data in sorted(contents.items())] + [dist + "/RECORD,,"]
     contents[dist + "/RECORD"] = ("\n".join(record) + "\n").encode()
     path = os.path.join(str(where), "%s-%s-%s.whl" % (name.replace("-", "_"), version, tag))
@@ -91,6 +95,7 @@ def test_without_an_interpreter_of_the_version_the_zip_has_sources_and_a_warning
 
 # -- durable functions --------------------------------------------------------------------------------
 
+
 def fake_model(tmp_path, operations):
     model = tmp_path / "service-2.json.gz"
     with gzip.open(str(model), "wb") as handle:
@@ -103,8 +108,13 @@ def test_durable_check_warns_about_a_missing_or_old_botocore(tmp_path):
     said, warned = [], []
     assert not durable_check.check(dict(sdk), said.append, warned.append)
     assert "no botocore is in the zip" in warned[-1] and "boto3>=1.43.114" in warned[-1]
-    old = dict(sdk, **{durable_check.MODEL + ".gz": (fake_model(tmp_path, ["Invoke"]), False),
-                       "botocore/__init__.py": ("x", False)})
+    old = dict(
+        sdk,
+        **{
+            durable_check.MODEL + ".gz": (fake_model(tmp_path, ["Invoke"]), False),
+            "botocore/__init__.py": ("x", False),
+        },
+    )
     assert not durable_check.check(old, said.append, warned.append)
     assert "lacks CheckpointDurableExecution, GetDurableExecutionState" in warned[-1]
     new = dict(old, **{durable_check.MODEL + ".gz": (fake_model(tmp_path, durable_check.NEEDED + ("Invoke",)), False)})
@@ -118,21 +128,34 @@ def repack_installed(where, name):
     files = {}
     for path in dist.files:
         text = str(path)
-        if text.startswith("..") or "__pycache__" in text or text.endswith((".dist-info/RECORD", "INSTALLER",
-                                                                           "REQUESTED", "direct_url.json")):
+        if (
+            text.startswith("..")
+            or "__pycache__" in text
+            or text.endswith((".dist-info/RECORD", "INSTALLER", "REQUESTED", "direct_url.json"))
+        ):
             continue
         files[text.replace(os.sep, "/")] = path.locate().read_bytes()
     info = next(n for n in files if n.endswith(".dist-info/METADATA")).split("/")[0]
     record = [_record_line(n, d) for n, d in sorted(files.items())] + [info + "/RECORD,,"]
     files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = os.path.join(str(where), "%s-%s-py3-none-any.whl" % (info[:-len(".dist-info")].rsplit("-", 1)[0], dist.version))
+    path = os.path.join(
+        str(where), "%s-%s-py3-none-any.whl" % (info[: -len(".dist-info")].rsplit("-", 1)[0], dist.version)
+    )
     with zipfile.ZipFile(path, "w") as archive:
         for entry, data in sorted(files.items()):
             archive.writestr(entry, data)
 
 
-DURABLE_CLOSURE = ["aws-durable-execution-sdk-python", "boto3", "botocore", "jmespath", "s3transfer",
-                   "python-dateutil", "six", "urllib3"]
+DURABLE_CLOSURE = [
+    "aws-durable-execution-sdk-python",
+    "boto3",
+    "botocore",
+    "jmespath",
+    "s3transfer",
+    "python-dateutil",
+    "six",
+    "urllib3",
+]
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="the durable SDK needs Python >= 3.11")
@@ -146,8 +169,12 @@ def test_a_durable_function_zip_carries_a_boto3_with_the_durable_apis(make_funct
     wheels.mkdir()
     for name in DURABLE_CLOSURE:
         repack_installed(wheels, name)
-    function = make_function({"handler.py": "from aws_durable_execution_sdk_python import durable_execution\n"
-                                            "@durable_execution\ndef Handle(event, context):\n    return 1\n"})
+    function = make_function(
+        {
+            "handler.py": "from aws_durable_execution_sdk_python import durable_execution\n"
+            "@durable_execution\ndef Handle(event, context):\n    return 1\n"
+        }
+    )
     requirements_for(function, wheels, ["aws-durable-execution-sdk-python"])
     lines = []
     result = pack(function, tmp_path / "durable.zip", log=lines.append)

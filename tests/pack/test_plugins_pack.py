@@ -1,4 +1,5 @@
 """`shim pack` finds runtime plugins among what the zip holds and writes their manifest; `shim plugins` says so."""
+
 import json
 import os
 import sys
@@ -32,15 +33,25 @@ def test_without_plugins_there_is_no_manifest(make_function, tmp_path):
 
 def test_a_vendored_plugin_is_listed_in_the_zips_manifest(make_function, make_plugin, tmp_path):
     root = make_function(HANDLER)
-    make_plugin(root, "acme-metrics", {"acme": "acme_metrics:plugin"}, {"acme_metrics/__init__.py": "plugin = 1\n"},
-                version="2.1")
+    make_plugin(
+        root,
+        "acme-metrics",
+        {"acme": "acme_metrics:plugin"},
+        {"acme_metrics/__init__.py": "plugin = 1\n"},
+        version="2.1",
+    )
     lines = []
     result = pack(root, tmp_path / "out.zip", log=lines.append)
     assert manifest_of(result.path) == {
-        "format": 1, "group": "lambda_shim.plugins", "order": "by distribution name, then entry point name",
-        "plugins": [{"name": "acme", "value": "acme_metrics:plugin", "distribution": "acme-metrics", "version": "2.1"}]}
+        "format": 1,
+        "group": "lambda_shim.plugins",
+        "order": "by distribution name, then entry point name",
+        "plugins": [{"name": "acme", "value": "acme_metrics:plugin", "distribution": "acme-metrics", "version": "2.1"}],
+    }
     assert [(e.name, e.origin) for e in result.plugins] == [("acme", "the function directory")]
-    assert "  1 plugin (by distribution name, then entry point name): acme, written to lambda_shim_plugins.json" in lines
+    assert (
+        "  1 plugin (by distribution name, then entry point name): acme, written to lambda_shim_plugins.json" in lines
+    )
     assert "plugins   acme from acme-metrics 2.1" in summary(result)
     assert result.warnings == []
 
@@ -50,32 +61,42 @@ def test_two_plugins_in_distribution_then_entry_point_order(make_function, make_
     # Normalized names order the distributions (Alpha_Tracing -> alpha-tracing < zeta-metrics), whatever
     # the entry points are called; within one distribution, its entry points by name.
     make_plugin(root, "zeta-metrics", {"aaa": "zeta_metrics"}, {"zeta_metrics.py": ""})
-    make_plugin(root, "Alpha_Tracing", {"spans": "alpha_tracing:spans", "logs": "alpha_tracing:logs"},
-                {"alpha_tracing.py": "spans = logs = None\n"})
+    make_plugin(
+        root,
+        "Alpha_Tracing",
+        {"spans": "alpha_tracing:spans", "logs": "alpha_tracing:logs"},
+        {"alpha_tracing.py": "spans = logs = None\n"},
+    )
     result = pack(root, tmp_path / "out.zip")
     listed = manifest_of(result.path)["plugins"]
     assert [(p["distribution"], p["name"]) for p in listed] == [
-        ("Alpha_Tracing", "logs"), ("Alpha_Tracing", "spans"), ("zeta-metrics", "aaa")]
+        ("Alpha_Tracing", "logs"),
+        ("Alpha_Tracing", "spans"),
+        ("zeta-metrics", "aaa"),
+    ]
     # The same inputs, the same bytes (the zip is reproducible with its manifest in it).
     again = pack(root, tmp_path / "again.zip")
     assert again.sha256 == result.sha256
 
 
 def test_a_plugin_pip_installed_from_the_requirements_is_found(fp, make_function, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHIM_INSTALLER", "pip")   # the pip fallback, faked
+    monkeypatch.setenv("SHIM_INSTALLER", "pip")  # the pip fallback, faked
     root = make_function(dict(HANDLER, **{"requirements.txt": "fake-plugin==1.0\n"}))
 
     def install(process):
         target = process.args[process.args.index("--target") + 1]
-        for rel, text in (("fake_plugin.py", "def wrap(h):\n    return h\n"),
-                          ("fake_plugin-1.0.dist-info/METADATA", "Name: fake-plugin\nVersion: 1.0\n"),
-                          ("fake_plugin-1.0.dist-info/entry_points.txt", "[lambda_shim.plugins]\nfake = fake_plugin\n"),
-                          ("fake_plugin-1.0.dist-info/RECORD", "")):
+        for rel, text in (
+            ("fake_plugin.py", "def wrap(h):\n    return h\n"),
+            ("fake_plugin-1.0.dist-info/METADATA", "Name: fake-plugin\nVersion: 1.0\n"),
+            ("fake_plugin-1.0.dist-info/entry_points.txt", "[lambda_shim.plugins]\nfake = fake_plugin\n"),
+            ("fake_plugin-1.0.dist-info/RECORD", ""),
+        ):
             os.makedirs(os.path.dirname(os.path.join(target, rel)) or target, exist_ok=True)
             with open(os.path.join(target, rel), "w") as handle:
                 handle.write(text)
+
     fp.register([sys.executable, "-m", "pip", "install", fp.any()], callback=install)
-    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)     # bytecode workers, for real
+    fp.pass_command([sys.executable, "-S", fp.any()], occurrences=50)  # bytecode workers, for real
     result = pack(root, tmp_path / "out.zip")
     assert [(e.name, e.distribution, e.origin) for e in result.plugins] == [("fake", "fake-plugin", "the requirements")]
     assert manifest_of(result.path)["plugins"][0]["value"] == "fake_plugin"
@@ -87,8 +108,10 @@ def test_what_does_not_ship_does_not_count_and_a_missing_module_is_a_warning(mak
     make_plugin(root, "no-module", {"ghost": "ghost_module:plugin"}, {})
     result = pack(root, tmp_path / "out.zip")
     assert [e.name for e in result.plugins] == ["ghost"]
-    assert result.warnings == ["plugin 'ghost' (ghost_module:plugin from no-module 1.0) names a module that is not in "
-                               "the zip: the runtime will stop at init with Runtime.PluginError"]
+    assert result.warnings == [
+        "plugin 'ghost' (ghost_module:plugin from no-module 1.0) names a module that is not in "
+        "the zip: the runtime will stop at init with Runtime.PluginError"
+    ]
 
 
 def test_a_second_plugin_with_a_taken_name_is_left_out_with_a_warning(make_function, make_plugin, tmp_path):
@@ -97,22 +120,29 @@ def test_a_second_plugin_with_a_taken_name_is_left_out_with_a_warning(make_funct
     make_plugin(root, "second-dist", {"metrics": "second_mod"}, {"second_mod.py": ""})
     result = pack(root, tmp_path / "out.zip")
     assert [(e.name, e.distribution) for e in result.plugins] == [("metrics", "first-dist")]
-    assert len(result.warnings) == 1 and "has the name of plugin 'metrics' (first_mod from first-dist 1.0)" in \
-        result.warnings[0]
+    assert (
+        len(result.warnings) == 1
+        and "has the name of plugin 'metrics' (first_mod from first-dist 1.0)" in result.warnings[0]
+    )
 
 
 def test_a_manifest_of_the_users_own_is_refused(make_function, tmp_path):
     root = make_function(dict(HANDLER, **{plugins.MANIFEST: "{}"}))
-    with pytest.raises(UsageError, match="lambda_shim_plugins.json in the function directory would replace the "
-                                         "runtime's own plugin manifest"):
+    with pytest.raises(
+        UsageError,
+        match="lambda_shim_plugins.json in the function directory would replace the runtime's own plugin manifest",
+    ):
         pack(root, tmp_path / "out.zip")
 
 
 def test_the_packed_zip_runs_its_plugins(make_function, make_plugin, tmp_path, start):
     root = make_function({"handler.py": "def Handle(event, context):\n    return {'handled': True}\n"})
-    make_plugin(root, "stamp", {"stamp": "stamp_plugin"},
-                {"stamp_plugin.py": "def wrap(handler):\n"
-                                    "    return lambda e, c: dict(handler(e, c), stamped=True)\n"})
+    make_plugin(
+        root,
+        "stamp",
+        {"stamp": "stamp_plugin"},
+        {"stamp_plugin.py": "def wrap(handler):\n    return lambda e, c: dict(handler(e, c), stamped=True)\n"},
+    )
     result = pack(root, tmp_path / "out.zip")
     task = tmp_path / "task"
     extract(result.path, str(task), read_only=True)
@@ -121,6 +151,7 @@ def test_the_packed_zip_runs_its_plugins(make_function, make_plugin, tmp_path, s
         assert env.invoke({}, timeout=10).payload == {"handled": True, "stamped": True}
     finally:
         from shim.pack.ziputil import make_writable
+
         make_writable(str(task))
 
 
@@ -129,9 +160,18 @@ def test_the_packed_zip_runs_its_plugins(make_function, make_plugin, tmp_path, s
 ENTRIES = [plugins.Entry("a", "a_mod"), plugins.Entry("b", "b_mod"), plugins.Entry("c", "c_mod")]
 
 
-@pytest.mark.parametrize("selection,expected", [
-    (None, ["a", "b", "c"]), ("", []), ("  ", []), ("none", []), ("c,a", ["c", "a"]), ("b,b", ["b"]),
-    ("a,,c,", ["a", "c"])])
+@pytest.mark.parametrize(
+    "selection,expected",
+    [
+        (None, ["a", "b", "c"]),
+        ("", []),
+        ("  ", []),
+        ("none", []),
+        ("c,a", ["c", "a"]),
+        ("b,b", ["b"]),
+        ("a,,c,", ["a", "c"]),
+    ],
+)
 def test_shim_plugins_selects_in_its_own_order(selection, expected):
     assert [e.name for e in plugins.select(ENTRIES, selection)] == expected
 
@@ -144,6 +184,7 @@ def test_shim_plugins_naming_an_unknown_plugin_is_a_fault():
 
 
 # -- shim plugins ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def plugins_cli(monkeypatch):
@@ -179,8 +220,10 @@ def test_shim_plugins_explains_the_override(plugins_cli, two, capsys, monkeypatc
     assert plugins_cli(["plugins", str(two), "--no-pack"]) == 0
     assert "SHIM_PLUGINS= (from this environment): none load." in capsys.readouterr().out
     assert plugins_cli(["plugins", str(two), "--no-pack", "--env", "SHIM_PLUGINS=nope"]) == 1
-    assert "names 'nope', which is not one of this function's plugins (first, second): the runtime would stop at " \
-           "init with Runtime.PluginError" in capsys.readouterr().out
+    assert (
+        "names 'nope', which is not one of this function's plugins (first, second): the runtime would stop at "
+        "init with Runtime.PluginError" in capsys.readouterr().out
+    )
 
 
 def test_shim_plugins_reads_a_built_zip(plugins_cli, two, make_function, tmp_path, capsys):
@@ -219,8 +262,9 @@ def test_a_distribution_with_unreadable_metadata_is_a_warning_not_a_failure(make
     (root / "broken-1.0.dist-info" / "METADATA").write_text("")
     result = pack(root, tmp_path / "out.zip")
     assert [e.name for e in result.plugins] == ["good"]
-    assert [w for w in result.warnings if w.startswith("cannot read the metadata of broken-1.0.dist-info")], \
+    assert [w for w in result.warnings if w.startswith("cannot read the metadata of broken-1.0.dist-info")], (
         result.warnings
+    )
 
 
 def test_a_zip_without_the_runtime_carries_its_manifest_for_the_layers_runtime(make_function, make_plugin, tmp_path):

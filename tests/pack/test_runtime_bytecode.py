@@ -1,5 +1,6 @@
 """The runtime's bytecode in a zip leaves out what only type checkers read (the functions' annotations, the
 `if TYPE_CHECKING:` blocks); the function's own code keeps all of it."""
+
 import ast
 import os
 import sys
@@ -11,7 +12,7 @@ from shim.pack.packer import extract, pack
 from shim.runtime import signals
 
 BASE_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
-APP = '''
+APP = """
 import shim.runtime.signals
 
 
@@ -19,11 +20,10 @@ def Handle(event: "dict", context) -> "dict":
     return {"ours": Handle.__annotations__,
             "runtime": shim.runtime.signals.Guard.wakeup_fd.__annotations__,
             "runtime_module": sorted(vars(shim.runtime.signals))}
-'''
+"""
 
 
-def test_the_zip_runs_the_runtime_without_annotations_and_the_function_with_its_own(make_function, tmp_path,
-                                                                                     start):
+def test_the_zip_runs_the_runtime_without_annotations_and_the_function_with_its_own(make_function, tmp_path, start):
     assert signals.Guard.wakeup_fd.__annotations__  # annotated in the source (or this test proves nothing)
     function = make_function({"app.py": APP})
     result = pack(function, tmp_path / "f.zip", handler="app.Handle")
@@ -46,7 +46,7 @@ def _strip(source):
 
 
 def test_strip_drops_signatures_and_type_checking_blocks_keeping_else_branches_and_class_fields():
-    tree = _strip('''
+    tree = _strip("""
         TYPE_CHECKING = False
         if TYPE_CHECKING:
             import typing
@@ -64,7 +64,7 @@ def test_strip_drops_signatures_and_type_checking_blocks_keeping_else_branches_a
 
         async def g(x: "int") -> "int":
             return x
-        ''')
+        """)
     namespace = {}
     exec(compile(tree, "<stripped>", "exec"), namespace)
     assert "typing" not in namespace and namespace["fallback"] == 1
@@ -75,7 +75,7 @@ def test_strip_drops_signatures_and_type_checking_blocks_keeping_else_branches_a
 
 
 def test_strip_keeps_line_numbers():
-    tree = _strip('''
+    tree = _strip("""
         TYPE_CHECKING = False
         if TYPE_CHECKING:
             from typing import Any
@@ -83,7 +83,7 @@ def test_strip_keeps_line_numbers():
 
         def fails(x: "Any") -> "None":
             raise ValueError(x)
-        ''')
+        """)
     namespace = {}
     exec(compile(tree, "<stripped>", "exec"), namespace)
     try:

@@ -1,4 +1,5 @@
 """Shared by the runtime's in-process tests: a scripted socket server and Invocations built from raw heads."""
+
 import os
 import socket
 import threading
@@ -24,7 +25,7 @@ class ScriptedServer:
         self.replies = list(replies)
         self.close_after_each = close_after_each
         self.piece_size = piece_size
-        self.requests = []      # (head, body) in arrival order
+        self.requests = []  # (head, body) in arrival order
         self.connections = 0
         self._conn = None
         self.sock = socket.socket()
@@ -89,7 +90,7 @@ class ScriptedServer:
             return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for start in range(0, len(reply), self.piece_size):
-            conn.sendall(reply[start:start + self.piece_size])
+            conn.sendall(reply[start : start + self.piece_size])
             time.sleep(0.0005)
 
 
@@ -109,10 +110,15 @@ def scripted_server():
 
 
 NAMES = {
-    "request_id": protocol.REQUEST_ID, "deadline_ms": protocol.DEADLINE_MS, "function_arn": protocol.FUNCTION_ARN,
-    "trace_id": protocol.TRACE_ID, "client_context": protocol.CLIENT_CONTEXT,
-    "cognito_identity": protocol.COGNITO_IDENTITY, "tenant_id": protocol.TENANT_ID,
-    "invocation_id": protocol.INVOCATION_ID, "content_type": "Content-Type",
+    "request_id": protocol.REQUEST_ID,
+    "deadline_ms": protocol.DEADLINE_MS,
+    "function_arn": protocol.FUNCTION_ARN,
+    "trace_id": protocol.TRACE_ID,
+    "client_context": protocol.CLIENT_CONTEXT,
+    "cognito_identity": protocol.COGNITO_IDENTITY,
+    "tenant_id": protocol.TENANT_ID,
+    "invocation_id": protocol.INVOCATION_ID,
+    "content_type": "Content-Type",
 }
 
 
@@ -130,8 +136,10 @@ def raw_head(**headers):
 def make_invocation():
     """make_invocation(body=b"{}", request_id="req-1", content_type="application/json", **headers) -> client.Invocation,
     parsed from a raw head exactly as the client parses one from /next."""
+
     def make(body=b"{}", request_id="req-1", content_type="application/json", **headers):
         return Invocation(Headers(raw_head(request_id=request_id, content_type=content_type, **headers)), body)
+
     return make
 
 

@@ -4,6 +4,7 @@ Each fault is a subclass of the emulator's own request handler, so everything el
 (queues, records, exactly-once bookkeeping) is the real emulator; exactly-once is
 checked from its records of every request the runtime made.
 """
+
 import socket
 import struct
 import time
@@ -77,12 +78,14 @@ def close_after_answer(base, api):
             super().do_POST()
             lingering_close(self.connection)
             self.close_connection = True
+
     return CloseAfterAnswer
 
 
 def http_10(base, api):
     class Http10(base):
         protocol_version = "HTTP/1.0"  # closes after every reply; replies say HTTP/1.0, no Connection header
+
     return Http10
 
 
@@ -112,17 +115,18 @@ def test_a_post_whose_bytes_were_written_is_never_sent_twice(faulty):
                 # The answer arrives and is taken (202 in the records); the reply never leaves.
                 body = self._body()
                 headers = self._record(body)
-                request_id, _, action = self.path[len(prefix):].partition("/")
+                request_id, _, action = self.path[len(prefix) :].partition("/")
                 taken.append(api.take_answer(request_id, action, body, headers, self.recorded))
                 reset(self.connection)
                 self.close_connection = True
+
         return ResetAfterPost
 
     env = faulty(reset_after_reading_the_first_answer)
     first = env.invoke({"n": 1}, timeout=20)
     second = env.invoke({"n": 2}, timeout=20)
     assert taken and first.payload["n"] == 1 and second.payload["n"] == 2
-    assert answers(env, first) == (1, 1)   # the resend of old would show here as a second post (403)
+    assert answers(env, first) == (1, 1)  # the resend of old would show here as a second post (403)
     assert answers(env, second) == (1, 1)
     said = warnings(env)
     assert any("may be lost" in line and first.request_id in line and env.api.address in line for line in said), said
@@ -139,14 +143,17 @@ def test_a_post_not_written_because_of_a_reset_is_sent_again_and_said(faulty, tm
                     reset(self.connection)  # the runtime now holds an event on a dead connection
                     self.close_connection = True
                     struck.write_text("done")
+
         return ResetAfterEvent
 
     env = faulty(reset_after_handing_out_the_event)
     result = env.invoke({"n": 7, "wait_for": str(struck)}, timeout=20)
     assert result.payload["n"] == 7 and answers(env, result) == (1, 1)
     said = warnings(env)
-    assert any("before POST" in line and result.request_id in line and "new connection" in line
-               and env.api.address in line for line in said), said
+    assert any(
+        "before POST" in line and result.request_id in line and "new connection" in line and env.api.address in line
+        for line in said
+    ), said
     assert env.invoke({"n": 8}, timeout=20).payload["n"] == 8
 
 
@@ -156,6 +163,7 @@ def test_a_refusal_names_the_address(faulty):
             def do_POST(self):
                 self._record(self._body())
                 self._reply(500, {"errorMessage": "storage full", "errorType": "ServiceException"})
+
         return Refuse
 
     env = faulty(refuse_answers)

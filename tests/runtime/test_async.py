@@ -1,9 +1,10 @@
 """async def handlers, through the real bootstrap."""
+
 import json
 
 import pytest
 
-HANDLER = '''
+HANDLER = """
 import asyncio, sys, structlog
 
 state = {"loop": None, "calls": 0}
@@ -27,7 +28,7 @@ async def fail():
 
 def sync(event, context):
     return "sync"
-'''
+"""
 
 
 @pytest.fixture

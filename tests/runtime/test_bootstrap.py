@@ -3,6 +3,7 @@
 Fake interpreters (small sh scripts) record the command line they get, so the
 managed runtime's /var/lang/bin/python3.12 is not needed.
 """
+
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ FAKE = """#!/bin/sh
 @pytest.fixture
 def lab(tmp_path):
     """A task root with the bootstrap and a shim/ beside it, fake interpreters, and a way to run it."""
+
     class Lab:
         task = tmp_path / "task"
         bin = tmp_path / "var" / "lang" / "bin"
@@ -42,13 +44,20 @@ def lab(tmp_path):
             # pid this bootstrap reuses) would make it run the crash reporter through the fake interpreter.
             environ = {"PATH": "%s:/usr/bin:/bin" % self.bin, "RECORD": str(self.record), "TMPDIR": str(tmp_path)}
             environ.update(env or {})
-            done = subprocess.run([str(self.task / "bootstrap")] + list(args), env=environ, cwd=cwd or "/",
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10)
+            done = subprocess.run(
+                [str(self.task / "bootstrap")] + list(args),
+                env=environ,
+                cwd=cwd or "/",
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                universal_newlines=True,
+                timeout=10,
+            )
             self.stderr = done.stderr
             assert done.returncode == 0, done.stderr
             lines = self.record.read_text().splitlines()
             cut = lines.index("--env")
-            self.env = dict(line.split("=", 1) for line in lines[cut + 1:])
+            self.env = dict(line.split("=", 1) for line in lines[cut + 1 :])
             return lines[:cut]
 
     lab = Lab()
@@ -62,13 +71,18 @@ def test_as_exec_wrapper_it_runs_the_shim_with_the_managed_runtimes_interpreter(
     assert lab.run(python, "/var/runtime/bootstrap.py") == [python] + START
 
 
-@pytest.mark.parametrize("options, kept", [
-    (["-X", "importtime", "-u"], ["-X", "importtime", "-u"]),
-    (["-W", "ignore::DeprecationWarning", "-Xfrozen_modules=off"], ["-W", "ignore::DeprecationWarning",
-                                                                    "-Xfrozen_modules=off"]),
-    (["-E", "-I", "-s"], ["-s"]),        # -E and -I would hide the shim's PYTHONPATH
-    ([], []),
-])
+@pytest.mark.parametrize(
+    "options, kept",
+    [
+        (["-X", "importtime", "-u"], ["-X", "importtime", "-u"]),
+        (
+            ["-W", "ignore::DeprecationWarning", "-Xfrozen_modules=off"],
+            ["-W", "ignore::DeprecationWarning", "-Xfrozen_modules=off"],
+        ),
+        (["-E", "-I", "-s"], ["-s"]),  # -E and -I would hide the shim's PYTHONPATH
+        ([], []),
+    ],
+)
 def test_interpreter_options_before_the_runtimes_script_are_kept(lab, options, kept):
     python = lab.fake("python3.12")
     argv = lab.run(python, *options, "/var/runtime/bootstrap.py", "handler name", "x")
@@ -96,7 +110,7 @@ def test_other_arguments_go_to_the_shim_as_in_a_container_image(lab):
 
 @pytest.mark.skipif(os.path.exists("/var/lang/bin/python3"), reason="this machine has a managed runtime's Python")
 def test_a_custom_runtime_takes_python3_from_path(lab):
-    python = lab.fake("python3", lab.task.parent / "opt" / "bin")          # a layer's interpreter
+    python = lab.fake("python3", lab.task.parent / "opt" / "bin")  # a layer's interpreter
     argv = lab.run(env={"PATH": "%s:/usr/bin:/bin" % (lab.task.parent / "opt" / "bin")})
     assert argv == [python] + START
 
@@ -106,8 +120,13 @@ def test_no_interpreter_is_a_clear_error(lab, tmp_path):
     tools = tmp_path / "tools"
     tools.mkdir()
     os.symlink(shutil.which("dirname"), str(tools / "dirname"))
-    done = subprocess.run([str(lab.task / "bootstrap")], env={"PATH": str(tools)}, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True)
+    done = subprocess.run(
+        [str(lab.task / "bootstrap")],
+        env={"PATH": str(tools)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
     assert done.returncode == 127
     assert "no Python interpreter found" in done.stderr and "SHIM_PYTHON" in done.stderr
 
@@ -143,8 +162,12 @@ def test_a_packed_function_runs_behind_a_managed_runtimes_command(tmp_path, star
         lang.mkdir(parents=True)
         python = lang / ("python" + version)
         os.symlink(BASE_PYTHON, str(python))
-        env = start(task, "handler.Handle", args=[str(python), "/var/runtime/bootstrap.py"],
-                    env={"SHIM_PYTHON": "", "PYTHONPATH": "/var/runtime"})
+        env = start(
+            task,
+            "handler.Handle",
+            args=[str(python), "/var/runtime/bootstrap.py"],
+            env={"SHIM_PYTHON": "", "PYTHONPATH": "/var/runtime"},
+        )
         answer = env.invoke({"name": "wrapper"}, timeout=10)
         assert answer.kind == "response", env.output()
         assert answer.payload["message"] == "Hello, wrapper!"
@@ -160,12 +183,21 @@ def test_a_stale_crash_record_of_a_reused_pid_is_not_reported(lab, tmp_path):
     tmp.mkdir()
     # `exec` keeps the pid: the launcher runs as the very process that planted the record.
     plant = 'printf "Rstale-request\\n\\n" > "$TMPDIR/lambda-shim-$$.inflight"; exec "$0" "$@"'
-    done = subprocess.run(["/bin/sh", "-c", plant, str(lab.task / "bootstrap")],
-                          env={"PATH": "%s:/usr/bin:/bin" % lab.bin, "RECORD": str(lab.record), "TMPDIR": str(tmp),
-                               "SHIM_PYTHON": python},
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10)
+    done = subprocess.run(
+        ["/bin/sh", "-c", plant, str(lab.task / "bootstrap")],
+        env={
+            "PATH": "%s:/usr/bin:/bin" % lab.bin,
+            "RECORD": str(lab.record),
+            "TMPDIR": str(tmp),
+            "SHIM_PYTHON": python,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=10,
+    )
     assert done.returncode == 0, done.stderr
     # The stand-in interpreter ran once, as the runtime: not a second time as the crash reporter.
     assert lab.record.read_text().splitlines()[1:3] == START
     assert lab.record.read_text().count("--env") == 1
-    assert list(tmp.iterdir()) == []       # and the launcher cleaned up after itself
+    assert list(tmp.iterdir()) == []  # and the launcher cleaned up after itself

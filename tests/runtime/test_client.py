@@ -1,4 +1,5 @@
 """The Runtime API client in-process: its requests and its response parsing, against a scripted socket server."""
+
 import threading
 
 import pytest
@@ -7,8 +8,10 @@ from shim.runtime.client import AnswerUnconfirmed, Headers, Invocation, RuntimeA
 
 pytestmark = pytest.mark.usefixtures("socket_timeout")
 
-NEXT_HEADERS = b"Lambda-Runtime-Aws-Request-Id: r1\r\nLambda-Runtime-Deadline-Ms: 123\r\nContent-Type: application/json\r\n"
-ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\": \"OK\"}"
+NEXT_HEADERS = (
+    b"Lambda-Runtime-Aws-Request-Id: r1\r\nLambda-Runtime-Deadline-Ms: 123\r\nContent-Type: application/json\r\n"
+)
+ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{"status": "OK"}'
 
 
 def next_reply(body=b"{}", framing=b"", request_id=b"r1"):
@@ -20,7 +23,7 @@ def next_reply(body=b"{}", framing=b"", request_id=b"r1"):
 
 
 def chunked(body, size=7000, extension=b"", trailers=b""):
-    pieces = [body[i:i + size] for i in range(0, len(body), size)]
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
     return b"".join(b"%x%s\r\n%s\r\n" % (len(p), extension, p) for p in pieces) + b"0\r\n" + trailers + b"\r\n"
 
 
@@ -124,8 +127,9 @@ def test_pipelined_next_after_a_post_both_replies_in_one_read(scripted_server):
     api = CappedReads(server.address)
     api.cap = 1 << 20  # reads as large as they come: both replies in the client's first read
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append((api.respond("r1", b'"ok"', then_next=True), api.next())),
-                              daemon=True)
+    worker = threading.Thread(
+        target=lambda: outcome.append((api.respond("r1", b'"ok"', then_next=True), api.next())), daemon=True
+    )
     worker.start()
     worker.join(10)
     assert outcome, "the client waited for the POST's reply before sending GET /next"
@@ -149,7 +153,10 @@ def test_without_pipelining_the_next_poll_waits_for_the_reply(scripted_server):
 BODY = b'{"k": "' + b"0123456789" * 30 + b'"}'
 CAPPED_CASES = {
     "content-length": (next_reply(BODY), {}),
-    "chunked+trailers": (next_reply(chunked(BODY, size=13, trailers=b"X-T: 1\r\n"), b"Transfer-Encoding: chunked\r\n"), {}),
+    "chunked+trailers": (
+        next_reply(chunked(BODY, size=13, trailers=b"X-T: 1\r\n"), b"Transfer-Encoding: chunked\r\n"),
+        {},
+    ),
     "close-delimited": (next_reply(BODY, framing=None), {"close_after_each": True}),
 }
 
@@ -189,7 +196,9 @@ def test_client_never_sends_a_written_post_twice(scripted_server):
     with pytest.raises(AnswerUnconfirmed, match=server.address):
         api.respond("r1", b"{}")
     assert [head.split(b" ", 2)[:2] for head, _ in server.requests] == [
-        [b"GET", b"/2018-06-01/runtime/invocation/next"], [b"POST", b"/2018-06-01/runtime/invocation/r1/response"]]
+        [b"GET", b"/2018-06-01/runtime/invocation/next"],
+        [b"POST", b"/2018-06-01/runtime/invocation/r1/response"],
+    ]
 
 
 def test_client_does_not_retry_on_a_fresh_connection(scripted_server):
@@ -223,7 +232,7 @@ def test_answers_carry_their_headers(scripted_server):
     (respond, body), (fail, _), (init, _) = server.requests
     assert body == b"\x00raw"
     assert b"\r\nContent-Type: application/unknown\r\n" in respond and b"Lambda-Runtime-Invocation-Id: inv-1" in respond
-    assert b"\r\nLambda-Runtime-Function-XRay-Error-Cause: {\"cause\": 1}" in fail
+    assert b'\r\nLambda-Runtime-Function-XRay-Error-Cause: {"cause": 1}' in fail
     assert b"\r\nLambda-Runtime-Invocation-Id: inv-2" in fail
     assert init.startswith(b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\n")
     assert b"Lambda-Runtime-Invocation-Id" not in init and b"XRay" not in init
@@ -242,7 +251,9 @@ def test_client_accepts_ipv6_literal():
 
 
 def test_headers_lookup():
-    headers = Headers(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Empty:\r\nLambda-Runtime-Trace-Id:  Root=1 ")
+    headers = Headers(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Empty:\r\nLambda-Runtime-Trace-Id:  Root=1 "
+    )
     assert headers.get(b"content-type") == b"application/json"
     assert headers.get(b"lambda-runtime-trace-id") == b"Root=1"  # the last line has no CRLF after it
     assert headers.get(b"x-empty") == b"" and headers.get(b"missing") is None
@@ -251,14 +262,25 @@ def test_headers_lookup():
 
 # -- the warm path's shortcuts give what the long ways give ------------------------------------
 
-CANONICAL_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nDate: Mon, 30 Nov 2026 16:48:22 GMT\r\n"
-                  b"Lambda-Runtime-Aws-Request-Id: Req-7\r\nLambda-Runtime-Aws-Tenant-Id: T-1\r\n"
-                  b"Lambda-Runtime-Client-Context: {\"custom\": {\"a\": \"b: c\"}}\r\n"
-                  b"Lambda-Runtime-Deadline-Ms: 1780000000000\r\n"
-                  b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:1:function:F\r\n"
-                  b"Lambda-Runtime-Trace-Id: Root=1-Ab;Sampled=1\r\nContent-Length: 2")
-FIELDS = ("request_id", "deadline_ms", "function_arn", "trace_id", "client_context", "cognito_identity", "tenant_id",
-          "invocation_id", "content_type")
+CANONICAL_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nDate: Mon, 30 Nov 2026 16:48:22 GMT\r\n"
+    b"Lambda-Runtime-Aws-Request-Id: Req-7\r\nLambda-Runtime-Aws-Tenant-Id: T-1\r\n"
+    b'Lambda-Runtime-Client-Context: {"custom": {"a": "b: c"}}\r\n'
+    b"Lambda-Runtime-Deadline-Ms: 1780000000000\r\n"
+    b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:1:function:F\r\n"
+    b"Lambda-Runtime-Trace-Id: Root=1-Ab;Sampled=1\r\nContent-Length: 2"
+)
+FIELDS = (
+    "request_id",
+    "deadline_ms",
+    "function_arn",
+    "trace_id",
+    "client_context",
+    "cognito_identity",
+    "tenant_id",
+    "invocation_id",
+    "content_type",
+)
 
 
 def _facts(head):
@@ -266,19 +288,29 @@ def _facts(head):
     return {name: getattr(invocation, name) for name in FIELDS}
 
 
-@pytest.mark.parametrize("respell", [
-    lambda head: head,  # Go's spelling: the one split that maps every line
-    lambda head: head.replace(b"Content-Type:", b"content-type:"),  # one name in another case: line by line
-    lambda head: head.replace(b"Lambda-Runtime-Trace-Id: ", b"LAMBDA-RUNTIME-TRACE-ID:\t "),
-    lambda head: head.replace(b"Lambda-Runtime-Aws-Request-Id: ", b"lambda-runtime-aws-request-id:"),  # no space
-    lambda head: head.replace(b": T-1", b":  T-1  ") + b"\r\nX-Empty:",  # extra whitespace, an empty value
-])
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda head: head,  # Go's spelling: the one split that maps every line
+        lambda head: head.replace(b"Content-Type:", b"content-type:"),  # one name in another case: line by line
+        lambda head: head.replace(b"Lambda-Runtime-Trace-Id: ", b"LAMBDA-RUNTIME-TRACE-ID:\t "),
+        lambda head: head.replace(b"Lambda-Runtime-Aws-Request-Id: ", b"lambda-runtime-aws-request-id:"),  # no space
+        lambda head: head.replace(b": T-1", b":  T-1  ") + b"\r\nX-Empty:",  # extra whitespace, an empty value
+    ],
+)
 def test_every_spelling_of_a_head_gives_the_same_invocation(respell):
     facts = _facts(respell(CANONICAL_HEAD))
-    assert facts == {"request_id": "Req-7", "deadline_ms": 1780000000000,
-                     "function_arn": "arn:aws:lambda:us-east-1:1:function:F", "trace_id": "Root=1-Ab;Sampled=1",
-                     "client_context": '{"custom": {"a": "b: c"}}', "cognito_identity": None, "tenant_id": "T-1",
-                     "invocation_id": None, "content_type": "application/xml"}
+    assert facts == {
+        "request_id": "Req-7",
+        "deadline_ms": 1780000000000,
+        "function_arn": "arn:aws:lambda:us-east-1:1:function:F",
+        "trace_id": "Root=1-Ab;Sampled=1",
+        "client_context": '{"custom": {"a": "b: c"}}',
+        "cognito_identity": None,
+        "tenant_id": "T-1",
+        "invocation_id": None,
+        "content_type": "application/xml",
+    }
 
 
 def test_values_that_are_not_utf8_fall_back_to_latin1():
@@ -289,8 +321,8 @@ def test_values_that_are_not_utf8_fall_back_to_latin1():
 def test_a_repeated_reply_head_is_read_again_when_it_changes(scripted_server):
     # The reply to an answer is remembered by its head: the same bytes are not parsed again, and any
     # other head (another length, a Connection: close) is read in full.
-    longer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 18\r\n\r\n{\"status\": \"OK!\"}\n"
-    closing = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"status\": \"OK\"}"
+    longer = b'HTTP/1.1 202 Accepted\r\nContent-Length: 18\r\n\r\n{"status": "OK!"}\n'
+    closing = b'HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{"status": "OK"}'
     server = scripted_server([ACCEPTED, ACCEPTED, longer, ACCEPTED, closing, ACCEPTED])
     api = RuntimeAPI(server.address)
     for _ in range(5):

@@ -1,5 +1,6 @@
 """Side by side with the official client: awslambdaric and lambda-shim run the same handlers
 against the same local Runtime API, and what the handler sees and what Lambda receives must match."""
+
 import json
 import time
 
@@ -7,7 +8,7 @@ import pytest
 
 pytest.importorskip("awslambdaric", reason="awslambdaric (the official client) is the reference; pip install '.[test]'")
 
-HANDLERS = '''
+HANDLERS = """
 import decimal
 
 def _describe(value):
@@ -45,19 +46,23 @@ def raw(event, context):
 
 def text(event, context):
     return "just text"
-'''
+"""
 
 # The official client runs isolated too, from its installed files (and its requirements') only.
 OFFICIAL_PACKAGES = ("awslambdaric",)
 
-OFFICIAL_BOOTSTRAP = '''#!/bin/sh
+OFFICIAL_BOOTSTRAP = """#!/bin/sh
 PYTHONPATH="$LAMBDA_TASK_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$SHIM_PYTHON" -m awslambdaric "$_HANDLER"
-'''
+"""
 
 OPTIONAL_HEADERS = dict(
     tenant_id="tenant-1",
-    client_context={"custom": {"a": 1}, "env": {"b": "2"}, "client": {"app_title": "t", "installation_id": "i"},
-                    "w3c": {"traceparent": "00-abc-def-01", "bogus": "x", "tracestate": 7}},
+    client_context={
+        "custom": {"a": 1},
+        "env": {"b": "2"},
+        "client": {"app_title": "t", "installation_id": "i"},
+        "w3c": {"traceparent": "00-abc-def-01", "bogus": "x", "tracestate": 7},
+    },
     cognito_identity={"cognitoIdentityId": "id", "cognitoIdentityPoolId": "pool"},
 )
 
@@ -71,8 +76,11 @@ def both(start, make_function, tmp_path):
     official.chmod(0o755)
 
     def start_both(handler, **options):
-        return {"official": start(function, handler, bootstrap=official, runtime_packages=OFFICIAL_PACKAGES, **options),
-                "shim": start(function, handler, **options)}
+        return {
+            "official": start(function, handler, bootstrap=official, runtime_packages=OFFICIAL_PACKAGES, **options),
+            "shim": start(function, handler, **options),
+        }
+
     return start_both
 
 
@@ -127,22 +135,35 @@ def test_unmarshal_error_matches(both):
 
 def test_non_json_content_type_matches(both):
     results = _invoke_both(both("handler.context"), b"<a/>", content_type="application/xml")
-    assert results["shim"].payload["event"] == results["official"].payload["event"] == ["bytes", [
-        name for name in sorted(dir(b"")) if not name.startswith("_")]]
+    assert (
+        results["shim"].payload["event"]
+        == results["official"].payload["event"]
+        == ["bytes", [name for name in sorted(dir(b"")) if not name.startswith("_")]]
+    )
 
 
-@pytest.mark.parametrize("handler,files", [
-    ("handler", {}), ("nothere.Handle", {}), ("handler.missing", {}), ("sys.Handle", {}),
-    ("broken.Handle", {"broken.py": "def Handle(e, c)\n    pass\n"}),
-    ("raises.Handle", {"raises.py": "raise RuntimeError('at import')\n"}),
-])
+@pytest.mark.parametrize(
+    "handler,files",
+    [
+        ("handler", {}),
+        ("nothere.Handle", {}),
+        ("handler.missing", {}),
+        ("sys.Handle", {}),
+        ("broken.Handle", {"broken.py": "def Handle(e, c)\n    pass\n"}),
+        ("raises.Handle", {"raises.py": "raise RuntimeError('at import')\n"}),
+    ],
+)
 def test_init_error_types_match(start, make_function, tmp_path, handler, files):
     function = make_function(dict({"handler.py": HANDLERS}, **files))
     official_bootstrap = tmp_path / "official-bootstrap"
     official_bootstrap.write_text(OFFICIAL_BOOTSTRAP)
     official_bootstrap.chmod(0o755)
-    envs = {"official": start(function, handler, bootstrap=official_bootstrap, runtime_packages=OFFICIAL_PACKAGES, ready=False),
-            "shim": start(function, handler, ready=False)}
+    envs = {
+        "official": start(
+            function, handler, bootstrap=official_bootstrap, runtime_packages=OFFICIAL_PACKAGES, ready=False
+        ),
+        "shim": start(function, handler, ready=False),
+    }
     errors = {}
     for name, env in envs.items():
         assert env.process.wait(20) != 0
@@ -153,7 +174,7 @@ def test_init_error_types_match(start, make_function, tmp_path, handler, files):
 
 # -- SnapStart and Managed Instances, side by side ------------------------------------------------
 
-PLATFORM_HANDLERS = '''
+PLATFORM_HANDLERS = """
 import os, time
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
@@ -175,7 +196,7 @@ def Handle(event, context):
     started = time.time()
     time.sleep(event.get("wait", 0))
     return {"start": started, "end": time.time()}
-'''
+"""
 
 
 @pytest.fixture
@@ -191,17 +212,33 @@ def both_platform(start, make_function, tmp_path):
             record = tmp_path / ("record-" + name)
             # A session of its own: the official client's worker processes outlive its SIGTERM'd parent and
             # hold its output pipes open; stopped as a group, they go at once (not after two 5 s joins).
-            envs[name] = start(function, "handler.Handle", bootstrap=bootstrap, ready=ready, process_group=True,
-                               env=dict(env, RECORD=str(record)), runtime_packages=OFFICIAL_PACKAGES if bootstrap else ())
+            envs[name] = start(
+                function,
+                "handler.Handle",
+                bootstrap=bootstrap,
+                ready=ready,
+                process_group=True,
+                env=dict(env, RECORD=str(record)),
+                runtime_packages=OFFICIAL_PACKAGES if bootstrap else (),
+            )
             envs[name].record = record
         return envs
+
     return start_both
 
 
 def _runtime_requests(env):
     """What the Runtime API received, in order (method, path with ids taken out)."""
-    return [(r.method, r.path.replace(r.path.split("/")[-2], "ID") if "/invocation/" in r.path and not
-             r.path.endswith("/next") else r.path) for r in env.api.requests if r.path.startswith("/2018-06-01")]
+    return [
+        (
+            r.method,
+            r.path.replace(r.path.split("/")[-2], "ID")
+            if "/invocation/" in r.path and not r.path.endswith("/next")
+            else r.path,
+        )
+        for r in env.api.requests
+        if r.path.startswith("/2018-06-01")
+    ]
 
 
 def test_snapstart_hooks_and_requests_match_the_official_client(both_platform):
@@ -214,15 +251,24 @@ def test_snapstart_hooks_and_requests_match_the_official_client(both_platform):
     assert all(r.kind == "response" for r in results.values())
     official, ours = envs["official"], envs["shim"]
     assert ours.record.read_text() == official.record.read_text() == "before 2\nbefore 1\nafter 1\nafter 2\n"
-    assert _runtime_requests(ours)[:3] == _runtime_requests(official)[:3] == [
-        ("GET", "/2018-06-01/runtime/restore/next"), ("GET", "/2018-06-01/runtime/invocation/next"),
-        ("POST", "/2018-06-01/runtime/invocation/ID/response")]
+    assert (
+        _runtime_requests(ours)[:3]
+        == _runtime_requests(official)[:3]
+        == [
+            ("GET", "/2018-06-01/runtime/restore/next"),
+            ("GET", "/2018-06-01/runtime/invocation/next"),
+            ("POST", "/2018-06-01/runtime/invocation/ID/response"),
+        ]
+    )
 
 
-@pytest.mark.parametrize("fail, path, error_type, status", [
-    ("before", "/2018-06-01/runtime/init/error", "Runtime.BeforeSnapshotError", 64),
-    ("after", "/2018-06-01/runtime/restore/error", "Runtime.AfterRestoreError", 65),
-])
+@pytest.mark.parametrize(
+    "fail, path, error_type, status",
+    [
+        ("before", "/2018-06-01/runtime/init/error", "Runtime.BeforeSnapshotError", 64),
+        ("after", "/2018-06-01/runtime/restore/error", "Runtime.AfterRestoreError", 65),
+    ],
+)
 def test_snapstart_hook_failures_match_the_official_client(both_platform, fail, path, error_type, status):
     envs = both_platform({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "FAIL": fail}, ready=False)
     seen = {}
@@ -261,8 +307,14 @@ def test_managed_instances_init_error_matches_the_official_client(start, make_fu
     official.chmod(0o755)
     seen = {}
     for name, bootstrap in (("official", official), ("shim", None)):
-        env = start(function, "handler.Handle", bootstrap=bootstrap, ready=False,
-                    env={"AWS_LAMBDA_MAX_CONCURRENCY": "3"}, runtime_packages=OFFICIAL_PACKAGES if bootstrap else ())
+        env = start(
+            function,
+            "handler.Handle",
+            bootstrap=bootstrap,
+            ready=False,
+            env={"AWS_LAMBDA_MAX_CONCURRENCY": "3"},
+            runtime_packages=OFFICIAL_PACKAGES if bootstrap else (),
+        )
         env.process.wait(20)
         accepted = [r for r in env.api.requests if r.path.endswith("/init/error") and r.status == 202]
         seen[name] = (len(accepted), env.api.init_error.error_type, env.api.init_error.payload["errorType"])

@@ -1,5 +1,6 @@
 """Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY) through the real bootstrap: overlap, exactly
 once, per-request logs, dying workers, SIGTERM, the telemetry socket, and the async single process."""
+
 import json
 import signal
 import socket
@@ -11,7 +12,7 @@ import pytest
 from shim.runtime import protocol
 from support import alive as _alive
 
-HANDLER = '''
+HANDLER = """
 import asyncio, logging, os, sys, time
 import shim
 
@@ -79,7 +80,7 @@ async def AsyncHandle(event, context):
         asyncio.get_running_loop().run_in_executor(None, later)
     await asyncio.sleep(event.get("wait", 0))
     return {"pid": os.getpid(), "start": started, "end": time.time(), "request": context.aws_request_id}
-'''
+"""
 
 N = 4
 
@@ -100,6 +101,7 @@ def run(start, function, tmp_path):
         environment = start(function, handler, env=env)
         environment.record = tmp_path / "record"
         return environment
+
     return run_it
 
 
@@ -199,7 +201,8 @@ def test_sigterm_reaches_every_worker_in_flight_invokes_are_answered_and_none_is
         assert len(env.api.answers(p.request_id, accepted_only=True)) == 1
     assert env.process.wait(10) == 0
     assert sorted(line for line in _lines(env.record) if line.startswith("callback")) == sorted(
-        "callback %d" % pid for pid in workers)
+        "callback %d" % pid for pid in workers
+    )
     assert not [pid for pid in workers if _alive(pid)]
     # One internal extension for the environment, registered by the supervisor before any /next.
     paths = [r.path for r in env.api.requests]
@@ -231,15 +234,25 @@ def test_a_sigterm_taken_by_a_thread_of_the_supervisor_still_stops_every_worker(
     assert env.invoke({}, timeout=10).kind == "response"
     trigger.touch()
     assert env.process.wait(10) == 0
-    assert len([line for line in _lines(env.record) if line.startswith("callback")]) == 2
+    callbacks = [line for line in _lines(env.record) if line.startswith("callback")]
+    assert len(callbacks) == 2, env.output() + str(_lines(env.record))
 
 
 def test_a_sigterm_forwarded_before_a_worker_takes_signals_stops_it_cleanly(start, function, tmp_path):
     """A worker takes the signals forwarded to it as it unblocks them, before its first line: it stops as in an
     init (its callbacks, a clean exit) rather than failing with a traceback."""
     record = tmp_path / "record"
-    env = start(function, ready=False, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_FORK_AFTER_INIT": "1",
-                                            "CALLBACKS": "1", "SIGTERM_AT_FORK": "1", "RECORD": str(record)})
+    env = start(
+        function,
+        ready=False,
+        env={
+            "AWS_LAMBDA_MAX_CONCURRENCY": "2",
+            "SHIM_FORK_AFTER_INIT": "1",
+            "CALLBACKS": "1",
+            "SIGTERM_AT_FORK": "1",
+            "RECORD": str(record),
+        },
+    )
     assert env.process.wait(10) == 0, env.output()
     assert "Traceback" not in env.output()
     assert len([line for line in _lines(record) if line.startswith("callback")]) == 2
@@ -254,8 +267,9 @@ def test_a_sigterm_taken_by_an_executor_thread_stops_the_idle_async_mode(run):
 
 
 def test_the_async_mode_refuses_a_sync_handler(start, function, tmp_path):
-    env = start(function, "handler.Handle", ready=False,
-                env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_ASYNC_CONCURRENCY": "1"})
+    env = start(
+        function, "handler.Handle", ready=False, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_ASYNC_CONCURRENCY": "1"}
+    )
     assert env.process.wait(15) == 1
     assert env.api.init_error.error_type == "Runtime.InvalidConfiguration"
     assert "async def" in env.api.init_error.payload["errorMessage"]
@@ -269,8 +283,11 @@ def test_a_bad_max_concurrency_is_an_init_error(start, function, value):
 
 
 def test_an_init_error_is_reported_once_by_n_workers(start, make_function):
-    env = start(make_function({"handler.py": "raise ImportError('nope')\n"}), ready=False,
-                env={"AWS_LAMBDA_MAX_CONCURRENCY": str(N)})
+    env = start(
+        make_function({"handler.py": "raise ImportError('nope')\n"}),
+        ready=False,
+        env={"AWS_LAMBDA_MAX_CONCURRENCY": str(N)},
+    )
     assert env.process.wait(15) == 1
     accepted = [r for r in env.api.requests if r.path == protocol.INIT_ERROR and r.status == 202]
     assert len(accepted) == 1
@@ -317,8 +334,9 @@ def test_forking_after_init_warns_about_sockets_open_at_fork_time(start, functio
     listener.listen(4)
     port = listener.getsockname()[1]
     try:
-        env = start(function, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_FORK_AFTER_INIT": "1",
-                                   "CONNECT_AT_INIT": str(port)})
+        env = start(
+            function, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_FORK_AFTER_INIT": "1", "CONNECT_AT_INIT": str(port)}
+        )
         env.drain()
         warning = [line for line in env.output().splitlines() if "open at fork time" in line]
         assert len(warning) == 1
@@ -351,13 +369,18 @@ def _children(pid):
 
 
 def test_a_crash_in_the_async_mode_answers_every_request_in_flight(start, make_function, tmp_path):
-    function = make_function({"handler.py": HANDLER + '''
+    function = make_function(
+        {
+            "handler.py": HANDLER
+            + """
 async def CrashLater(event, context):
     if event.get("crash"):
         await asyncio.sleep(0.3)
         os._exit(4)
     await asyncio.sleep(30)
-'''})
+"""
+        }
+    )
     env = start(function, "handler.CrashLater", env={"AWS_LAMBDA_MAX_CONCURRENCY": "3", "SHIM_ASYNC_CONCURRENCY": "1"})
     pending = [env.api.submit({}), env.api.submit({}), env.api.submit({"crash": True})]
     for p in pending:
@@ -367,7 +390,7 @@ async def CrashLater(event, context):
         assert len(env.api.answers(p.request_id, accepted_only=True)) == 1
 
 
-SLOW_IMPORT = '''
+SLOW_IMPORT = """
 import os, time
 import shim
 
@@ -381,14 +404,15 @@ except FileExistsError:
 
 def Handle(event, context):
     return {}
-'''
+"""
 
 
 def test_sigterm_while_workers_still_import_stops_them_cleanly(start, make_function, tmp_path):
     # Stopped, not failed: no init error, no FatalSignal logged, and every worker's callback runs.
     record = tmp_path / "record"
-    env = start(make_function({"handler.py": SLOW_IMPORT}), env={"RECORD": str(record),
-                                                                "AWS_LAMBDA_MAX_CONCURRENCY": "3"})
+    env = start(
+        make_function({"handler.py": SLOW_IMPORT}), env={"RECORD": str(record), "AWS_LAMBDA_MAX_CONCURRENCY": "3"}
+    )
     deadline = time.monotonic() + 20
     while len(_lines(tmp_path / "record.slow")) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -1,4 +1,5 @@
 """The context object in-process, built from an Invocation parsed out of a raw /next head."""
+
 import json
 import time
 
@@ -16,9 +17,16 @@ SETTINGS = {
 }
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders"
 CLIENT_CONTEXT = {
-    "custom": {"k": "v"}, "env": {"platform": "ios"},
-    "client": {"installation_id": "inst", "app_title": "Shop \u00e9", "app_version_name": "1.2",
-               "app_version_code": "12", "app_package_name": "com.example", "unknown": "dropped"},
+    "custom": {"k": "v"},
+    "env": {"platform": "ios"},
+    "client": {
+        "installation_id": "inst",
+        "app_title": "Shop \u00e9",
+        "app_version_name": "1.2",
+        "app_version_code": "12",
+        "app_package_name": "com.example",
+        "unknown": "dropped",
+    },
     "w3c": {"traceparent": "00-abc-def-01", "tracestate": 7, "baggage": "k=v", "bogus": "x"},
 }
 COGNITO = {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
@@ -35,24 +43,39 @@ def settings(monkeypatch):
 @pytest.fixture
 def full(make_invocation, settings):
     deadline = int(time.time() * 1000) + 60000
-    return make_invocation(request_id="req-7", deadline_ms=deadline, function_arn=ARN, tenant_id="tenant-3",
-                           trace_id="Root=1-a-b;Sampled=1", client_context=json.dumps(CLIENT_CONTEXT),
-                           cognito_identity=json.dumps(COGNITO))
+    return make_invocation(
+        request_id="req-7",
+        deadline_ms=deadline,
+        function_arn=ARN,
+        tenant_id="tenant-3",
+        trace_id="Root=1-a-b;Sampled=1",
+        client_context=json.dumps(CLIENT_CONTEXT),
+        cognito_identity=json.dumps(COGNITO),
+    )
 
 
 def test_every_field_and_its_type(full):
     ctx = LambdaContext(full)
     assert ctx.aws_request_id == "req-7"
     assert (ctx.log_group_name, ctx.log_stream_name, ctx.function_name, ctx.function_version) == (
-        "/aws/lambda/orders", "2026/01/02/[$LATEST]abc", "orders", "$LATEST")
+        "/aws/lambda/orders",
+        "2026/01/02/[$LATEST]abc",
+        "orders",
+        "$LATEST",
+    )
     assert ctx.memory_limit_in_mb == "512"  # a string, as the official client gives it
     assert ctx.invoked_function_arn == ARN and ctx.tenant_id == "tenant-3"
     assert (ctx.identity.cognito_identity_id, ctx.identity.cognito_identity_pool_id) == ("id-1", "pool-1")
     cc = ctx.client_context
     assert (cc.custom, cc.env) == ({"k": "v"}, {"platform": "ios"})
     client = cc.client
-    assert (client.installation_id, client.app_title, client.app_version_name, client.app_version_code,
-            client.app_package_name) == ("inst", "Shop \u00e9", "1.2", "12", "com.example")
+    assert (
+        client.installation_id,
+        client.app_title,
+        client.app_version_name,
+        client.app_version_code,
+        client.app_package_name,
+    ) == ("inst", "Shop \u00e9", "1.2", "12", "com.example")
     assert not hasattr(client, "unknown")
     assert isinstance(ctx.get_remaining_time_in_millis(), int)
     for value in (ctx.aws_request_id, ctx.function_name, ctx.memory_limit_in_mb, ctx.invoked_function_arn):
@@ -99,8 +122,15 @@ def test_without_a_usable_deadline_no_time_is_promised(make_invocation, deadline
     assert LambdaContext(invocation).get_remaining_time_in_millis() == 0
 
 
-@pytest.mark.parametrize("header,value", [("client_context", "[1, 2]"), ("client_context", "null"),
-                                          ("cognito_identity", "[1]"), ("cognito_identity", '"text"')])
+@pytest.mark.parametrize(
+    "header,value",
+    [
+        ("client_context", "[1, 2]"),
+        ("client_context", "null"),
+        ("cognito_identity", "[1]"),
+        ("cognito_identity", '"text"'),
+    ],
+)
 def test_json_that_is_not_an_object_is_ignored(make_invocation, header, value):
     ctx = LambdaContext(make_invocation(**{header: value}))
     assert ctx.client_context is None and ctx.w3c() == {}
@@ -112,7 +142,9 @@ def test_client_context_without_client_or_with_a_non_object_client(make_invocati
     assert LambdaContext(make_invocation(client_context='{"client": "just text"}')).client_context.client == "just text"
 
 
-@pytest.mark.parametrize("header,name", [("client_context", "Client Context"), ("cognito_identity", "Cognito Identity")])
+@pytest.mark.parametrize(
+    "header,name", [("client_context", "Client Context"), ("cognito_identity", "Cognito Identity")]
+)
 def test_malformed_json_is_a_context_unmarshal_fault(make_invocation, header, name):
     with pytest.raises(errors.Fault) as caught:
         LambdaContext(make_invocation(**{header: "{broken"}))
@@ -142,21 +174,40 @@ def test_fields_match_the_official_clients_context(full, make_invocation, settin
 
     def official(invocation):
         parse = lambda raw: None if raw is None else json.loads(raw)  # noqa: E731 - its bootstrap does this
-        return official_module.LambdaContext(invocation.request_id, parse(invocation.client_context),
-                                             parse(invocation.cognito_identity), invocation.deadline_ms,
-                                             invocation.function_arn, invocation.tenant_id)
+        return official_module.LambdaContext(
+            invocation.request_id,
+            parse(invocation.client_context),
+            parse(invocation.cognito_identity),
+            invocation.deadline_ms,
+            invocation.function_arn,
+            invocation.tenant_id,
+        )
 
     def facts(ctx):
         cc = ctx.client_context
         client = None if cc is None else cc.client
         return {
-            "fields": {name: getattr(ctx, name) for name in (
-                "aws_request_id", "log_group_name", "log_stream_name", "function_name", "memory_limit_in_mb",
-                "function_version", "invoked_function_arn", "tenant_id")},
+            "fields": {
+                name: getattr(ctx, name)
+                for name in (
+                    "aws_request_id",
+                    "log_group_name",
+                    "log_stream_name",
+                    "function_name",
+                    "memory_limit_in_mb",
+                    "function_version",
+                    "invoked_function_arn",
+                    "tenant_id",
+                )
+            },
             "identity": (ctx.identity.cognito_identity_id, ctx.identity.cognito_identity_pool_id),
             "client_context": None if cc is None else (cc.custom, cc.env),
-            "client": None if client is None else [getattr(client, n, None) for n in (
-                "installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")],
+            "client": None
+            if client is None
+            else [
+                getattr(client, n, None)
+                for n in ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+            ],
             "w3c": ctx.w3c(),
             "remaining": type(ctx.get_remaining_time_in_millis()),
         }

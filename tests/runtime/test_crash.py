@@ -1,11 +1,12 @@
 """A runtime that dies still answers: the bootstrap supervises it and reports through shim.runtime.crash."""
+
 import json
 import os
 import signal
 
 import pytest
 
-HANDLERS = '''
+HANDLERS = """
 import ctypes, os, signal
 
 def exit_hard(event, context):
@@ -19,14 +20,18 @@ def kill_self(event, context):
 
 def fine(event, context):
     return "fine"
-'''
+"""
 
 
 @pytest.fixture
 def function(make_function):
-    return make_function({"handler.py": HANDLERS,
-                          "dies_at_init.py": "import os\nos._exit(3)\n",
-                          "crashes_at_init.py": "import ctypes\nctypes.string_at(0)\n"})
+    return make_function(
+        {
+            "handler.py": HANDLERS,
+            "dies_at_init.py": "import os\nos._exit(3)\n",
+            "crashes_at_init.py": "import ctypes\nctypes.string_at(0)\n",
+        }
+    )
 
 
 def _crash_files(env):
@@ -36,11 +41,14 @@ def _crash_files(env):
     return sorted(name for name in os.listdir(tmp) if name.startswith("lambda-shim-%d." % env.process.pid))
 
 
-@pytest.mark.parametrize("handler,status,reason,has_stack", [
-    ("exit_hard", 7, "exit status 7", False),
-    ("segfault", 128 + signal.SIGSEGV, "signal: SIGSEGV", True),
-    ("kill_self", 128 + signal.SIGKILL, "signal: SIGKILL", False),
-])
+@pytest.mark.parametrize(
+    "handler,status,reason,has_stack",
+    [
+        ("exit_hard", 7, "exit status 7", False),
+        ("segfault", 128 + signal.SIGSEGV, "signal: SIGSEGV", True),
+        ("kill_self", 128 + signal.SIGKILL, "signal: SIGKILL", False),
+    ],
+)
 def test_death_mid_invoke_is_answered_once(start, function, handler, status, reason, has_stack):
     env = start(function, "handler." + handler)
     assert _crash_files(env) == ["lambda-shim-%d.fault" % env.process.pid, "lambda-shim-%d.inflight" % env.process.pid]
@@ -54,14 +62,17 @@ def test_death_mid_invoke_is_answered_once(start, function, handler, status, rea
     assert len(env.api.answers(result.request_id, accepted_only=True)) == 1
     if has_stack:  # faulthandler's Python stack, down to the handler's line
         trace = "".join(body["stackTrace"])
-        assert "Segmentation fault" in trace and "handler.py\", line 8 in segfault" in trace
+        assert "Segmentation fault" in trace and 'handler.py", line 8 in segfault' in trace
     env.join_readers()
     assert "Runtime.ExitError" in env.output("stdout")  # logged through the pipeline too
     assert _crash_files(env) == []  # the supervisor cleaned up its files
 
 
-@pytest.mark.parametrize("env", [{}, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}],
-                         ids=["text", "json", "managed instances"])
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}],
+    ids=["text", "json", "managed instances"],
+)
 def test_the_crash_line_carries_the_request_id(start, function, env):
     # Every log line about a request carries its id: the supervisor's too, said from outside the invoke.
     environment = start(function, "handler.exit_hard", env=env)
@@ -78,8 +89,9 @@ def test_the_crash_line_carries_the_request_id(start, function, env):
         assert lines[0].split("\t")[2] == result.request_id
 
 
-@pytest.mark.parametrize("handler,reason", [("dies_at_init.Handle", "exit status 3"),
-                                            ("crashes_at_init.Handle", "signal: SIGSEGV")])
+@pytest.mark.parametrize(
+    "handler,reason", [("dies_at_init.Handle", "exit status 3"), ("crashes_at_init.Handle", "signal: SIGSEGV")]
+)
 def test_death_during_init_is_an_init_error(start, function, handler, reason):
     env = start(function, handler, ready=False)
     env.process.wait(20)

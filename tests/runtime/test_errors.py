@@ -1,4 +1,5 @@
 """Error payloads in-process: their shape, the user's frames, the X-Ray cause and panics described."""
+
 import json
 
 from shim.runtime import errors
@@ -20,8 +21,9 @@ def test_payload_shape_and_user_frames():
 
 
 def test_xray_cause_is_capped():
-    frames = [type("F", (), {"name": "f%d" % i, "filename": "/var/task/m%d.py" % i, "lineno": i})()
-              for i in range(20000)]
+    frames = [
+        type("F", (), {"name": "f%d" % i, "filename": "/var/task/m%d.py" % i, "lineno": i})() for i in range(20000)
+    ]
     cause = errors.xray_cause("E", "m" * 100000, frames)
     assert len(cause) <= 64 * 1024
     decoded = json.loads(cause)

@@ -2,6 +2,7 @@
 
 `a..b` and `a/.b` once ran `b` from module `a`: a function that would import something else
 on Lambda, or not at all. Here module `a` exists and has `b`, so only the name can fail it."""
+
 import json
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 # Every form: test_user_code.py, in-process; here the one that once ran, through the real process.
 @pytest.mark.parametrize("spec", ["a..b"])
 def test_an_empty_part_is_a_malformed_handler_name(start, make_function, spec):
-    function = make_function({"a.py": "def b(event, context):\n    return 'ran'\n", "dir/a.py": "def b(e, c):\n    pass\n"})
+    function = make_function(
+        {"a.py": "def b(event, context):\n    return 'ran'\n", "dir/a.py": "def b(e, c):\n    pass\n"}
+    )
     env = start(function, spec, ready=False)
     assert env.process.wait(15) == 1
     [post] = [r for r in env.api.requests if r.path == "/2018-06-01/runtime/init/error"]
@@ -20,7 +23,11 @@ def test_an_empty_part_is_a_malformed_handler_name(start, make_function, spec):
 
 
 def test_well_formed_names_still_run(start, make_function):
-    function = make_function({"a.py": "def b(event, context):\n    return 'ran'\n",
-                              "dir/sub/a.py": "def b(event, context):\n    return 'deep'\n"})
+    function = make_function(
+        {
+            "a.py": "def b(event, context):\n    return 'ran'\n",
+            "dir/sub/a.py": "def b(event, context):\n    return 'deep'\n",
+        }
+    )
     assert start(function, "a.b").invoke({}, timeout=10).payload == "ran"
     assert start(function, "dir/sub/a.b").invoke({}, timeout=10).payload == "deep"

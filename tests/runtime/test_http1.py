@@ -1,5 +1,6 @@
 """shim.runtime.http1 and shim.runtime.chunked on bytes alone: every input fed whole, in two pieces at every
 split point, and byte by byte."""
+
 import pytest
 
 from shim.runtime import chunked, http1
@@ -12,7 +13,7 @@ def splits(data):
     yield [data]
     for index in range(len(data) + 1):
         yield [data[:index], data[index:]]
-    yield [data[i:i + 1] for i in range(len(data))]
+    yield [data[i : i + 1] for i in range(len(data))]
 
 
 def decode(pieces, limit=LINE_LIMIT):
@@ -31,12 +32,17 @@ VALID = {
     "empty body": (b"0\r\n\r\n", [], []),
     "one chunk": (b"5\r\nhello\r\n0\r\n\r\n", [b"hello"], []),
     "chunks whose data holds CRLF": (b"2\r\n\r\n\r\n3\r\na\r\n\r\n0\r\n\r\n", [b"\r\n", b"a\r\n"], []),
-    "hex sizes, either case, leading zeros": (b"a\r\n0123456789\r\n00B\r\nabcdefghijk\r\n000\r\n\r\n",
-                                               [b"0123456789", b"abcdefghijk"], []),
+    "hex sizes, either case, leading zeros": (
+        b"a\r\n0123456789\r\n00B\r\nabcdefghijk\r\n000\r\n\r\n",
+        [b"0123456789", b"abcdefghijk"],
+        [],
+    ),
     "extensions and padding": (b"3;name=value\r\nabc\r\n4 ; x\r\ndefg\r\n0;last\r\n\r\n", [b"abc", b"defg"], []),
-    "trailers": (b"3\r\nabc\r\n0\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\nX-Other:\t two \r\nX-Empty:\r\n\r\n",
-                 [b"abc"], [(b"Lambda-Runtime-Function-Error-Type", b"Unhandled"), (b"X-Other", b"two"),
-                            (b"X-Empty", b"")]),
+    "trailers": (
+        b"3\r\nabc\r\n0\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\nX-Other:\t two \r\nX-Empty:\r\n\r\n",
+        [b"abc"],
+        [(b"Lambda-Runtime-Function-Error-Type", b"Unhandled"), (b"X-Other", b"two"), (b"X-Empty", b"")],
+    ),
     "binary data": (b"4\r\n\x00\xff\r\n\r\n0\r\n\r\n", [b"\x00\xff\r\n"], []),
 }
 
@@ -68,7 +74,7 @@ def test_wanted_never_reads_past_the_body(case):
     while not decoder.done:
         wanted = decoder.wanted
         assert wanted >= 1
-        got += decoder.feed(stream[position:position + wanted])
+        got += decoder.feed(stream[position : position + wanted])
         position += wanted
     assert decoder.unused == b"" and stream[position:] == b"NEXT REQUEST"
     assert (got, decoder.trailers, decoder.wanted) == (chunks, trailers, 0)
@@ -77,7 +83,7 @@ def test_wanted_never_reads_past_the_body(case):
 def test_a_long_chunk_arriving_in_pieces_is_kept_whole():
     data = bytes(range(256)) * 400
     body = b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"
-    pieces = [body[i:i + 1000] for i in range(0, len(body), 1000)]
+    pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
     decoder = ChunkedDecoder()
     assert decoder.feed(pieces[0]) == [] and decoder.wanted == len(data) + 2 - (1000 - len(b"%x\r\n" % len(data)))
     assert decode(pieces) == ([data], [], b"")
@@ -100,8 +106,10 @@ MALFORMED = {
     "a space in a trailer name": (b"0\r\nX A: one\r\n\r\n", "malformed trailer field"),
     "a size line too long": (b"5;" + b"x" * 40 + b"\r\nhello\r\n0\r\n\r\n", "longer than 32 bytes"),
     "a size line too long, unended": (b"5;" + b"x" * 40, "longer than 32 bytes"),
-    "a trailer section too long": (b"0\r\nX-A: " + b"a" * 20 + b"\r\nX-B: " + b"b" * 20 + b"\r\n\r\n",
-                                   "trailer section longer than 32 bytes"),
+    "a trailer section too long": (
+        b"0\r\nX-A: " + b"a" * 20 + b"\r\nX-B: " + b"b" * 20 + b"\r\n\r\n",
+        "trailer section longer than 32 bytes",
+    ),
 }
 
 
@@ -139,14 +147,29 @@ def test_a_chunk_is_its_size_in_hex_the_data_and_crlf():
 
 def test_the_last_chunk_carries_the_trailers():
     assert chunked.last_chunk() == b"0\r\n\r\n"
-    end = chunked.last_chunk([("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"),
-                            ("Lambda-Runtime-Function-Error-Body", "eyJhIjogMX0=")])
-    assert end == (b"0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unknown\r\n"
-                   b"Lambda-Runtime-Function-Error-Body: eyJhIjogMX0=\r\n\r\n")
+    end = chunked.last_chunk(
+        [
+            ("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"),
+            ("Lambda-Runtime-Function-Error-Body", "eyJhIjogMX0="),
+        ]
+    )
+    assert end == (
+        b"0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unknown\r\n"
+        b"Lambda-Runtime-Function-Error-Body: eyJhIjogMX0=\r\n\r\n"
+    )
 
 
-@pytest.mark.parametrize("name, value", [("X-A", "one\r\nX-Injected: 1"), ("X-A", "tab\there"), ("X A", "v"),
-                                         ("", "v"), ("X:A", "v"), ("X-A", "caf\u00e9")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("X-A", "one\r\nX-Injected: 1"),
+        ("X-A", "tab\there"),
+        ("X A", "v"),
+        ("", "v"),
+        ("X:A", "v"),
+        ("X-A", "caf\u00e9"),
+    ],
+)
 def test_a_trailer_that_is_not_one_header_line_is_refused(name, value):
     with pytest.raises(ProtocolError, match="trailer field"):
         chunked.last_chunk([(name, value)])
@@ -175,7 +198,7 @@ def read_reply(pieces, method="GET", memo=None):
             if end < 0:
                 continue
             reply = http1.parse_response(buf[:end], method, memo)
-            buf = buf[end + 4:]
+            buf = buf[end + 4 :]
         length = reply[2]
         if length >= 0 and len(buf) >= length:
             body, buf = buf[:length], buf[length:]
@@ -192,31 +215,57 @@ def read_reply(pieces, method="GET", memo=None):
     raise AssertionError("the reply never ended")
 
 
-EVENT = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: r1\r\n"
-         b"Lambda-Runtime-Deadline-Ms: 1700000000000\r\nContent-Length: 8\r\n\r\n{\"a\": 1}")
+EVENT = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: r1\r\n"
+    b'Lambda-Runtime-Deadline-Ms: 1700000000000\r\nContent-Length: 8\r\n\r\n{"a": 1}'
+)
 REPLIES = {  # reply, method -> status, length, after, body
     "an event": (EVENT, "GET", (200, 8, KEEP, b'{"a": 1}')),
-    "an accepted answer": (b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\": \"OK\"}", "POST",
-                           (202, 16, KEEP, b'{"status": "OK"}')),
-    "chunked wins over a length": (b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                   b"2\r\nab\r\n0\r\n\r\n", "GET", (200, CHUNKED, KEEP, b"chunked")),
-    "chunked to a POST, any case": (b"HTTP/1.1 202 Accepted\r\ntransfer-encoding: gzip, Chunked\r\n\r\n0\r\n\r\n",
-                                    "POST", (202, CHUNKED, KEEP, b"chunked")),
+    "an accepted answer": (
+        b'HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{"status": "OK"}',
+        "POST",
+        (202, 16, KEEP, b'{"status": "OK"}'),
+    ),
+    "chunked wins over a length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+        "GET",
+        (200, CHUNKED, KEEP, b"chunked"),
+    ),
+    "chunked to a POST, any case": (
+        b"HTTP/1.1 202 Accepted\r\ntransfer-encoding: gzip, Chunked\r\n\r\n0\r\n\r\n",
+        "POST",
+        (202, CHUNKED, KEEP, b"chunked"),
+    ),
     "until close": (b"HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nall of it", "GET", (200, UNTIL_CLOSE, KEEP, b"all of it")),
-    "a coding that is not chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz", "GET",
-                                     (200, UNTIL_CLOSE, KEEP, b"zz")),
+    "a coding that is not chunked": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz",
+        "GET",
+        (200, UNTIL_CLOSE, KEEP, b"zz"),
+    ),
     "204 without a length": (b"HTTP/1.1 204 No Content\r\n\r\n", "POST", (204, 0, KEEP, b"")),
     "304 with a length": (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", "GET", (304, 0, KEEP, b"")),
     "a HEAD's reply": (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", (200, 0, KEEP, b"")),
-    "Connection: close": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", "GET",
-                          (200, 2, CLOSE, b"ok")),
-    "close among tokens": (b"HTTP/1.1 202 Accepted\r\nconnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n",
-                           "POST", (202, 0, CLOSE, b"")),
+    "Connection: close": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        "GET",
+        (200, 2, CLOSE, b"ok"),
+    ),
+    "close among tokens": (
+        b"HTTP/1.1 202 Accepted\r\nconnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n",
+        "POST",
+        (202, 0, CLOSE, b""),
+    ),
     "HTTP/1.0": (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET", (200, 2, CLOSE_UNANNOUNCED, b"ok")),
-    "HTTP/1.0 keep-alive": (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok", "GET",
-                            (200, 2, KEEP, b"ok")),
-    "a status the API does not use": (b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 1\r\n\r\n!", "POST",
-                                      (418, 1, KEEP, b"!")),
+    "HTTP/1.0 keep-alive": (
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+        "GET",
+        (200, 2, KEEP, b"ok"),
+    ),
+    "a status the API does not use": (
+        b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 1\r\n\r\n!",
+        "POST",
+        (418, 1, KEEP, b"!"),
+    ),
     "no reason phrase": (b"HTTP/1.1 599\r\ncontent-length:3\r\n\r\nabc", "GET", (599, 3, KEEP, b"abc")),
     "a length with spaces": (b"HTTP/1.1 200 OK\r\nContent-Length:  4 \r\n\r\nabcd", "GET", (200, 4, KEEP, b"abcd")),
 }
@@ -230,9 +279,20 @@ def test_a_reply_reads_the_same_however_it_is_cut(case):
         assert read_reply(pieces, method)[:4] == expected
 
 
-@pytest.mark.parametrize("status_line", [b"garbage", b"HTTP/1.1 abc OK", b"HTTP/1.1", b"HTTP/2 200 OK",
-                                         b"HTTP/1.1 99 Low", b"HTTP/1.1 2000 Long", b"HTTPS/1.1 200 OK",
-                                         b"HTTP/1.1  200 OK", b"HTTP/1.x 200 OK"])
+@pytest.mark.parametrize(
+    "status_line",
+    [
+        b"garbage",
+        b"HTTP/1.1 abc OK",
+        b"HTTP/1.1",
+        b"HTTP/2 200 OK",
+        b"HTTP/1.1 99 Low",
+        b"HTTP/1.1 2000 Long",
+        b"HTTPS/1.1 200 OK",
+        b"HTTP/1.1  200 OK",
+        b"HTTP/1.x 200 OK",
+    ],
+)
 def test_a_malformed_status_line_is_refused(status_line):
     for method in ("GET", "POST"):
         with pytest.raises(ProtocolError, match="malformed status line"):
@@ -259,13 +319,16 @@ def test_the_remembered_reply_is_the_same_head_only():
     assert second is not first and second[::2] == (202, 16) and memo[0] == later
 
 
-@pytest.mark.parametrize("head", [
-    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close",  # it closes: read every time
-    b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked",  # not framed by its length
-    b"HTTP/1.1 202 Accepted",  # until close
-    b"HTTP/1.1 201 Created\r\nContent-Length: 0",  # a status the API does not send
-    b"HTTP/1.0 202 Accepted\r\nContent-Length: 0",
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close",  # it closes: read every time
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked",  # not framed by its length
+        b"HTTP/1.1 202 Accepted",  # until close
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0",  # a status the API does not send
+        b"HTTP/1.0 202 Accepted\r\nContent-Length: 0",
+    ],
+)
 def test_only_a_usual_keep_alive_reply_with_a_length_is_remembered(head):
     memo = http1.memo()
     http1.parse_response(head, "POST", memo)
@@ -285,13 +348,24 @@ def test_a_get_reply_has_its_fields_split_and_a_post_reply_on_demand():
 
 def test_a_request_head_parses():
     method, target, headers = http1.parse_request(
-        b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked")
+        b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked"
+    )
     assert (method, target) == ("POST", "/2018-06-01/runtime/invocation/r1/response")
     assert http1.framing(headers.get(b"Transfer-Encoding"), headers.get(b"Content-Length"), request=True) == CHUNKED
 
 
-@pytest.mark.parametrize("line", [b"GET /", b"GET / HTTP/1.1 extra", b"G(T / HTTP/1.1", b" / HTTP/1.1",
-                                  b"GET  HTTP/1.1", b"GET / HTTP/2.0", b"GET / HTTP/1.10"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET /",
+        b"GET / HTTP/1.1 extra",
+        b"G(T / HTTP/1.1",
+        b" / HTTP/1.1",
+        b"GET  HTTP/1.1",
+        b"GET / HTTP/2.0",
+        b"GET / HTTP/1.10",
+    ],
+)
 def test_a_malformed_request_line_is_refused(line):
     with pytest.raises(ProtocolError, match="malformed request line"):
         http1.parse_request(line + b"\r\nHost: x")
@@ -310,7 +384,8 @@ def test_a_request_body_is_framed_by_its_length_or_chunked_and_nothing_else():
 def test_a_request_head_is_built_with_its_framing():
     fields = b"Host: 127.0.0.1:9001\r\nContent-Type: application/json\r\n"
     assert http1.request_head("POST", "/a/b", fields, 2) == (
-        b"POST /a/b HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n")
+        b"POST /a/b HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    )
     assert http1.request_head("POST", "/s", b"", CHUNKED) == b"POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
     method, target, headers = http1.parse_request(http1.request_head("GET", "/n", fields, 0)[:-4])
     assert (method, target, headers.get(b"content-length")) == ("GET", "/n", b"0")

@@ -1,4 +1,5 @@
 """What importing the runtime loads: the cold start pays for every module."""
+
 import subprocess
 import sys
 

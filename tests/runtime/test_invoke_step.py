@@ -1,4 +1,5 @@
 """One invoke in-process (shim.runtime.invoke.run): an Invocation in, exactly one Answer out, no I/O."""
+
 import json
 import os
 import signal
@@ -19,8 +20,14 @@ class Recording:
         self.guard, self.action, self.calls = guard, action, []
 
     def __call__(self, event, context):
-        self.calls.append({"event": event, "request_id": context.aws_request_id, "where": self.guard.where,
-                           "trace": os.environ.get(TRACE)})
+        self.calls.append(
+            {
+                "event": event,
+                "request_id": context.aws_request_id,
+                "where": self.guard.where,
+                "trace": os.environ.get(TRACE),
+            }
+        )
         return self.action(event, context)
 
 
@@ -41,7 +48,9 @@ def test_success(make_invocation):
 
 
 def test_raw_bytes_result_and_non_json_event(make_invocation):
-    answer, handler, _ = _run(make_invocation, lambda event, context: event + b"!", body=b"<a/>", content_type="text/xml")
+    answer, handler, _ = _run(
+        make_invocation, lambda event, context: event + b"!", body=b"<a/>", content_type="text/xml"
+    )
     assert handler.calls[0]["event"] == b"<a/>"
     assert answer.ok and answer.body == b"<a/>!" and answer.content_type == "application/unknown"
 
@@ -70,6 +79,7 @@ def test_handler_exception(make_invocation):
 def _exit(code):
     def handler(event, context):
         raise SystemExit(code)
+
     return handler
 
 
@@ -80,18 +90,23 @@ class Custom(BaseException):
 def _raise(exc):
     def handler(event, context):
         raise exc
+
     return handler
 
 
-@pytest.mark.parametrize("action,error_type,message", [
-    (_exit(3), "SystemExit", "Handler called sys.exit(3)"),
-    (_exit(None), "SystemExit", "Handler called sys.exit()"),
-    (_exit("bye"), "SystemExit", "Handler called sys.exit('bye')"),
-    (_raise(KeyboardInterrupt()), "KeyboardInterrupt", "Handler was interrupted (KeyboardInterrupt)"),
-    (_raise(Custom("not an Exception")), "Custom", "not an Exception"),
-    (_raise(FatalSignal(signal.SIGUSR1)), "FatalSignal", "Handler was interrupted by SIGUSR1"),
-    (_raise(MemoryError("full")), "MemoryError", "full"),
-], ids=["exit-3", "exit-none", "exit-str", "KeyboardInterrupt", "BaseException", "FatalSignal", "MemoryError"])
+@pytest.mark.parametrize(
+    "action,error_type,message",
+    [
+        (_exit(3), "SystemExit", "Handler called sys.exit(3)"),
+        (_exit(None), "SystemExit", "Handler called sys.exit()"),
+        (_exit("bye"), "SystemExit", "Handler called sys.exit('bye')"),
+        (_raise(KeyboardInterrupt()), "KeyboardInterrupt", "Handler was interrupted (KeyboardInterrupt)"),
+        (_raise(Custom("not an Exception")), "Custom", "not an Exception"),
+        (_raise(FatalSignal(signal.SIGUSR1)), "FatalSignal", "Handler was interrupted by SIGUSR1"),
+        (_raise(MemoryError("full")), "MemoryError", "full"),
+    ],
+    ids=["exit-3", "exit-none", "exit-str", "KeyboardInterrupt", "BaseException", "FatalSignal", "MemoryError"],
+)
 def test_base_exceptions_are_answered(make_invocation, action, error_type, message):
     answer, _, guard = _run(make_invocation, action)
     assert not answer.ok and answer.error_type == answer.error["errorType"] == error_type
@@ -103,17 +118,22 @@ def test_base_exceptions_are_answered(make_invocation, action, error_type, messa
 def test_marshal_error(make_invocation):
     answer, handler, guard = _run(make_invocation, lambda event, context: {"s": {1, 2}})
     assert len(handler.calls) == 1
-    assert answer.error_type == errors.MARSHAL_ERROR and answer.error["errorMessage"].startswith("Unable to marshal response: ")
+    assert answer.error_type == errors.MARSHAL_ERROR and answer.error["errorMessage"].startswith(
+        "Unable to marshal response: "
+    )
     assert "set" in answer.error["errorMessage"] and answer.error["requestId"] == "req-1"
     assert answer.xray_cause is None  # a runtime fault, not the user's exception
     assert guard.where == Guard.RUNTIME
 
 
-@pytest.mark.parametrize("headers,error_type", [
-    ({"body": b"{not json"}, errors.UNMARSHAL_ERROR),
-    ({"client_context": "{broken"}, errors.CONTEXT_UNMARSHAL_ERROR),
-    ({"cognito_identity": "{broken"}, errors.CONTEXT_UNMARSHAL_ERROR),
-])
+@pytest.mark.parametrize(
+    "headers,error_type",
+    [
+        ({"body": b"{not json"}, errors.UNMARSHAL_ERROR),
+        ({"client_context": "{broken"}, errors.CONTEXT_UNMARSHAL_ERROR),
+        ({"cognito_identity": "{broken"}, errors.CONTEXT_UNMARSHAL_ERROR),
+    ],
+)
 def test_bad_input_is_answered_without_calling_the_handler(make_invocation, headers, error_type):
     answer, handler, guard = _run(make_invocation, lambda event, context: "never", **headers)
     assert handler.calls == []
@@ -154,7 +174,9 @@ def test_a_signal_during_the_handler_is_raised_there_and_left_pending(make_invoc
 
 def test_trace_id_is_exported_for_the_handler_and_removed_without_one(make_invocation):
     os.environ[TRACE] = "stale"
-    answer, handler, _ = _run(make_invocation, lambda event, context: os.environ.get(TRACE), trace_id="Root=1-a;Sampled=1")
+    answer, handler, _ = _run(
+        make_invocation, lambda event, context: os.environ.get(TRACE), trace_id="Root=1-a;Sampled=1"
+    )
     assert answer.body == b'"Root=1-a;Sampled=1"' and os.environ[TRACE] == "Root=1-a;Sampled=1"
     answer, handler, _ = _run(make_invocation, lambda event, context: os.environ.get(TRACE))
     assert answer.body == b"null" and TRACE not in os.environ
@@ -162,7 +184,11 @@ def test_trace_id_is_exported_for_the_handler_and_removed_without_one(make_invoc
 
 def test_failure_from_a_fault():
     answer = invoke.failure(errors.Fault(errors.RESPONSE_TOO_LARGE, "too big"), "req-9")
-    assert answer.error == {"errorMessage": "too big", "errorType": "Runtime.ResponseSizeTooLarge",
-                            "requestId": "req-9", "stackTrace": []}
+    assert answer.error == {
+        "errorMessage": "too big",
+        "errorType": "Runtime.ResponseSizeTooLarge",
+        "requestId": "req-9",
+        "stackTrace": [],
+    }
     assert answer.error_type == "Runtime.ResponseSizeTooLarge" and answer.xray_cause is None
     assert json.loads(answer.body) == answer.error

@@ -1,15 +1,19 @@
 """The handler loader in-process: parsing _HANDLER and the task root's place on sys.path."""
+
 import pytest
 
 from shim.runtime import errors, loader
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("handler.Handle", ("handler", "Handle")),
-    ("dir/sub/file.Handle", ("dir.sub.file", "Handle")),
-    ("pkg.sub.file.Handle", ("pkg.sub.file", "Handle")),
-    (" handler.Handle ", ("handler", "Handle")),
-])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("handler.Handle", ("handler", "Handle")),
+        ("dir/sub/file.Handle", ("dir.sub.file", "Handle")),
+        ("pkg.sub.file.Handle", ("pkg.sub.file", "Handle")),
+        (" handler.Handle ", ("handler", "Handle")),
+    ],
+)
 def test_split_handler(spec, expected):
     assert loader.split_handler(spec) == expected
 

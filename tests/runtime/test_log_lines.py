@@ -1,6 +1,7 @@
 """Every log line reaches its request: records from the handler's threads, unfinished print() lines,
 output without a final newline. Through the real bootstrap, both log formats, without PYTHONUNBUFFERED
 (set for every process here, not on Lambda: the local tools leave it out of the runtime's environment)."""
+
 import json
 import re
 
@@ -58,11 +59,12 @@ def records(lines, log_format):
                 record = json.loads(line)
                 found.append((record.get("requestId"), record["message"], record.get("xrayTraceId")))
         else:
-            assert TEXT_RECORD.search(line) is None or TEXT_RECORD.match(line), \
+            assert TEXT_RECORD.search(line) is None or TEXT_RECORD.match(line), (
                 "a record glued onto a line: %r" % line[:200]
+            )
             match = TEXT_RECORD.match(line)
             if match:
-                found.append((match.group(2), line[match.end():], None))
+                found.append((match.group(2), line[match.end() :], None))
     return found
 
 
@@ -71,8 +73,9 @@ def test_records_from_threads_carry_the_request_and_start_their_own_line(start, 
     env = start(make_function({"handler.py": THREADS}), env=dict(BUFFERED, AWS_LAMBDA_LOG_FORMAT=log_format))
     for n in (0, 200):
         mark = env.mark()
-        result = env.invoke({"n": n}, timeout=30, trace_id="Root=1-5f84c3a3-abcdef012345678912345678",
-                            tenant_id="tenant-7")
+        result = env.invoke(
+            {"n": n}, timeout=30, trace_id="Root=1-5f84c3a3-abcdef012345678912345678", tenant_id="tenant-7"
+        )
         assert result.payload == {"unbuffered": False}
         env.drain()
         lines = env.since(mark, "stdout").splitlines()

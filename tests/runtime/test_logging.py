@@ -1,4 +1,5 @@
 """The log pipeline, observed from outside: the real bootstrap, real output, exact formats."""
+
 import json
 import os
 import re
@@ -7,7 +8,7 @@ import threading
 
 import pytest
 
-HANDLER = '''
+HANDLER = """
 import logging, os, sys
 log = logging.getLogger("app")
 
@@ -36,9 +37,9 @@ def Handle(event, context):
     elif action == "env":
         return {"fd": os.environ.get("_LAMBDA_TELEMETRY_LOG_FD")}
     return "done"
-'''
+"""
 
-STRUCTLOG_HANDLER = '''
+STRUCTLOG_HANDLER = """
 import structlog
 log = structlog.get_logger()
 
@@ -52,9 +53,9 @@ def Handle(event, context):
         except ZeroDivisionError:
             log.exception("division")
     return structlog.contextvars.get_contextvars()
-'''
+"""
 
-LAZY_STRUCTLOG_HANDLER = '''
+LAZY_STRUCTLOG_HANDLER = """
 import threading
 def Handle(event, context):
     import structlog  # first in the first invoke: the request keys are bound from then on
@@ -65,8 +66,8 @@ def Handle(event, context):
     worker.join()
     structlog.get_logger().info("after the thread", thread_saw=sorted(seen[0]))
     return structlog.contextvars.get_contextvars()
-'''
-BASIC_CONFIG_HANDLER = '''
+"""
+BASIC_CONFIG_HANDLER = """
 import logging, sys
 logging.basicConfig(level=logging.DEBUG, format="USER-FORMAT %(levelname)s %(name)s %(message)s", stream=sys.stdout)
 log = logging.getLogger("mine")
@@ -74,15 +75,23 @@ log = logging.getLogger("mine")
 def Handle(event, context):
     log.debug("custom format wins")
     return "ok"
-'''
+"""
 
-TEXT_LINE = re.compile(r"^\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\t(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t]*)\t(.*)$")
+TEXT_LINE = re.compile(
+    r"^\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\t(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t]*)\t(.*)$"
+)
 
 
 @pytest.fixture
 def function(make_function):
-    return make_function({"handler.py": HANDLER, "slog.py": STRUCTLOG_HANDLER, "basic.py": BASIC_CONFIG_HANDLER,
-                          "lazyslog.py": LAZY_STRUCTLOG_HANDLER})
+    return make_function(
+        {
+            "handler.py": HANDLER,
+            "slog.py": STRUCTLOG_HANDLER,
+            "basic.py": BASIC_CONFIG_HANDLER,
+            "lazyslog.py": LAZY_STRUCTLOG_HANDLER,
+        }
+    )
 
 
 def _run(start, function, event, handler="handler.Handle", **log_env):
@@ -111,7 +120,10 @@ def test_text_format_lines(start, function):
     lines = [TEXT_LINE.match(line) for line in _lines(out)]
     assert all(lines), out
     assert [(m.group(1), m.group(4)) for m in lines] == [
-        ("INFO", "info line"), ("WARNING", "warning line"), ("ERROR", "error line")]
+        ("INFO", "info line"),
+        ("WARNING", "warning line"),
+        ("ERROR", "error line"),
+    ]
     assert {m.group(3) for m in lines} == {result.request_id}
 
 
@@ -140,14 +152,17 @@ def test_dict_message_stays_an_object(start, function):
     assert _json_lines(out)[0]["message"] == {"structured": True, "n": 1}
 
 
-@pytest.mark.parametrize("level,expected", [
-    (None, ["WARNING", "ERROR"]),  # unset: the stdlib root default, as on the managed runtime
-    ("TRACE", ["DEBUG", "INFO", "WARNING", "ERROR"]),
-    ("DEBUG", ["DEBUG", "INFO", "WARNING", "ERROR"]),
-    ("WARN", ["WARNING", "ERROR"]),
-    ("ERROR", ["ERROR"]),
-    ("FATAL", []),
-])
+@pytest.mark.parametrize(
+    "level,expected",
+    [
+        (None, ["WARNING", "ERROR"]),  # unset: the stdlib root default, as on the managed runtime
+        ("TRACE", ["DEBUG", "INFO", "WARNING", "ERROR"]),
+        ("DEBUG", ["DEBUG", "INFO", "WARNING", "ERROR"]),
+        ("WARN", ["WARNING", "ERROR"]),
+        ("ERROR", ["ERROR"]),
+        ("FATAL", []),
+    ],
+)
 def test_level_filtering(start, function, level, expected):
     options = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
     if level:
@@ -158,8 +173,9 @@ def test_level_filtering(start, function, level, expected):
 
 @pytest.mark.parametrize("log_format", ["Text", "JSON"])
 def test_uncaught_errors_are_logged_once_even_at_fatal(start, function, log_format):
-    env, result, out = _run(start, function, {"action": "raise"}, AWS_LAMBDA_LOG_FORMAT=log_format,
-                            AWS_LAMBDA_LOG_LEVEL="FATAL")
+    env, result, out = _run(
+        start, function, {"action": "raise"}, AWS_LAMBDA_LOG_FORMAT=log_format, AWS_LAMBDA_LOG_LEVEL="FATAL"
+    )
     assert result.kind == "error"
     lines = _lines(out)
     assert len(lines) == 1, out
@@ -172,7 +188,9 @@ def test_uncaught_errors_are_logged_once_even_at_fatal(start, function, log_form
     else:
         match = TEXT_LINE.match(lines[0])
         assert match.group(1) == "ERROR" and match.group(3) == result.request_id
-        assert match.group(4).startswith("ValueError: handler failed\ron two lines\rTraceback (most recent call last):\r")
+        assert match.group(4).startswith(
+            "ValueError: handler failed\ron two lines\rTraceback (most recent call last):\r"
+        )
 
 
 def test_exception_is_one_json_line(start, function):
@@ -181,7 +199,7 @@ def test_exception_is_one_json_line(start, function):
     assert len(_lines(out)) == 1
     assert record["message"] == "lookup failed" and record["errorType"] == "KeyError"
     assert record["errorMessage"] == "'missing'" and isinstance(record["stackTrace"], list)
-    assert 'in Handle' in record["stackTrace"][0]
+    assert "in Handle" in record["stackTrace"][0]
 
 
 def test_exception_and_multiline_are_one_text_line(start, function):
@@ -212,7 +230,9 @@ def test_structlog_is_configured_and_context_does_not_leak(start, function):
     second = env.invoke({"step": 2}, timeout=10)
     records = _json_lines(_output_since(env, mark))
     assert [(r["message"], r["step"], r["requestId"]) for r in records] == [
-        ("structured", 1, first.request_id), ("structured", 2, second.request_id)]
+        ("structured", 1, first.request_id),
+        ("structured", 2, second.request_id),
+    ]
     assert records[0]["userId"] == "u-1" and "userId" not in records[1]
     assert records[0]["level"] == "INFO" and records[0]["logger"] == "slog"
     assert records[0]["location"].endswith("slog.py:Handle:8")
@@ -232,8 +252,11 @@ def test_structlog_imported_in_an_invoke_sees_the_request_keys(start, function):
     assert second.payload["requestId"] == second.request_id and "tenantId" not in second.payload
     records = _json_lines(_output_since(env, mark))
     assert [(r["message"], r["requestId"]) for r in records] == [
-        ("lazy", first.request_id), ("after the thread", first.request_id),
-        ("lazy", second.request_id), ("after the thread", second.request_id)]
+        ("lazy", first.request_id),
+        ("after the thread", first.request_id),
+        ("lazy", second.request_id),
+        ("after the thread", second.request_id),
+    ]
     assert records[1]["thread_saw"] == []  # a thread has no context variables: its records use the process's
 
 
@@ -274,23 +297,29 @@ def _read_frames(fd, frames, stop):
             frame_type, length, micros = struct.unpack(">IIQ", data[:16])
             if len(data) < 16 + length:
                 break
-            frames.append((frame_type, micros, data[16:16 + length].decode()))
-            data = data[16 + length:]
+            frames.append((frame_type, micros, data[16 : 16 + length].decode()))
+            data = data[16 + length :]
     stop.set()
 
 
-@pytest.mark.parametrize("log_format,types", [
-    ("Text", {"WARNING": 0xA55A0013, "ERROR": 0xA55A0017}),
-    ("JSON", {"WARNING": 0xA55A0012, "ERROR": 0xA55A0016}),
-])
+@pytest.mark.parametrize(
+    "log_format,types",
+    [
+        ("Text", {"WARNING": 0xA55A0013, "ERROR": 0xA55A0017}),
+        ("JSON", {"WARNING": 0xA55A0012, "ERROR": 0xA55A0016}),
+    ],
+)
 def test_telemetry_descriptor_gets_framed_records(start, function, log_format, types):
     read_fd, write_fd = os.pipe()
     frames, done = [], threading.Event()
     reader = threading.Thread(target=_read_frames, args=(read_fd, frames, done), daemon=True)
     reader.start()
     try:
-        env = start(function, pass_fds=[write_fd],
-                    env={"_LAMBDA_TELEMETRY_LOG_FD": str(write_fd), "AWS_LAMBDA_LOG_FORMAT": log_format})
+        env = start(
+            function,
+            pass_fds=[write_fd],
+            env={"_LAMBDA_TELEMETRY_LOG_FD": str(write_fd), "AWS_LAMBDA_LOG_FORMAT": log_format},
+        )
         os.close(write_fd)
         exception = env.invoke({"action": "exception"}, timeout=10)
         leaked = env.invoke({"action": "env"}, timeout=10)

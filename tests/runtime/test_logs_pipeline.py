@@ -1,5 +1,6 @@
 """The log pipeline in-process: each processor on its own, the chain, the sinks, the configuration,
 and the per-invoke keys. tests/runtime/test_logging.py watches the same from outside, through the bootstrap."""
+
 import contextvars
 import io
 import json
@@ -56,8 +57,14 @@ def test_merge_request_context_adds_bound_keys_without_overriding(own_context):
     assert "tenantId" not in merged  # unset keys (Ellipsis) are left out
 
 
-@pytest.mark.parametrize("seconds,text", [(0, "1970-01-01T00:00:00.000Z"), (1.2345, "1970-01-01T00:00:01.234Z"),
-                                          (1767323045.999, "2026-01-02T03:04:05.999Z")])
+@pytest.mark.parametrize(
+    "seconds,text",
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1.2345, "1970-01-01T00:00:01.234Z"),
+        (1767323045.999, "2026-01-02T03:04:05.999Z"),
+    ],
+)
 def test_utc_timestamp(seconds, text):
     assert logs.utc_timestamp(seconds) == text
 
@@ -73,8 +80,7 @@ def test_add_timestamp_uses_the_records_creation_time_or_now():
 def test_add_location_names_the_caller():
     line = sys._getframe().f_lineno + 1
     located = logs.add_location(None, "info", {})
-    assert located == {"location": "%s:test_add_location_names_the_caller:%d" % (__file__, line),
-                       "logger": __name__}
+    assert located == {"location": "%s:test_add_location_names_the_caller:%d" % (__file__, line), "logger": __name__}
 
 
 def test_add_location_keeps_a_given_location():
@@ -135,10 +141,24 @@ def test_render_json_orders_keys_and_drops_nones():
         def __str__(self):
             return "opaque!"
 
-    text = logs.render_json(None, "info", {"extra": Opaque(), "requestId": "r", "event": "caf\u00e9", "logger": "app",
-                                           "level": "INFO", "timestamp": "T", "gone": None, "_traceback": "tb"})
-    assert text == '{"timestamp": "T", "level": "INFO", "message": "caf\u00e9", "logger": "app", "requestId": "r", ' \
-                   '"extra": "opaque!"}'
+    text = logs.render_json(
+        None,
+        "info",
+        {
+            "extra": Opaque(),
+            "requestId": "r",
+            "event": "caf\u00e9",
+            "logger": "app",
+            "level": "INFO",
+            "timestamp": "T",
+            "gone": None,
+            "_traceback": "tb",
+        },
+    )
+    assert (
+        text == '{"timestamp": "T", "level": "INFO", "message": "caf\u00e9", "logger": "app", "requestId": "r", '
+        '"extra": "opaque!"}'
+    )
     assert "\n" not in logs.render_json(None, "info", {"event": "two\nlines", "level": "INFO"})
 
 
@@ -147,9 +167,21 @@ def test_render_json_takes_message_when_there_is_no_event():
 
 
 def test_render_text_columns_extras_and_traceback():
-    line = logs.render_text(None, "info", {"event": "order priced", "level": "INFO", "timestamp": "T",
-                                           "requestId": "r-1", "logger": "app", "location": "f:g:1", "total": 10.0,
-                                           "errorType": "E", "_traceback": "Traceback\n  boom\n"})
+    line = logs.render_text(
+        None,
+        "info",
+        {
+            "event": "order priced",
+            "level": "INFO",
+            "timestamp": "T",
+            "requestId": "r-1",
+            "logger": "app",
+            "location": "f:g:1",
+            "total": 10.0,
+            "errorType": "E",
+            "_traceback": "Traceback\n  boom\n",
+        },
+    )
     assert line == "[INFO]\tT\tr-1\torder priced total=10.0\nTraceback\n  boom"
     no_request = logs.render_text(None, "info", {"event": {"k": "\u00e9"}, "level": "WARNING", "timestamp": "T"})
     assert no_request == '[WARNING]\tT\t\t{"k": "\u00e9"}'
@@ -174,7 +206,7 @@ def test_pipeline_json_runs_every_processor(own_context):
             pipeline.emit({"event": "failed", "exc_info": True, "orderId": 7}, 40, "error")
 
     own_context.run(run)
-    (text, levelno), = sink.records
+    ((text, levelno),) = sink.records
     record = json.loads(text)
     assert levelno == 40 and record["level"] == "ERROR" and record["message"] == "failed"
     assert (record["requestId"], record["tenantId"], record["orderId"]) == ("req-2", "t-1", 7)
@@ -216,8 +248,10 @@ def _frames_written_by(write):
     data, frames = b"".join(chunks), []
     while data:
         length = int.from_bytes(data[4:8], "big")
-        frames.append((int.from_bytes(data[:4], "big"), length, int.from_bytes(data[8:16], "big"), data[16:16 + length]))
-        data = data[16 + length:]
+        frames.append(
+            (int.from_bytes(data[:4], "big"), length, int.from_bytes(data[8:16], "big"), data[16 : 16 + length])
+        )
+        data = data[16 + length :]
     return frames
 
 
@@ -242,13 +276,16 @@ def test_framed_sink_writes_type_length_timestamp_payload():
 @pytest.mark.parametrize("levelno,level", [(-5, 0), (0, 0), (15, 10), (20, 20), (99, 50)])
 def test_framed_sink_clamps_levels_to_a_frame_type(levelno, level):
     for table in (logs._TEXT_FRAMES, logs._JSON_FRAMES):
-        (kind, _, _, _), = _frames_written_by(lambda fd: logs.FramedSink(fd, table).write("m", levelno))
+        ((kind, _, _, _),) = _frames_written_by(lambda fd: logs.FramedSink(fd, table).write("m", levelno))
         assert kind == table[level]
 
 
 def test_frames_match_the_official_clients():
     official = pytest.importorskip("awslambdaric.lambda_runtime_log_utils")
-    for ours, theirs in ((logs._TEXT_FRAMES, official._TEXT_FRAME_TYPES), (logs._JSON_FRAMES, official._JSON_FRAME_TYPES)):
+    for ours, theirs in (
+        (logs._TEXT_FRAMES, official._TEXT_FRAME_TYPES),
+        (logs._JSON_FRAMES, official._JSON_FRAME_TYPES),
+    ):
         assert {level: kind.to_bytes(4, "big") for level, kind in ours.items()} == theirs
     sink_module = pytest.importorskip("awslambdaric.bootstrap")
     message = "[ERROR]\tT\tr\tline one\nline two \u00e9"
@@ -257,8 +294,10 @@ def test_frames_match_the_official_clients():
         with sink_module.FramedTelemetryLogSink(os.dup(fd)) as sink:
             sink.log(message, frame_type=official._TEXT_FRAME_TYPES[40])
 
-    (their_kind, their_length, _, their_payload), = _frames_written_by(official_write)
-    (kind, length, _, payload), = _frames_written_by(lambda fd: logs.FramedSink(fd, logs._TEXT_FRAMES).write(message, 40))
+    ((their_kind, their_length, _, their_payload),) = _frames_written_by(official_write)
+    ((kind, length, _, payload),) = _frames_written_by(
+        lambda fd: logs.FramedSink(fd, logs._TEXT_FRAMES).write(message, 40)
+    )
     assert (kind, length, payload) == (their_kind, their_length, their_payload)
 
 
@@ -280,8 +319,9 @@ def test_stdout_sink_folds_newlines_into_one_line_per_record():
 # -- configuration ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value,is_json", [("JSON", True), ("json", True), ("Text", False), ("", False), (None, False),
-                                           ("xml", False)])
+@pytest.mark.parametrize(
+    "value,is_json", [("JSON", True), ("json", True), ("Text", False), ("", False), (None, False), ("xml", False)]
+)
 def test_config_log_format(value, is_json):
     environ = {} if value is None else {"AWS_LAMBDA_LOG_FORMAT": value}
     config = logs.Config(environ)
@@ -289,9 +329,22 @@ def test_config_log_format(value, is_json):
     assert logs.Pipeline(config, Capture()).renderer is (logs.render_json if is_json else logs.render_text)
 
 
-@pytest.mark.parametrize("value,level", [("TRACE", 10), ("debug", 10), ("INFO", 20), ("WARN", 30), ("warning", 30),
-                                         ("ERROR", 40), ("FATAL", 50), ("critical", 50), ("loud", None), ("", None),
-                                         (None, None)])
+@pytest.mark.parametrize(
+    "value,level",
+    [
+        ("TRACE", 10),
+        ("debug", 10),
+        ("INFO", 20),
+        ("WARN", 30),
+        ("warning", 30),
+        ("ERROR", 40),
+        ("FATAL", 50),
+        ("critical", 50),
+        ("loud", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_config_log_level(value, level):
     environ = {} if value is None else {"AWS_LAMBDA_LOG_LEVEL": value}
     config = logs.Config(environ)

@@ -1,6 +1,7 @@
 """The invoke loop in-process (shim.runtime.main.Runtime's loop and answer): the real client against the real
 local Runtime API on 127.0.0.1, the loop in this process, so every step can be watched from both sides.
 tests/runtime/test_runtime.py runs the same through the bootstrap, as a cold start."""
+
 import json
 import os
 import signal
@@ -102,8 +103,11 @@ def test_every_request_is_answered_exactly_once(server, log, pipeline):
     assert len([r for r in server.requests if r.method == "GET"]) == len(events) + 1
     assert len({r.connection for r in server.requests}) == 1  # one keep-alive connection throughout
     # Each failure logged once at ERROR, with its type; nothing else was.
-    assert log.messages() == ["ValueError: asked to fail 1", "SystemExit: Handler called sys.exit(3)",
-                              "ValueError: asked to fail 5"]
+    assert log.messages() == [
+        "ValueError: asked to fail 1",
+        "SystemExit: Handler called sys.exit(3)",
+        "ValueError: asked to fail 5",
+    ]
 
 
 @PIPELINE
@@ -142,7 +146,9 @@ def test_an_event_without_a_request_id_is_skipped(server, log, pipeline):
     assert nameless.taken_at is not None and not nameless.done  # taken, and never answered: it cannot be
     assert server.answers(nameless.request_id) == []
     assert len(server.answers(named.request_id, accepted_only=True)) == 1
-    assert log.messages() == ["The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered"]
+    assert log.messages() == [
+        "The Runtime API sent an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered"
+    ]
 
 
 def test_answer_logs_a_refused_answer_and_returns(server, log):

@@ -1,4 +1,5 @@
 """JSON in and out, in-process: events decoded, results encoded, and the optional orjson encoder."""
+
 import decimal
 import json
 import sys
@@ -16,8 +17,12 @@ def test_encode_plain_values():
 
 
 def test_encode_decimals_keep_exact_digits():
-    value = {"a": decimal.Decimal("1.10"), "b": [decimal.Decimal("1E+2"), decimal.Decimal("-0")],
-             "c": decimal.Decimal("NaN"), "d": "shim-decimal-0"}
+    value = {
+        "a": decimal.Decimal("1.10"),
+        "b": [decimal.Decimal("1E+2"), decimal.Decimal("-0")],
+        "c": decimal.Decimal("NaN"),
+        "d": "shim-decimal-0",
+    }
     body, _ = marshal.encode_result(value)
     assert body == b'{"a": 1.10, "b": [1E+2, -0], "c": NaN, "d": "shim-decimal-0"}'
 
@@ -29,8 +34,9 @@ def test_strings_that_look_like_decimal_placeholders_survive():
     assert body == b'[2.50, "%s"]' % lookalike.encode()
 
 
-@pytest.mark.parametrize("value,needle", [({1, 2}, "set"), (object(), "object"), ({"k": b"x"}, "bytes"),
-                                          ({(1, 2): 1}, "tuple")])
+@pytest.mark.parametrize(
+    "value,needle", [({1, 2}, "set"), (object(), "object"), ({"k": b"x"}, "bytes"), ({(1, 2): 1}, "tuple")]
+)
 def test_encode_failures_are_marshal_errors(value, needle):
     with pytest.raises(errors.Fault) as caught:
         marshal.encode_result(value)
@@ -49,7 +55,7 @@ def test_encode_circular_and_surrogates():
 
 def test_decode_event_rules():
     assert marshal.decode_event(b'{"a": 1}', "application/json") == {"a": 1}
-    assert marshal.decode_event(b'[1]', None) == [1]
+    assert marshal.decode_event(b"[1]", None) == [1]
     assert marshal.decode_event(b"raw", "text/plain") == b"raw"
     with pytest.raises(errors.Fault) as caught:
         marshal.decode_event(b"{", "application/json")
@@ -64,10 +70,36 @@ def test_decode_event_encodings():
     assert caught.value.error_type == "Runtime.UnmarshalError"
 
 
-@pytest.mark.parametrize("body", [b'{"a": 1}', b' {"a": 1}', b'{"a": 1} ', b'\n[1, 2]\n', b'"text"', b"12", b"1e400",
-                                  b"NaN", b"-Infinity", b"123456789012345678901234567890", b"{}", b"[]", b"null",
-                                  b'{"a": 1}{', b'{"a": 1} x', b"", b"  ", b"{", b'{"a" 1}', b"[1,]", b"nul",
-                                  b'"\\ud800"', b'{"a": 1, "a": 2}', b'\xef\xbb\xbf[1]', b"\xef\xbb\xbf"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1}',
+        b' {"a": 1}',
+        b'{"a": 1} ',
+        b"\n[1, 2]\n",
+        b'"text"',
+        b"12",
+        b"1e400",
+        b"NaN",
+        b"-Infinity",
+        b"123456789012345678901234567890",
+        b"{}",
+        b"[]",
+        b"null",
+        b'{"a": 1}{',
+        b'{"a": 1} x',
+        b"",
+        b"  ",
+        b"{",
+        b'{"a" 1}',
+        b"[1,]",
+        b"nul",
+        b'"\\ud800"',
+        b'{"a": 1, "a": 2}',
+        b"\xef\xbb\xbf[1]",
+        b"\xef\xbb\xbf",
+    ],
+)
 def test_decode_event_is_the_stdlibs_decoding_whatever_the_body(body):
     # The warm path scans with the C scanner alone; anything it would do differently goes the stdlib way.
     try:
@@ -135,10 +167,18 @@ def test_orjson_missing_is_a_warning_not_a_failure(monkeypatch):
     assert marshal._orjson is None
 
 
-@pytest.mark.parametrize("value", [
-    {"a": [1, 2.5, None, True, "é"]}, {"d": decimal.Decimal("1.10"), "e": [decimal.Decimal("-0")]},
-    {1: "int key"}, "text", [], {"big": 2 ** 70}, {"nan": decimal.Decimal("NaN")},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, None, True, "é"]},
+        {"d": decimal.Decimal("1.10"), "e": [decimal.Decimal("-0")]},
+        {1: "int key"},
+        "text",
+        [],
+        {"big": 2**70},
+        {"nan": decimal.Decimal("NaN")},
+    ],
+)
 def test_orjson_output_means_the_same_as_json(with_orjson, value):
     fast, kind = marshal.encode_result(value)
     marshal.choose_encoder({"SHIM_JSON": "json"})
@@ -152,8 +192,9 @@ def test_orjson_output_means_the_same_as_json(with_orjson, value):
         assert b'"d":1.10' in fast  # exact digits through orjson.Fragment
 
 
-@pytest.mark.parametrize("value,needle", [({1, 2}, "set"), ({(1, 2): 1}, "tuple"),
-                                          (__import__("datetime").datetime(2020, 1, 1), "datetime")])
+@pytest.mark.parametrize(
+    "value,needle", [({1, 2}, "set"), ({(1, 2): 1}, "tuple"), (__import__("datetime").datetime(2020, 1, 1), "datetime")]
+)
 def test_orjson_refusals_are_the_stdlib_marshal_errors(with_orjson, value, needle):
     with pytest.raises(errors.Fault) as caught:
         marshal.encode_result(value)

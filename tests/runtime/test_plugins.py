@@ -3,6 +3,7 @@
 The manifest is written the way `shim pack` writes it (discovered from the plugin
 distributions in the task root), at the root of the task root, where the zip has it.
 """
+
 import json
 import os
 import signal
@@ -98,19 +99,28 @@ def init_error_posts(env):
 
 # -- loading and wrapping -------------------------------------------------------------------------
 
+
 def test_plugins_wrap_in_manifest_order_and_init_once_after_the_handler(start, two_plugins):
     env = start(two_plugins)
     first = env.invoke({}, timeout=10)
     assert first.kind == "response", first.payload
     body = first.payload
-    assert body["in"] == ["zulu", "alpha"]          # the first plugin is the outermost
+    assert body["in"] == ["zulu", "alpha"]  # the first plugin is the outermost
     assert body["out"] == ["alpha", "zulu"]
     assert body["request"] == first.request_id
     for name in ("zulu", "alpha"):
-        assert body["inits"][name] == [{"handler": "handler.Handle", "name": name, "plugins": ["zulu", "alpha"],
-                                        "function_name": "function", "memory_mb": 128, "started_is_float": True}]
+        assert body["inits"][name] == [
+            {
+                "handler": "handler.Handle",
+                "name": name,
+                "plugins": ["zulu", "alpha"],
+                "function_name": "function",
+                "memory_mb": 128,
+                "started_is_float": True,
+            }
+        ]
     second = env.invoke({}, timeout=10)
-    assert len(second.payload["inits"]["zulu"]) == 1   # init ran once, not per invoke
+    assert len(second.payload["inits"]["zulu"]) == 1  # init ran once, not per invoke
     only_answer(env, first.request_id)
     only_answer(env, second.request_id)
 
@@ -122,9 +132,11 @@ def test_an_async_handler_reaches_the_wrapper_as_its_result(start, two_plugins):
     assert result.payload["out"] == ["alpha", "zulu"]
 
 
-@pytest.mark.parametrize("concurrency", [{"AWS_LAMBDA_MAX_CONCURRENCY": "2"},
-                                         {"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_ASYNC_CONCURRENCY": "1"}],
-                         ids=["worker-processes", "one-event-loop"])
+@pytest.mark.parametrize(
+    "concurrency",
+    [{"AWS_LAMBDA_MAX_CONCURRENCY": "2"}, {"AWS_LAMBDA_MAX_CONCURRENCY": "2", "SHIM_ASYNC_CONCURRENCY": "1"}],
+    ids=["worker-processes", "one-event-loop"],
+)
 def test_managed_instances_workers_run_the_plugins(start, two_plugins, concurrency):
     env = start(two_plugins, "handler.Async", env=concurrency)
     results = [env.api.submit({}) for _ in range(4)]
@@ -146,14 +158,16 @@ def test_cold_start_reads_the_manifest_and_imports_no_metadata_library(start, tw
 def test_no_manifest_loads_nothing_and_the_handler_is_called_directly(start, make_function, make_plugin):
     root = make_function({"handler.py": HANDLER})
     make_plugin(root, "aaa-tools", {"zulu": "zulu_plugin"}, {"zulu_plugin.py": TRACER.format(name="zulu")})
-    env = start(root, "handler.Modules")                # installed, but not in a manifest: not loaded
+    env = start(root, "handler.Modules")  # installed, but not in a manifest: not loaded
     modules = env.invoke({}, timeout=10).payload
     assert "zulu_plugin" not in modules
-    assert "shim.runtime.plugins" not in modules        # not even the runtime's plugin module
+    assert "shim.runtime.plugins" not in modules  # not even the runtime's plugin module
 
 
-@pytest.mark.parametrize("selection,expected", [("alpha,zulu", ["alpha", "zulu"]), ("alpha", ["alpha"]),
-                                                 (" zulu , ", ["zulu"]), ("", []), ("none", [])])
+@pytest.mark.parametrize(
+    "selection,expected",
+    [("alpha,zulu", ["alpha", "zulu"]), ("alpha", ["alpha"]), (" zulu , ", ["zulu"]), ("", []), ("none", [])],
+)
 def test_shim_plugins_picks_and_orders_them_or_turns_them_off(start, two_plugins, selection, expected):
     env = start(two_plugins, env={plugins.SELECTION_VARIABLE: selection})
     assert env.invoke({}, timeout=10).payload["in"] == expected
@@ -206,19 +220,42 @@ def test_a_streaming_handler_streams_through_the_plugins(start, two_plugins, mak
 # -- faults: visible, named, and every request answered once -------------------------------------
 
 BROKEN = {
-    "import": ({"broken_plugin.py": "import not_installed_anywhere\n"}, " could not be imported",
-               "ModuleNotFoundError: No module named 'not_installed_anywhere'"),
-    "import-exit": ({"broken_plugin.py": "import sys\nsys.exit(4)\n"}, " could not be imported",
-                    "SystemExit: Plugin 'broken' called sys.exit(4)"),
+    "import": (
+        {"broken_plugin.py": "import not_installed_anywhere\n"},
+        " could not be imported",
+        "ModuleNotFoundError: No module named 'not_installed_anywhere'",
+    ),
+    "import-exit": (
+        {"broken_plugin.py": "import sys\nsys.exit(4)\n"},
+        " could not be imported",
+        "SystemExit: Plugin 'broken' called sys.exit(4)",
+    ),
     "attribute": ({"broken_plugin.py": "x = 1\n"}, " could not be imported", "AttributeError"),
-    "init": ({"broken_plugin.py": "def init(handler, settings):\n    raise KeyError('no config')\n"},
-             " failed in its init hook", "KeyError: 'no config'"),
-    "wrap": ({"broken_plugin.py": "def wrap(handler):\n    raise TypeError('cannot wrap')\n"},
-             " failed in its wrap hook", "TypeError: cannot wrap"),
-    "not-a-handler": ({"broken_plugin.py": "def wrap(handler):\n    return 42\n"}, ": its wrap hook returned a int, not a handler", ""),
-    "async-wrapper": ({"broken_plugin.py": "def wrap(handler):\n    async def w(e, c):\n        return 1\n    return w\n"},
-                      ": its wrap hook returned an async function", ""),
-    "hook-not-callable": ({"broken_plugin.py": "init = 'yes please'\n"}, ": its init hook is a str, not a function", ""),
+    "init": (
+        {"broken_plugin.py": "def init(handler, settings):\n    raise KeyError('no config')\n"},
+        " failed in its init hook",
+        "KeyError: 'no config'",
+    ),
+    "wrap": (
+        {"broken_plugin.py": "def wrap(handler):\n    raise TypeError('cannot wrap')\n"},
+        " failed in its wrap hook",
+        "TypeError: cannot wrap",
+    ),
+    "not-a-handler": (
+        {"broken_plugin.py": "def wrap(handler):\n    return 42\n"},
+        ": its wrap hook returned a int, not a handler",
+        "",
+    ),
+    "async-wrapper": (
+        {"broken_plugin.py": "def wrap(handler):\n    async def w(e, c):\n        return 1\n    return w\n"},
+        ": its wrap hook returned an async function",
+        "",
+    ),
+    "hook-not-callable": (
+        {"broken_plugin.py": "init = 'yes please'\n"},
+        ": its init hook is a str, not a function",
+        "",
+    ),
 }
 
 
@@ -230,7 +267,7 @@ def test_a_plugin_that_fails_at_init_is_one_init_error_naming_it(start, make_fun
     make_plugin(root, "broken-dist", {"broken": value}, modules, version="2.5")
     write_manifest(root)
     env = start(root, ready=False)
-    pending = env.api.submit({})                       # an event waiting for it: answered as the init error
+    pending = env.api.submit({})  # an event waiting for it: answered as the init error
     assert env.process.wait(15) != 0
     posts = init_error_posts(env)
     assert len(posts) == 1, env.api.requests
@@ -245,12 +282,19 @@ def test_a_plugin_that_fails_at_init_is_one_init_error_naming_it(start, make_fun
     assert "Runtime.PluginError" in env.output()
 
 
-@pytest.mark.parametrize("env_vars,message", [
-    ({plugins.SELECTION_VARIABLE: "alpha,nope"}, "SHIM_PLUGINS=alpha,nope names 'nope', which is not one of this "
-                                                 "function's plugins (alpha, zulu)"),
-    ({plugins.MANIFEST_VARIABLE: "/nonexistent/manifest.json"}, "SHIM_PLUGINS_MANIFEST names the plugin manifest "
-                                                                "/nonexistent/manifest.json, which does not exist"),
-])
+@pytest.mark.parametrize(
+    "env_vars,message",
+    [
+        (
+            {plugins.SELECTION_VARIABLE: "alpha,nope"},
+            "SHIM_PLUGINS=alpha,nope names 'nope', which is not one of this function's plugins (alpha, zulu)",
+        ),
+        (
+            {plugins.MANIFEST_VARIABLE: "/nonexistent/manifest.json"},
+            "SHIM_PLUGINS_MANIFEST names the plugin manifest /nonexistent/manifest.json, which does not exist",
+        ),
+    ],
+)
 def test_a_bad_selection_or_manifest_path_is_an_init_error(start, two_plugins, env_vars, message):
     env = start(two_plugins, ready=False, env=env_vars)
     assert env.process.wait(15) != 0
@@ -272,8 +316,9 @@ def test_a_wrapper_that_raises_is_that_invokes_error_naming_the_plugin(start, tw
     broken = env.invoke({"break": "alpha"}, timeout=10)
     assert broken.kind == "error" and broken.error_type == "Runtime.PluginError"
     body = broken.payload
-    assert body["errorMessage"] == ("Plugin 'alpha' (alpha_plugin from bbb-tools 1.0) raised in its wrapper: "
-                                    "RuntimeError: alpha broke")
+    assert body["errorMessage"] == (
+        "Plugin 'alpha' (alpha_plugin from bbb-tools 1.0) raised in its wrapper: RuntimeError: alpha broke"
+    )
     assert body["requestId"] == broken.request_id
     assert "alpha_plugin.py" in body["stackTrace"][-1] and "raise RuntimeError" in body["stackTrace"][-1]
     assert "shim" + os.sep + "runtime" not in "".join(body["stackTrace"])
@@ -286,22 +331,23 @@ def test_a_wrapper_that_raises_is_that_invokes_error_naming_the_plugin(start, tw
     assert handler_error.payload["errorMessage"] == "the handler says no"
     trace = "".join(handler_error.payload["stackTrace"])
     assert "alpha_plugin.py" in trace and "handler.py" in trace and "plugins.py" not in trace
-    after = env.invoke({}, timeout=10)                 # and the runtime keeps serving
+    after = env.invoke({}, timeout=10)  # and the runtime keeps serving
     assert after.kind == "response" and after.payload["in"] == ["zulu", "alpha"]
     for result in (broken, outer, handler_error, after):
         only_answer(env, result.request_id)
     env.drain()
     assert "Runtime.PluginError: Plugin 'alpha'" in env.output()
-    assert "RuntimeError: alpha broke" in env.output()     # the cause, logged whole
+    assert "RuntimeError: alpha broke" in env.output()  # the cause, logged whole
 
 
 # -- shutdown hooks ---------------------------------------------------------------------------------
+
 
 def test_shutdown_hooks_run_on_sigterm_the_last_plugin_first(start, two_plugins):
     env = start(two_plugins)
     assert env.invoke({}, timeout=10).kind == "response"
     env.process.send_signal(signal.SIGTERM)
-    assert env.process.wait(15) == 0                     # a clean stop, as the shutdown callbacks end it
+    assert env.process.wait(15) == 0  # a clean stop, as the shutdown callbacks end it
     env.join_readers()
     out = env.output()
     assert out.index("shutdown alpha") < out.index("shutdown zulu"), out
@@ -309,23 +355,33 @@ def test_shutdown_hooks_run_on_sigterm_the_last_plugin_first(start, two_plugins)
 
 def test_a_shutdown_hook_that_raises_or_hangs_cannot_block_the_exit(start, make_function, make_plugin):
     root = make_function({"handler.py": HANDLER})
-    make_plugin(root, "aaa-hangs", {"hangs": "hangs_plugin"},
-                {"hangs_plugin.py": "import time\ndef shutdown():\n    time.sleep(120)\n"})
-    make_plugin(root, "bbb-raises", {"raises": "raises_plugin"},
-                {"raises_plugin.py": "def shutdown():\n    raise OSError('flush failed')\n"})
+    make_plugin(
+        root,
+        "aaa-hangs",
+        {"hangs": "hangs_plugin"},
+        {"hangs_plugin.py": "import time\ndef shutdown():\n    time.sleep(120)\n"},
+    )
+    make_plugin(
+        root,
+        "bbb-raises",
+        {"raises": "raises_plugin"},
+        {"raises_plugin.py": "def shutdown():\n    raise OSError('flush failed')\n"},
+    )
     write_manifest(root)
     env = start(root, "handler.Slow")
-    pending = env.api.submit({"sleep": 30})          # SIGTERM cuts it short
+    pending = env.api.submit({"sleep": 30})  # SIGTERM cuts it short
     deadline = time.monotonic() + 10
     while pending.taken_at is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    env.process.send_signal(signal.SIGTERM)            # with an invoke in flight
+    env.process.send_signal(signal.SIGTERM)  # with an invoke in flight
     started = time.monotonic()
-    assert env.process.wait(60) == 0                     # on its own: no SIGKILL needed
-    assert time.monotonic() - started < 60             # and far sooner than the hook's 120 s
+    assert env.process.wait(60) == 0  # on its own: no SIGKILL needed
+    assert time.monotonic() - started < 60  # and far sooner than the hook's 120 s
     assert pending.wait(1).kind == "error" and pending.error_type == "FatalSignal"
     assert len(env.api.answers(pending.request_id, accepted_only=True)) == 1
     env.join_readers()
     out = env.output()
-    assert "Shutdown callback of plugin 'raises' (raises_plugin from bbb-raises 1.0) raised OSError: flush failed" in out
+    assert (
+        "Shutdown callback of plugin 'raises' (raises_plugin from bbb-raises 1.0) raised OSError: flush failed" in out
+    )
     assert "Shutdown callback of plugin 'hangs' (hangs_plugin from aaa-hangs 1.0) did not finish within" in out

@@ -5,6 +5,7 @@ before loading the handler when AWS_EXECUTION_ENV is AWS_Lambda_python3.15, unle
 is set to anything; the documentation link is docs.amazonaws.cn in cn- regions. The shim meets that
 variable when it runs as AWS_LAMBDA_EXEC_WRAPPER of the managed runtime.
 """
+
 import json
 
 import pytest
@@ -16,13 +17,16 @@ def warnings_in(env):
     return [line for line in env.output().splitlines() if "LAMBDA_WARNING" in line]
 
 
-@pytest.mark.parametrize("extra,expected", [
-    ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.15"}, "docs.aws.amazon.com"),
-    ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.15", "AWS_REGION": "cn-north-1"}, "docs.amazonaws.cn"),
-    ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.15", "LAMBDA_DISABLE_PREVIEW_WARN": "1"}, None),
-    ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.14"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "extra,expected",
+    [
+        ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.15"}, "docs.aws.amazon.com"),
+        ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.15", "AWS_REGION": "cn-north-1"}, "docs.amazonaws.cn"),
+        ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.15", "LAMBDA_DISABLE_PREVIEW_WARN": "1"}, None),
+        ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.14"}, None),
+        ({}, None),
+    ],
+)
 def test_preview_warning_once_at_init(start, make_function, extra, expected):
     env = start(make_function(HANDLER), env=dict(extra, AWS_LAMBDA_LOG_FORMAT="JSON"))
     assert env.invoke({}, timeout=20).payload == "ok"

@@ -1,4 +1,5 @@
 """The runtime itself has no dependencies on the hot path; it must run on every Python Lambda offers."""
+
 import glob
 import os
 import shutil
@@ -10,7 +11,9 @@ LAMBDA_PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
 
 def _find(version):
     found = shutil.which("python" + version)
-    candidates = ([found] if found else []) + sorted(glob.glob("/root/.pyenv/versions/%s*/bin/python%s" % (version, version)))
+    candidates = ([found] if found else []) + sorted(
+        glob.glob("/root/.pyenv/versions/%s*/bin/python%s" % (version, version))
+    )
     # The pyenv shim on PATH may not run without its version selected; a real interpreter is a file.
     return next((c for c in candidates if c and ".pyenv/shims" not in c and os.access(c, os.X_OK)), None)
 
@@ -20,12 +23,17 @@ def test_runtime_on_python(start, make_function, version):
     python = _find(version)
     if python is None:
         pytest.skip("no python%s on this machine" % version)
-    function = make_function({"handler.py": (
-        "import decimal, sys\n"
-        "def Handle(event, context):\n"
-        "    if event == 'fail':\n"
-        "        raise KeyError(event)\n"
-        "    return {'version': '%d.%d' % sys.version_info[:2], 'd': decimal.Decimal('1.50')}\n")})
+    function = make_function(
+        {
+            "handler.py": (
+                "import decimal, sys\n"
+                "def Handle(event, context):\n"
+                "    if event == 'fail':\n"
+                "        raise KeyError(event)\n"
+                "    return {'version': '%d.%d' % sys.version_info[:2], 'd': decimal.Decimal('1.50')}\n"
+            )
+        }
+    )
     # Isolated: the runtime comes from the sandbox's runtime directory, not the checkout.
     env = start(function, python=python, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
     ok = env.invoke("go", timeout=20)

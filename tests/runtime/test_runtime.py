@@ -3,6 +3,7 @@
 What the runtime makes of the user's code (each init error's type, each panic's answer, marshalling)
 is tested in-process in test_user_code.py, test_invoke_step.py and test_marshal.py; here a few cases
 of each go through the real process: posted once, logged, the process ending or serving on."""
+
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 
 from shim import __version__
 
-HANDLERS = '''
+HANDLERS = """
 import os, signal, sys, time
 
 state = {"calls": 0}
@@ -64,7 +65,7 @@ def context_fields(event, context):
             "client": None if context.client_context.client is None else context.client_context.client.app_title},
         "remaining": context.get_remaining_time_in_millis(),
     }
-'''
+"""
 
 
 @pytest.fixture
@@ -97,8 +98,12 @@ def test_handler_from_last_argument_overrides_env(start, function):
 
 def test_task_root_comes_first_on_sys_path(start, make_function):
     # A user module named like a stdlib-adjacent package must win, as on Lambda.
-    function = make_function({"handler.py": "import helpers\ndef Handle(e, c):\n    return helpers.WHO\n",
-                              "helpers.py": "WHO = 'task root'\n"})
+    function = make_function(
+        {
+            "handler.py": "import helpers\ndef Handle(e, c):\n    return helpers.WHO\n",
+            "helpers.py": "WHO = 'task root'\n",
+        }
+    )
     env = start(function, cwd="/")
     assert env.invoke({}, timeout=10).payload == "task root"
 
@@ -108,6 +113,7 @@ INIT_ERRORS = [
     ({}, "nothere.Handle", "Runtime.ImportModuleError", "Unable to import module 'nothere': No module named 'nothere'"),
     ({"handler.py": "raise RuntimeError('config missing')\n"}, "handler.Handle", "RuntimeError", "config missing"),
 ]
+
 
 @pytest.mark.parametrize("files,spec,error_type,message", INIT_ERRORS, ids=[e[2] + ":" + e[1] for e in INIT_ERRORS])
 def test_init_errors_are_posted_once_and_exit_non_zero(start, make_function, files, spec, error_type, message):
@@ -229,10 +235,17 @@ def test_trace_id_reaches_subprocesses_and_leaves_with_the_next_invoke(start, fu
     # directly: a child process sees it as it would after os.environ[...] = ..., and it goes away.
     env = start(function, "handler.trace_everywhere")
     assert env.invoke({}, trace_id="Root=1-abc;Sampled=1", timeout=20).payload == {
-        "environ": "Root=1-abc;Sampled=1", "getenv": "Root=1-abc;Sampled=1", "child": "Root=1-abc;Sampled=1",
-        "listed": True}
+        "environ": "Root=1-abc;Sampled=1",
+        "getenv": "Root=1-abc;Sampled=1",
+        "child": "Root=1-abc;Sampled=1",
+        "listed": True,
+    }
     assert env.invoke({}, trace_id=None, timeout=20).payload == {
-        "environ": None, "getenv": None, "child": "None", "listed": False}
+        "environ": None,
+        "getenv": None,
+        "child": "None",
+        "listed": False,
+    }
 
 
 def test_invocation_id_is_echoed_and_user_agent_names_us(start, function):
@@ -284,9 +297,14 @@ def test_a_reconnecting_runtime_is_seen_as_more_than_one_connection(start, funct
 def test_context_fields(start, function):
     env = start(function, "handler.context_fields")
     deadline = int((time.time() + 60) * 1000)
-    result = env.invoke({}, deadline_ms=deadline, tenant_id="tenant-7",
-                        client_context={"custom": {"k": "v"}, "env": {"e": "1"}, "client": {"app_title": "app"}},
-                        cognito_identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}, timeout=10)
+    result = env.invoke(
+        {},
+        deadline_ms=deadline,
+        tenant_id="tenant-7",
+        client_context={"custom": {"k": "v"}, "env": {"e": "1"}, "client": {"app_title": "app"}},
+        cognito_identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"},
+        timeout=10,
+    )
     fields = result.payload
     assert fields["aws_request_id"] == result.request_id
     assert fields["function_name"] == "function" and fields["function_version"] == "$LATEST"
@@ -319,28 +337,40 @@ def test_every_request_id_answered_exactly_once_across_failures(start, function)
     assert [r.status for r in env.api.requests if r.method == "POST"] == [202] * 6
 
 
-@pytest.mark.parametrize("source,env,compact", [
-    ("import orjson\n", {}, True),                    # the function loaded it: used at no extra cost
-    ("", {"SHIM_JSON": "orjson"}, True),               # asked for
-    ("import orjson\n", {"SHIM_JSON": "json"}, False),  # refused
-    ("", {}, False),                                   # default: the stdlib, nothing extra imported
-])
+@pytest.mark.parametrize(
+    "source,env,compact",
+    [
+        ("import orjson\n", {}, True),  # the function loaded it: used at no extra cost
+        ("", {"SHIM_JSON": "orjson"}, True),  # asked for
+        ("import orjson\n", {"SHIM_JSON": "json"}, False),  # refused
+        ("", {}, False),  # default: the stdlib, nothing extra imported
+    ],
+)
 def test_orjson_encoder_choice(start, make_function, source, env, compact):
     pytest.importorskip("orjson")
-    function = make_function({"handler.py": source + "import decimal\ndef Handle(e, c):\n"
-                                                     "    return {'d': decimal.Decimal('1.10'), 'l': [1, 2]}\n"})
+    function = make_function(
+        {
+            "handler.py": source + "import decimal\ndef Handle(e, c):\n"
+            "    return {'d': decimal.Decimal('1.10'), 'l': [1, 2]}\n"
+        }
+    )
     body = start(function, env=env, runtime_packages=("orjson",)).invoke({}, timeout=10).body
     assert body == (b'{"d":1.10,"l":[1,2]}' if compact else b'{"d": 1.10, "l": [1, 2]}')
 
 
 def test_an_invoke_imports_nothing(start, make_function):
     """Whatever an invoke needs is loaded during init, so its cost is not moved into the first invoke."""
-    function = make_function({"handler.py": (
-        "import logging, sys\n"
-        "AT_INIT = set(sys.modules)\n"
-        "def Handle(event, context):\n"
-        "    logging.getLogger('x').warning('one line %s', context.aws_request_id)\n"
-        "    return sorted(set(sys.modules) - AT_INIT)\n")})
+    function = make_function(
+        {
+            "handler.py": (
+                "import logging, sys\n"
+                "AT_INIT = set(sys.modules)\n"
+                "def Handle(event, context):\n"
+                "    logging.getLogger('x').warning('one line %s', context.aws_request_id)\n"
+                "    return sorted(set(sys.modules) - AT_INIT)\n"
+            )
+        }
+    )
     for log_format in ("Text", "JSON"):
         env = start(function, env={"AWS_LAMBDA_LOG_FORMAT": log_format})
         assert env.invoke({"k": "\u00e9"}, timeout=10).payload == []
@@ -356,10 +386,16 @@ def test_the_documented_command_line(tmp_path):
     from shim.local.environment import SHIM_PARENT
 
     with RuntimeAPIServer() as api:
-        env = {"PATH": os.environ["PATH"], "SHIM_PYTHON": sys.executable, "AWS_LAMBDA_RUNTIME_API": api.address,
-               "_HANDLER": "handler.Handle", "LAMBDA_TASK_ROOT": "shim/local/templates/handlers"}
-        process = subprocess.Popen(["shim/runtime/bootstrap"], cwd=SHIM_PARENT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            "PATH": os.environ["PATH"],
+            "SHIM_PYTHON": sys.executable,
+            "AWS_LAMBDA_RUNTIME_API": api.address,
+            "_HANDLER": "handler.Handle",
+            "LAMBDA_TASK_ROOT": "shim/local/templates/handlers",
+        }
+        process = subprocess.Popen(
+            ["shim/runtime/bootstrap"], cwd=SHIM_PARENT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             first = api.invoke({"name": "CLI"}, timeout=15)
             second = api.invoke({}, timeout=15)

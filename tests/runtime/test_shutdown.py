@@ -3,6 +3,7 @@
 Signals are sent the two ways Lambda might send them: to the launcher's pid, and to its
 whole process group (as the AWS emulator does); the runtime must see each exactly once.
 """
+
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import pytest
 from shim.runtime import protocol
 from support import alive as _alive
 
-HANDLER = '''
+HANDLER = """
 import os, signal, sys, time
 import shim
 
@@ -87,7 +88,7 @@ def Handle(event, context):
         while time.time() < deadline:
             time.sleep(0.01)
     return {"pid": os.getpid()}
-'''
+"""
 
 
 @pytest.fixture
@@ -103,6 +104,7 @@ def run(start, function, tmp_path):
         environment = start(function, env=dict(env, RECORD=str(record)), process_group=process_group)
         environment.record = record
         return environment
+
     return run_it
 
 
@@ -205,7 +207,7 @@ def test_a_raising_callbacks_log_tells_its_own_story_not_the_runtimes(run):
     env.join_readers()
     output = env.output()
     record = next(line for line in output.split("\n") if "callback broke" in line)
-    assert 'in raises\r' in record and "RuntimeError: callback broke" in record
+    assert "in raises\r" in record and "RuntimeError: callback broke" in record
     assert "FatalSignal" not in output and "interrupted by SIGTERM" not in output
     assert "shim/runtime" not in record and "During handling" not in record
 
@@ -230,6 +232,7 @@ def test_a_callback_registered_after_init_still_runs_and_the_runtime_says_lambda
 
 
 # -- a SIGTERM handler of the function's own ----------------------------------------------------
+
 
 @pytest.mark.parametrize("to_group", [False, True], ids=["to the launcher", "to the group"])
 def test_a_user_sigterm_handler_runs_exactly_once_and_decides_the_exit_status(run, to_group):
@@ -306,7 +309,9 @@ def _mask(status_path, field):
 def test_the_runtime_dies_with_its_launcher(start, function, tmp_path):
     """Its own process group keeps signals single; a lifeline keeps it from outliving a SIGKILLed launcher."""
     env = start(function, env={"RECORD": str(tmp_path / "record")}, process_group=True)
-    runtime = [int(pid) for pid in open("/proc/%d/task/%d/children" % (env.process.pid, env.process.pid)).read().split()]
+    runtime = [
+        int(pid) for pid in open("/proc/%d/task/%d/children" % (env.process.pid, env.process.pid)).read().split()
+    ]
     assert len(runtime) == 1 and os.getpgid(runtime[0]) == runtime[0] != os.getpgid(env.process.pid)
     os.kill(env.process.pid, signal.SIGKILL)  # the launcher alone, as a group SIGKILL would no longer reach it
     env.process.wait(10)
@@ -316,14 +321,14 @@ def test_the_runtime_dies_with_its_launcher(start, function, tmp_path):
     assert not _alive(runtime[0])
 
 
-DOUBLE_TERM = '''
+DOUBLE_TERM = """
 import os, signal, sys
 if os.environ.get("USER_EXIT"):
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
 
 def Handle(event, context):
     return 1
-'''
+"""
 
 
 @pytest.mark.parametrize("shell", ["bash", "dash"])  # Lambda's /bin/sh is bash; Debian's and Ubuntu's dash
@@ -336,6 +341,7 @@ def test_two_sigterms_back_to_back_keep_the_exit_status(make_function, tmp_path,
     import sys
 
     from shim.local.emulator import RuntimeAPIServer
+
     if shutil.which(shell) is None:
         pytest.skip("no %s here" % shell)
     root = make_function({"handler.py": DOUBLE_TERM})
@@ -347,8 +353,13 @@ def test_two_sigterms_back_to_back_keep_the_exit_status(make_function, tmp_path,
             env.update(SHIM_PYTHON=sys.executable, PYTHONPATH=repo, TMPDIR=str(tmp_path))
             if user_exit:
                 env["USER_EXIT"] = "1"
-            process = subprocess.Popen([shell, os.path.join(repo, "shim", "runtime", "bootstrap")], env=env,
-                                       cwd=str(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [shell, os.path.join(repo, "shim", "runtime", "bootstrap")],
+                env=env,
+                cwd=str(root),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 assert api.wait_ready(15)
                 process.send_signal(signal.SIGTERM)

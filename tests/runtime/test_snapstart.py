@@ -1,5 +1,6 @@
 """SnapStart through the real bootstrap: hooks around /restore/next, their errors, and restores
 of one snapshot into forked children (shim.local.snapstart)."""
+
 import json
 import os
 import sys
@@ -9,7 +10,7 @@ import pytest
 from shim.local.function import Function
 from shim.runtime import protocol
 
-HANDLER = '''
+HANDLER = """
 import os, random, sys
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 import shim
@@ -52,7 +53,7 @@ def Handle(event, context):
         import time
         time.sleep(event["sleep"])
     return {"at_init": AT_INIT, "now": random.random(), "pid": os.getpid()}
-'''
+"""
 
 
 @pytest.fixture
@@ -65,8 +66,7 @@ def _lines(path):
 
 
 def _start(start, function, record, **env):
-    return start(function, env=dict(env, RECORD=str(record), AWS_LAMBDA_INITIALIZATION_TYPE="snap-start"),
-                 ready=False)
+    return start(function, env=dict(env, RECORD=str(record), AWS_LAMBDA_INITIALIZATION_TYPE="snap-start"), ready=False)
 
 
 def test_hooks_run_in_the_official_order_each_in_its_phase(start, function, tmp_path):
@@ -137,7 +137,7 @@ def test_every_restore_starts_from_the_same_snapshot_with_fresh_randomness(funct
         assert second.kind == "response" and second.restore_ms is not None
         assert fn.starts == 1  # one init, one snapshot, two restores
         assert second.payload["at_init"] == first.payload["at_init"]  # the same memory...
-        assert second.payload["now"] != first.payload["now"]          # ...but reseeded
+        assert second.payload["now"] != first.payload["now"]  # ...but reseeded
         assert second.payload["pid"] != first.payload["pid"]
         warm = fn.invoke({})
         assert warm.restore_ms is None and warm.init_ms is None
@@ -170,8 +170,11 @@ def test_without_snapshot_restore_py_installed_the_runtime_provides_it(tmp_path,
         pytest.skip("the base interpreter has snapshot_restore_py installed")
     task = extract(pack(str(function), tmp_path / "f.zip", quiet=True).path, tmp_path / "task")
     record = tmp_path / "record"
-    env = start(task, env={"RECORD": str(record), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "SHIM_PYTHON": base},
-                ready=False)
+    env = start(
+        task,
+        env={"RECORD": str(record), "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "SHIM_PYTHON": base},
+        ready=False,
+    )
     assert env.api.restores.wait_arrivals(1, 15), env.output()
     env.api.restores.restore(fork=False)
     assert env.wait_ready(15) is not None, env.output()

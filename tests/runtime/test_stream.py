@@ -1,4 +1,5 @@
 """Streamed responses through the real bootstrap: what goes on the wire, chunk by chunk, and when."""
+
 import base64
 import json
 
@@ -6,7 +7,7 @@ import pytest
 
 from shim.local.runtime_api_exchange import END
 
-HANDLER = '''
+HANDLER = """
 import asyncio, contextvars, os, sys, time
 from shim.runtime.stream import HttpResponse
 
@@ -73,14 +74,14 @@ def Endless(event, context):
     finally:
         with open(event["marker"], "w") as marker:
             marker.write(str(sent))
-'''
+"""
 
-PLAIN = '''
+PLAIN = """
 import sys
 
 def Handle(event, context):
     return {"stream module loaded": "shim.runtime.stream" in sys.modules}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -199,8 +200,11 @@ def test_http_response_prelude(start, function):
     exchange = env.api.invoke({}, timeout=10)
     assert exchange.content_type == "application/vnd.awslambda.http-integration-response"
     prelude, body = exchange.body.split(b"\0" * 8, 1)
-    assert json.loads(prelude) == {"statusCode": 201, "headers": {"Content-Type": "text/plain", "X-Trace": "t1"},
-                                   "cookies": ["a=1; Path=/", "b=2"]}
+    assert json.loads(prelude) == {
+        "statusCode": 201,
+        "headers": {"Content-Type": "text/plain", "X-Trace": "t1"},
+        "cookies": ["a=1; Path=/", "b=2"],
+    }
     assert exchange.chunks[0] == prelude + b"\0" * 8  # the prelude is one chunk of its own
     assert body == b"created\n"
 

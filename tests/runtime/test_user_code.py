@@ -4,6 +4,7 @@ Neither does I/O, so these run in the test process on a real function directory 
 What only a real process shows stays in test_runtime.py, through the real bootstrap: that an init error is
 posted once, logged and ends the process; that a panic's process keeps serving; signals; the HTTP side.
 """
+
 import importlib
 import json
 import os
@@ -17,7 +18,7 @@ from shim.runtime.signals import Guard
 
 pytestmark = pytest.mark.usefixtures("trace_env")
 
-HANDLERS = '''
+HANDLERS = """
 import decimal, os, sys
 
 def exit_(event, context):
@@ -59,7 +60,7 @@ def echo_raw(event, context):
 
 def trace(event, context):
     return os.environ.get("_X_AMZN_TRACE_ID")
-'''
+"""
 
 
 @pytest.fixture
@@ -91,12 +92,24 @@ def task_root(tmp_path, monkeypatch):
 
 # -- loading: every init error's type and message (what the runtime posts to /init/error) --------------
 
-@pytest.mark.parametrize("layout,spec,expected", [
-    ({"handler.py": "def Handle(e, c):\n    return 'file'\n"}, "handler.Handle", "file"),
-    ({"app/sub/mod.py": "def Handle(e, c):\n    return 'dir'\n"}, "app/sub/mod.Handle", "dir"),
-    ({"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": "def Handle(e, c):\n    return 'pkg'\n"},
-     "pkg.sub.mod.Handle", "pkg"),
-], ids=["file", "dir/file", "package"])
+
+@pytest.mark.parametrize(
+    "layout,spec,expected",
+    [
+        ({"handler.py": "def Handle(e, c):\n    return 'file'\n"}, "handler.Handle", "file"),
+        ({"app/sub/mod.py": "def Handle(e, c):\n    return 'dir'\n"}, "app/sub/mod.Handle", "dir"),
+        (
+            {
+                "pkg/__init__.py": "",
+                "pkg/sub/__init__.py": "",
+                "pkg/sub/mod.py": "def Handle(e, c):\n    return 'pkg'\n",
+            },
+            "pkg.sub.mod.Handle",
+            "pkg",
+        ),
+    ],
+    ids=["file", "dir/file", "package"],
+)
 def test_handler_forms(task_root, layout, spec, expected):
     assert task_root(layout, spec)(None, None) == expected
 
@@ -106,15 +119,33 @@ INIT_ERRORS = [
     ({"handler.py": "def Handle(e, c): pass\n"}, ".Handle", "Runtime.MalformedHandlerName", "Bad handler '.Handle'"),
     ({"handler.py": "def Handle(e, c): pass\n"}, "handler.", "Runtime.MalformedHandlerName", "Bad handler 'handler.'"),
     ({}, "nothere.Handle", "Runtime.ImportModuleError", "Unable to import module 'nothere': No module named 'nothere'"),
-    ({"handler.py": "import not_installed_dep\n"}, "handler.Handle", "Runtime.ImportModuleError",
-     "Unable to import module 'handler': No module named 'not_installed_dep'"),
-    ({"handler.py": "x = 1\n"}, "handler.Handle", "Runtime.HandlerNotFound", "Handler 'Handle' missing on module 'handler'"),
+    (
+        {"handler.py": "import not_installed_dep\n"},
+        "handler.Handle",
+        "Runtime.ImportModuleError",
+        "Unable to import module 'handler': No module named 'not_installed_dep'",
+    ),
+    (
+        {"handler.py": "x = 1\n"},
+        "handler.Handle",
+        "Runtime.HandlerNotFound",
+        "Handler 'Handle' missing on module 'handler'",
+    ),
     ({"handler.py": "Handle = 42\n"}, "handler.Handle", "Runtime.HandlerNotFound", "is not callable (it is a int)"),
-    ({"handler.py": "def Handle(e, c)\n    pass\n"}, "handler.Handle", "Runtime.UserCodeSyntaxError",
-     "Syntax error in module 'handler'"),
+    (
+        {"handler.py": "def Handle(e, c)\n    pass\n"},
+        "handler.Handle",
+        "Runtime.UserCodeSyntaxError",
+        "Syntax error in module 'handler'",
+    ),
     ({}, "sys.Handle", "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys as a handler module"),
     ({"handler.py": "raise RuntimeError('config missing')\n"}, "handler.Handle", "RuntimeError", "config missing"),
-    ({"handler.py": "import sys\nsys.exit(3)\n"}, "handler.Handle", "SystemExit", "Module 'handler' called sys.exit(3)"),
+    (
+        {"handler.py": "import sys\nsys.exit(3)\n"},
+        "handler.Handle",
+        "SystemExit",
+        "Module 'handler' called sys.exit(3)",
+    ),
 ]
 
 
@@ -156,9 +187,11 @@ def test_import_error_inside_user_code_keeps_the_frames(task_root):
 
 # -- answering: what invoke.run makes of each handler's result or panic ------------------------------
 
+
 @pytest.fixture
 def answer(task_root, make_invocation):
     """answer(name, event=None, **headers) -> the invoke.Answer for handler.<name> of HANDLERS."""
+
     def run(name, body=b"null", **headers):
         handler = task_root({"handler.py": HANDLERS}, "handler." + name)
         guard = Guard()
@@ -166,6 +199,7 @@ def answer(task_root, make_invocation):
         result = invoke.run(handler, make_invocation(body=body, **headers), guard)
         assert guard.where == guard.RUNTIME
         return result
+
     return run
 
 

@@ -1,5 +1,6 @@
 """The timeout warning (SHIM_TIMEOUT_WARNING_MS): one WARNING record before the deadline, with the request
 id, the time left and where the handler is; nothing for an invoke that ends in time; no thread per invoke."""
+
 import json
 import os
 import time
@@ -49,10 +50,10 @@ def threads_of(env):
 
 
 def test_json_warning_has_the_request_time_left_and_the_stack(start, make_function):
-    env = start(make_function({"handler.py": HANDLER}), env={"AWS_LAMBDA_LOG_FORMAT": "JSON",
-                                                              "SHIM_TIMEOUT_WARNING_MS": "600"})
-    result = env.invoke({"stuck": 1.2, "helper": True}, timeout=30, deadline_ms=deadline_in(1.0),
-                        tenant_id="t-1")
+    env = start(
+        make_function({"handler.py": HANDLER}), env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "SHIM_TIMEOUT_WARNING_MS": "600"}
+    )
+    result = env.invoke({"stuck": 1.2, "helper": True}, timeout=30, deadline_ms=deadline_in(1.0), tenant_id="t-1")
     assert result.payload == "late"  # nothing kills it here (the local tools do, see test_invoke_command)
     [line] = warnings(env)
     record = json.loads(line)
@@ -60,8 +61,10 @@ def test_json_warning_has_the_request_time_left_and_the_stack(start, make_functi
     assert record["tenantId"] == "t-1"
     assert 0 <= record["remainingTimeMs"] <= 600
     frames = [(f["function"], f["code"]) for f in record["stack"]]
-    assert frames[-2:] == [("Handle", 'return wait_on_the_database(event["stuck"])'),
-                           ("wait_on_the_database", "time.sleep(seconds)  # the line the warning must point at")]
+    assert frames[-2:] == [
+        ("Handle", 'return wait_on_the_database(event["stuck"])'),
+        ("wait_on_the_database", "time.sleep(seconds)  # the line the warning must point at"),
+    ]
     assert all(f["file"].endswith("handler.py") and f["line"] > 0 for f in record["stack"])
     assert [t for t in record["threads"] if t.startswith("poller: ") and "in background" in t]
     assert record["location"].endswith("handler.py:wait_on_the_database:11")
@@ -85,8 +88,11 @@ def test_default_is_a_tenth_of_the_time_left(start, make_function):
 
 
 def test_an_async_handler_shows_where_it_awaits(start, make_function):
-    env = start(make_function({"handler.py": HANDLER}), "handler.Async",
-                env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "SHIM_TIMEOUT_WARNING_MS": "600"})
+    env = start(
+        make_function({"handler.py": HANDLER}),
+        "handler.Async",
+        env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "SHIM_TIMEOUT_WARNING_MS": "600"},
+    )
     env.invoke({"stuck": 1.2}, timeout=30, deadline_ms=deadline_in(1.0))
     [line] = warnings(env)
     functions = [f["function"] for f in json.loads(line)["stack"]]

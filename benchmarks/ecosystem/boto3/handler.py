@@ -1,4 +1,5 @@
 """boto3 imported at module level, as most functions that call AWS do."""
+
 import boto3
 
 

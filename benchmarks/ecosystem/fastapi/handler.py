@@ -1,4 +1,5 @@
 """FastAPI through Mangum."""
+
 from fastapi import FastAPI
 from mangum import Mangum
 

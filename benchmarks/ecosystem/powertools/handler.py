@@ -1,4 +1,5 @@
 """aws-lambda-powertools: a Logger and a REST event handler."""
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 

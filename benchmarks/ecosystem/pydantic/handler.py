@@ -1,4 +1,5 @@
 """A pydantic model validating the event."""
+
 from typing import List
 
 from pydantic import BaseModel

@@ -3,6 +3,7 @@
 Each takes path (with an optional ?query), method (GET, or POST when there is a body),
 body, header (NAME=VALUE pairs) and query (NAME=VALUE pairs, repeatable names kept).
 """
+
 import base64
 import time
 import urllib.parse
@@ -61,14 +62,29 @@ def _joined(pairs):
     return result
 
 
-def apigw_rest(path=None, method=None, body=None, header=None, query=None, resource=None, stage="prod",
-               request_id=None, source_ip=SOURCE_IP, host=None, now=None):
+def apigw_rest(
+    path=None,
+    method=None,
+    body=None,
+    header=None,
+    query=None,
+    resource=None,
+    stage="prod",
+    request_id=None,
+    source_ip=SOURCE_IP,
+    host=None,
+    now=None,
+):
     """API Gateway REST API, Lambda proxy integration: payload format 1.0."""
     method, path, pairs, headers, body, encoded = _request(path, method, body, header, query)
     now = time.time() if now is None else now
     host = host or "%s.execute-api.%s.amazonaws.com" % (API_ID, REGION)
-    headers = [("host", host), ("x-forwarded-for", source_ip), ("x-forwarded-port", "443"),
-               ("x-forwarded-proto", "https")] + [h for h in headers if h[0] != "host"]
+    headers = [
+        ("host", host),
+        ("x-forwarded-for", source_ip),
+        ("x-forwarded-port", "443"),
+        ("x-forwarded-proto", "https"),
+    ] + [h for h in headers if h[0] != "host"]
     headers = [(_title(k), v) for k, v in headers]  # REST APIs pass the names as the client sent them
     resource = resource or path
     request_id = request_id or str(uuid.uuid4())
@@ -89,10 +105,20 @@ def apigw_rest(path=None, method=None, body=None, header=None, query=None, resou
             "domainPrefix": host.split(".")[0],
             "extendedRequestId": "c2FtcGxlRXh0ZW5kZWQ=",
             "httpMethod": method,
-            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
-                         "cognitoAuthenticationType": None, "cognitoIdentityId": None,
-                         "cognitoIdentityPoolId": None, "principalOrgId": None, "sourceIp": source_ip,
-                         "user": None, "userAgent": dict(headers).get("User-Agent", ""), "userArn": None},
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": source_ip,
+                "user": None,
+                "userAgent": dict(headers).get("User-Agent", ""),
+                "userArn": None,
+            },
             "path": "/%s%s" % (stage, path),
             "protocol": "HTTP/1.1",
             "requestId": request_id,
@@ -112,8 +138,12 @@ def _v2(path, method, body, header, query, route_key, api_id, domain, account, s
     now = time.time()
     cookies = [c.strip() for k, v in headers if k == "cookie" for c in v.split(";") if c.strip()]
     headers = [(k, v) for k, v in headers if k != "cookie"]
-    headers = [("host", domain), ("x-forwarded-for", SOURCE_IP), ("x-forwarded-port", "443"),
-               ("x-forwarded-proto", "https")] + [h for h in headers if h[0] != "host"]
+    headers = [
+        ("host", domain),
+        ("x-forwarded-for", SOURCE_IP),
+        ("x-forwarded-port", "443"),
+        ("x-forwarded-proto", "https"),
+    ] + [h for h in headers if h[0] != "host"]
     request_id = str(uuid.uuid4())
     event = {
         "version": "2.0",
@@ -126,8 +156,13 @@ def _v2(path, method, body, header, query, route_key, api_id, domain, account, s
             "apiId": api_id,
             "domainName": domain,
             "domainPrefix": api_id,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": SOURCE_IP,
-                     "userAgent": dict(headers).get("user-agent", "")},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": SOURCE_IP,
+                "userAgent": dict(headers).get("user-agent", ""),
+            },
             "requestId": request_id,
             "routeKey": route_key if route_key != "ANY" else "ANY %s" % path,
             "stage": stage,
@@ -147,27 +182,55 @@ def _v2(path, method, body, header, query, route_key, api_id, domain, account, s
 
 def apigw_http(path=None, method=None, body=None, header=None, query=None):
     """API Gateway HTTP API: payload format 2.0, on a route `ANY /path` of the $default stage."""
-    event = _v2(path, method, body, header, query, "ANY", API_ID,
-                "%s.execute-api.%s.amazonaws.com" % (API_ID, REGION), ACCOUNT, "$default")
+    event = _v2(
+        path,
+        method,
+        body,
+        header,
+        query,
+        "ANY",
+        API_ID,
+        "%s.execute-api.%s.amazonaws.com" % (API_ID, REGION),
+        ACCOUNT,
+        "$default",
+    )
     return event
 
 
 def function_url(path=None, method=None, body=None, header=None, query=None):
     """A Function URL: payload format 2.0 with routeKey and stage $default, accountId anonymous (AuthType NONE)."""
     url_id = "abcdefghijklmnopqrstuvwxyz012345"  # 32 characters, as a Function URL's id
-    return _v2(path, method, body, header, query, "$default", url_id,
-               "%s.lambda-url.%s.on.aws" % (url_id, REGION), "anonymous", "$default")
+    return _v2(
+        path,
+        method,
+        body,
+        header,
+        query,
+        "$default",
+        url_id,
+        "%s.lambda-url.%s.on.aws" % (url_id, REGION),
+        "anonymous",
+        "$default",
+    )
 
 
 def alb(path=None, method=None, body=None, header=None, query=None):
     """An Application Load Balancer target group (multi-value headers off, its default)."""
     method, path, pairs, headers, body, encoded = _request(path, method, body, header, query)
-    headers = [("host", "my-load-balancer-1234567890.%s.elb.amazonaws.com" % REGION),
-               ("x-amzn-trace-id", "Root=1-%08x-%s" % (int(time.time()), uuid.uuid4().hex[:24])),
-               ("x-forwarded-for", SOURCE_IP), ("x-forwarded-port", "80"), ("x-forwarded-proto", "http")] + headers
+    headers = [
+        ("host", "my-load-balancer-1234567890.%s.elb.amazonaws.com" % REGION),
+        ("x-amzn-trace-id", "Root=1-%08x-%s" % (int(time.time()), uuid.uuid4().hex[:24])),
+        ("x-forwarded-for", SOURCE_IP),
+        ("x-forwarded-port", "80"),
+        ("x-forwarded-proto", "http"),
+    ] + headers
     return {
-        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:%s:%s:targetgroup/my-target-group/"
-                                                     "6d0ecf831eec9f09" % (REGION, ACCOUNT)}},
+        "requestContext": {
+            "elb": {
+                "targetGroupArn": "arn:aws:elasticloadbalancing:%s:%s:targetgroup/my-target-group/"
+                "6d0ecf831eec9f09" % (REGION, ACCOUNT)
+            }
+        },
         "httpMethod": method,
         "path": path,
         "queryStringParameters": {urllib.parse.quote(k): urllib.parse.quote(v) for k, v in pairs},

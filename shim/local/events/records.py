@@ -3,6 +3,7 @@
 Field names, versions and ARN formats as in AWS's documented sample events; ids and
 times are fresh on every call.
 """
+
 import base64
 import datetime
 import gzip
@@ -32,18 +33,24 @@ def sqs(body=None, records=1, queue="my-queue"):
     for n in range(records):
         text = _json_or_text(body, json.dumps({"message": "Hello from SQS", "n": n + 1}))
         sent = int(now * 1000) - 20 * (records - n)
-        result.append({
-            "messageId": str(uuid.uuid4()),
-            "receiptHandle": "AQEB" + base64.b64encode(uuid.uuid4().bytes * 3).decode("ascii"),
-            "body": text,
-            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(sent),
-                           "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(sent + 5)},
-            "messageAttributes": {},
-            "md5OfBody": hashlib.md5(text.encode("utf-8")).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:%s:%s:%s" % (REGION, ACCOUNT, queue),
-            "awsRegion": REGION,
-        })
+        result.append(
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "AQEB" + base64.b64encode(uuid.uuid4().bytes * 3).decode("ascii"),
+                "body": text,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(sent),
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": str(sent + 5),
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(text.encode("utf-8")).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:%s:%s:%s" % (REGION, ACCOUNT, queue),
+                "awsRegion": REGION,
+            }
+        )
     return {"Records": result}
 
 
@@ -51,54 +58,68 @@ def sns(body=None, topic="my-topic", subject="example subject"):
     """An SNS notification: SNS invokes Lambda with exactly one record."""
     now = time.time()
     topic_arn = "arn:aws:sns:%s:%s:%s" % (REGION, ACCOUNT, topic)
-    return {"Records": [{
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": "%s:%s" % (topic_arn, uuid.uuid4()),
-        "EventSource": "aws:sns",
-        "Sns": {
-            "SignatureVersion": "1",
-            "Timestamp": _iso(now),
-            "Signature": base64.b64encode(hashlib.sha256(uuid.uuid4().bytes).digest() * 8).decode("ascii"),
-            "SigningCertUrl": "https://sns.%s.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem"
-                              % REGION,
-            "MessageId": str(uuid.uuid4()),
-            "Message": _json_or_text(body, "Hello from SNS!"),
-            "MessageAttributes": {"Test": {"Type": "String", "Value": "TestString"}},
-            "Type": "Notification",
-            "UnsubscribeUrl": "https://sns.%s.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=%s:%s"
-                              % (REGION, topic_arn, uuid.uuid4()),
-            "TopicArn": topic_arn,
-            "Subject": subject,
-        },
-    }]}
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "%s:%s" % (topic_arn, uuid.uuid4()),
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": _iso(now),
+                    "Signature": base64.b64encode(hashlib.sha256(uuid.uuid4().bytes).digest() * 8).decode("ascii"),
+                    "SigningCertUrl": "https://sns.%s.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem"
+                    % REGION,
+                    "MessageId": str(uuid.uuid4()),
+                    "Message": _json_or_text(body, "Hello from SNS!"),
+                    "MessageAttributes": {"Test": {"Type": "String", "Value": "TestString"}},
+                    "Type": "Notification",
+                    "UnsubscribeUrl": "https://sns.%s.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=%s:%s"
+                    % (REGION, topic_arn, uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                },
+            }
+        ]
+    }
 
 
 def s3(bucket="amzn-s3-demo-bucket", key="uploads/example.txt", event_name="ObjectCreated:Put"):
     """An S3 event notification (event message structure version 2.1): the key URL-encoded, as S3 sends it."""
     from urllib.parse import quote_plus
+
     now = time.time()
     removed = event_name.startswith("ObjectRemoved")
     obj = {"key": quote_plus(key, safe="/"), "sequencer": "%016X" % random.getrandbits(64)}
     if not removed:
         obj.update({"size": 1024, "eTag": hashlib.md5(key.encode("utf-8")).hexdigest()})
-    return {"Records": [{
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventTime": _iso(now),
-        "eventName": event_name,
-        "userIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"},
-        "requestParameters": {"sourceIPAddress": "198.51.100.7"},
-        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
-                             "x-amz-id-2": base64.b64encode(uuid.uuid4().bytes * 4).decode("ascii")},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "lambda-notification",
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                       "arn": "arn:aws:s3:::%s" % bucket},
-            "object": obj,
-        },
-    }]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": _iso(now),
+                "eventName": event_name,
+                "userIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"},
+                "requestParameters": {"sourceIPAddress": "198.51.100.7"},
+                "responseElements": {
+                    "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                    "x-amz-id-2": base64.b64encode(uuid.uuid4().bytes * 4).decode("ascii"),
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "lambda-notification",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": "arn:aws:s3:::%s" % bucket,
+                    },
+                    "object": obj,
+                },
+            }
+        ]
+    }
 
 
 def eventbridge(body=None, source="com.example.orders", detail_type="Order Placed"):
@@ -158,22 +179,24 @@ def dynamodb(body=None, records=1, table="my-table"):
         if records > 1 and key_name in image:
             image[key_name] = "%s-%d" % (image[key_name], n + 1)
         new = {k: to_attribute(v) for k, v in image.items()}
-        result.append({
-            "eventID": uuid.uuid4().hex,
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "dynamodb": {
-                "ApproximateCreationDateTime": int(now),
-                "Keys": {key_name: new.get(key_name, {"S": "1"})},
-                "NewImage": new,
-                "SequenceNumber": str(111000000000000000000 + n),
-                "SizeBytes": len(json.dumps(new)),
-                "StreamViewType": "NEW_AND_OLD_IMAGES",
-            },
-            "eventSourceARN": "arn:aws:dynamodb:%s:%s:table/%s/stream/%s" % (REGION, ACCOUNT, table, label),
-        })
+        result.append(
+            {
+                "eventID": uuid.uuid4().hex,
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": REGION,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": int(now),
+                    "Keys": {key_name: new.get(key_name, {"S": "1"})},
+                    "NewImage": new,
+                    "SequenceNumber": str(111000000000000000000 + n),
+                    "SizeBytes": len(json.dumps(new)),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": "arn:aws:dynamodb:%s:%s:table/%s/stream/%s" % (REGION, ACCOUNT, table, label),
+            }
+        )
     return {"Records": result}
 
 
@@ -184,22 +207,24 @@ def kinesis(body=None, records=1, stream="my-stream"):
     for n in range(records):
         data = _json_or_text(body, json.dumps({"message": "Hello from Kinesis", "n": n + 1}))
         sequence = "4954511524144582180062593244200961%024d" % n
-        result.append({
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": "partition-%d" % (n % 4),
-                "sequenceNumber": sequence,
-                "data": base64.b64encode(data.encode("utf-8")).decode("ascii"),
-                "approximateArrivalTimestamp": round(now - 0.01 * (records - n), 3),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": "shardId-000000000000:%s" % sequence,
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": "arn:aws:iam::%s:role/lambda-kinesis-role" % ACCOUNT,
-            "awsRegion": REGION,
-            "eventSourceARN": "arn:aws:kinesis:%s:%s:stream/%s" % (REGION, ACCOUNT, stream),
-        })
+        result.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "partition-%d" % (n % 4),
+                    "sequenceNumber": sequence,
+                    "data": base64.b64encode(data.encode("utf-8")).decode("ascii"),
+                    "approximateArrivalTimestamp": round(now - 0.01 * (records - n), 3),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": "shardId-000000000000:%s" % sequence,
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::%s:role/lambda-kinesis-role" % ACCOUNT,
+                "awsRegion": REGION,
+                "eventSourceARN": "arn:aws:kinesis:%s:%s:stream/%s" % (REGION, ACCOUNT, stream),
+            }
+        )
     return {"Records": result}
 
 
@@ -212,8 +237,14 @@ def logs_data(body=None, records=1, log_group="/aws/lambda/my-function"):
         "logGroup": log_group,
         "logStream": time.strftime("%Y/%m/%d", time.gmtime(now / 1000)) + "/[$LATEST]" + uuid.uuid4().hex,
         "subscriptionFilters": ["my-subscription-filter"],
-        "logEvents": [{"id": "%056d" % (now * 1000 + n), "timestamp": now - 10 * (records - n),
-                       "message": _json_or_text(body, "[INFO] log line %d" % (n + 1))} for n in range(records)],
+        "logEvents": [
+            {
+                "id": "%056d" % (now * 1000 + n),
+                "timestamp": now - 10 * (records - n),
+                "message": _json_or_text(body, "[INFO] log line %d" % (n + 1)),
+            }
+            for n in range(records)
+        ],
     }
 
 

@@ -3,6 +3,7 @@
 Each runs twice there: through the real bootstrap under the local durable service, and in-process
 under the SDK testing package's own runner; the results and operations must agree.
 """
+
 import os
 
 from aws_durable_execution_sdk_python import DurableContext, durable_execution, durable_step
@@ -55,8 +56,7 @@ def map_items(event, context: DurableContext):
 
 @durable_execution
 def parallel(event, context: DurableContext):
-    branches = [lambda ctx: ctx.step(add(1, 2), name="left"),
-                lambda ctx: ctx.step(add(3, 4), name="right")]
+    branches = [lambda ctx: ctx.step(add(1, 2), name="left"), lambda ctx: ctx.step(add(3, 4), name="right")]
     return {"branches": context.parallel(branches, name="both").get_results()}
 
 

@@ -7,6 +7,7 @@ running them twice. Locally (waits skipped, in seconds):
 
     shim invoke shop --durable --event shop/tests/event.json     # after `shim new shop --template durable`
 """
+
 from aws_durable_execution_sdk_python import DurableContext, durable_execution, durable_step
 from aws_durable_execution_sdk_python.config import Duration
 
@@ -37,5 +38,9 @@ def Handle(event, context: DurableContext):
     context.wait(Duration.from_hours(1), name="cooling-off")
     payment = context.step(charge(order_id, sum(i["price"] * i["quantity"] for i in items)), name="charge")
     shipment = context.step(ship(order_id), name="ship")
-    return {"order": order_id, "reserved": reservation["reserved"], "charged": payment["charged"],
-            "status": shipment["status"]}
+    return {
+        "order": order_id,
+        "reserved": reservation["reserved"],
+        "charged": payment["charged"],
+        "status": shipment["status"],
+    }

@@ -6,6 +6,7 @@ so JSON is encoded here; API Gateway turns anything else into a 502.
 
     shim invoke handlers --handler api.Handle --event request.json
 """
+
 import base64
 import json
 

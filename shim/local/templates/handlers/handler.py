@@ -1,4 +1,5 @@
 """The example handler: copy this file, keep the name `Handle`, or set _HANDLER to yours."""
+
 import logging
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,7 @@ The HttpResponse yielded first sets the status, the headers and the cookies; eve
 after it is the body, sent as it is produced. Locally: `shim serve handlers --handler
 http_stream.Handle --function-url`, then `curl -N 'http://127.0.0.1:9000/?name=Ada'`.
 """
+
 import json
 import time
 
@@ -19,8 +20,11 @@ def Handle(event, context):
     query = event.get("queryStringParameters") or {}
     name = query.get("name", "world")
     count = max(1, min(int(query.get("count", 3)), 20))
-    yield HttpResponse(200, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
-                       cookies=["last_name=%s; Path=/; HttpOnly" % name])
+    yield HttpResponse(
+        200,
+        {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        cookies=["last_name=%s; Path=/; HttpOnly" % name],
+    )
     for number in range(1, count + 1):
         yield "id: %d\ndata: %s\n\n" % (number, json.dumps({"greeting": "Hello, %s!" % name, "n": number}))
         time.sleep(0.2)

@@ -6,6 +6,7 @@ FunctionResponseTypes=["ReportBatchItemFailures"]); without it, one exception re
 
     shim event sqs --records 3 --body '{"order": "A-17"}' | shim invoke orders --event -
 """
+
 import json
 import logging
 

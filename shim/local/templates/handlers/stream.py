@@ -4,6 +4,7 @@ Lambda streams it to a Function URL in RESPONSE_STREAM mode or to InvokeWithResp
 here `make demo HANDLER=stream`, `shim invoke` and `shim serve` show each piece as it arrives.
 What an LLM's tokens look like on their way out.
 """
+
 import time
 
 

@@ -8,6 +8,7 @@ timestamp, level, message, logger and requestId, plus the fields passed in
     shim invoke handlers --handler structured.Handle --env AWS_LAMBDA_LOG_FORMAT=JSON \
         --event - <<< '{"order_id": "A-17", "items": [{"sku": "pen", "price": 2.5, "quantity": 4}]}'
 """
+
 import logging
 
 log = logging.getLogger("orders")
