@@ -34,7 +34,12 @@ _run_the_product_as_shipped()
 _SESSION_CACHE = tempfile.mkdtemp(prefix="shim-test-cache-")
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 os.environ["SHIM_CACHE_DIR"] = _SESSION_CACHE
-_OWN_CACHE_MODULES = {"test_depcache.py", "test_installer_failures.py"}
+_OWN_CACHE_MODULES = {
+    "test_depcache.py",
+    "test_depcache_sources.py",
+    "test_depcache_in_place.py",
+    "test_installer_failures.py",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +126,10 @@ LONGEST_FIRST = [
     "pack/test_pack_targets.py",
     "local/test_watch.py",
     "pack/test_pack.py",
+    "pack/test_pack_python_version.py",
+    "pack/test_pack_safety.py",
+    "pack/test_pipinstall.py",
+    "pack/test_pack_cli.py",
     "runtime/test_runtime.py",
     "runtime/test_logging.py",
     "local/test_plugin.py",
