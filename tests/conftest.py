@@ -110,6 +110,7 @@ LONGEST_FIRST = [
     "deploy/test_deploy.py",
     "local/test_debugging.py",
     "local/test_streaming_tools.py",
+    "local/test_eventstream_and_function_url.py",
     "local/test_local_fidelity.py",
     "local/test_hints.py",
     "runtime/test_concurrency.py",
