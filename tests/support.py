@@ -20,6 +20,14 @@ def alive(pid):
         return False
 
 
+def splits(data):
+    """Every way the tests cut `data`: whole, two pieces at each index, and one byte at a time."""
+    yield [data]
+    for index in range(len(data) + 1):
+        yield [data[:index], data[index:]]
+    yield [data[i : i + 1] for i in range(len(data))]
+
+
 def network_reachable():
     """Whether the package index answers: tests that need a real pip download skip without it."""
     index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
