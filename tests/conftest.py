@@ -132,6 +132,7 @@ LONGEST_FIRST = [
     "pack/test_pipinstall.py",
     "pack/test_pack_cli.py",
     "runtime/test_runtime.py",
+    "runtime/test_import_cost.py",
     "runtime/test_logging.py",
     "local/test_plugin.py",
     "runtime/test_stream.py",
