@@ -84,7 +84,7 @@ def ttfb(runtime, api, handler, event, count, streamed):
             times.append((first - handed) * 1000)
             api.expect_next()
     finally:
-        from bench import stop
+        from scenarios import stop
 
         stop(process)
         api.drop()
@@ -109,7 +109,7 @@ def throughput(runtime, api):
         api.expect_next()
         return MEGABYTES / (ended - head)
     finally:
-        from bench import stop
+        from scenarios import stop
 
         stop(process)
         api.drop()

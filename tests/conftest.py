@@ -34,7 +34,12 @@ _run_the_product_as_shipped()
 _SESSION_CACHE = tempfile.mkdtemp(prefix="shim-test-cache-")
 atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 os.environ["SHIM_CACHE_DIR"] = _SESSION_CACHE
-_OWN_CACHE_MODULES = {"test_depcache.py", "test_installer_failures.py"}
+_OWN_CACHE_MODULES = {
+    "test_depcache.py",
+    "test_depcache_sources.py",
+    "test_depcache_in_place.py",
+    "test_installer_failures.py",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +110,7 @@ LONGEST_FIRST = [
     "deploy/test_deploy.py",
     "local/test_debugging.py",
     "local/test_streaming_tools.py",
+    "local/test_eventstream_and_function_url.py",
     "local/test_local_fidelity.py",
     "local/test_hints.py",
     "runtime/test_concurrency.py",
@@ -121,7 +127,12 @@ LONGEST_FIRST = [
     "pack/test_pack_targets.py",
     "local/test_watch.py",
     "pack/test_pack.py",
+    "pack/test_pack_python_version.py",
+    "pack/test_pack_safety.py",
+    "pack/test_pipinstall.py",
+    "pack/test_pack_cli.py",
     "runtime/test_runtime.py",
+    "runtime/test_import_cost.py",
     "runtime/test_logging.py",
     "local/test_plugin.py",
     "runtime/test_stream.py",

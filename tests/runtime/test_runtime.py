@@ -358,25 +358,6 @@ def test_orjson_encoder_choice(start, make_function, source, env, compact):
     assert body == (b'{"d":1.10,"l":[1,2]}' if compact else b'{"d": 1.10, "l": [1, 2]}')
 
 
-def test_an_invoke_imports_nothing(start, make_function):
-    """Whatever an invoke needs is loaded during init, so its cost is not moved into the first invoke."""
-    function = make_function(
-        {
-            "handler.py": (
-                "import logging, sys\n"
-                "AT_INIT = set(sys.modules)\n"
-                "def Handle(event, context):\n"
-                "    logging.getLogger('x').warning('one line %s', context.aws_request_id)\n"
-                "    return sorted(set(sys.modules) - AT_INIT)\n"
-            )
-        }
-    )
-    for log_format in ("Text", "JSON"):
-        env = start(function, env={"AWS_LAMBDA_LOG_FORMAT": log_format})
-        assert env.invoke({"k": "\u00e9"}, timeout=10).payload == []
-        assert env.invoke(b"\xef\xbb\xbf{}", timeout=10).payload == []
-
-
 def test_the_documented_command_line(tmp_path):
     """SHIM_PYTHON=.venv/bin/python AWS_LAMBDA_RUNTIME_API=... _HANDLER=handler.Handle LAMBDA_TASK_ROOT=handlers shim/runtime/bootstrap"""
     import subprocess
