@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -260,9 +261,21 @@ def test_a_wait_that_a_late_trapped_signal_cut_short_is_waited_again(tmp_path):
         )
         try:
             assert api.wait_ready(15)
+            _await_trap(process.pid)  # the runtime can reach /next before the shell has set its traps
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=15)[0]
         finally:
             process.kill()
             process.wait()
     assert (process.returncode, "Stopping on SIGTERM" in output) == (7, True), output
+
+
+def _await_trap(launcher):
+    """Until the launcher traps SIGTERM (bit 15 of SigCgt in its /proc status)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/%d/status" % launcher) as f:
+            caught = int(next(line for line in f if line.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (15 - 1)):
+            return
+        time.sleep(0.001)
