@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -201,3 +202,80 @@ def test_a_stale_crash_record_of_a_reused_pid_is_not_reported(lab, tmp_path):
     assert lab.record.read_text().splitlines()[1:3] == START
     assert lab.record.read_text().count("--env") == 1
     assert list(tmp.iterdir()) == []  # and the launcher cleaned up after itself
+
+
+# bash 5.2's wait after a trapped signal landed between two waits (after one returned, before the next builtin
+# ran: in the trap of the signal before it, or on `status=$?`): the signal's trap runs, and the next wait gives
+# 128+n at once, without waiting (the handler left bash's wait_signal_received set, and only a wait clears it).
+# Here that second SIGTERM lands so every time: the shell sends it to itself as the first wait returns.
+LATE_SIGNAL_WAIT = """
+landed=
+wait() {
+    if [ -n "$landed" ]; then
+        landed=
+        return 143
+    fi
+    builtin wait "$@"
+    set -- $?
+    if [ "$1" -gt 128 ] && [ -z "$sent" ]; then
+        sent=1 landed=1
+        kill -TERM $$
+    fi
+    return "$1"
+}
+"""
+
+USER_EXIT = """
+import signal, sys
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
+
+def Handle(event, context):
+    return 1
+"""
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash here")
+def test_a_wait_that_a_late_trapped_signal_cut_short_is_waited_again(tmp_path):
+    """Under bash, a second SIGTERM that lands as the launcher is between two waits makes the next wait give 143
+    at once: the launcher must not take that for the runtime's status (and exit, its lifeline killing the runtime
+    mid-shutdown), but wait on for the status the function's own SIGTERM handler chose."""
+    import signal
+
+    from shim.local.emulator import RuntimeAPIServer
+
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "handler.py").write_text(USER_EXIT)
+    (tmp_path / "bash_env").write_text(LATE_SIGNAL_WAIT)
+    with RuntimeAPIServer() as api:
+        env = dict(os.environ, **api.environment("handler.Handle", str(tmp_path / "task")))
+        env.update(
+            SHIM_PYTHON=sys.executable, PYTHONPATH=REPO, TMPDIR=str(tmp_path), BASH_ENV=str(tmp_path / "bash_env")
+        )
+        process = subprocess.Popen(
+            ["bash", BOOTSTRAP],
+            env=env,
+            cwd=str(tmp_path / "task"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            universal_newlines=True,
+        )
+        try:
+            assert api.wait_ready(15)
+            _await_trap(process.pid)  # the runtime can reach /next before the shell has set its traps
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=15)[0]
+        finally:
+            process.kill()
+            process.wait()
+    assert (process.returncode, "Stopping on SIGTERM" in output) == (7, True), output
+
+
+def _await_trap(launcher):
+    """Until the launcher traps SIGTERM (bit 15 of SigCgt in its /proc status)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/%d/status" % launcher) as f:
+            caught = int(next(line for line in f if line.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (15 - 1)):
+            return
+        time.sleep(0.001)
